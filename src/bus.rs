@@ -1,0 +1,272 @@
+//! The bus: one `tokio::sync::broadcast` channel that every service reads and writes.
+//!
+//! A broadcast sender never waits: a subscriber that falls more than `capacity` events behind
+//! loses the oldest ones for good (`RecvError::Lagged`). The bus makes that loud and countable
+//! rather than preventing it itself: every [`Subscription`] turns a lag into
+//! [`BusError::Lagged`] and adds it to [`Bus::lost_events`], and it keeps a cursor of how many
+//! events it has consumed, so the supervisor can admit orders only while their events fit ahead
+//! of the slowest subscriber (see `supervisor.rs`).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::broadcast::{self, error::RecvError};
+use tokio::sync::Notify;
+
+use crate::config::Capacity;
+use crate::event::{Envelope, Event, EventId, ServiceName};
+use crate::order::OrderId;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BusError {
+    #[error("{subscriber} fell behind the bus and lost {lost} events (bus.capacity too small for the load, or admission control is off)")]
+    Lagged { subscriber: String, lost: u64 },
+    #[error("the bus closed while {subscriber} was still reading")]
+    Closed { subscriber: String },
+    #[error("{subscriber} subscribed after the first event was published and would miss events")]
+    LateSubscriber { subscriber: String },
+    #[error("an event was published with no subscriber to receive it")]
+    NoSubscribers,
+}
+
+/// The shared bus. Cheap to share behind an `Arc`; publishing takes `&self`.
+#[derive(Debug)]
+pub struct Bus {
+    tx: broadcast::Sender<Arc<Envelope>>,
+    /// The next sequence number. Held across `send`, so sequence order is channel order: every
+    /// subscriber sees `seq` 0, 1, 2, ... with no gaps unless it lagged.
+    next_seq: Mutex<u64>,
+    capacity: Capacity,
+    /// Events consumed by each subscriber, in subscription order.
+    cursors: Mutex<Vec<Arc<AtomicU64>>>,
+    /// Events lost to lag, summed over subscribers.
+    lost: AtomicU64,
+    /// Set while the supervisor waits for a slow subscriber to make room; subscribers then
+    /// wake it through `room` after each event they consume.
+    waiting_for_room: AtomicBool,
+    room: Notify,
+}
+
+impl Bus {
+    pub fn new(capacity: Capacity) -> Self {
+        // The receiver made here is dropped at once: only `subscribe` makes receivers.
+        let (tx, _) = broadcast::channel(capacity.get());
+        Bus {
+            tx,
+            next_seq: Mutex::new(0),
+            capacity,
+            cursors: Mutex::new(Vec::new()),
+            lost: AtomicU64::new(0),
+            waiting_for_room: AtomicBool::new(false),
+            room: Notify::new(),
+        }
+    }
+
+    pub fn capacity(&self) -> Capacity {
+        self.capacity
+    }
+
+    /// A new subscriber. Only before the first publish: a receiver starts at the tail of the
+    /// channel, so a late one would silently miss what came before.
+    pub fn subscribe(self: &Arc<Self>, name: impl Into<String>) -> Result<Subscription, BusError> {
+        let name = name.into();
+        let seq = self.next_seq.lock().unwrap_or_else(PoisonError::into_inner);
+        if *seq > 0 {
+            return Err(BusError::LateSubscriber { subscriber: name });
+        }
+        let cursor = Arc::new(AtomicU64::new(0));
+        self.cursors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::clone(&cursor));
+        let rx = self.tx.subscribe();
+        drop(seq);
+        Ok(Subscription {
+            name,
+            rx,
+            cursor,
+            bus: Arc::clone(self),
+        })
+    }
+
+    /// Publishes `event` for `order_id`, emitted by `service` in reaction to `cause`, and
+    /// returns its sequence number.
+    pub fn publish(
+        &self,
+        order_id: OrderId,
+        service: ServiceName,
+        cause: Option<EventId>,
+        event: Event,
+    ) -> Result<u64, BusError> {
+        let id = EventId {
+            order_id,
+            kind: event.kind(),
+        };
+        let mut next_seq = self.next_seq.lock().unwrap_or_else(PoisonError::into_inner);
+        let seq = *next_seq;
+        let envelope = Arc::new(Envelope {
+            seq,
+            id,
+            order_id,
+            service,
+            cause,
+            event,
+        });
+        self.tx
+            .send(envelope)
+            .map_err(|_| BusError::NoSubscribers)?;
+        *next_seq += 1;
+        Ok(seq)
+    }
+
+    /// How many events have been published.
+    pub fn published(&self) -> u64 {
+        *self.next_seq.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many events the slowest subscriber has consumed.
+    pub fn slowest_consumed(&self) -> u64 {
+        let cursors = self.cursors.lock().unwrap_or_else(PoisonError::into_inner);
+        cursors
+            .iter()
+            .map(|c| c.load(Ordering::SeqCst))
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Events lost to lag so far, summed over subscribers.
+    pub fn lost_events(&self) -> u64 {
+        self.lost.load(Ordering::SeqCst)
+    }
+
+    /// Asks subscribers to signal [`Bus::room_freed`] as they consume (or stops asking).
+    ///
+    /// Protocol: set it, check for room again, and only then wait. A subscriber advances its
+    /// cursor before reading the flag (both `SeqCst`), so either the check sees the new cursor
+    /// or the subscriber sees the flag; `Notify` keeps the wake-up if nobody waits yet.
+    pub fn set_waiting_for_room(&self, waiting: bool) {
+        self.waiting_for_room.store(waiting, Ordering::SeqCst);
+    }
+
+    /// Resolves after some subscriber consumed an event while the flag was set.
+    pub async fn room_freed(&self) {
+        self.room.notified().await;
+    }
+}
+
+/// One subscriber's receiver, its consumption cursor and its name for messages.
+#[derive(Debug)]
+pub struct Subscription {
+    name: String,
+    rx: broadcast::Receiver<Arc<Envelope>>,
+    cursor: Arc<AtomicU64>,
+    bus: Arc<Bus>,
+}
+
+impl Subscription {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The next event. Lag is an error, never skipped: the lost events are counted on the bus.
+    pub async fn recv(&mut self) -> Result<Arc<Envelope>, BusError> {
+        match self.rx.recv().await {
+            Ok(envelope) => {
+                self.cursor.fetch_add(1, Ordering::SeqCst);
+                if self.bus.waiting_for_room.load(Ordering::SeqCst) {
+                    self.bus.room.notify_one();
+                }
+                Ok(envelope)
+            }
+            Err(RecvError::Lagged(lost)) => {
+                self.bus.lost.fetch_add(lost, Ordering::SeqCst);
+                tracing::error!(subscriber = %self.name, lost, "subscriber lagged: events lost");
+                Err(BusError::Lagged {
+                    subscriber: self.name.clone(),
+                    lost,
+                })
+            }
+            Err(RecvError::Closed) => Err(BusError::Closed {
+                subscriber: self.name.clone(),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::{ProductId, Quantity};
+
+    fn id(n: u64) -> OrderId {
+        OrderId::new(n).expect("valid id")
+    }
+
+    fn created() -> Event {
+        Event::OrderCreated {
+            product_id: ProductId::new(1).expect("valid"),
+            quantity: Quantity::new(1).expect("valid"),
+        }
+    }
+
+    fn bus(capacity: usize) -> Arc<Bus> {
+        Arc::new(Bus::new(Capacity::new(capacity).expect("valid capacity")))
+    }
+
+    #[tokio::test]
+    async fn every_subscriber_sees_events_in_sequence_order() {
+        let bus = bus(16);
+        let mut a = bus.subscribe("a").expect("subscribe");
+        let mut b = bus.subscribe("b").expect("subscribe");
+        for n in 1..=3 {
+            bus.publish(id(n), ServiceName::OrderService, None, created())
+                .expect("publish");
+        }
+        for sub in [&mut a, &mut b] {
+            for expected in 0..3 {
+                let envelope = sub.recv().await.expect("event");
+                assert_eq!(envelope.seq, expected);
+                assert_eq!(envelope.order_id, id(expected + 1));
+            }
+        }
+        assert_eq!(bus.slowest_consumed(), 3);
+    }
+
+    #[tokio::test]
+    async fn lag_is_an_error_and_counted() {
+        let bus = bus(4);
+        let mut slow = bus.subscribe("slow").expect("subscribe");
+        for n in 1..=10 {
+            bus.publish(id(n), ServiceName::OrderService, None, created())
+                .expect("publish");
+        }
+        let err = slow.recv().await.expect_err("lagged");
+        assert_eq!(
+            err,
+            BusError::Lagged {
+                subscriber: "slow".into(),
+                lost: 6
+            }
+        );
+        assert_eq!(bus.lost_events(), 6);
+    }
+
+    #[tokio::test]
+    async fn subscribing_after_the_first_publish_is_refused() {
+        let bus = bus(4);
+        let _early = bus.subscribe("early").expect("subscribe");
+        bus.publish(id(1), ServiceName::OrderService, None, created())
+            .expect("publish");
+        let err = bus.subscribe("late").expect_err("refused");
+        assert!(matches!(err, BusError::LateSubscriber { .. }));
+    }
+
+    #[test]
+    fn publishing_with_no_subscriber_is_an_error() {
+        let bus = bus(4);
+        let err = bus
+            .publish(id(1), ServiceName::OrderService, None, created())
+            .expect_err("no subscriber");
+        assert_eq!(err, BusError::NoSubscribers);
+    }
+}

@@ -1,0 +1,57 @@
+//! The command line, as clap-derive structs. `main.rs` parses it; `app.rs` carries it out.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::output::Format;
+
+/// Simulates an event-driven choreography: services that cooperate only by reacting to each
+/// other's events on a shared bus.
+#[derive(Debug, Parser)]
+#[command(name = "choreo", version, about, long_about = None)]
+pub struct Cli {
+    /// More logs on stderr: -v info, -vv debug, -vvv trace. RUST_LOG, when set, wins.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the orders in FILE through the choreography and print every event.
+    Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Order file: one JSON order object, a JSON array of orders, or JSON Lines (.jsonl),
+    /// e.g. {"order_id": 1, "product_id": 101, "quantity": 2}.
+    pub file: PathBuf,
+
+    /// How to print events on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Config file layered over the built-in defaults (config/default.toml); it only needs
+    /// the keys it changes.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Override one config key, e.g. --set bus.capacity=16. Repeatable; applied last.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,333 @@
+//! Typed configuration, loaded in layers and checked once at load time.
+//!
+//! Layers, each overriding the one before: the built-in defaults (the text of
+//! `config/default.toml`, compiled in, so the shipped file and the defaults cannot differ),
+//! then `--config FILE`, then each `--set KEY=VALUE`. Values are parsed into domain types here
+//! (a non-zero capacity, a duration), so the rest of the program never re-validates.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+/// The text of `config/default.toml`: every setting with its default and a comment.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub bus: BusConfig,
+    pub run: RunConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusConfig {
+    /// Slots in the broadcast channel.
+    pub capacity: Capacity,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// The run stops with the unfinished orders listed once this has passed.
+    #[serde(deserialize_with = "positive_duration")]
+    pub time_limit: Duration,
+    /// How long services get to stop once told to.
+    #[serde(deserialize_with = "positive_duration")]
+    pub shutdown_timeout: Duration,
+}
+
+/// A bus capacity: 1 ..= [`Capacity::MAX`] slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity(usize);
+
+impl Capacity {
+    /// Large enough for any sensible window; small enough that the up-front allocation
+    /// (about 32 bytes a slot) stays modest.
+    pub const MAX: usize = 1 << 20;
+
+    pub fn new(slots: usize) -> Option<Self> {
+        (1..=Self::MAX).contains(&slots).then_some(Capacity(slots))
+    }
+
+    pub fn get(self) -> usize {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Capacity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let slots = i64::deserialize(deserializer)?;
+        usize::try_from(slots)
+            .ok()
+            .and_then(Capacity::new)
+            .ok_or_else(|| {
+                serde::de::Error::custom(format_args!(
+                    "must be a whole number from 1 to {}, got {slots}",
+                    Capacity::MAX
+                ))
+            })
+    }
+}
+
+fn positive_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let duration: Duration = humantime_serde::deserialize(deserializer)?;
+    if duration.is_zero() {
+        return Err(serde::de::Error::custom("must be longer than zero"));
+    }
+    Ok(duration)
+}
+
+/// Where a bad setting came from, so the message can point at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    BuiltIn,
+    File(PathBuf),
+    Set(String),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::BuiltIn => f.write_str("built-in defaults"),
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::Set(arg) => write!(f, "--set {arg}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{path}: cannot read config file: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{origin}:{line}:{column}: {message}")]
+    Syntax {
+        origin: Source,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("--set {arg}: expected KEY=VALUE, e.g. --set bus.capacity=16")]
+    SetSyntax { arg: String },
+    #[error("config key `{key}` ({origin}): {message}")]
+    Invalid {
+        key: String,
+        origin: Source,
+        message: String,
+    },
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::load(None, &[]).expect("the built-in config/default.toml is valid")
+    }
+}
+
+impl Config {
+    /// Loads the built-in defaults, then `file`, then each `KEY=VALUE` of `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
+        let mut table = parse_table(DEFAULT_TOML, Source::BuiltIn)?;
+        let mut file_table = None;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+            let layer = parse_table(&text, Source::File(path.to_owned()))?;
+            merge(&mut table, layer.clone());
+            file_table = Some((path, layer));
+        }
+        let mut sets = Vec::with_capacity(overrides.len());
+        for arg in overrides {
+            let (key, value) = parse_set(arg)?;
+            set_path(&mut table, &key, value);
+            sets.push((key, arg));
+        }
+
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|err| {
+            let key = err.path().to_string();
+            // The last layer that mentions the key is the one to blame.
+            let source =
+                if let Some((_, arg)) = sets.iter().rev().find(|(k, _)| key_covers(k, &key)) {
+                    Source::Set((*arg).clone())
+                } else if let Some((path, _)) = file_table.filter(|(_, t)| has_path(t, &key)) {
+                    Source::File(path.to_owned())
+                } else {
+                    Source::BuiltIn
+                };
+            ConfigError::Invalid {
+                key,
+                origin: source,
+                message: err.into_inner().message().trim_end().to_owned(),
+            }
+        })
+    }
+}
+
+fn parse_table(text: &str, origin: Source) -> Result<toml::Table, ConfigError> {
+    text.parse::<toml::Table>().map_err(|err| {
+        let offset = err.span().map_or(0, |span| span.start);
+        let before = &text[..offset.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        ConfigError::Syntax {
+            origin,
+            line,
+            column,
+            message: err.message().trim_end().to_owned(),
+        }
+    })
+}
+
+/// `KEY=VALUE`, where VALUE is a TOML value (`16`, `"30s"`, `true`) or, failing that, a bare
+/// string (`30s`), so the shell quoting stays simple.
+fn parse_set(arg: &str) -> Result<(String, toml::Value), ConfigError> {
+    let (key, raw) = arg
+        .split_once('=')
+        .filter(|(key, _)| !key.trim().is_empty())
+        .ok_or_else(|| ConfigError::SetSyntax {
+            arg: arg.to_owned(),
+        })?;
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    Ok((key.trim().to_owned(), value))
+}
+
+/// Puts `value` at a dotted `key`, creating tables on the way.
+fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
+    let mut parts = key.split('.').peekable();
+    let mut current = table;
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            current.insert(part.to_owned(), value);
+            return;
+        }
+        let entry = current
+            .entry(part.to_owned())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(next) = entry else {
+            unreachable!("just made a table")
+        };
+        current = next;
+    }
+}
+
+/// Merges `layer` into `base`: tables key by key, anything else replaced whole.
+fn merge(base: &mut toml::Table, layer: toml::Table) {
+    for (key, value) in layer {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(base)), toml::Value::Table(layer)) => merge(base, layer),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+fn has_path(table: &toml::Table, key: &str) -> bool {
+    let mut parts = key.split('.');
+    let Some(first) = parts.next() else {
+        return false;
+    };
+    let mut current = table.get(first);
+    for part in parts {
+        current = current.and_then(|v| v.get(part));
+    }
+    current.is_some()
+}
+
+/// Whether a `--set` of `set_key` could have put the value at `error_key`.
+fn key_covers(set_key: &str, error_key: &str) -> bool {
+    error_key == set_key
+        || error_key.starts_with(&format!("{set_key}."))
+        || set_key.starts_with(&format!("{error_key}."))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load_with(sets: &[&str]) -> Result<Config, String> {
+        let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+        Config::load(None, &sets).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn built_in_defaults_are_the_shipped_file() {
+        let config = Config::default();
+        assert_eq!(config.bus.capacity.get(), 1024);
+        assert_eq!(config.run.time_limit, Duration::from_secs(30));
+        assert_eq!(config.run.shutdown_timeout, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn set_overrides_a_key() {
+        let config = load_with(&["bus.capacity=16", "run.time_limit=250ms"]).expect("valid");
+        assert_eq!(config.bus.capacity.get(), 16);
+        assert_eq!(config.run.time_limit, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn an_unknown_key_is_named() {
+        let err = load_with(&["bus.capcity=16"]).unwrap_err();
+        assert!(err.contains("bus.capcity"), "{err}");
+        assert!(err.contains("--set bus.capcity=16"), "{err}");
+    }
+
+    #[test]
+    fn an_invalid_value_is_named() {
+        let err = load_with(&["bus.capacity=0"]).unwrap_err();
+        assert_eq!(
+            err,
+            "config key `bus.capacity` (--set bus.capacity=0): must be a whole number from 1 to 1048576, got 0"
+        );
+        let err = load_with(&["run.time_limit=soon"]).unwrap_err();
+        assert!(err.starts_with("config key `run.time_limit`"), "{err}");
+        let err = load_with(&["run.time_limit=0s"]).unwrap_err();
+        assert!(err.contains("must be longer than zero"), "{err}");
+    }
+
+    #[test]
+    fn a_set_without_equals_is_a_usage_error() {
+        let err = load_with(&["bus.capacity"]).unwrap_err();
+        assert!(err.contains("expected KEY=VALUE"), "{err}");
+    }
+
+    #[test]
+    fn a_config_file_only_needs_the_keys_it_changes() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("small.toml");
+        std::fs::write(&path, "[bus]\ncapacity = 64\n").expect("write");
+        let config = Config::load(Some(&path), &[]).expect("valid");
+        assert_eq!(config.bus.capacity.get(), 64);
+        assert_eq!(config.run.time_limit, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_bad_file_value_names_the_file_and_a_syntax_error_its_position() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "[bus]\ncapacity = -3\n").expect("write");
+        let err = Config::load(Some(&path), &[]).unwrap_err().to_string();
+        assert!(
+            err.contains("`bus.capacity`") && err.contains("bad.toml"),
+            "{err}"
+        );
+
+        std::fs::write(&path, "[bus\ncapacity = 3\n").expect("write");
+        let err = Config::load(Some(&path), &[]).unwrap_err().to_string();
+        assert!(err.contains("bad.toml:1:"), "{err}");
+    }
+}

@@ -1,0 +1,45 @@
+//! PaymentService: takes payment once inventory is checked.
+
+use std::io;
+
+use crate::event::{Envelope, Event, EventKind, Kinds, ServiceName};
+use crate::order::OrderId;
+
+use super::order::unreachable_narration;
+use super::Service;
+
+#[derive(Debug, Default)]
+pub struct PaymentService;
+
+impl Service for PaymentService {
+    const NAME: ServiceName = ServiceName::PaymentService;
+    const SUBSCRIBES: Kinds =
+        Kinds::of(&[EventKind::InventoryChecked, EventKind::PaymentProcessed]);
+    const PUBLISHES: Kinds = Kinds::of(&[EventKind::PaymentProcessed]);
+
+    fn handle(&mut self, event: &Envelope, out: &mut Vec<Event>) {
+        if let Event::InventoryChecked { .. } = event.event {
+            out.push(Event::PaymentProcessed);
+        }
+    }
+}
+
+pub(super) fn narrate(
+    event: &Event,
+    order_id: OrderId,
+    out: &mut impl io::Write,
+) -> io::Result<()> {
+    match event {
+        Event::PaymentProcessed => {
+            writeln!(
+                out,
+                "PaymentService: Processing payment for order {order_id}"
+            )?;
+            writeln!(
+                out,
+                "PaymentService: Payment processed for order {order_id}"
+            )
+        }
+        other => unreachable_narration(ServiceName::PaymentService, other),
+    }
+}
