@@ -39,17 +39,22 @@ pub struct RunConfig {
     pub shutdown_timeout: Duration,
 }
 
-/// A bus capacity: 1 ..= [`Capacity::MAX`] slots.
+/// A bus capacity: [`Capacity::MIN`] ..= [`Capacity::MAX`] slots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capacity(usize);
 
 impl Capacity {
+    /// Room for every event one order can cause: admission never lets an order in without
+    /// that much room, so a smaller bus could never admit anything.
+    pub const MIN: usize = crate::supervisor::MAX_EVENTS_PER_ORDER as usize;
     /// Large enough for any sensible window; small enough that the up-front allocation
     /// (about 32 bytes a slot) stays modest.
     pub const MAX: usize = 1 << 20;
 
     pub fn new(slots: usize) -> Option<Self> {
-        (1..=Self::MAX).contains(&slots).then_some(Capacity(slots))
+        (Self::MIN..=Self::MAX)
+            .contains(&slots)
+            .then_some(Capacity(slots))
     }
 
     pub fn get(self) -> usize {
@@ -65,7 +70,8 @@ impl<'de> Deserialize<'de> for Capacity {
             .and_then(Capacity::new)
             .ok_or_else(|| {
                 serde::de::Error::custom(format_args!(
-                    "must be a whole number from 1 to {}, got {slots}",
+                    "must be a whole number from {} (the most events one order can cause) to {}, got {slots}",
+                    Capacity::MIN,
                     Capacity::MAX
                 ))
             })
@@ -291,7 +297,7 @@ mod tests {
         let err = load_with(&["bus.capacity=0"]).unwrap_err();
         assert_eq!(
             err,
-            "config key `bus.capacity` (--set bus.capacity=0): must be a whole number from 1 to 1048576, got 0"
+            "config key `bus.capacity` (--set bus.capacity=0): must be a whole number from 4 (the most events one order can cause) to 1048576, got 0"
         );
         let err = load_with(&["run.time_limit=soon"]).unwrap_err();
         assert!(err.starts_with("config key `run.time_limit`"), "{err}");

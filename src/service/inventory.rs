@@ -49,3 +49,45 @@ pub(super) fn narrate(
         other => unreachable_narration(ServiceName::InventoryService, other),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::{ProductId, Quantity};
+    use crate::service::{delivered, react};
+
+    #[test]
+    fn a_created_order_is_checked_for_the_same_product_and_quantity() {
+        let product_id = ProductId::new(101).expect("valid");
+        let quantity = Quantity::new(2).expect("valid");
+        let created = delivered(
+            1,
+            ServiceName::OrderService,
+            Event::OrderCreated {
+                product_id,
+                quantity,
+            },
+        );
+        let out = react(&mut InventoryService, &created);
+        assert_eq!(
+            out,
+            [Event::InventoryChecked {
+                product_id,
+                quantity
+            }]
+        );
+    }
+
+    #[test]
+    fn its_own_inventory_checked_is_confirmed_without_new_events() {
+        let checked = delivered(
+            1,
+            ServiceName::InventoryService,
+            Event::InventoryChecked {
+                product_id: ProductId::new(1).expect("valid"),
+                quantity: Quantity::new(1).expect("valid"),
+            },
+        );
+        assert!(react(&mut InventoryService, &checked).is_empty());
+    }
+}

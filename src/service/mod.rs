@@ -100,3 +100,29 @@ pub fn narrate(envelope: &Envelope, out: &mut impl io::Write) -> io::Result<()> 
         ServiceName::ShippingService => shipping::narrate(&envelope.event, order_id, out),
     }
 }
+
+/// Test support: an envelope as a service would receive it.
+#[cfg(test)]
+pub(crate) fn delivered(order_id: u64, service: ServiceName, event: Event) -> Envelope {
+    let order_id = crate::order::OrderId::new(order_id).expect("valid id");
+    Envelope {
+        seq: 0,
+        id: crate::event::EventId {
+            order_id,
+            kind: event.kind(),
+        },
+        order_id,
+        service,
+        cause: None,
+        event,
+    }
+}
+
+/// Test support: what `service` publishes in reaction to `envelope`.
+#[cfg(test)]
+pub(crate) fn react<S: Service>(service: &mut S, envelope: &Envelope) -> Vec<Event> {
+    assert!(S::SUBSCRIBES.contains(envelope.kind()), "not subscribed");
+    let mut out = Vec::new();
+    service.handle(envelope, &mut out);
+    out
+}

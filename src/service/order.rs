@@ -50,3 +50,46 @@ pub(super) fn unreachable_narration(service: ServiceName, event: &Event) -> io::
         event.kind()
     )))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::{delivered, react};
+
+    #[test]
+    fn an_order_becomes_order_created_with_its_product_and_quantity() {
+        let order: Order =
+            serde_json::from_str(r#"{"order_id": 1, "product_id": 101, "quantity": 2}"#)
+                .expect("valid order");
+        let created = OrderService::create_order(&order);
+        assert_eq!(created, Event::order_created(&order));
+        let Event::OrderCreated {
+            product_id,
+            quantity,
+        } = created
+        else {
+            panic!("expected OrderCreated");
+        };
+        assert_eq!((product_id.get(), quantity.get()), (101, 2));
+        let delivered = delivered(1, ServiceName::OrderService, created);
+        assert!(react(&mut OrderService, &delivered).is_empty());
+    }
+
+    #[test]
+    fn narration_matches_the_reference_lines() {
+        let order: Order =
+            serde_json::from_str(r#"{"order_id": 1, "product_id": 101, "quantity": 2}"#)
+                .expect("valid order");
+        let mut out = Vec::new();
+        narrate(
+            &OrderService::create_order(&order),
+            order.order_id,
+            &mut out,
+        )
+        .expect("narrate");
+        assert_eq!(
+            String::from_utf8(out).expect("utf-8"),
+            "OrderService: Creating order 1\nOrderService: Order 1 created\n"
+        );
+    }
+}

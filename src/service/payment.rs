@@ -43,3 +43,28 @@ pub(super) fn narrate(
         other => unreachable_narration(ServiceName::PaymentService, other),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::{ProductId, Quantity};
+    use crate::service::{delivered, react};
+
+    #[test]
+    fn checked_inventory_is_followed_by_payment() {
+        let checked = delivered(
+            7,
+            ServiceName::InventoryService,
+            Event::InventoryChecked {
+                product_id: ProductId::new(1).expect("valid"),
+                quantity: Quantity::new(1).expect("valid"),
+            },
+        );
+        assert_eq!(
+            react(&mut PaymentService, &checked),
+            [Event::PaymentProcessed]
+        );
+        let processed = delivered(7, ServiceName::PaymentService, Event::PaymentProcessed);
+        assert!(react(&mut PaymentService, &processed).is_empty());
+    }
+}

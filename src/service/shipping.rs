@@ -43,3 +43,20 @@ pub(super) fn narrate(
         other => unreachable_narration(ServiceName::ShippingService, other),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::{delivered, react};
+
+    #[test]
+    fn processed_payment_is_followed_by_shipping() {
+        let processed = delivered(3, ServiceName::PaymentService, Event::PaymentProcessed);
+        assert_eq!(
+            react(&mut ShippingService, &processed),
+            [Event::ShippingArranged]
+        );
+        let arranged = delivered(3, ServiceName::ShippingService, Event::ShippingArranged);
+        assert!(react(&mut ShippingService, &arranged).is_empty());
+    }
+}

@@ -1,0 +1,77 @@
+//! Shared test helpers: running the real `choreo` binary, and building orders.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use choreo::order::Order;
+
+/// The repository root, where `orders/` and `config/` live.
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A path under the repository root.
+pub fn repo_path(relative: &str) -> PathBuf {
+    repo_root().join(relative)
+}
+
+/// The reference program's exact output for the sample order.
+pub fn reference_output() -> String {
+    let path = repo_root().join("../shared/reference/seed-output.txt");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        // Outside the workspace the copy in tests/data stands in; they are the same bytes.
+        Err(_) => std::fs::read_to_string(repo_path("tests/data/seed-output.txt"))
+            .expect("tests/data/seed-output.txt"),
+    }
+}
+
+/// The result of one run of the binary.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs the built `choreo` binary with `args`, from the repository root.
+pub fn choreo<I, S>(args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    choreo_in(repo_root(), args)
+}
+
+/// Runs the built `choreo` binary with `args`, from `dir`.
+pub fn choreo_in<I, S>(dir: &Path, args: I) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = Command::new(env!("CARGO_BIN_EXE_choreo"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run choreo");
+    Run {
+        code: status.code().expect("exited, not killed by a signal"),
+        stdout: String::from_utf8(stdout).expect("utf-8 stdout"),
+        stderr: String::from_utf8(stderr).expect("utf-8 stderr"),
+    }
+}
+
+/// An order for `quantity` of `product_id`.
+pub fn order(order_id: u64, product_id: u64, quantity: u64) -> Order {
+    serde_json::from_value(serde_json::json!({
+        "order_id": order_id,
+        "product_id": product_id,
+        "quantity": quantity,
+    }))
+    .expect("valid order")
+}

@@ -1,0 +1,152 @@
+//! Tests that drive the library: the supervisor and the four services, under Tokio.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use choreo::config::Config;
+use choreo::event::{Envelope, EventKind, ServiceName};
+use choreo::order::OrderId;
+use choreo::supervisor::{self, Failure};
+
+use crate::helpers::order;
+
+fn config_with(sets: &[&str]) -> Config {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    Config::load(None, &sets).expect("valid config")
+}
+
+/// Each order's events, in bus order.
+fn by_order(events: &[Envelope]) -> BTreeMap<OrderId, Vec<&Envelope>> {
+    let mut orders: BTreeMap<OrderId, Vec<&Envelope>> = BTreeMap::new();
+    for envelope in events {
+        orders.entry(envelope.order_id).or_default().push(envelope);
+    }
+    orders
+}
+
+/// One order passes through the four services by the reference's four events, each caused by
+/// the one before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_order_passes_through_all_four_services_in_order() {
+    let mut events: Vec<Envelope> = Vec::new();
+    let summary = supervisor::run(&Config::default(), [order(1, 101, 2)], &mut events)
+        .await
+        .expect("run succeeds");
+
+    let flow: Vec<(ServiceName, EventKind)> =
+        events.iter().map(|e| (e.service, e.kind())).collect();
+    assert_eq!(
+        flow,
+        [
+            (ServiceName::OrderService, EventKind::OrderCreated),
+            (ServiceName::InventoryService, EventKind::InventoryChecked),
+            (ServiceName::PaymentService, EventKind::PaymentProcessed),
+            (ServiceName::ShippingService, EventKind::ShippingArranged),
+        ]
+    );
+    assert_eq!(events[0].cause, None);
+    for pair in events.windows(2) {
+        assert_eq!(
+            pair[1].cause,
+            Some(pair[0].id),
+            "each event is caused by the one before"
+        );
+    }
+    let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [0, 1, 2, 3]);
+    assert_eq!(summary.completed, 1);
+    assert_eq!(summary.unfinished, 0);
+    assert_eq!(summary.events, 4);
+}
+
+/// Many orders through a small bus: every order completes with its own four events in flow
+/// order, and the bus sequence has no gaps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_orders_through_a_small_bus_all_complete_in_causal_order() {
+    let config = config_with(&["bus.capacity=8"]);
+    let orders: Vec<_> = (1..=2_000)
+        .map(|id| order(id, 100 + id % 7, 1 + id % 5))
+        .collect();
+    let mut events: Vec<Envelope> = Vec::new();
+    let summary = supervisor::run(&config, orders, &mut events)
+        .await
+        .expect("run succeeds");
+
+    assert_eq!(summary.orders, 2_000);
+    assert_eq!(summary.completed, 2_000);
+    assert_eq!(summary.lost_events, 0);
+    assert!(
+        events.iter().map(|e| e.seq).eq(0..8_000),
+        "no gaps in the sequence"
+    );
+    let orders = by_order(&events);
+    assert_eq!(orders.len(), 2_000);
+    for (order_id, flow) in orders {
+        let kinds: Vec<EventKind> = flow.iter().map(|e| e.kind()).collect();
+        assert_eq!(kinds, EventKind::ALL, "order {order_id}");
+    }
+}
+
+/// An empty order list finishes at once, successfully.
+#[tokio::test]
+async fn zero_orders_finish_at_once() {
+    let mut events: Vec<Envelope> = Vec::new();
+    let summary = supervisor::run(&Config::default(), [], &mut events)
+        .await
+        .expect("run succeeds");
+    assert_eq!(summary.orders, 0);
+    assert!(events.is_empty());
+}
+
+/// Every service is stopped and joined when the run returns: none outlives it.
+#[tokio::test]
+async fn services_are_shut_down_when_the_run_returns() {
+    let before = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    let mut events: Vec<Envelope> = Vec::new();
+    supervisor::run(&Config::default(), [order(1, 101, 2)], &mut events)
+        .await
+        .expect("run succeeds");
+    let after = tokio::runtime::Handle::current()
+        .metrics()
+        .num_alive_tasks();
+    assert_eq!(after, before, "no service task left running");
+}
+
+/// A run that cannot finish in time never hangs: it fails with the time limit and lists what
+/// did not finish. (100,000 orders cannot pass four services in 1 ms: the bare channel alone
+/// needs about 50 ms.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_past_its_time_limit_fails_and_names_unfinished_orders() {
+    let config = config_with(&["run.time_limit=1ms"]);
+    let mut events: Vec<Envelope> = Vec::new();
+    let orders = (1..=100_000).map(|id| order(id, 101, 1));
+    let failed = supervisor::run(&config, orders, &mut events)
+        .await
+        .expect_err("the time limit passes");
+
+    assert_eq!(failed.failures.len(), 1, "{failed}");
+    let Failure::TimeLimit {
+        limit,
+        unfinished,
+        not_admitted,
+    } = &failed.failures[0]
+    else {
+        panic!("expected a time-limit failure, got {failed}");
+    };
+    assert_eq!(*limit, Duration::from_millis(1));
+    assert!(!unfinished.is_empty() || *not_admitted > 0);
+    assert_eq!(
+        failed.summary.unfinished,
+        unfinished.len() as u64 + not_admitted
+    );
+    assert_eq!(
+        failed.summary.completed + failed.summary.unfinished,
+        100_000
+    );
+    assert!(
+        failed.to_string().contains("time limit of 1ms reached"),
+        "{failed}"
+    );
+}

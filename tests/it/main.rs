@@ -1,0 +1,5 @@
+//! choreo's integration tests: one binary, a module per area.
+
+mod cli;
+mod helpers;
+mod library;
