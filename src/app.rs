@@ -1,11 +1,14 @@
 //! What each subcommand does, and which exit code each kind of error means.
 
-use std::io::{self, BufWriter};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, Command, RunArgs};
 use crate::config::{Config, ConfigError};
 use crate::order::{read_order_file, OrderFileError};
 use crate::output::Writer;
+use crate::summary::Summary;
 use crate::supervisor::{self, RunFailed};
 
 /// Exit code: every order reached its terminal event.
@@ -25,6 +28,12 @@ pub enum Error {
     Run(#[from] RunFailed),
     #[error("cannot start the Tokio runtime: {0}")]
     Runtime(io::Error),
+    #[error("{path}: cannot write summary: {source}")]
+    Summary {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl Error {
@@ -32,7 +41,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Orders(_) | Error::Config(_) => EXIT_BAD_INPUT,
-            Error::Run(_) | Error::Runtime(_) => EXIT_RUN_FAILED,
+            Error::Run(_) | Error::Runtime(_) | Error::Summary { .. } => EXIT_RUN_FAILED,
         }
     }
 }
@@ -55,7 +64,29 @@ fn run(args: RunArgs) -> Result<(), Error> {
         .build()
         .map_err(Error::Runtime)?;
     let mut output = Writer::new(args.format, BufWriter::new(io::stdout()));
-    let summary = runtime.block_on(supervisor::run(&config, orders, &mut output))?;
-    tracing::info!(?summary, "run finished");
+    let result = runtime.block_on(supervisor::run(&config, orders, &mut output));
+
+    // The summary is written whether or not the run succeeded: a failed run needs it most.
+    let summary = match &result {
+        Ok(summary) => summary,
+        Err(failed) => &failed.summary,
+    };
+    if !args.quiet {
+        eprint!("{summary}");
+    }
+    if let Some(path) = &args.summary {
+        write_summary(path, summary).map_err(|source| Error::Summary {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    result?;
     Ok(())
+}
+
+fn write_summary(path: &Path, summary: &Summary) -> io::Result<()> {
+    let mut file = BufWriter::new(File::create(path)?);
+    serde_json::to_writer_pretty(&mut file, summary)?;
+    file.write_all(b"\n")?;
+    file.flush()
 }

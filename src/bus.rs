@@ -196,7 +196,7 @@ impl Subscription {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::order::{ProductId, Quantity};
+    use crate::order::{CustomerId, ProductId, Quantity};
 
     fn id(n: u64) -> OrderId {
         OrderId::new(n).expect("valid id")
@@ -206,6 +206,7 @@ mod tests {
         Event::OrderCreated {
             product_id: ProductId::new(1).expect("valid"),
             quantity: Quantity::new(1).expect("valid"),
+            customer_id: CustomerId::new(1).expect("valid"),
         }
     }
 
@@ -234,9 +235,9 @@ mod tests {
 
     #[tokio::test]
     async fn lag_is_an_error_and_counted() {
-        let bus = bus(4);
+        let bus = bus(8);
         let mut slow = bus.subscribe("slow").expect("subscribe");
-        for n in 1..=10 {
+        for n in 1..=14 {
             bus.publish(id(n), ServiceName::OrderService, None, created())
                 .expect("publish");
         }
@@ -253,7 +254,7 @@ mod tests {
 
     #[tokio::test]
     async fn subscribing_after_the_first_publish_is_refused() {
-        let bus = bus(4);
+        let bus = bus(8);
         let _early = bus.subscribe("early").expect("subscribe");
         bus.publish(id(1), ServiceName::OrderService, None, created())
             .expect("publish");
@@ -263,7 +264,7 @@ mod tests {
 
     #[test]
     fn publishing_with_no_subscriber_is_an_error() {
-        let bus = bus(4);
+        let bus = bus(8);
         let err = bus
             .publish(id(1), ServiceName::OrderService, None, created())
             .expect_err("no subscriber");

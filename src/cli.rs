@@ -43,6 +43,14 @@ pub struct RunArgs {
     /// Override one config key, e.g. --set bus.capacity=16. Repeatable; applied last.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
+
+    /// Also write the run's summary as JSON to FILE (written even when the run fails).
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+
+    /// Do not print the summary on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
 #[cfg(test)]

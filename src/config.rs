@@ -5,11 +5,15 @@
 //! then `--config FILE`, then each `--set KEY=VALUE`. Values are parsed into domain types here
 //! (a non-zero capacity, a duration), so the rest of the program never re-validates.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
+
+use crate::order::{CustomerId, ProductId, Quantity};
 
 /// The text of `config/default.toml`: every setting with its default and a comment.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -19,6 +23,62 @@ pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 pub struct Config {
     pub bus: BusConfig,
     pub run: RunConfig,
+    /// The catalog InventoryService sells from, by product id (`[products.101]`).
+    #[serde(deserialize_with = "keyed_by_id")]
+    pub products: BTreeMap<ProductId, Product>,
+    /// The customers PaymentService charges, by customer id (`[customers.1]`).
+    #[serde(deserialize_with = "keyed_by_id")]
+    pub customers: BTreeMap<CustomerId, Customer>,
+    pub payment: PaymentConfig,
+    pub shipping: ShippingConfig,
+    pub services: ServicesConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesConfig {
+    /// How many finished orders each service remembers, to ignore late duplicate deliveries.
+    pub dedup_window: usize,
+}
+
+/// A product in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Product {
+    pub name: String,
+    /// Unit price in cents, 0 ..= [`MAX_PRICE_CENTS`].
+    #[serde(deserialize_with = "price")]
+    pub price_cents: u64,
+    /// Units in stock when the run starts.
+    pub stock: u64,
+}
+
+/// Largest unit price, in cents: with at most a million units an order, any charge fits in
+/// 64 bits many times over.
+pub const MAX_PRICE_CENTS: u64 = 1_000_000_000;
+
+/// A customer PaymentService can charge.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Customer {
+    pub name: String,
+    /// The most the customer may have charged at once, in cents; refunds give it back.
+    pub credit_limit_cents: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentConfig {
+    /// Who pays for orders without a `customer_id`; must be one of `[customers]`.
+    pub default_customer: CustomerId,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingConfig {
+    /// Orders for more units than this cannot be shipped; they are refunded, released and
+    /// cancelled.
+    pub max_quantity_per_shipment: Quantity,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -76,6 +136,29 @@ impl<'de> Deserialize<'de> for Capacity {
                 ))
             })
     }
+}
+
+fn price<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    let cents = u64::deserialize(deserializer)?;
+    if cents > MAX_PRICE_CENTS {
+        return Err(serde::de::Error::custom(format_args!(
+            "must be at most {MAX_PRICE_CENTS} cents, got {cents}"
+        )));
+    }
+    Ok(cents)
+}
+
+/// A table keyed by ids (`[products.101]`): TOML keys are strings, so each is parsed here.
+fn keyed_by_id<'de, D, K, V>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
+where
+    D: Deserializer<'de>,
+    K: FromStr<Err = String> + Ord,
+    V: Deserialize<'de>,
+{
+    BTreeMap::<String, V>::deserialize(deserializer)?
+        .into_iter()
+        .map(|(key, value)| Ok((key.parse().map_err(serde::de::Error::custom)?, value)))
+        .collect()
 }
 
 fn positive_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
@@ -156,23 +239,39 @@ impl Config {
             sets.push((key, arg));
         }
 
-        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|err| {
-            let key = err.path().to_string();
-            // The last layer that mentions the key is the one to blame.
-            let source =
-                if let Some((_, arg)) = sets.iter().rev().find(|(k, _)| key_covers(k, &key)) {
-                    Source::Set((*arg).clone())
-                } else if let Some((path, _)) = file_table.filter(|(_, t)| has_path(t, &key)) {
-                    Source::File(path.to_owned())
-                } else {
-                    Source::BuiltIn
-                };
-            ConfigError::Invalid {
-                key,
-                origin: source,
-                message: err.into_inner().message().trim_end().to_owned(),
+        // The last layer that mentions a key is the one to blame for its value.
+        let blame = |key: &str| {
+            if let Some((_, arg)) = sets.iter().rev().find(|(k, _)| key_covers(k, key)) {
+                Source::Set((*arg).clone())
+            } else if let Some((path, _)) = file_table.as_ref().filter(|(_, t)| has_path(t, key)) {
+                Source::File(path.to_path_buf())
+            } else {
+                Source::BuiltIn
             }
-        })
+        };
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|err| {
+                let key = err.path().to_string();
+                ConfigError::Invalid {
+                    origin: blame(&key),
+                    key,
+                    message: err.into_inner().message().trim_end().to_owned(),
+                }
+            })?;
+        if !config
+            .customers
+            .contains_key(&config.payment.default_customer)
+        {
+            return Err(ConfigError::Invalid {
+                key: "payment.default_customer".into(),
+                origin: blame("payment.default_customer"),
+                message: format!(
+                    "customer {} is not in [customers]",
+                    config.payment.default_customer
+                ),
+            });
+        }
+        Ok(config)
     }
 }
 
@@ -297,7 +396,7 @@ mod tests {
         let err = load_with(&["bus.capacity=0"]).unwrap_err();
         assert_eq!(
             err,
-            "config key `bus.capacity` (--set bus.capacity=0): must be a whole number from 4 (the most events one order can cause) to 1048576, got 0"
+            "config key `bus.capacity` (--set bus.capacity=0): must be a whole number from 7 (the most events one order can cause) to 1048576, got 0"
         );
         let err = load_with(&["run.time_limit=soon"]).unwrap_err();
         assert!(err.starts_with("config key `run.time_limit`"), "{err}");

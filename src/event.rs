@@ -8,11 +8,12 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::order::{Order, OrderId, ProductId, Quantity};
+use crate::order::{CustomerId, OrderId, ProductId, Quantity};
 
 /// What happened, with the facts a reader needs to understand why.
 ///
-/// Serialized with an `event` tag holding the variant's name exactly as the reference spells it.
+/// Serialized with an `event` tag holding the variant's name exactly as the reference spells it,
+/// and the facts as fields beside it. Amounts are integer cents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event")]
 pub enum Event {
@@ -20,16 +21,86 @@ pub enum Event {
     OrderCreated {
         product_id: ProductId,
         quantity: Quantity,
+        customer_id: CustomerId,
     },
-    /// InventoryService checked stock for the order.
+    /// InventoryService reserved the order's quantity; `stock` is what is left after it.
     InventoryChecked {
         product_id: ProductId,
         quantity: Quantity,
+        stock: u64,
     },
-    /// PaymentService took payment for the order.
-    PaymentProcessed,
+    /// InventoryService could not reserve the order's quantity.
+    InventoryUnavailable(Unavailable),
+    /// PaymentService charged the customer; `credit_left` is what the customer has left after.
+    PaymentProcessed {
+        customer_id: CustomerId,
+        amount_cents: u64,
+        credit_left_cents: u64,
+    },
+    /// PaymentService refused the charge.
+    PaymentDeclined(Declined),
     /// ShippingService arranged shipping: the order is complete.
-    ShippingArranged,
+    ShippingArranged {
+        product_id: ProductId,
+        quantity: Quantity,
+    },
+    /// ShippingService could not ship the order.
+    ShippingFailed {
+        quantity: Quantity,
+        max_quantity: Quantity,
+    },
+    /// PaymentService refunded an earlier charge (compensating a failed shipment).
+    PaymentRefunded {
+        customer_id: CustomerId,
+        amount_cents: u64,
+        credit_left_cents: u64,
+    },
+    /// InventoryService put a reservation back (compensating a later failure); `stock` is what
+    /// is available after it.
+    InventoryReleased {
+        product_id: ProductId,
+        quantity: Quantity,
+        stock: u64,
+    },
+    /// OrderService rejected the order before anything was done for it.
+    OrderRejected(Unavailable),
+    /// OrderService cancelled the order once every step done for it was undone.
+    OrderCancelled { reason: CancelReason },
+}
+
+/// Why inventory could not be reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unavailable {
+    pub product_id: ProductId,
+    pub requested: Quantity,
+    /// Units in stock when asked; `None` when the product is not in the catalog.
+    pub available: Option<u64>,
+}
+
+/// Why a payment was declined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Declined {
+    pub customer_id: CustomerId,
+    pub amount_cents: u64,
+    /// Credit the customer had left; `None` when the customer is unknown.
+    pub credit_left_cents: Option<u64>,
+}
+
+/// Why an order was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    PaymentDeclined,
+    ShippingFailed,
+}
+
+impl fmt::Display for CancelReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            CancelReason::PaymentDeclined => "payment declined",
+            CancelReason::ShippingFailed => "shipping failed",
+        })
+    }
 }
 
 impl Event {
@@ -38,16 +109,15 @@ impl Event {
         match self {
             Event::OrderCreated { .. } => EventKind::OrderCreated,
             Event::InventoryChecked { .. } => EventKind::InventoryChecked,
-            Event::PaymentProcessed => EventKind::PaymentProcessed,
-            Event::ShippingArranged => EventKind::ShippingArranged,
-        }
-    }
-
-    /// The first event of every order.
-    pub fn order_created(order: &Order) -> Self {
-        Event::OrderCreated {
-            product_id: order.product_id,
-            quantity: order.quantity,
+            Event::InventoryUnavailable(_) => EventKind::InventoryUnavailable,
+            Event::PaymentProcessed { .. } => EventKind::PaymentProcessed,
+            Event::PaymentDeclined(_) => EventKind::PaymentDeclined,
+            Event::ShippingArranged { .. } => EventKind::ShippingArranged,
+            Event::ShippingFailed { .. } => EventKind::ShippingFailed,
+            Event::PaymentRefunded { .. } => EventKind::PaymentRefunded,
+            Event::InventoryReleased { .. } => EventKind::InventoryReleased,
+            Event::OrderRejected(_) => EventKind::OrderRejected,
+            Event::OrderCancelled { .. } => EventKind::OrderCancelled,
         }
     }
 }
@@ -57,33 +127,61 @@ impl Event {
 pub enum EventKind {
     OrderCreated,
     InventoryChecked,
+    InventoryUnavailable,
     PaymentProcessed,
+    PaymentDeclined,
     ShippingArranged,
+    ShippingFailed,
+    PaymentRefunded,
+    InventoryReleased,
+    OrderRejected,
+    OrderCancelled,
 }
 
 impl EventKind {
-    /// Every kind, in the order of the happy path.
-    pub const ALL: [EventKind; 4] = [
+    /// Every kind: the happy path first, then failures and compensations.
+    pub const ALL: [EventKind; 11] = [
         EventKind::OrderCreated,
         EventKind::InventoryChecked,
         EventKind::PaymentProcessed,
         EventKind::ShippingArranged,
+        EventKind::InventoryUnavailable,
+        EventKind::OrderRejected,
+        EventKind::PaymentDeclined,
+        EventKind::ShippingFailed,
+        EventKind::PaymentRefunded,
+        EventKind::InventoryReleased,
+        EventKind::OrderCancelled,
     ];
+
+    /// The terminal kinds: an order that reached one is finished, and every order reaches
+    /// exactly one.
+    pub const TERMINAL: Kinds = Kinds::of(&[
+        EventKind::ShippingArranged,
+        EventKind::OrderRejected,
+        EventKind::OrderCancelled,
+    ]);
 
     /// The name as the reference spells it, which is also its JSON name.
     pub fn name(self) -> &'static str {
         match self {
             EventKind::OrderCreated => "OrderCreated",
             EventKind::InventoryChecked => "InventoryChecked",
+            EventKind::InventoryUnavailable => "InventoryUnavailable",
             EventKind::PaymentProcessed => "PaymentProcessed",
+            EventKind::PaymentDeclined => "PaymentDeclined",
             EventKind::ShippingArranged => "ShippingArranged",
+            EventKind::ShippingFailed => "ShippingFailed",
+            EventKind::PaymentRefunded => "PaymentRefunded",
+            EventKind::InventoryReleased => "InventoryReleased",
+            EventKind::OrderRejected => "OrderRejected",
+            EventKind::OrderCancelled => "OrderCancelled",
         }
     }
 
-    /// Whether an order that reached this event is finished: no service reacts to it with
-    /// another event for the same order.
+    /// Whether an order that reached this event is finished: nothing follows it.
     pub fn is_terminal(self) -> bool {
-        matches!(self, EventKind::ShippingArranged)
+        Self::TERMINAL.contains(self)
     }
 }
 
@@ -111,6 +209,10 @@ impl Kinds {
 
     pub const fn contains(self, kind: EventKind) -> bool {
         self.0 & (1 << kind as u32) != 0
+    }
+
+    pub fn insert(&mut self, kind: EventKind) {
+        self.0 |= 1 << kind as u32;
     }
 
     /// The kinds in the set, in [`EventKind::ALL`] order.
@@ -156,7 +258,8 @@ impl fmt::Display for ServiceName {
 
 /// A unique, deterministic event id: the order it belongs to and the event's kind.
 ///
-/// Each kind happens at most once per order (every order is one path through the flow), so
+/// Each kind happens at most once per order (every order is one path through the flow, see
+/// the README's diagram), so
 /// the pair is unique. Because the emitter derives it from the facts alone, an event that is
 /// published again (a redelivery, a service recovering from a crash) keeps its id, which is what
 /// lets consumers drop duplicates, and what a broker's de-duplication (JetStream's

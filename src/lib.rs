@@ -14,6 +14,7 @@
 //! - [`service`]: each service's decisions as plain code, and the one generic task loop.
 //! - [`supervisor`]: spawn, admit within the bus's room, observe, shut down, gather results.
 //! - [`output`]: text and JSON output, derived from the events in bus order.
+//! - [`summary`]: orders per terminal state, revenue and stock, folded from the events.
 //! - [`order`]: orders and order files, with positioned errors.
 //! - [`config`]: typed, layered configuration.
 //! - [`cli`], [`app`], [`telemetry`]: the command line, what it does, and logging.
@@ -40,5 +41,6 @@ pub mod event;
 pub mod order;
 pub mod output;
 pub mod service;
+pub mod summary;
 pub mod supervisor;
 pub mod telemetry;

@@ -20,6 +20,9 @@ pub struct Order {
     pub order_id: OrderId,
     pub product_id: ProductId,
     pub quantity: Quantity,
+    /// Who pays; absent, the configured `payment.default_customer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_id: Option<CustomerId>,
 }
 
 /// Largest id accepted: the largest integer a JSON reader that uses doubles (JavaScript, jq)
@@ -53,6 +56,17 @@ macro_rules! bounded_integer {
             }
         }
 
+        /// Parses the decimal text of an id, as in a TOML table key.
+        impl std::str::FromStr for $name {
+            type Err = String;
+
+            fn from_str(text: &str) -> Result<Self, String> {
+                text.parse().ok().and_then($name::new).ok_or_else(|| {
+                    format!("`{text}` is not a {}: expected a whole number from 1 to {}", $what, $max)
+                })
+            }
+        }
+
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
                 let value = deserializer.deserialize_u64(WholeNumber { what: $what, max: $max })?;
@@ -69,6 +83,10 @@ bounded_integer!(
 bounded_integer!(
     /// A product's id, 1 ..= [`MAX_ID`].
     ProductId(u64), "product_id", MAX_ID
+);
+bounded_integer!(
+    /// A customer's id, 1 ..= [`MAX_ID`].
+    CustomerId(u64), "customer_id", MAX_ID
 );
 bounded_integer!(
     /// How many units an order asks for, 1 ..= [`MAX_QUANTITY`].
@@ -326,6 +344,7 @@ mod tests {
             order_id: OrderId::new(order_id).expect("valid id"),
             product_id: ProductId::new(product_id).expect("valid id"),
             quantity: Quantity::new(quantity).expect("valid quantity"),
+            customer_id: None,
         }
     }
 
@@ -342,6 +361,18 @@ mod tests {
                 {"order_id": 1, "product_id": 8, "quantity": 3}]"#,
         );
         assert_eq!(orders, Ok(vec![order(2, 7, 1), order(1, 8, 3)]));
+    }
+
+    #[test]
+    fn a_customer_id_is_optional() {
+        let orders =
+            parse(r#"{"order_id": 1, "product_id": 101, "quantity": 2, "customer_id": 7}"#)
+                .expect("valid");
+        assert_eq!(orders[0].customer_id, CustomerId::new(7));
+        let err = parse(r#"{"order_id": 1, "product_id": 101, "quantity": 2, "customer_id": 0}"#);
+        assert!(err
+            .unwrap_err()
+            .contains("customer_id must be a whole number"));
     }
 
     #[test]

@@ -18,37 +18,24 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::Serialize;
 use tokio::task::{Id, JoinError, JoinSet};
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::bus::{Bus, BusError, Subscription};
 use crate::config::Config;
-use crate::event::{Envelope, EventKind, ServiceName};
-use crate::order::{Order, OrderId};
+use crate::event::{Envelope, ServiceName};
+use crate::order::{CustomerId, Order, OrderId};
 use crate::output::EventSink;
 use crate::service::{
     self, InventoryService, OrderService, PaymentService, Service, ServiceError, ShippingService,
 };
+use crate::summary::Summary;
 
-/// The most events one order can cause: the longest path through the flow.
-pub const MAX_EVENTS_PER_ORDER: u64 = 4;
-
-/// What a run did, whether or not it succeeded.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Summary {
-    /// Orders read from the input.
-    pub orders: u64,
-    /// Orders that reached ShippingArranged.
-    pub completed: u64,
-    /// Orders without a terminal event when the run ended (admitted or not).
-    pub unfinished: u64,
-    /// Events that some subscriber lost to lag.
-    pub lost_events: u64,
-    /// Events published on the bus.
-    pub events: u64,
-}
+/// The most events one order can cause: the longest path through the flow, a shipment that
+/// fails after payment: OrderCreated, InventoryChecked, PaymentProcessed, ShippingFailed,
+/// PaymentRefunded, InventoryReleased, OrderCancelled.
+pub const MAX_EVENTS_PER_ORDER: u64 = 7;
 
 /// A run that did not bring every order to its terminal event, with everything that went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -148,17 +135,27 @@ pub async fn run(
 
     // Every subscription exists before the first order goes in: a receiver only sees events
     // published after it subscribed.
-    let mut services = Services::default();
+    let mut services = Services {
+        tasks: JoinSet::new(),
+        names: HashMap::new(),
+        dedup_window: config.services.dedup_window,
+    };
     let started = services
-        .spawn(OrderService, &bus, &cancel)
-        .and_then(|()| services.spawn(InventoryService, &bus, &cancel))
-        .and_then(|()| services.spawn(PaymentService, &bus, &cancel))
-        .and_then(|()| services.spawn(ShippingService, &bus, &cancel))
+        .spawn(OrderService::default(), &bus, &cancel)
+        .and_then(|()| services.spawn(InventoryService::new(&config.products), &bus, &cancel))
+        .and_then(|()| {
+            let payment = PaymentService::new(&config.products, &config.customers);
+            services.spawn(payment, &bus, &cancel)
+        })
+        .and_then(|()| {
+            let shipping = ShippingService::new(config.shipping.max_quantity_per_shipment);
+            services.spawn(shipping, &bus, &cancel)
+        })
         .and_then(|()| bus.subscribe("supervisor"));
-    let mut summary = Summary::default();
+    let mut summary = Summary::new(config);
     match started {
         Ok(observer) => {
-            let mut admission = Admission::new(&bus, orders.into_iter(), observer);
+            let mut admission = Admission::new(&bus, orders.into_iter(), observer, config);
             let outcome = admission.drive(config, &mut services, sink).await;
             summary = admission.summary();
             failures.extend(outcome);
@@ -183,10 +180,10 @@ pub async fn run(
 }
 
 /// The running service tasks, by task id, so a panic can be named.
-#[derive(Default)]
 struct Services {
     tasks: JoinSet<Result<(), ServiceError>>,
     names: HashMap<Id, ServiceName>,
+    dedup_window: usize,
 }
 
 impl Services {
@@ -197,8 +194,14 @@ impl Services {
         cancel: &CancellationToken,
     ) -> Result<(), BusError> {
         let events = bus.subscribe(S::NAME.as_str())?;
-        let task = service::run(service, events, Arc::clone(bus), cancel.clone())
-            .instrument(tracing::info_span!("service", service = %S::NAME));
+        let task = service::run(
+            service,
+            events,
+            Arc::clone(bus),
+            cancel.clone(),
+            self.dedup_window,
+        )
+        .instrument(tracing::info_span!("service", service = %S::NAME));
         let handle = self.tasks.spawn(task);
         self.names.insert(handle.id(), S::NAME);
         Ok(())
@@ -268,8 +271,9 @@ struct Admission<'b, I> {
     /// Events seen so far of each order in flight; an order leaves at its terminal event, so
     /// this holds only what is in flight.
     in_flight: HashMap<OrderId, u64>,
+    default_customer: CustomerId,
+    summary: Summary,
     admitted: u64,
-    completed: u64,
     not_admitted: u64,
     input_done: bool,
     /// Set when the output's reader went away (`choreo run ... | head`): the run goes on
@@ -278,15 +282,16 @@ struct Admission<'b, I> {
 }
 
 impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
-    fn new(bus: &'b Arc<Bus>, orders: I, observer: Subscription) -> Self {
+    fn new(bus: &'b Arc<Bus>, orders: I, observer: Subscription, config: &Config) -> Self {
         Admission {
             bus,
             orders,
             observer,
             reserved: 0,
             in_flight: HashMap::new(),
+            default_customer: config.payment.default_customer,
+            summary: Summary::new(config),
             admitted: 0,
-            completed: 0,
             not_admitted: 0,
             input_done: false,
             output_closed: false,
@@ -313,7 +318,7 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
             }
             self.reserved += MAX_EVENTS_PER_ORDER;
             self.admitted += 1;
-            let created = OrderService::create_order(&order);
+            let created = OrderService::create_order(&order, self.default_customer);
             self.bus
                 .publish(order.order_id, ServiceName::OrderService, None, created)?;
         }
@@ -338,12 +343,13 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
             }
             // Out of room with orders waiting: ask subscribers to say when they consume, then
             // look once more before sleeping (see `Bus::set_waiting_for_room`).
-            let blocked = !self.input_done && {
+            let blocked = !self.input_done;
+            if blocked {
                 self.bus.set_waiting_for_room(true);
-                !self.has_room()
-            };
-            if !blocked {
-                self.bus.set_waiting_for_room(false);
+                if self.has_room() {
+                    self.bus.set_waiting_for_room(false);
+                    continue;
+                }
             }
             let step = tokio::select! {
                 biased;
@@ -377,6 +383,7 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
                 self.output_closed = true;
             }
         }
+        self.summary.record(envelope);
         let order_id = envelope.order_id;
         let Some(seen) = self.in_flight.get_mut(&order_id) else {
             return Err(Failure::Protocol {
@@ -398,9 +405,6 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
             self.in_flight.remove(&order_id);
             // The order will publish nothing more: give back what it did not use.
             self.reserved -= MAX_EVENTS_PER_ORDER - seen;
-            if envelope.kind() == EventKind::ShippingArranged {
-                self.completed += 1;
-            }
         }
         Ok(())
     }
@@ -420,9 +424,8 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
         let orders = self.admitted + self.not_admitted;
         Summary {
             orders,
-            completed: self.completed,
-            unfinished: orders - self.completed,
-            ..Summary::default()
+            unfinished: orders - self.summary.finished(),
+            ..self.summary.clone()
         }
     }
 }

@@ -1,32 +1,94 @@
-//! InventoryService: checks stock for every created order.
+//! InventoryService: owns stock. Reserves each order's quantity, refuses what it cannot
+//! reserve, and releases a reservation when payment is declined or refunded.
 
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 
-use crate::event::{Envelope, Event, EventKind, Kinds, ServiceName};
-use crate::order::OrderId;
+use crate::config::Product;
+use crate::event::{Envelope, Event, EventKind, Kinds, ServiceName, Unavailable};
+use crate::order::{OrderId, ProductId, Quantity};
 
 use super::order::unreachable_narration;
 use super::Service;
 
-#[derive(Debug, Default)]
-pub struct InventoryService;
+#[derive(Debug)]
+pub struct InventoryService {
+    /// Units available per product: stock minus what is reserved.
+    stock: HashMap<ProductId, u64>,
+    /// What each order in flight has reserved; a reservation ends released, or shipped when
+    /// the order completes.
+    reservations: HashMap<OrderId, (ProductId, Quantity)>,
+}
+
+impl InventoryService {
+    pub fn new(products: &BTreeMap<ProductId, Product>) -> Self {
+        InventoryService {
+            stock: products.iter().map(|(id, p)| (*id, p.stock)).collect(),
+            reservations: HashMap::new(),
+        }
+    }
+
+    fn reserve(&mut self, order_id: OrderId, product_id: ProductId, quantity: Quantity) -> Event {
+        let requested = u64::from(quantity.get());
+        match self.stock.get_mut(&product_id) {
+            Some(stock) if *stock >= requested => {
+                *stock -= requested;
+                self.reservations.insert(order_id, (product_id, quantity));
+                Event::InventoryChecked {
+                    product_id,
+                    quantity,
+                    stock: *stock,
+                }
+            }
+            available => Event::InventoryUnavailable(Unavailable {
+                product_id,
+                requested: quantity,
+                available: available.map(|stock| *stock),
+            }),
+        }
+    }
+}
 
 impl Service for InventoryService {
     const NAME: ServiceName = ServiceName::InventoryService;
-    const SUBSCRIBES: Kinds = Kinds::of(&[EventKind::OrderCreated, EventKind::InventoryChecked]);
-    const PUBLISHES: Kinds = Kinds::of(&[EventKind::InventoryChecked]);
+    const SUBSCRIBES: Kinds = Kinds::of(&[
+        EventKind::OrderCreated,
+        EventKind::InventoryChecked,
+        EventKind::PaymentDeclined,
+        EventKind::PaymentRefunded,
+    ]);
+    const PUBLISHES: Kinds = Kinds::of(&[
+        EventKind::InventoryChecked,
+        EventKind::InventoryUnavailable,
+        EventKind::InventoryReleased,
+    ]);
 
     fn handle(&mut self, event: &Envelope, out: &mut Vec<Event>) {
-        if let Event::OrderCreated {
-            product_id,
-            quantity,
-        } = event.event
-        {
-            out.push(Event::InventoryChecked {
+        match event.event {
+            Event::OrderCreated {
                 product_id,
                 quantity,
-            });
+                ..
+            } => out.push(self.reserve(event.order_id, product_id, quantity)),
+            // Compensation: the money side failed or was undone, so the units go back.
+            Event::PaymentDeclined(_) | Event::PaymentRefunded { .. } => {
+                if let Some((product_id, quantity)) = self.reservations.remove(&event.order_id) {
+                    let stock = self.stock.entry(product_id).or_default();
+                    *stock += u64::from(quantity.get());
+                    out.push(Event::InventoryReleased {
+                        product_id,
+                        quantity,
+                        stock: *stock,
+                    });
+                }
+            }
+            _ => {}
         }
+    }
+
+    fn finish(&mut self, order_id: OrderId) {
+        // A reservation still held at the end was shipped: its units are gone for good.
+        self.reservations.remove(&order_id);
     }
 }
 
@@ -37,15 +99,29 @@ pub(super) fn narrate(
 ) -> io::Result<()> {
     match event {
         Event::InventoryChecked { .. } => {
-            writeln!(
-                out,
-                "InventoryService: Checking inventory for order {order_id}"
-            )?;
-            writeln!(
-                out,
-                "InventoryService: Inventory checked for order {order_id}"
-            )
+            writeln!(out, "InventoryService: Checking inventory for order {order_id}")?;
+            writeln!(out, "InventoryService: Inventory checked for order {order_id}")
         }
+        Event::InventoryUnavailable(unavailable) => match unavailable.available {
+            Some(available) => writeln!(
+                out,
+                "InventoryService: Cannot reserve {} of product {} for order {order_id}: only {available} in stock",
+                unavailable.requested, unavailable.product_id
+            ),
+            None => writeln!(
+                out,
+                "InventoryService: Cannot reserve {} of product {} for order {order_id}: no such product",
+                unavailable.requested, unavailable.product_id
+            ),
+        },
+        Event::InventoryReleased {
+            product_id,
+            quantity,
+            stock,
+        } => writeln!(
+            out,
+            "InventoryService: Released {quantity} of product {product_id} for order {order_id} ({stock} in stock)"
+        ),
         other => unreachable_narration(ServiceName::InventoryService, other),
     }
 }
@@ -53,41 +129,110 @@ pub(super) fn narrate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::order::{ProductId, Quantity};
-    use crate::service::{delivered, react};
+    use crate::event::Declined;
+    use crate::order::CustomerId;
+    use crate::service::react;
+
+    fn service_with(stock: u64) -> InventoryService {
+        let products = BTreeMap::from([(
+            product(),
+            Product {
+                name: "Widget".into(),
+                price_cents: 1999,
+                stock,
+            },
+        )]);
+        InventoryService::new(&products)
+    }
+
+    fn product() -> ProductId {
+        ProductId::new(101).expect("valid")
+    }
+
+    fn created(product_id: ProductId, quantity: u64) -> Event {
+        Event::OrderCreated {
+            product_id,
+            quantity: Quantity::new(quantity).expect("valid"),
+            customer_id: CustomerId::new(1).expect("valid"),
+        }
+    }
+
+    fn declined() -> Event {
+        Event::PaymentDeclined(Declined {
+            customer_id: CustomerId::new(1).expect("valid"),
+            amount_cents: 1,
+            credit_left_cents: Some(0),
+        })
+    }
 
     #[test]
-    fn a_created_order_is_checked_for_the_same_product_and_quantity() {
-        let product_id = ProductId::new(101).expect("valid");
-        let quantity = Quantity::new(2).expect("valid");
-        let created = delivered(
-            1,
-            ServiceName::OrderService,
-            Event::OrderCreated {
-                product_id,
-                quantity,
-            },
-        );
-        let out = react(&mut InventoryService, &created);
+    fn an_order_within_stock_is_reserved() {
+        let mut service = service_with(5);
+        let out = react(&mut service, 1, created(product(), 2));
         assert_eq!(
             out,
             [Event::InventoryChecked {
-                product_id,
-                quantity
+                product_id: product(),
+                quantity: Quantity::new(2).expect("valid"),
+                stock: 3
             }]
         );
     }
 
     #[test]
-    fn its_own_inventory_checked_is_confirmed_without_new_events() {
-        let checked = delivered(
-            1,
-            ServiceName::InventoryService,
-            Event::InventoryChecked {
-                product_id: ProductId::new(1).expect("valid"),
-                quantity: Quantity::new(1).expect("valid"),
-            },
+    fn an_order_above_stock_is_refused_with_what_is_available() {
+        let mut service = service_with(5);
+        react(&mut service, 1, created(product(), 4));
+        let out = react(&mut service, 2, created(product(), 2));
+        assert_eq!(
+            out,
+            [Event::InventoryUnavailable(Unavailable {
+                product_id: product(),
+                requested: Quantity::new(2).expect("valid"),
+                available: Some(1),
+            })]
         );
-        assert!(react(&mut InventoryService, &checked).is_empty());
+    }
+
+    #[test]
+    fn an_unknown_product_is_refused() {
+        let unknown = ProductId::new(999).expect("valid");
+        let out = react(&mut service_with(5), 1, created(unknown, 1));
+        assert_eq!(
+            out,
+            [Event::InventoryUnavailable(Unavailable {
+                product_id: unknown,
+                requested: Quantity::new(1).expect("valid"),
+                available: None,
+            })]
+        );
+    }
+
+    #[test]
+    fn a_declined_payment_releases_the_reservation_once() {
+        let mut service = service_with(5);
+        react(&mut service, 1, created(product(), 5));
+        let out = react(&mut service, 1, declined());
+        assert_eq!(
+            out,
+            [Event::InventoryReleased {
+                product_id: product(),
+                quantity: Quantity::new(5).expect("valid"),
+                stock: 5
+            }]
+        );
+        assert!(
+            react(&mut service, 1, declined()).is_empty(),
+            "nothing left to release"
+        );
+    }
+
+    #[test]
+    fn a_shipped_reservation_is_forgotten_without_returning_stock() {
+        let mut service = service_with(5);
+        react(&mut service, 1, created(product(), 2));
+        service.finish(OrderId::new(1).expect("valid"));
+        assert!(service.reservations.is_empty());
+        assert_eq!(service.stock[&product()], 3);
     }
 }

@@ -1,31 +1,74 @@
-//! OrderService: turns an incoming order into the `OrderCreated` event that starts the flow.
+//! OrderService: opens every order, and closes every order that cannot complete: rejected when
+//! inventory is unavailable, cancelled once the steps done for it have been undone.
 
+use std::collections::HashMap;
 use std::io;
 
-use crate::event::{Envelope, Event, EventKind, Kinds, ServiceName};
-use crate::order::{Order, OrderId};
+use crate::event::{CancelReason, Envelope, Event, EventKind, Kinds, ServiceName};
+use crate::order::{CustomerId, Order, OrderId};
 
 use super::Service;
 
 #[derive(Debug, Default)]
-pub struct OrderService;
+pub struct OrderService {
+    /// Why each failing order will be cancelled, kept from the failure until the last
+    /// compensation (`InventoryReleased`) arrives.
+    failing: HashMap<OrderId, CancelReason>,
+}
 
 impl OrderService {
-    /// The decision at the edge: a valid order becomes `OrderCreated`. The supervisor, as the
-    /// client, calls it and publishes the result on OrderService's behalf.
-    pub fn create_order(order: &Order) -> Event {
-        Event::order_created(order)
+    /// The decision at the edge: a valid order becomes `OrderCreated`, paid for by its own
+    /// customer or `default_customer`. The supervisor, as the client, calls it and publishes
+    /// the result on OrderService's behalf.
+    pub fn create_order(order: &Order, default_customer: CustomerId) -> Event {
+        Event::OrderCreated {
+            product_id: order.product_id,
+            quantity: order.quantity,
+            customer_id: order.customer_id.unwrap_or(default_customer),
+        }
     }
 }
 
 impl Service for OrderService {
     const NAME: ServiceName = ServiceName::OrderService;
-    // As in the reference: OrderService hears its own `OrderCreated` (and confirms it).
-    const SUBSCRIBES: Kinds = Kinds::of(&[EventKind::OrderCreated]);
-    const PUBLISHES: Kinds = Kinds::of(&[EventKind::OrderCreated]);
+    // As in the reference, OrderService hears its own `OrderCreated` (and confirms it).
+    const SUBSCRIBES: Kinds = Kinds::of(&[
+        EventKind::OrderCreated,
+        EventKind::InventoryUnavailable,
+        EventKind::PaymentDeclined,
+        EventKind::ShippingFailed,
+        EventKind::InventoryReleased,
+    ]);
+    const PUBLISHES: Kinds = Kinds::of(&[
+        EventKind::OrderCreated,
+        EventKind::OrderRejected,
+        EventKind::OrderCancelled,
+    ]);
 
-    fn handle(&mut self, _event: &Envelope, _out: &mut Vec<Event>) {
-        // Confirming a created order publishes nothing; its line comes from `narrate`.
+    fn handle(&mut self, event: &Envelope, out: &mut Vec<Event>) {
+        let order_id = event.order_id;
+        match &event.event {
+            // Nothing was done for the order yet: nothing to undo.
+            Event::InventoryUnavailable(unavailable) => {
+                out.push(Event::OrderRejected(*unavailable))
+            }
+            Event::PaymentDeclined(_) => {
+                self.failing.insert(order_id, CancelReason::PaymentDeclined);
+            }
+            Event::ShippingFailed { .. } => {
+                self.failing.insert(order_id, CancelReason::ShippingFailed);
+            }
+            // The release is the last compensation of either failure: the order can close.
+            Event::InventoryReleased { .. } => match self.failing.remove(&order_id) {
+                Some(reason) => out.push(Event::OrderCancelled { reason }),
+                None => tracing::error!(%order_id, "inventory released with no failure on record"),
+            },
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self, order_id: OrderId) {
+        self.failing.remove(&order_id);
     }
 }
 
@@ -38,6 +81,21 @@ pub(super) fn narrate(
         Event::OrderCreated { .. } => {
             writeln!(out, "OrderService: Creating order {order_id}")?;
             writeln!(out, "OrderService: Order {order_id} created")
+        }
+        Event::OrderRejected(unavailable) => match unavailable.available {
+            Some(available) => writeln!(
+                out,
+                "OrderService: Order {order_id} rejected: product {} out of stock (requested {}, available {available})",
+                unavailable.product_id, unavailable.requested
+            ),
+            None => writeln!(
+                out,
+                "OrderService: Order {order_id} rejected: product {} is not in the catalog",
+                unavailable.product_id
+            ),
+        },
+        Event::OrderCancelled { reason } => {
+            writeln!(out, "OrderService: Order {order_id} cancelled: {reason}")
         }
         other => unreachable_narration(ServiceName::OrderService, other),
     }
@@ -54,42 +112,111 @@ pub(super) fn unreachable_narration(service: ServiceName, event: &Event) -> io::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::{delivered, react};
+    use crate::event::{Declined, Unavailable};
+    use crate::order::{ProductId, Quantity};
+    use crate::service::react;
 
-    #[test]
-    fn an_order_becomes_order_created_with_its_product_and_quantity() {
-        let order: Order =
-            serde_json::from_str(r#"{"order_id": 1, "product_id": 101, "quantity": 2}"#)
-                .expect("valid order");
-        let created = OrderService::create_order(&order);
-        assert_eq!(created, Event::order_created(&order));
-        let Event::OrderCreated {
-            product_id,
-            quantity,
-        } = created
-        else {
-            panic!("expected OrderCreated");
-        };
-        assert_eq!((product_id.get(), quantity.get()), (101, 2));
-        let delivered = delivered(1, ServiceName::OrderService, created);
-        assert!(react(&mut OrderService, &delivered).is_empty());
+    fn unavailable() -> Unavailable {
+        Unavailable {
+            product_id: ProductId::new(101).expect("valid"),
+            requested: Quantity::new(5).expect("valid"),
+            available: Some(2),
+        }
+    }
+
+    fn released() -> Event {
+        Event::InventoryReleased {
+            product_id: ProductId::new(101).expect("valid"),
+            quantity: Quantity::new(2).expect("valid"),
+            stock: 10,
+        }
     }
 
     #[test]
-    fn narration_matches_the_reference_lines() {
-        let order: Order =
+    fn an_order_becomes_order_created_paid_by_its_customer_or_the_default() {
+        let default = CustomerId::new(1).expect("valid");
+        let mut order: Order =
             serde_json::from_str(r#"{"order_id": 1, "product_id": 101, "quantity": 2}"#)
                 .expect("valid order");
-        let mut out = Vec::new();
-        narrate(
-            &OrderService::create_order(&order),
-            order.order_id,
-            &mut out,
-        )
-        .expect("narrate");
+        let created = OrderService::create_order(&order, default);
         assert_eq!(
-            String::from_utf8(out).expect("utf-8"),
-            "OrderService: Creating order 1\nOrderService: Order 1 created\n"
+            created,
+            Event::OrderCreated {
+                product_id: order.product_id,
+                quantity: order.quantity,
+                customer_id: default,
+            }
+        );
+        order.customer_id = CustomerId::new(9);
+        let Event::OrderCreated { customer_id, .. } = OrderService::create_order(&order, default)
+        else {
+            panic!("expected OrderCreated");
+        };
+        assert_eq!(Some(customer_id), order.customer_id);
+    }
+
+    #[test]
+    fn unavailable_inventory_rejects_the_order_with_the_same_facts() {
+        let out = react(
+            &mut OrderService::default(),
+            3,
+            Event::InventoryUnavailable(unavailable()),
+        );
+        assert_eq!(out, [Event::OrderRejected(unavailable())]);
+    }
+
+    #[test]
+    fn a_declined_payment_cancels_only_once_inventory_is_released() {
+        let mut service = OrderService::default();
+        let declined = Event::PaymentDeclined(Declined {
+            customer_id: CustomerId::new(2).expect("valid"),
+            amount_cents: 500,
+            credit_left_cents: Some(100),
+        });
+        assert!(react(&mut service, 4, declined).is_empty());
+        assert_eq!(
+            react(&mut service, 4, released()),
+            [Event::OrderCancelled {
+                reason: CancelReason::PaymentDeclined
+            }]
+        );
+        service.finish(OrderId::new(4).expect("valid"));
+        assert!(service.failing.is_empty());
+    }
+
+    #[test]
+    fn a_failed_shipment_cancels_with_its_reason() {
+        let mut service = OrderService::default();
+        let failed = Event::ShippingFailed {
+            quantity: Quantity::new(12).expect("valid"),
+            max_quantity: Quantity::new(10).expect("valid"),
+        };
+        assert!(react(&mut service, 5, failed).is_empty());
+        assert_eq!(
+            react(&mut service, 5, released()),
+            [Event::OrderCancelled {
+                reason: CancelReason::ShippingFailed
+            }]
+        );
+    }
+
+    #[test]
+    fn narration_explains_rejections_and_cancellations() {
+        let order_id = OrderId::new(3).expect("valid");
+        let text = |event: Event| {
+            let mut out = Vec::new();
+            narrate(&event, order_id, &mut out).expect("narrate");
+            String::from_utf8(out).expect("utf-8")
+        };
+        assert_eq!(
+            text(Event::OrderRejected(unavailable())),
+            "OrderService: Order 3 rejected: product 101 out of stock (requested 5, available 2)\n"
+        );
+        assert_eq!(
+            text(Event::OrderCancelled {
+                reason: CancelReason::ShippingFailed
+            }),
+            "OrderService: Order 3 cancelled: shipping failed\n"
         );
     }
 }

@@ -1,26 +1,122 @@
-//! PaymentService: takes payment once inventory is checked.
+//! PaymentService: charges the customer once stock is reserved, declines what the customer's
+//! credit cannot cover, and refunds when shipping fails.
 
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 
-use crate::event::{Envelope, Event, EventKind, Kinds, ServiceName};
-use crate::order::OrderId;
+use crate::config::{Customer, Product};
+use crate::event::{Declined, Envelope, Event, EventKind, Kinds, ServiceName};
+use crate::order::{CustomerId, OrderId, ProductId};
 
 use super::order::unreachable_narration;
-use super::Service;
+use super::{Money, Service};
 
-#[derive(Debug, Default)]
-pub struct PaymentService;
+#[derive(Debug)]
+pub struct PaymentService {
+    prices: HashMap<ProductId, u64>,
+    /// Credit each customer has left, in cents.
+    credit: HashMap<CustomerId, u64>,
+    /// Who pays for each order in flight, learned from `OrderCreated`, until it is charged.
+    payer: HashMap<OrderId, CustomerId>,
+    /// Charges of orders in flight, until refunded or the order completes.
+    charges: HashMap<OrderId, (CustomerId, u64)>,
+}
+
+impl PaymentService {
+    pub fn new(
+        products: &BTreeMap<ProductId, Product>,
+        customers: &BTreeMap<CustomerId, Customer>,
+    ) -> Self {
+        PaymentService {
+            prices: products
+                .iter()
+                .map(|(id, p)| (*id, p.price_cents))
+                .collect(),
+            credit: customers
+                .iter()
+                .map(|(id, c)| (*id, c.credit_limit_cents))
+                .collect(),
+            payer: HashMap::new(),
+            charges: HashMap::new(),
+        }
+    }
+
+    fn charge(&mut self, order_id: OrderId, customer_id: CustomerId, amount_cents: u64) -> Event {
+        match self.credit.get_mut(&customer_id) {
+            Some(left) if *left >= amount_cents => {
+                *left -= amount_cents;
+                self.charges.insert(order_id, (customer_id, amount_cents));
+                Event::PaymentProcessed {
+                    customer_id,
+                    amount_cents,
+                    credit_left_cents: *left,
+                }
+            }
+            left => Event::PaymentDeclined(Declined {
+                customer_id,
+                amount_cents,
+                credit_left_cents: left.map(|left| *left),
+            }),
+        }
+    }
+}
 
 impl Service for PaymentService {
     const NAME: ServiceName = ServiceName::PaymentService;
-    const SUBSCRIBES: Kinds =
-        Kinds::of(&[EventKind::InventoryChecked, EventKind::PaymentProcessed]);
-    const PUBLISHES: Kinds = Kinds::of(&[EventKind::PaymentProcessed]);
+    const SUBSCRIBES: Kinds = Kinds::of(&[
+        EventKind::OrderCreated,
+        EventKind::InventoryChecked,
+        EventKind::PaymentProcessed,
+        EventKind::ShippingFailed,
+    ]);
+    const PUBLISHES: Kinds = Kinds::of(&[
+        EventKind::PaymentProcessed,
+        EventKind::PaymentDeclined,
+        EventKind::PaymentRefunded,
+    ]);
 
     fn handle(&mut self, event: &Envelope, out: &mut Vec<Event>) {
-        if let Event::InventoryChecked { .. } = event.event {
-            out.push(Event::PaymentProcessed);
+        let order_id = event.order_id;
+        match event.event {
+            Event::OrderCreated { customer_id, .. } => {
+                self.payer.insert(order_id, customer_id);
+            }
+            Event::InventoryChecked {
+                product_id,
+                quantity,
+                ..
+            } => {
+                let (Some(customer_id), Some(price)) =
+                    (self.payer.remove(&order_id), self.prices.get(&product_id))
+                else {
+                    // OrderCreated precedes InventoryChecked on the bus, and Inventory only
+                    // reserves catalog products: this is a bug, and the order stays unfinished.
+                    tracing::error!(%order_id, %product_id, "no payer or price on record");
+                    return;
+                };
+                let amount = u64::from(quantity.get()) * price;
+                out.push(self.charge(order_id, customer_id, amount));
+            }
+            // Compensation: shipping failed after the charge, so the money goes back.
+            Event::ShippingFailed { .. } => {
+                if let Some((customer_id, amount_cents)) = self.charges.remove(&order_id) {
+                    let left = self.credit.entry(customer_id).or_default();
+                    *left += amount_cents;
+                    out.push(Event::PaymentRefunded {
+                        customer_id,
+                        amount_cents,
+                        credit_left_cents: *left,
+                    });
+                }
+            }
+            _ => {}
         }
+    }
+
+    fn finish(&mut self, order_id: OrderId) {
+        self.payer.remove(&order_id);
+        // A charge still held at the end was for a shipped order: it is revenue now.
+        self.charges.remove(&order_id);
     }
 }
 
@@ -30,16 +126,34 @@ pub(super) fn narrate(
     out: &mut impl io::Write,
 ) -> io::Result<()> {
     match event {
-        Event::PaymentProcessed => {
-            writeln!(
-                out,
-                "PaymentService: Processing payment for order {order_id}"
-            )?;
-            writeln!(
-                out,
-                "PaymentService: Payment processed for order {order_id}"
-            )
+        Event::PaymentProcessed { .. } => {
+            writeln!(out, "PaymentService: Processing payment for order {order_id}")?;
+            writeln!(out, "PaymentService: Payment processed for order {order_id}")
         }
+        Event::PaymentDeclined(declined) => match declined.credit_left_cents {
+            Some(left) => writeln!(
+                out,
+                "PaymentService: Declined {} for order {order_id}: customer {} has {} of credit left",
+                Money(declined.amount_cents),
+                declined.customer_id,
+                Money(left)
+            ),
+            None => writeln!(
+                out,
+                "PaymentService: Declined {} for order {order_id}: no such customer {}",
+                Money(declined.amount_cents),
+                declined.customer_id
+            ),
+        },
+        Event::PaymentRefunded {
+            customer_id,
+            amount_cents,
+            ..
+        } => writeln!(
+            out,
+            "PaymentService: Refunded {} to customer {customer_id} for order {order_id}",
+            Money(*amount_cents)
+        ),
         other => unreachable_narration(ServiceName::PaymentService, other),
     }
 }
@@ -47,24 +161,95 @@ pub(super) fn narrate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::order::{ProductId, Quantity};
-    use crate::service::{delivered, react};
+    use crate::order::Quantity;
+    use crate::service::react;
+
+    const WIDGET: u64 = 101;
+
+    fn service_with_credit(credit_limit_cents: u64) -> PaymentService {
+        let products = BTreeMap::from([(
+            ProductId::new(WIDGET).expect("valid"),
+            Product {
+                name: "Widget".into(),
+                price_cents: 1999,
+                stock: 100,
+            },
+        )]);
+        let customers = BTreeMap::from([(
+            customer(),
+            Customer {
+                name: "Ann".into(),
+                credit_limit_cents,
+            },
+        )]);
+        PaymentService::new(&products, &customers)
+    }
+
+    fn customer() -> CustomerId {
+        CustomerId::new(1).expect("valid")
+    }
+
+    /// Runs the forward path for `order_id` up to the charge decision.
+    fn order_reserved(service: &mut PaymentService, order_id: u64, quantity: u64) -> Vec<Event> {
+        let product_id = ProductId::new(WIDGET).expect("valid");
+        let quantity = Quantity::new(quantity).expect("valid");
+        let created = Event::OrderCreated {
+            product_id,
+            quantity,
+            customer_id: customer(),
+        };
+        assert!(react(service, order_id, created).is_empty());
+        let checked = Event::InventoryChecked {
+            product_id,
+            quantity,
+            stock: 0,
+        };
+        react(service, order_id, checked)
+    }
 
     #[test]
-    fn checked_inventory_is_followed_by_payment() {
-        let checked = delivered(
-            7,
-            ServiceName::InventoryService,
-            Event::InventoryChecked {
-                product_id: ProductId::new(1).expect("valid"),
-                quantity: Quantity::new(1).expect("valid"),
-            },
-        );
+    fn a_charge_within_credit_is_processed_for_quantity_times_price() {
+        let mut service = service_with_credit(10_000);
         assert_eq!(
-            react(&mut PaymentService, &checked),
-            [Event::PaymentProcessed]
+            order_reserved(&mut service, 1, 2),
+            [Event::PaymentProcessed {
+                customer_id: customer(),
+                amount_cents: 3998,
+                credit_left_cents: 6002
+            }]
         );
-        let processed = delivered(7, ServiceName::PaymentService, Event::PaymentProcessed);
-        assert!(react(&mut PaymentService, &processed).is_empty());
+    }
+
+    #[test]
+    fn a_charge_above_what_is_left_is_declined() {
+        let mut service = service_with_credit(5_000);
+        order_reserved(&mut service, 1, 2);
+        assert_eq!(
+            order_reserved(&mut service, 2, 1),
+            [Event::PaymentDeclined(Declined {
+                customer_id: customer(),
+                amount_cents: 1999,
+                credit_left_cents: Some(1002),
+            })]
+        );
+    }
+
+    #[test]
+    fn a_failed_shipment_is_refunded_once_and_the_credit_returns() {
+        let mut service = service_with_credit(5_000);
+        order_reserved(&mut service, 1, 2);
+        let failed = || Event::ShippingFailed {
+            quantity: Quantity::new(2).expect("valid"),
+            max_quantity: Quantity::new(1).expect("valid"),
+        };
+        assert_eq!(
+            react(&mut service, 1, failed()),
+            [Event::PaymentRefunded {
+                customer_id: customer(),
+                amount_cents: 3998,
+                credit_left_cents: 5000
+            }]
+        );
+        assert!(react(&mut service, 1, failed()).is_empty(), "refunded once");
     }
 }

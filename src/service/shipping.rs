@@ -1,26 +1,72 @@
-//! ShippingService: arranges shipping once payment is processed, which completes the order.
+//! ShippingService: ships paid orders that fit in one shipment; fails the rest, which starts
+//! the compensation chain.
 
+use std::collections::HashMap;
 use std::io;
 
 use crate::event::{Envelope, Event, EventKind, Kinds, ServiceName};
-use crate::order::OrderId;
+use crate::order::{OrderId, ProductId, Quantity};
 
 use super::order::unreachable_narration;
 use super::Service;
 
-#[derive(Debug, Default)]
-pub struct ShippingService;
+#[derive(Debug)]
+pub struct ShippingService {
+    max_quantity: Quantity,
+    /// What each order in flight ships, learned from `OrderCreated`, until it is shipped or not.
+    pending: HashMap<OrderId, (ProductId, Quantity)>,
+}
+
+impl ShippingService {
+    pub fn new(max_quantity_per_shipment: Quantity) -> Self {
+        ShippingService {
+            max_quantity: max_quantity_per_shipment,
+            pending: HashMap::new(),
+        }
+    }
+}
 
 impl Service for ShippingService {
     const NAME: ServiceName = ServiceName::ShippingService;
-    const SUBSCRIBES: Kinds =
-        Kinds::of(&[EventKind::PaymentProcessed, EventKind::ShippingArranged]);
-    const PUBLISHES: Kinds = Kinds::of(&[EventKind::ShippingArranged]);
+    const SUBSCRIBES: Kinds = Kinds::of(&[
+        EventKind::OrderCreated,
+        EventKind::PaymentProcessed,
+        EventKind::ShippingArranged,
+    ]);
+    const PUBLISHES: Kinds = Kinds::of(&[EventKind::ShippingArranged, EventKind::ShippingFailed]);
 
     fn handle(&mut self, event: &Envelope, out: &mut Vec<Event>) {
-        if let Event::PaymentProcessed = event.event {
-            out.push(Event::ShippingArranged);
+        match event.event {
+            Event::OrderCreated {
+                product_id,
+                quantity,
+                ..
+            } => {
+                self.pending.insert(event.order_id, (product_id, quantity));
+            }
+            Event::PaymentProcessed { .. } => {
+                let Some((product_id, quantity)) = self.pending.remove(&event.order_id) else {
+                    tracing::error!(order_id = %event.order_id, "no quantity on record");
+                    return;
+                };
+                out.push(if quantity <= self.max_quantity {
+                    Event::ShippingArranged {
+                        product_id,
+                        quantity,
+                    }
+                } else {
+                    Event::ShippingFailed {
+                        quantity,
+                        max_quantity: self.max_quantity,
+                    }
+                });
+            }
+            _ => {}
         }
+    }
+
+    fn finish(&mut self, order_id: OrderId) {
+        self.pending.remove(&order_id);
     }
 }
 
@@ -30,16 +76,17 @@ pub(super) fn narrate(
     out: &mut impl io::Write,
 ) -> io::Result<()> {
     match event {
-        Event::ShippingArranged => {
-            writeln!(
-                out,
-                "ShippingService: Arranging shipping for order {order_id}"
-            )?;
-            writeln!(
-                out,
-                "ShippingService: Shipping arranged for order {order_id}"
-            )
+        Event::ShippingArranged { .. } => {
+            writeln!(out, "ShippingService: Arranging shipping for order {order_id}")?;
+            writeln!(out, "ShippingService: Shipping arranged for order {order_id}")
         }
+        Event::ShippingFailed {
+            quantity,
+            max_quantity,
+        } => writeln!(
+            out,
+            "ShippingService: Cannot ship order {order_id}: {quantity} units exceed the {max_quantity}-unit shipment limit"
+        ),
         other => unreachable_narration(ServiceName::ShippingService, other),
     }
 }
@@ -47,16 +94,46 @@ pub(super) fn narrate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::service::{delivered, react};
+    use crate::order::CustomerId;
+    use crate::service::react;
+
+    fn paid_order(service: &mut ShippingService, order_id: u64, quantity: u64) -> Vec<Event> {
+        let created = Event::OrderCreated {
+            product_id: ProductId::new(101).expect("valid"),
+            quantity: Quantity::new(quantity).expect("valid"),
+            customer_id: CustomerId::new(1).expect("valid"),
+        };
+        assert!(react(service, order_id, created).is_empty());
+        let processed = Event::PaymentProcessed {
+            customer_id: CustomerId::new(1).expect("valid"),
+            amount_cents: 1,
+            credit_left_cents: 0,
+        };
+        react(service, order_id, processed)
+    }
 
     #[test]
-    fn processed_payment_is_followed_by_shipping() {
-        let processed = delivered(3, ServiceName::PaymentService, Event::PaymentProcessed);
+    fn an_order_within_the_shipment_limit_is_shipped() {
+        let mut service = ShippingService::new(Quantity::new(10).expect("valid"));
         assert_eq!(
-            react(&mut ShippingService, &processed),
-            [Event::ShippingArranged]
+            paid_order(&mut service, 1, 10),
+            [Event::ShippingArranged {
+                product_id: ProductId::new(101).expect("valid"),
+                quantity: Quantity::new(10).expect("valid"),
+            }]
         );
-        let arranged = delivered(3, ServiceName::ShippingService, Event::ShippingArranged);
-        assert!(react(&mut ShippingService, &arranged).is_empty());
+    }
+
+    #[test]
+    fn an_order_above_the_shipment_limit_fails() {
+        let mut service = ShippingService::new(Quantity::new(10).expect("valid"));
+        assert_eq!(
+            paid_order(&mut service, 1, 11),
+            [Event::ShippingFailed {
+                quantity: Quantity::new(11).expect("valid"),
+                max_quantity: Quantity::new(10).expect("valid"),
+            }]
+        );
+        assert!(service.pending.is_empty(), "nothing kept after deciding");
     }
 }

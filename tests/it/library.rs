@@ -63,9 +63,15 @@ async fn one_order_passes_through_all_four_services_in_order() {
 /// order, and the bus sequence has no gaps.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_orders_through_a_small_bus_all_complete_in_causal_order() {
-    let config = config_with(&["bus.capacity=8"]);
+    let config = config_with(&[
+        "bus.capacity=8",
+        "products.101.stock=1000000",
+        "products.102.stock=1000000",
+        "products.103.stock=1000000",
+        "customers.1.credit_limit_cents=100000000000",
+    ]);
     let orders: Vec<_> = (1..=2_000)
-        .map(|id| order(id, 100 + id % 7, 1 + id % 5))
+        .map(|id| order(id, 101 + id % 3, 1 + id % 5))
         .collect();
     let mut events: Vec<Envelope> = Vec::new();
     let summary = supervisor::run(&config, orders, &mut events)
@@ -73,7 +79,7 @@ async fn many_orders_through_a_small_bus_all_complete_in_causal_order() {
         .expect("run succeeds");
 
     assert_eq!(summary.orders, 2_000);
-    assert_eq!(summary.completed, 2_000);
+    assert_eq!(summary.completed, 2_000, "{summary}");
     assert_eq!(summary.lost_events, 0);
     assert!(
         events.iter().map(|e| e.seq).eq(0..8_000),
@@ -81,9 +87,15 @@ async fn many_orders_through_a_small_bus_all_complete_in_causal_order() {
     );
     let orders = by_order(&events);
     assert_eq!(orders.len(), 2_000);
+    let happy_path = [
+        EventKind::OrderCreated,
+        EventKind::InventoryChecked,
+        EventKind::PaymentProcessed,
+        EventKind::ShippingArranged,
+    ];
     for (order_id, flow) in orders {
         let kinds: Vec<EventKind> = flow.iter().map(|e| e.kind()).collect();
-        assert_eq!(kinds, EventKind::ALL, "order {order_id}");
+        assert_eq!(kinds, happy_path, "order {order_id}");
     }
 }
 

@@ -1,0 +1,148 @@
+//! The run's summary, folded from its events in bus order: orders per terminal state,
+//! revenue, stock. Printed on stderr for people and written as JSON by `--summary FILE`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::event::{Envelope, Event};
+use crate::order::ProductId;
+use crate::service::Money;
+
+/// What a run did, whether or not it succeeded.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// Orders read from the input.
+    pub orders: u64,
+    /// Orders that reached ShippingArranged.
+    pub completed: u64,
+    /// Orders that reached OrderRejected.
+    pub rejected: u64,
+    /// Orders that reached OrderCancelled.
+    pub cancelled: u64,
+    /// Orders without a terminal event when the run ended (admitted or not).
+    pub unfinished: u64,
+    /// Events that some subscriber lost to lag.
+    pub lost_events: u64,
+    /// Events published on the bus.
+    pub events: u64,
+    /// Charged minus refunded, in cents.
+    pub revenue_cents: u64,
+    /// Per product in the catalog, by id.
+    pub stock: Vec<StockLine>,
+}
+
+/// One product's stock over the run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StockLine {
+    pub product_id: ProductId,
+    pub name: String,
+    /// Units at the start.
+    pub start: u64,
+    /// Units available at the end, as InventoryService last reported it.
+    pub left: u64,
+    /// Units shipped.
+    pub shipped: u64,
+}
+
+impl Summary {
+    /// An empty summary for a run of `config`'s catalog.
+    pub fn new(config: &Config) -> Self {
+        Summary {
+            stock: config
+                .products
+                .iter()
+                .map(|(id, product)| StockLine {
+                    product_id: *id,
+                    name: product.name.clone(),
+                    start: product.stock,
+                    left: product.stock,
+                    shipped: 0,
+                })
+                .collect(),
+            ..Summary::default()
+        }
+    }
+
+    /// Takes one event into account; events must come in bus order.
+    pub fn record(&mut self, envelope: &Envelope) {
+        match envelope.event {
+            Event::InventoryChecked {
+                product_id, stock, ..
+            }
+            | Event::InventoryReleased {
+                product_id, stock, ..
+            } => {
+                if let Some(line) = self.line(product_id) {
+                    line.left = stock;
+                }
+            }
+            Event::PaymentProcessed { amount_cents, .. } => self.revenue_cents += amount_cents,
+            Event::PaymentRefunded { amount_cents, .. } => self.revenue_cents -= amount_cents,
+            Event::ShippingArranged {
+                product_id,
+                quantity,
+            } => {
+                self.completed += 1;
+                if let Some(line) = self.line(product_id) {
+                    line.shipped += u64::from(quantity.get());
+                }
+            }
+            Event::OrderRejected(_) => self.rejected += 1,
+            Event::OrderCancelled { .. } => self.cancelled += 1,
+            _ => {}
+        }
+    }
+
+    fn line(&mut self, product_id: ProductId) -> Option<&mut StockLine> {
+        self.stock
+            .binary_search_by_key(&product_id, |line| line.product_id)
+            .ok()
+            .map(|i| &mut self.stock[i])
+    }
+
+    /// Orders that reached a terminal event.
+    pub fn finished(&self) -> u64 {
+        self.completed + self.rejected + self.cancelled
+    }
+
+    /// Units shipped, per product id.
+    pub fn shipped(&self) -> BTreeMap<ProductId, u64> {
+        self.stock
+            .iter()
+            .map(|l| (l.product_id, l.shipped))
+            .collect()
+    }
+}
+
+/// The human summary, a few lines for stderr.
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "summary: {} orders: {} completed, {} rejected, {} cancelled, {} unfinished",
+            self.orders, self.completed, self.rejected, self.cancelled, self.unfinished
+        )?;
+        writeln!(
+            f,
+            "  events: {} published, {} lost",
+            self.events, self.lost_events
+        )?;
+        writeln!(f, "  revenue: {}", Money(self.revenue_cents))?;
+        f.write_str("  stock left:")?;
+        for (i, line) in self.stock.iter().enumerate() {
+            let sep = if i == 0 { " " } else { ", " };
+            write!(
+                f,
+                "{sep}{} ({}) {} of {}",
+                line.name, line.product_id, line.left, line.start
+            )?;
+            if line.shipped > 0 {
+                write!(f, " ({} shipped)", line.shipped)?;
+            }
+        }
+        writeln!(f)
+    }
+}

@@ -1,0 +1,411 @@
+//! Business rules: every failure branch ends in one clean, compensated terminal state.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use choreo::config::Config;
+use choreo::event::{CancelReason, Envelope, Event, EventKind};
+use choreo::order::{read_order_file, Order, OrderId};
+use choreo::summary::Summary;
+use choreo::supervisor;
+
+use crate::helpers::{choreo, repo_path};
+
+use EventKind::*;
+
+/// Runs `file` (under the repository root) with `config`, returning each order's event kinds.
+async fn run_scenario(
+    file: &str,
+    config: &Config,
+) -> (BTreeMap<u64, Vec<EventKind>>, Vec<Envelope>, Summary) {
+    let orders = read_order_file(&repo_path(file)).expect("valid scenario file");
+    let mut events: Vec<Envelope> = Vec::new();
+    let summary = supervisor::run(config, orders, &mut events)
+        .await
+        .expect("every order reaches a terminal state");
+    let mut flows: BTreeMap<u64, Vec<EventKind>> = BTreeMap::new();
+    for envelope in &events {
+        flows
+            .entry(envelope.order_id.get())
+            .or_default()
+            .push(envelope.kind());
+    }
+    (flows, events, summary)
+}
+
+fn event_of(events: &[Envelope], order_id: u64, kind: EventKind) -> &Event {
+    &events
+        .iter()
+        .find(|e| e.order_id.get() == order_id && e.kind() == kind)
+        .unwrap_or_else(|| panic!("order {order_id} has no {kind}"))
+        .event
+}
+
+/// Out of stock and unknown products are refused by inventory and rejected, with nothing to
+/// undo; the order that fit is shipped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_stock_and_unknown_products_are_rejected() {
+    let (flows, events, summary) =
+        run_scenario("orders/out-of-stock.json", &Config::default()).await;
+    assert_eq!(
+        flows,
+        BTreeMap::from([
+            (
+                1,
+                vec![
+                    OrderCreated,
+                    InventoryChecked,
+                    PaymentProcessed,
+                    ShippingArranged
+                ]
+            ),
+            (2, vec![OrderCreated, InventoryUnavailable, OrderRejected]),
+            (3, vec![OrderCreated, InventoryUnavailable, OrderRejected]),
+        ])
+    );
+    let Event::OrderRejected(out_of_stock) = event_of(&events, 2, OrderRejected) else {
+        unreachable!()
+    };
+    assert_eq!(
+        (out_of_stock.requested.get(), out_of_stock.available),
+        (20, Some(10))
+    );
+    let Event::OrderRejected(unknown) = event_of(&events, 3, OrderRejected) else {
+        unreachable!()
+    };
+    assert_eq!(unknown.available, None);
+    assert_eq!(
+        (summary.completed, summary.rejected, summary.cancelled),
+        (1, 2, 0)
+    );
+}
+
+/// A charge beyond the customer's credit is declined; inventory releases the reservation, then
+/// the order is cancelled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declined_payment_releases_inventory_then_cancels() {
+    let (flows, events, summary) =
+        run_scenario("orders/payment-declined.json", &Config::default()).await;
+    assert_eq!(
+        flows,
+        BTreeMap::from([
+            (
+                1,
+                vec![
+                    OrderCreated,
+                    InventoryChecked,
+                    PaymentProcessed,
+                    ShippingArranged
+                ]
+            ),
+            (
+                2,
+                vec![
+                    OrderCreated,
+                    InventoryChecked,
+                    PaymentDeclined,
+                    InventoryReleased,
+                    OrderCancelled
+                ]
+            ),
+        ])
+    );
+    let Event::PaymentDeclined(declined) = event_of(&events, 2, PaymentDeclined) else {
+        unreachable!()
+    };
+    assert_eq!(declined.amount_cents, 50 * 4999);
+    assert_eq!(declined.credit_left_cents, Some(500_000 - 60 * 4999));
+    assert_eq!(
+        event_of(&events, 2, OrderCancelled),
+        &Event::OrderCancelled {
+            reason: CancelReason::PaymentDeclined
+        }
+    );
+    assert_eq!(summary.revenue_cents, 60 * 4999);
+    let gadget = &summary.stock[1];
+    assert_eq!((gadget.left, gadget.shipped), (250 - 60, 60));
+}
+
+/// A shipment that cannot be arranged is compensated in reverse order of the steps done:
+/// refund, release, cancel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_shipment_refunds_releases_and_cancels_in_reverse_order() {
+    let (flows, _events, summary) =
+        run_scenario("orders/shipping-failure.json", &Config::default()).await;
+    assert_eq!(
+        flows[&1],
+        [
+            OrderCreated,
+            InventoryChecked,
+            PaymentProcessed,
+            ShippingFailed,
+            PaymentRefunded,
+            InventoryReleased,
+            OrderCancelled
+        ]
+    );
+    assert_eq!(summary.revenue_cents, 0, "the charge was refunded");
+    assert_eq!(
+        summary.stock[0].left, summary.stock[0].start,
+        "the units came back"
+    );
+}
+
+/// The mixed sample: every outcome at once, each order on its exact path.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mixed_sample_takes_every_branch() {
+    let (flows, _events, summary) = run_scenario("orders/mixed.jsonl", &Config::default()).await;
+    let completed = vec![
+        OrderCreated,
+        InventoryChecked,
+        PaymentProcessed,
+        ShippingArranged,
+    ];
+    let rejected = vec![OrderCreated, InventoryUnavailable, OrderRejected];
+    let declined = vec![
+        OrderCreated,
+        InventoryChecked,
+        PaymentDeclined,
+        InventoryReleased,
+        OrderCancelled,
+    ];
+    let not_shipped = vec![
+        OrderCreated,
+        InventoryChecked,
+        PaymentProcessed,
+        ShippingFailed,
+        PaymentRefunded,
+        InventoryReleased,
+        OrderCancelled,
+    ];
+    assert_eq!(
+        flows,
+        BTreeMap::from([
+            (1, completed.clone()),
+            (2, rejected.clone()),
+            (3, completed.clone()),
+            (4, rejected.clone()),
+            (5, declined.clone()),
+            (6, not_shipped),
+            (7, declined),
+            (8, completed.clone()),
+            (9, completed),
+            (10, rejected),
+        ])
+    );
+    assert_eq!(
+        (summary.completed, summary.rejected, summary.cancelled),
+        (4, 3, 3)
+    );
+}
+
+/// The binary prints each compensation step with the facts behind it.
+#[test]
+fn the_shipping_failure_scenario_prints_its_compensation_chain() {
+    let run = choreo(["run", "orders/shipping-failure.json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let tail: Vec<&str> = run.stdout.lines().skip(6).collect();
+    assert_eq!(
+        tail,
+        [
+            "ShippingService: Cannot ship order 1: 150 units exceed the 100-unit shipment limit",
+            "PaymentService: Refunded $2998.50 to customer 1 for order 1",
+            "InventoryService: Released 150 of product 101 for order 1 (1000 in stock)",
+            "OrderService: Order 1 cancelled: shipping failed",
+        ]
+    );
+    assert!(
+        run.stderr
+            .contains("1 orders: 0 completed, 0 rejected, 1 cancelled"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A small deterministic generator, so the big test needs no extra crate and is repeatable.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+/// A config and 10,000 orders that take every branch: scarce stock, tight credit, a low
+/// shipment limit, unknown products and customers.
+fn mixed_load() -> (Config, Vec<Order>) {
+    let sets: Vec<String> = [
+        "bus.capacity=64",
+        "products.101.stock=20000",
+        "products.102.stock=3000",
+        "products.103.stock=500",
+        "customers.1.credit_limit_cents=20000000",
+        "customers.2.credit_limit_cents=300000",
+        "customers.3.name=Reseller",
+        "customers.3.credit_limit_cents=5000000",
+        "shipping.max_quantity_per_shipment=8",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let config = Config::load(None, &sets).expect("valid config");
+    let mut rng = Lcg(7);
+    let orders = (1..=10_000)
+        .map(|id| {
+            let product_id = [101, 101, 102, 103, 104][rng.below(5) as usize];
+            let customer = [None, Some(2), Some(3), Some(3), Some(42)][rng.below(5) as usize];
+            let mut order = serde_json::json!({
+                "order_id": id,
+                "product_id": product_id,
+                "quantity": 1 + rng.below(10),
+            });
+            if let Some(customer) = customer {
+                order["customer_id"] = customer.into();
+            }
+            serde_json::from_value(order).expect("valid order")
+        })
+        .collect();
+    (config, orders)
+}
+
+/// Over 10,000 mixed orders on the multi-thread runtime, whatever the interleaving: one
+/// terminal state per order, stock and money conserved, no oversell, nothing done twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invariants_hold_over_ten_thousand_mixed_orders() {
+    let (config, orders) = mixed_load();
+    let mut events: Vec<Envelope> = Vec::new();
+    let summary = supervisor::run(&config, orders.clone(), &mut events)
+        .await
+        .expect("every order reaches a terminal state");
+
+    // Every event id is unique: nothing reserved, charged, refunded or released twice.
+    let ids: HashSet<_> = events.iter().map(|e| e.id).collect();
+    assert_eq!(ids.len(), events.len(), "duplicate event ids");
+
+    // One terminal state per order, and it is the order's last event.
+    let mut flows: HashMap<OrderId, Vec<&Envelope>> = HashMap::new();
+    for envelope in &events {
+        flows.entry(envelope.order_id).or_default().push(envelope);
+    }
+    assert_eq!(flows.len(), orders.len());
+    for (order_id, flow) in &flows {
+        let terminals = flow.iter().filter(|e| e.kind().is_terminal()).count();
+        assert_eq!(
+            terminals, 1,
+            "order {order_id}: {terminals} terminal events"
+        );
+        assert!(
+            flow.last().expect("events").kind().is_terminal(),
+            "order {order_id}"
+        );
+    }
+    assert_eq!(
+        summary.completed + summary.rejected + summary.cancelled,
+        10_000
+    );
+    assert!(summary.completed > 0 && summary.rejected > 0 && summary.cancelled > 0);
+    let cancelled_after_shipping = flows
+        .values()
+        .filter(|f| f.iter().any(|e| e.kind() == ShippingFailed))
+        .count();
+    assert!(
+        cancelled_after_shipping > 0,
+        "the load takes the refund branch"
+    );
+
+    // Stock: replaying reservations and releases in bus order gives exactly the stock that
+    // InventoryService reported each time, never below zero; start = left + shipped.
+    let mut stock: HashMap<_, i64> = config
+        .products
+        .iter()
+        .map(|(id, p)| (*id, p.stock as i64))
+        .collect();
+    for envelope in &events {
+        match envelope.event {
+            Event::InventoryChecked {
+                product_id,
+                quantity,
+                stock: reported,
+            } => {
+                let level = stock.get_mut(&product_id).expect("catalog product");
+                *level -= i64::from(quantity.get());
+                assert!(*level >= 0, "oversold product {product_id}");
+                assert_eq!(*level, reported as i64, "seq {}", envelope.seq);
+            }
+            Event::InventoryReleased {
+                product_id,
+                quantity,
+                stock: reported,
+            } => {
+                let level = stock.get_mut(&product_id).expect("catalog product");
+                *level += i64::from(quantity.get());
+                assert_eq!(*level, reported as i64, "seq {}", envelope.seq);
+            }
+            Event::InventoryUnavailable(unavailable) => {
+                let level = stock.get(&unavailable.product_id).copied();
+                assert_eq!(level.map(|l| l as u64), unavailable.available);
+                assert!(level.is_none_or(|l| l < i64::from(unavailable.requested.get())));
+            }
+            _ => {}
+        }
+    }
+    for line in &summary.stock {
+        assert_eq!(line.start, line.left + line.shipped, "{}", line.name);
+        assert_eq!(stock[&line.product_id] as u64, line.left);
+    }
+
+    // Money: every charge is followed by a shipment or by exactly one refund of the same
+    // amount; credit replayed in bus order matches what PaymentService reported.
+    let mut credit: HashMap<_, i64> = config
+        .customers
+        .iter()
+        .map(|(id, c)| (*id, c.credit_limit_cents as i64))
+        .collect();
+    let mut revenue: i64 = 0;
+    for envelope in &events {
+        match &envelope.event {
+            Event::PaymentProcessed {
+                customer_id,
+                amount_cents,
+                credit_left_cents,
+            } => {
+                let left = credit.get_mut(customer_id).expect("known customer");
+                *left -= *amount_cents as i64;
+                assert!(*left >= 0);
+                assert_eq!(*left, *credit_left_cents as i64);
+                revenue += *amount_cents as i64;
+            }
+            Event::PaymentRefunded {
+                customer_id,
+                amount_cents,
+                credit_left_cents,
+            } => {
+                let left = credit.get_mut(customer_id).expect("known customer");
+                *left += *amount_cents as i64;
+                assert_eq!(*left, *credit_left_cents as i64);
+                revenue -= *amount_cents as i64;
+            }
+            Event::PaymentDeclined(declined) => {
+                let left = credit.get(&declined.customer_id).copied();
+                assert_eq!(left.map(|l| l as u64), declined.credit_left_cents);
+                assert!(left.is_none_or(|l| l < declined.amount_cents as i64));
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(revenue as u64, summary.revenue_cents);
+    for (order_id, flow) in &flows {
+        let kinds: Vec<EventKind> = flow.iter().map(|e| e.kind()).collect();
+        if kinds.contains(&PaymentProcessed) {
+            let shipped = kinds.contains(&ShippingArranged);
+            let refunds = kinds.iter().filter(|k| **k == PaymentRefunded).count();
+            assert!(
+                shipped ^ (refunds == 1),
+                "order {order_id}: charged, then {kinds:?}"
+            );
+        }
+    }
+}
