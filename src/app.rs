@@ -1,13 +1,13 @@
 //! What each subcommand does, and which exit code each kind of error means.
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::cli::{Cli, Command, RunArgs};
 use crate::config::{Config, ConfigError};
-use crate::order::{read_order_file, OrderFileError};
-use crate::output::Writer;
+use crate::order::{open_order_file, JsonLines, Order, OrderFileError, OrderSource};
+use crate::output::{Progress, Writer};
 use crate::summary::Summary;
 use crate::supervisor::{self, RunFailed};
 
@@ -54,23 +54,54 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
 }
 
 fn run(args: RunArgs) -> Result<(), Error> {
-    // Everything that can be wrong with the input is found before the first order goes in.
+    // Config and documents are checked whole before the first order goes in; JSON Lines are
+    // checked line by line as they are read.
     let config = Config::load(args.config.as_deref(), &args.set)?;
-    let orders = read_order_file(&args.file)?;
-    tracing::info!(file = %args.file.display(), orders = orders.len(), "orders read");
+    let source = open_order_file(&args.file, config.input.duplicate_window)?;
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(Error::Runtime)?;
-    let mut output = Writer::new(args.format, BufWriter::new(io::stdout()));
-    let result = runtime.block_on(supervisor::run(&config, orders, &mut output));
+    let total = match &source {
+        OrderSource::Document(orders) => Some(orders.len() as u64),
+        OrderSource::Lines(_) => None,
+    };
+    let mut output = Progress::new(
+        total,
+        Writer::new(args.format, BufWriter::new(io::stdout())),
+    );
+    let (mut result, stopped_by) = match source {
+        OrderSource::Document(orders) => {
+            tracing::info!(file = %args.file.display(), orders = orders.len(), "orders read");
+            let result = runtime.block_on(supervisor::run(&config, orders, &mut output));
+            (result, None)
+        }
+        OrderSource::Lines(mut lines) => {
+            let mut feed = LineFeed {
+                lines: &mut lines,
+                skip_invalid: args.skip_invalid,
+                stopped_by: None,
+            };
+            let mut result = runtime.block_on(supervisor::run(&config, &mut feed, &mut output));
+            let stopped_by = feed.stopped_by;
+            // Every line is accounted for: the ones after a stop are counted, not parsed.
+            let unread_lines = match stopped_by {
+                Some(_) => lines.skip_rest()?,
+                None => 0,
+            };
+            let stats = lines.stats();
+            let summary = summary_of(&mut result);
+            summary.lines = stats.lines + unread_lines;
+            summary.blank_lines = stats.blank_lines;
+            summary.invalid_lines = stats.invalid_lines;
+            summary.unread_lines = unread_lines;
+            (result, stopped_by)
+        }
+    };
 
     // The summary is written whether or not the run succeeded: a failed run needs it most.
-    let summary = match &result {
-        Ok(summary) => summary,
-        Err(failed) => &failed.summary,
-    };
+    let summary = summary_of(&mut result);
     if !args.quiet {
         eprint!("{summary}");
     }
@@ -80,8 +111,49 @@ fn run(args: RunArgs) -> Result<(), Error> {
             source,
         })?;
     }
-    result?;
-    Ok(())
+    match (result, stopped_by) {
+        (result, Some(stop)) => {
+            if let Err(failed) = result {
+                eprintln!("choreo: error: {failed}");
+            }
+            Err(stop.into())
+        }
+        (result, None) => Ok(result.map(drop)?),
+    }
+}
+
+fn summary_of(result: &mut Result<Summary, RunFailed>) -> &mut Summary {
+    match result {
+        Ok(summary) => summary,
+        Err(failed) => &mut failed.summary,
+    }
+}
+
+/// Feeds the orders of a JSON Lines file to the supervisor, applying the bad-line policy: stop
+/// at the first invalid line (remembered in `stopped_by`), or report it and go on.
+struct LineFeed<'a, R> {
+    lines: &'a mut JsonLines<R>,
+    skip_invalid: bool,
+    stopped_by: Option<OrderFileError>,
+}
+
+impl<R: BufRead> Iterator for LineFeed<'_, R> {
+    type Item = Order;
+
+    fn next(&mut self) -> Option<Order> {
+        loop {
+            match self.lines.next()? {
+                Ok(order) => return Some(order),
+                Err(err @ OrderFileError::Invalid { .. }) if self.skip_invalid => {
+                    eprintln!("choreo: skipped invalid line: {err}");
+                }
+                Err(err) => {
+                    self.stopped_by = Some(err);
+                    return None;
+                }
+            }
+        }
+    }
 }
 
 fn write_summary(path: &Path, summary: &Summary) -> io::Result<()> {

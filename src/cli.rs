@@ -48,6 +48,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub summary: Option<PathBuf>,
 
+    /// JSON Lines: report each invalid line on stderr and go on with the valid ones, instead
+    /// of stopping at the first.
+    #[arg(long)]
+    pub skip_invalid: bool,
+
     /// Do not print the summary on stderr.
     #[arg(short, long)]
     pub quiet: bool,

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::order::{CustomerId, ProductId, Quantity};
+use crate::order::{CustomerId, ProductId, Quantity, WholeNumber};
 
 /// The text of `config/default.toml`: every setting with its default and a comment.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
@@ -32,6 +32,15 @@ pub struct Config {
     pub payment: PaymentConfig,
     pub shipping: ShippingConfig,
     pub services: ServicesConfig,
+    pub input: InputConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    /// JSON Lines: a repeated `order_id` is refused while the first is among this many of the
+    /// most recently read orders.
+    pub duplicate_window: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -86,6 +95,9 @@ pub struct ShippingConfig {
 pub struct BusConfig {
     /// Slots in the broadcast channel.
     pub capacity: Capacity,
+    /// Admit orders only while their events fit in the bus. Off only for experiments: every
+    /// order goes in at once, subscribers lag, and the run fails counting the lost events.
+    pub admission: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -124,17 +136,12 @@ impl Capacity {
 
 impl<'de> Deserialize<'de> for Capacity {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let slots = i64::deserialize(deserializer)?;
-        usize::try_from(slots)
-            .ok()
-            .and_then(Capacity::new)
-            .ok_or_else(|| {
-                serde::de::Error::custom(format_args!(
-                    "must be a whole number from {} (the most events one order can cause) to {}, got {slots}",
-                    Capacity::MIN,
-                    Capacity::MAX
-                ))
-            })
+        let slots = deserializer.deserialize_u64(WholeNumber {
+            what: "capacity (at least the most events one order can cause)",
+            min: Self::MIN as u64,
+            max: Self::MAX as u64,
+        })?;
+        Ok(Capacity(slots as usize))
     }
 }
 
@@ -396,7 +403,7 @@ mod tests {
         let err = load_with(&["bus.capacity=0"]).unwrap_err();
         assert_eq!(
             err,
-            "config key `bus.capacity` (--set bus.capacity=0): must be a whole number from 7 (the most events one order can cause) to 1048576, got 0"
+            "config key `bus.capacity` (--set bus.capacity=0): capacity (at least the most events one order can cause) must be a whole number from 7 to 1048576, got 0"
         );
         let err = load_with(&["run.time_limit=soon"]).unwrap_err();
         assert!(err.starts_with("config key `run.time_limit`"), "{err}");

@@ -5,13 +5,16 @@
 //! so a bad value is reported with the file, line and column where it stands, and the rest of
 //! the program only ever sees valid [`Order`]s.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, DeserializeSeed, SeqAccess, Visitor};
+use rustc_hash::FxHashMap;
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::value::RawValue;
 
 /// One order, as read from an order file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,7 +72,11 @@ macro_rules! bounded_integer {
 
         impl<'de> Deserialize<'de> for $name {
             fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let value = deserializer.deserialize_u64(WholeNumber { what: $what, max: $max })?;
+                let value = deserializer.deserialize_u64(WholeNumber {
+                    what: $what,
+                    min: 1,
+                    max: $max,
+                })?;
                 Ok($name(value as $inner))
             }
         }
@@ -93,17 +100,18 @@ bounded_integer!(
     Quantity(u32), "quantity", MAX_QUANTITY
 );
 
-/// Accepts a whole number in `1..=max` and says plainly what is wrong with anything else.
-struct WholeNumber {
-    what: &'static str,
-    max: u64,
+/// Accepts a whole number in `min..=max` and says plainly what is wrong with anything else.
+pub(crate) struct WholeNumber {
+    pub what: &'static str,
+    pub min: u64,
+    pub max: u64,
 }
 
 impl WholeNumber {
     fn out_of_range<E: de::Error>(&self, got: impl fmt::Display) -> E {
         E::custom(format_args!(
-            "{} must be a whole number from 1 to {}, got {got}",
-            self.what, self.max
+            "{} must be a whole number from {} to {}, got {got}",
+            self.what, self.min, self.max
         ))
     }
 }
@@ -112,11 +120,15 @@ impl Visitor<'_> for WholeNumber {
     type Value = u64;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} as a whole number from 1 to {}", self.what, self.max)
+        write!(
+            f,
+            "{} as a whole number from {} to {}",
+            self.what, self.min, self.max
+        )
     }
 
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
-        if (1..=self.max).contains(&v) {
+        if (self.min..=self.max).contains(&v) {
             Ok(v)
         } else {
             Err(self.out_of_range(v))
@@ -131,7 +143,8 @@ impl Visitor<'_> for WholeNumber {
     }
 
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
-        Err(self.out_of_range(v))
+        // Debug keeps what marks it as not a whole number: `2.0`, `1e20`.
+        Err(self.out_of_range(format_args!("{v:?}")))
     }
 }
 
@@ -170,19 +183,49 @@ impl OrderFileError {
         }
     }
 
-    /// Positions a `serde_json` error; `line_offset` is added for JSON Lines, where each line
-    /// is parsed on its own.
-    fn from_json(path: &Path, line_offset: usize, err: &serde_json::Error) -> Self {
-        // serde_json appends " at line L column C" to its messages; we put the position first.
+    /// Positions a `serde_json` error from text that starts at `(line, column)` of the file
+    /// (a line of JSON Lines, an element of an array; `(0, 1)` for the whole file).
+    fn from_json(path: &Path, (line, column): (usize, usize), err: &serde_json::Error) -> Self {
+        // serde_json appends " at line L column C" to its messages; we put the position first,
+        // and say "an order object" where serde names the Rust type.
         let text = err.to_string();
         let suffix = format!(" at line {} column {}", err.line(), err.column());
-        let message = text.strip_suffix(&suffix).unwrap_or(&text);
-        Self::invalid(path, err.line() + line_offset, err.column(), message)
+        let message = text
+            .strip_suffix(&suffix)
+            .unwrap_or(&text)
+            .replace("struct Order", "an order object");
+        let (line, column) = match (line, err.line()) {
+            (0, at) => (at, err.column()),
+            (first, 1) => (first, column + err.column() - 1),
+            (first, at) => (first + at - 1, err.column()),
+        };
+        Self::invalid(path, line, column, message)
     }
 }
 
-/// Reads and checks a whole order file: every order valid, every `order_id` unique.
-pub fn read_order_file(path: &Path) -> Result<Vec<Order>, OrderFileError> {
+/// Where a run's orders come from.
+#[derive(Debug)]
+pub enum OrderSource {
+    /// One object or an array: read and checked whole before anything runs.
+    Document(Vec<Order>),
+    /// JSON Lines: read one line at a time while the run goes on, so memory does not grow
+    /// with the file.
+    Lines(JsonLines<BufReader<File>>),
+}
+
+fn is_json_lines(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("jsonl" | "ndjson")
+    )
+}
+
+/// Opens an order file: a document is read and checked whole; JSON Lines are streamed, with
+/// a repeated `order_id` refused while the first is among the last `duplicate_window` read.
+pub fn open_order_file(
+    path: &Path,
+    duplicate_window: usize,
+) -> Result<OrderSource, OrderFileError> {
     let io_error = |source| OrderFileError::Io {
         path: path.to_owned(),
         source,
@@ -192,29 +235,60 @@ pub fn read_order_file(path: &Path) -> Result<Vec<Order>, OrderFileError> {
             path: path.to_owned(),
         });
     }
-    let is_json_lines = matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("jsonl" | "ndjson")
-    );
-    if is_json_lines {
-        let file = std::fs::File::open(path).map_err(io_error)?;
-        return read_json_lines(path, BufReader::new(file));
+    if is_json_lines(path) {
+        // An empty file is refused before the run, like an empty document.
+        if !has_content(path).map_err(io_error)? {
+            return Err(OrderFileError::Empty {
+                path: path.to_owned(),
+            });
+        }
+        let file = File::open(path).map_err(io_error)?;
+        let lines = JsonLines::new(path, BufReader::new(file), duplicate_window);
+        return Ok(OrderSource::Lines(lines));
     }
     let text = std::fs::read_to_string(path).map_err(io_error)?;
-    parse_json_document(path, &text)
+    parse_json_document(path, &text).map(OrderSource::Document)
 }
+
+/// Whether the file holds anything but white space; reads only up to the first other byte.
+fn has_content(path: &Path) -> io::Result<bool> {
+    let mut reader = BufReader::new(File::open(path)?);
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(false);
+        }
+        if chunk.iter().any(|b| !b.is_ascii_whitespace()) {
+            return Ok(true);
+        }
+        let len = chunk.len();
+        reader.consume(len);
+    }
+}
+
+/// Reads and checks a whole order file of any kind: every order valid, every `order_id`
+/// unique. For callers that want all orders up front (tests, small files).
+pub fn read_order_file(path: &Path) -> Result<Vec<Order>, OrderFileError> {
+    match open_order_file(path, usize::MAX)? {
+        OrderSource::Document(orders) => Ok(orders),
+        OrderSource::Lines(lines) => lines.collect(),
+    }
+}
+
+const BYTE_ORDER_MARK: &str = "\u{feff}";
 
 /// Parses a document holding one order object or an array of orders.
 pub fn parse_json_document(path: &Path, text: &str) -> Result<Vec<Order>, OrderFileError> {
+    // Editors on some systems start UTF-8 files with a byte-order mark; it is not content.
+    let text = text.strip_prefix(BYTE_ORDER_MARK).unwrap_or(text);
     let start = text.trim_start();
-    let (line, column) = position_of(text, text.len() - start.len());
     match start.chars().next() {
         None => Err(OrderFileError::Empty {
             path: path.to_owned(),
         }),
         Some('{') => {
             let order: Order = serde_json::from_str(text).map_err(|err| {
-                let mut err = OrderFileError::from_json(path, 0, &err);
+                let mut err = OrderFileError::from_json(path, (0, 1), &err);
                 if let OrderFileError::Invalid { message, .. } = &mut err {
                     if message == "trailing characters" {
                         message.push_str(
@@ -226,43 +300,139 @@ pub fn parse_json_document(path: &Path, text: &str) -> Result<Vec<Order>, OrderF
             })?;
             Ok(vec![order])
         }
-        Some('[') => {
-            let mut deserializer = serde_json::Deserializer::from_str(text);
-            let orders = UniqueOrders
-                .deserialize(&mut deserializer)
-                .and_then(|orders| deserializer.end().map(|()| orders))
-                .map_err(|err| OrderFileError::from_json(path, 0, &err))?;
-            Ok(orders)
+        Some('[') => parse_array(path, text),
+        Some(_) => {
+            let (line, column) = position_of(text, text.len() - start.len());
+            Err(OrderFileError::invalid(
+                path,
+                line,
+                column,
+                "expected an order object `{...}` or an array of orders `[...]`",
+            ))
         }
-        Some(_) => Err(OrderFileError::invalid(
-            path,
-            line,
-            column,
-            "expected an order object `{...}` or an array of orders `[...]`",
-        )),
     }
 }
 
-/// Reads JSON Lines: one order object per line; blank lines are allowed and skipped.
-pub fn read_json_lines(path: &Path, reader: impl BufRead) -> Result<Vec<Order>, OrderFileError> {
-    let mut orders = Vec::new();
-    let mut first_line_of: HashMap<OrderId, usize> = HashMap::new();
-    for (index, line) in reader.lines().enumerate() {
-        let line_no = index + 1;
-        let line = line.map_err(|source| OrderFileError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let trimmed = line.trim_start();
-        if trimmed.is_empty() {
-            continue;
-        }
-        let column = line.len() - trimmed.len() + 1;
-        let order: Order = serde_json::from_str(&line)
-            .map_err(|err| OrderFileError::from_json(path, index, &err))?;
-        if let Some(first) = first_line_of.insert(order.order_id, line_no) {
+/// An array is split into its elements' raw text first, so an error in an element, or a
+/// repeated id, can be placed where that element starts.
+fn parse_array(path: &Path, text: &str) -> Result<Vec<Order>, OrderFileError> {
+    let elements: Vec<&RawValue> =
+        serde_json::from_str(text).map_err(|err| OrderFileError::from_json(path, (0, 1), &err))?;
+    // Positions are worked out only for an error: scanning for each element would be
+    // quadratic in the file's size.
+    let start_of = |raw: &RawValue| {
+        let offset = raw.get().as_ptr() as usize - text.as_ptr() as usize;
+        position_of(text, offset)
+    };
+    let mut orders = Vec::with_capacity(elements.len());
+    let mut first_index_of: HashMap<OrderId, usize> = HashMap::with_capacity(elements.len());
+    for (index, raw) in elements.iter().enumerate() {
+        let order: Order = serde_json::from_str(raw.get())
+            .map_err(|err| OrderFileError::from_json(path, start_of(raw), &err))?;
+        if let Some(first) = first_index_of.insert(order.order_id, index) {
+            let (line, column) = start_of(raw);
             return Err(OrderFileError::invalid(
                 path,
+                line,
+                column,
+                format!(
+                    "duplicate order_id {} (element {} repeats element {})",
+                    order.order_id,
+                    index + 1,
+                    first + 1
+                ),
+            ));
+        }
+        orders.push(order);
+    }
+    Ok(orders)
+}
+
+/// Lines of a JSON Lines file, accounted for: every line read is an order, blank or invalid.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LineStats {
+    /// Lines read so far.
+    pub lines: u64,
+    pub blank_lines: u64,
+    pub invalid_lines: u64,
+}
+
+impl LineStats {
+    /// Lines that were valid orders.
+    pub fn orders(&self) -> u64 {
+        self.lines - self.blank_lines - self.invalid_lines
+    }
+}
+
+/// Streams orders from JSON Lines: one object per line, blank lines skipped. Yields an error
+/// for each invalid line (and goes on if asked to), and one for a file with no order at all.
+#[derive(Debug)]
+pub struct JsonLines<R> {
+    path: PathBuf,
+    reader: R,
+    line: Vec<u8>,
+    recent: RecentIds,
+    stats: LineStats,
+    done: bool,
+}
+
+impl<R: BufRead> JsonLines<R> {
+    pub fn new(path: &Path, reader: R, duplicate_window: usize) -> Self {
+        JsonLines {
+            path: path.to_owned(),
+            reader,
+            line: Vec::new(),
+            recent: RecentIds::new(duplicate_window),
+            stats: LineStats::default(),
+            done: false,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn stats(&self) -> LineStats {
+        self.stats
+    }
+
+    /// Reads the rest of the file without parsing it; returns how many lines it held.
+    pub fn skip_rest(&mut self) -> Result<u64, OrderFileError> {
+        self.done = true;
+        let mut unread = 0;
+        let mut ends_without_newline = false;
+        loop {
+            let chunk = self
+                .reader
+                .fill_buf()
+                .map_err(|source| OrderFileError::Io {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            if chunk.is_empty() {
+                break;
+            }
+            unread += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+            ends_without_newline = chunk.last() != Some(&b'\n');
+            let len = chunk.len();
+            self.reader.consume(len);
+        }
+        Ok(unread + u64::from(ends_without_newline))
+    }
+
+    fn parse(&mut self, line_no: usize) -> Result<Order, OrderFileError> {
+        let mut bytes = &self.line[..];
+        if line_no == 1 {
+            bytes = bytes
+                .strip_prefix(BYTE_ORDER_MARK.as_bytes())
+                .unwrap_or(bytes);
+        }
+        let order: Order = serde_json::from_slice(bytes)
+            .map_err(|err| OrderFileError::from_json(&self.path, (line_no, 1), &err))?;
+        if let Some(first) = self.recent.insert(order.order_id, line_no) {
+            let column = bytes.iter().take_while(|b| b.is_ascii_whitespace()).count() + 1;
+            return Err(OrderFileError::invalid(
+                &self.path,
                 line_no,
                 column,
                 format!(
@@ -271,14 +441,84 @@ pub fn read_json_lines(path: &Path, reader: impl BufRead) -> Result<Vec<Order>, 
                 ),
             ));
         }
-        orders.push(order);
+        Ok(order)
     }
-    if orders.is_empty() {
-        return Err(OrderFileError::Empty {
-            path: path.to_owned(),
-        });
+}
+
+impl<R: BufRead> Iterator for JsonLines<R> {
+    type Item = Result<Order, OrderFileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            self.line.clear();
+            match self.reader.read_until(b'\n', &mut self.line) {
+                Ok(0) => {
+                    self.done = true;
+                    if self.stats.lines == self.stats.blank_lines {
+                        return Some(Err(OrderFileError::Empty {
+                            path: self.path.clone(),
+                        }));
+                    }
+                }
+                Ok(_) => {
+                    self.stats.lines += 1;
+                    if self.line.iter().all(u8::is_ascii_whitespace) {
+                        self.stats.blank_lines += 1;
+                        continue;
+                    }
+                    let parsed = self.parse(self.stats.lines as usize);
+                    if parsed.is_err() {
+                        self.stats.invalid_lines += 1;
+                    }
+                    return Some(parsed);
+                }
+                Err(source) => {
+                    self.done = true;
+                    return Some(Err(OrderFileError::Io {
+                        path: self.path.clone(),
+                        source,
+                    }));
+                }
+            }
+        }
+        None
     }
-    Ok(orders)
+}
+
+/// The ids of the last `window` orders read, with the line each was on.
+#[derive(Debug)]
+struct RecentIds {
+    window: usize,
+    order: VecDeque<OrderId>,
+    line_of: FxHashMap<OrderId, usize>,
+}
+
+impl RecentIds {
+    fn new(window: usize) -> Self {
+        RecentIds {
+            window,
+            order: VecDeque::new(),
+            line_of: FxHashMap::default(),
+        }
+    }
+
+    /// Records `id` read on `line`; the line it was first read on if it is a repeat.
+    fn insert(&mut self, id: OrderId, line: usize) -> Option<usize> {
+        if self.window == 0 {
+            return None;
+        }
+        if let Some(first) = self.line_of.get(&id) {
+            return Some(*first);
+        }
+        if self.order.len() == self.window {
+            if let Some(oldest) = self.order.pop_front() {
+                self.line_of.remove(&oldest);
+            }
+        }
+        self.order.push_back(id);
+        self.line_of.insert(id, line);
+        None
+    }
 }
 
 /// 1-based line and column of a byte offset.
@@ -287,44 +527,6 @@ fn position_of(text: &str, offset: usize) -> (usize, usize) {
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
     (line, column)
-}
-
-/// Deserializes an array of orders, refusing a repeated `order_id` as soon as it is read, so
-/// the error carries the position of the duplicate.
-struct UniqueOrders;
-
-impl<'de> DeserializeSeed<'de> for UniqueOrders {
-    type Value = Vec<Order>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_seq(self)
-    }
-}
-
-impl<'de> Visitor<'de> for UniqueOrders {
-    type Value = Vec<Order>;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array of order objects")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut orders = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-        let mut first_index_of: HashMap<OrderId, usize> = HashMap::new();
-        while let Some(order) = seq.next_element::<Order>()? {
-            let index = orders.len();
-            if let Some(first) = first_index_of.insert(order.order_id, index) {
-                return Err(de::Error::custom(format_args!(
-                    "duplicate order_id {} (element {} repeats element {})",
-                    order.order_id,
-                    index + 1,
-                    first + 1
-                )));
-            }
-            orders.push(order);
-        }
-        Ok(orders)
-    }
 }
 
 #[cfg(test)]
@@ -336,7 +538,9 @@ mod tests {
     }
 
     fn lines(text: &str) -> Result<Vec<Order>, String> {
-        read_json_lines(Path::new("o.jsonl"), text.as_bytes()).map_err(|e| e.to_string())
+        JsonLines::new(Path::new("o.jsonl"), text.as_bytes(), usize::MAX)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())
     }
 
     fn order(order_id: u64, product_id: u64, quantity: u64) -> Order {

@@ -16,6 +16,8 @@ pub enum Format {
     /// One JSON object per event, per line (the envelope: seq, id, event, order_id, service,
     /// cause, and the event's facts).
     Json,
+    /// No per-event output: the summary only.
+    None,
 }
 
 /// Receives every event of a run, in bus order.
@@ -29,35 +31,111 @@ pub trait EventSink {
 }
 
 /// Writes events in `format` to `out`.
+///
+/// When the reader of `out` goes away (`choreo run big.jsonl | head`), the writer falls quiet
+/// and the run goes on: a closed pipe is not an error.
 #[derive(Debug)]
 pub struct Writer<W: Write> {
     format: Format,
     out: W,
+    closed: bool,
 }
 
 impl<W: Write> Writer<W> {
     pub fn new(format: Format, out: W) -> Self {
-        Writer { format, out }
+        Writer {
+            format,
+            out,
+            closed: false,
+        }
     }
 
     pub fn into_inner(self) -> W {
         self.out
     }
-}
 
-impl<W: Write> EventSink for Writer<W> {
-    fn event(&mut self, envelope: &Envelope) -> io::Result<()> {
+    fn write(&mut self, envelope: &Envelope) -> io::Result<()> {
         match self.format {
             Format::Text => crate::service::narrate(envelope, &mut self.out),
             Format::Json => {
                 serde_json::to_writer(&mut self.out, envelope)?;
                 self.out.write_all(b"\n")
             }
+            Format::None => Ok(()),
         }
     }
 
+    /// A closed pipe quiets the writer; any other error is returned.
+    fn quiet_if_closed(&mut self, result: io::Result<()>) -> io::Result<()> {
+        match result {
+            Err(err) if err.kind() == io::ErrorKind::BrokenPipe => {
+                tracing::debug!("output closed by its reader; continuing without output");
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+impl<W: Write> EventSink for Writer<W> {
+    fn event(&mut self, envelope: &Envelope) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.write(envelope);
+        self.quiet_if_closed(result)
+    }
+
     fn finish(&mut self) -> io::Result<()> {
-        self.out.flush()
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.out.flush();
+        self.quiet_if_closed(result)
+    }
+}
+
+/// Counts finished orders on a progress bar, then passes every event on to `inner`.
+///
+/// The bar draws on stderr only when stderr is a terminal, at most a few times a second.
+#[derive(Debug)]
+pub struct Progress<S> {
+    bar: indicatif::ProgressBar,
+    inner: S,
+}
+
+impl<S: EventSink> Progress<S> {
+    /// `total`: the number of orders, when known before the run.
+    pub fn new(total: Option<u64>, inner: S) -> Self {
+        let bar = match total {
+            Some(total) => indicatif::ProgressBar::new(total).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {human_pos}/{human_len} orders, {per_sec}, ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            ),
+            None => indicatif::ProgressBar::no_length().with_style(
+                indicatif::ProgressStyle::with_template("{spinner} {human_pos} orders, {per_sec}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            ),
+        };
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+        Progress { bar, inner }
+    }
+}
+
+impl<S: EventSink> EventSink for Progress<S> {
+    fn event(&mut self, envelope: &Envelope) -> io::Result<()> {
+        if envelope.kind().is_terminal() {
+            self.bar.inc(1);
+        }
+        self.inner.event(envelope)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.bar.finish_and_clear();
+        self.inner.finish()
     }
 }
 

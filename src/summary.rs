@@ -32,6 +32,12 @@ pub struct Summary {
     pub revenue_cents: u64,
     /// Per product in the catalog, by id.
     pub stock: Vec<StockLine>,
+    /// JSON Lines input, every line accounted for: `lines` = orders read + `blank_lines` +
+    /// `invalid_lines` + `unread_lines` (after a stop at an invalid line). 0 for documents.
+    pub lines: u64,
+    pub blank_lines: u64,
+    pub invalid_lines: u64,
+    pub unread_lines: u64,
 }
 
 /// One product's stock over the run.
@@ -130,6 +136,13 @@ impl fmt::Display for Summary {
             "  events: {} published, {} lost",
             self.events, self.lost_events
         )?;
+        if self.lines > 0 {
+            writeln!(
+                f,
+                "  input: {} lines: {} blank, {} invalid, {} not read",
+                self.lines, self.blank_lines, self.invalid_lines, self.unread_lines
+            )?;
+        }
         writeln!(f, "  revenue: {}", Money(self.revenue_cents))?;
         f.write_str("  stock left:")?;
         for (i, line) in self.stock.iter().enumerate() {

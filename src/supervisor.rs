@@ -166,9 +166,7 @@ pub async fn run(
     cancel.cancel();
     failures.extend(services.stop(config.run.shutdown_timeout).await);
     if let Err(err) = sink.finish() {
-        if err.kind() != io::ErrorKind::BrokenPipe {
-            failures.push(Failure::Output(err));
-        }
+        failures.push(Failure::Output(err));
     }
     summary.lost_events = bus.lost_events();
     summary.events = bus.published();
@@ -272,13 +270,12 @@ struct Admission<'b, I> {
     /// this holds only what is in flight.
     in_flight: HashMap<OrderId, u64>,
     default_customer: CustomerId,
+    /// `bus.admission`; off only for experiments with lag.
+    admission: bool,
     summary: Summary,
     admitted: u64,
     not_admitted: u64,
     input_done: bool,
-    /// Set when the output's reader went away (`choreo run ... | head`): the run goes on
-    /// without output, which is not an error.
-    output_closed: bool,
 }
 
 impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
@@ -290,15 +287,18 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
             reserved: 0,
             in_flight: HashMap::new(),
             default_customer: config.payment.default_customer,
+            admission: config.bus.admission,
             summary: Summary::new(config),
             admitted: 0,
             not_admitted: 0,
             input_done: false,
-            output_closed: false,
         }
     }
 
     fn has_room(&self) -> bool {
+        if !self.admission {
+            return true;
+        }
         let capacity = self.bus.capacity().get() as u64;
         self.reserved + MAX_EVENTS_PER_ORDER <= self.bus.slowest_consumed() + capacity
     }
@@ -374,15 +374,7 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
 
     /// Handles one event in bus order: output, then bookkeeping.
     fn observe(&mut self, envelope: &Envelope, sink: &mut dyn EventSink) -> Result<(), Failure> {
-        if !self.output_closed {
-            if let Err(err) = sink.event(envelope) {
-                if err.kind() != io::ErrorKind::BrokenPipe {
-                    return Err(Failure::Output(err));
-                }
-                tracing::debug!("output closed by its reader; continuing without output");
-                self.output_closed = true;
-            }
-        }
+        sink.event(envelope).map_err(Failure::Output)?;
         self.summary.record(envelope);
         let order_id = envelope.order_id;
         let Some(seen) = self.in_flight.get_mut(&order_id) else {
