@@ -25,7 +25,7 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
-    Run(#[from] RunFailed),
+    Run(Box<RunFailed>),
     #[error("cannot start the Tokio runtime: {0}")]
     Runtime(io::Error),
     #[error("{path}: cannot write summary: {source}")]
@@ -34,6 +34,12 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+}
+
+impl From<RunFailed> for Error {
+    fn from(failed: RunFailed) -> Self {
+        Error::Run(Box::new(failed))
+    }
 }
 
 impl Error {
