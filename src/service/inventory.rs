@@ -1,11 +1,13 @@
 //! InventoryService: owns stock. Reserves each order's quantity, refuses what it cannot
 //! reserve, and releases a reservation when payment is declined or refunded.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io;
 
 use crate::config::Product;
 use crate::event::{Envelope, Event, EventKind, Kinds, ServiceName, Unavailable};
+use rustc_hash::FxHashMap;
+
 use crate::order::{OrderId, ProductId, Quantity};
 
 use super::order::unreachable_narration;
@@ -14,26 +16,27 @@ use super::Service;
 #[derive(Debug)]
 pub struct InventoryService {
     /// Units available per product: stock minus what is reserved.
-    stock: HashMap<ProductId, u64>,
-    /// What each order in flight has reserved; a reservation ends released, or shipped when
-    /// the order completes.
-    reservations: HashMap<OrderId, (ProductId, Quantity)>,
+    stock: FxHashMap<ProductId, u64>,
 }
 
 impl InventoryService {
     pub fn new(products: &BTreeMap<ProductId, Product>) -> Self {
         InventoryService {
             stock: products.iter().map(|(id, p)| (*id, p.stock)).collect(),
-            reservations: HashMap::new(),
         }
     }
 
-    fn reserve(&mut self, order_id: OrderId, product_id: ProductId, quantity: Quantity) -> Event {
+    fn reserve(
+        &mut self,
+        reservation: &mut Option<(ProductId, Quantity)>,
+        product_id: ProductId,
+        quantity: Quantity,
+    ) -> Event {
         let requested = u64::from(quantity.get());
         match self.stock.get_mut(&product_id) {
             Some(stock) if *stock >= requested => {
                 *stock -= requested;
-                self.reservations.insert(order_id, (product_id, quantity));
+                *reservation = Some((product_id, quantity));
                 Event::InventoryChecked {
                     product_id,
                     quantity,
@@ -63,16 +66,20 @@ impl Service for InventoryService {
         EventKind::InventoryReleased,
     ]);
 
-    fn handle(&mut self, event: &Envelope, out: &mut Vec<Event>) {
+    /// What the order has reserved. A reservation ends released, or shipped when the order
+    /// completes (and its state is dropped with the units gone for good).
+    type Order = Option<(ProductId, Quantity)>;
+
+    fn handle(&mut self, reservation: &mut Self::Order, event: &Envelope, out: &mut Vec<Event>) {
         match event.event {
             Event::OrderCreated {
                 product_id,
                 quantity,
                 ..
-            } => out.push(self.reserve(event.order_id, product_id, quantity)),
+            } => out.push(self.reserve(reservation, product_id, quantity)),
             // Compensation: the money side failed or was undone, so the units go back.
             Event::PaymentDeclined(_) | Event::PaymentRefunded { .. } => {
-                if let Some((product_id, quantity)) = self.reservations.remove(&event.order_id) {
+                if let Some((product_id, quantity)) = reservation.take() {
                     let stock = self.stock.entry(product_id).or_default();
                     *stock += u64::from(quantity.get());
                     out.push(Event::InventoryReleased {
@@ -84,11 +91,6 @@ impl Service for InventoryService {
             }
             _ => {}
         }
-    }
-
-    fn finish(&mut self, order_id: OrderId) {
-        // A reservation still held at the end was shipped: its units are gone for good.
-        self.reservations.remove(&order_id);
     }
 }
 
@@ -131,9 +133,9 @@ mod tests {
     use super::*;
     use crate::event::Declined;
     use crate::order::CustomerId;
-    use crate::service::react;
+    use crate::service::Harness;
 
-    fn service_with(stock: u64) -> InventoryService {
+    fn service_with(stock: u64) -> Harness<InventoryService> {
         let products = BTreeMap::from([(
             product(),
             Product {
@@ -142,7 +144,7 @@ mod tests {
                 stock,
             },
         )]);
-        InventoryService::new(&products)
+        Harness::new(InventoryService::new(&products))
     }
 
     fn product() -> ProductId {
@@ -168,7 +170,7 @@ mod tests {
     #[test]
     fn an_order_within_stock_is_reserved() {
         let mut service = service_with(5);
-        let out = react(&mut service, 1, created(product(), 2));
+        let out = service.react(1, created(product(), 2));
         assert_eq!(
             out,
             [Event::InventoryChecked {
@@ -182,8 +184,8 @@ mod tests {
     #[test]
     fn an_order_above_stock_is_refused_with_what_is_available() {
         let mut service = service_with(5);
-        react(&mut service, 1, created(product(), 4));
-        let out = react(&mut service, 2, created(product(), 2));
+        service.react(1, created(product(), 4));
+        let out = service.react(2, created(product(), 2));
         assert_eq!(
             out,
             [Event::InventoryUnavailable(Unavailable {
@@ -197,7 +199,7 @@ mod tests {
     #[test]
     fn an_unknown_product_is_refused() {
         let unknown = ProductId::new(999).expect("valid");
-        let out = react(&mut service_with(5), 1, created(unknown, 1));
+        let out = service_with(5).react(1, created(unknown, 1));
         assert_eq!(
             out,
             [Event::InventoryUnavailable(Unavailable {
@@ -211,8 +213,8 @@ mod tests {
     #[test]
     fn a_declined_payment_releases_the_reservation_once() {
         let mut service = service_with(5);
-        react(&mut service, 1, created(product(), 5));
-        let out = react(&mut service, 1, declined());
+        service.react(1, created(product(), 5));
+        let out = service.react(1, declined());
         assert_eq!(
             out,
             [Event::InventoryReleased {
@@ -222,17 +224,17 @@ mod tests {
             }]
         );
         assert!(
-            react(&mut service, 1, declined()).is_empty(),
+            service.react(1, declined()).is_empty(),
             "nothing left to release"
         );
     }
 
     #[test]
-    fn a_shipped_reservation_is_forgotten_without_returning_stock() {
+    fn a_shipped_reservation_keeps_its_units_out_of_stock() {
         let mut service = service_with(5);
-        react(&mut service, 1, created(product(), 2));
-        service.finish(OrderId::new(1).expect("valid"));
-        assert!(service.reservations.is_empty());
-        assert_eq!(service.stock[&product()], 3);
+        service.react(1, created(product(), 2));
+        // The task loop drops the order's state at its terminal event: nothing comes back.
+        service.orders.clear();
+        assert_eq!(service.service.stock[&product()], 3);
     }
 }

@@ -13,10 +13,11 @@ pub mod order;
 pub mod payment;
 pub mod shipping;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{Bus, BusError, Subscription};
@@ -37,68 +38,80 @@ pub trait Service: Send + 'static {
     /// declared wiring is the real one.
     const PUBLISHES: Kinds;
 
-    /// Decides what follows `event` (one of [`Self::SUBSCRIBES`]) and pushes it to `out`.
-    /// Everything pushed belongs to the same order and is caused by `event`.
-    fn handle(&mut self, event: &Envelope, out: &mut Vec<Event>);
+    /// What the service keeps about one order in flight (a reservation, a charge). The task
+    /// loop holds it and drops it when the order reaches its terminal event, so memory is
+    /// bounded by the orders in flight, and no service has to remember to forget.
+    type Order: Default + Send;
 
-    /// The order reached its terminal event: drop whatever is kept for it, so memory is
-    /// bounded by the orders in flight.
-    fn finish(&mut self, order_id: OrderId);
+    /// Decides what follows `event` (one of [`Self::SUBSCRIBES`]) for the order it belongs
+    /// to, whose state is `order`, and pushes it to `out`. Everything pushed belongs to the
+    /// same order and is caused by `event`.
+    fn handle(&mut self, order: &mut Self::Order, event: &Envelope, out: &mut Vec<Event>);
 }
 
-/// Remembers which events of each order in flight a service has already taken, so an event
-/// delivered twice (same id) is acted on once. An order's record goes when the order is
-/// finished; the ids of the last `window` finished orders are kept so that a late duplicate of
-/// one of their events is recognised too.
+/// Per-order state kept by the task loop: the service's own, and which events it has already
+/// taken, so an event delivered twice (same id) is acted on once.
+///
+/// An order's record stays while the order is in flight and, without the service's state, for
+/// the next `window` orders to finish after it, so a late duplicate of one of its events is
+/// recognised too; then it is dropped. Memory is bounded by the orders in flight plus
+/// `window` small records.
 #[derive(Debug)]
-pub struct Inbox {
-    taken: HashMap<OrderId, Kinds>,
+pub struct Inbox<T> {
+    records: FxHashMap<OrderId, Record<T>>,
+    /// Finished orders whose records are kept, oldest first.
     finished: VecDeque<OrderId>,
-    finished_set: HashSet<OrderId>,
     window: usize,
 }
 
-impl Inbox {
+#[derive(Debug, Default)]
+struct Record<T> {
+    taken: Kinds,
+    finished: bool,
+    state: T,
+}
+
+impl<T: Default> Inbox<T> {
     pub fn new(window: usize) -> Self {
         Inbox {
-            taken: HashMap::new(),
-            finished: VecDeque::with_capacity(window),
-            finished_set: HashSet::with_capacity(window),
+            records: FxHashMap::default(),
+            finished: VecDeque::new(),
             window,
         }
     }
 
-    /// Records the delivery; `false` if this event was taken before.
-    pub fn take(&mut self, envelope: &Envelope) -> bool {
-        if self.finished_set.contains(&envelope.order_id) {
-            return false;
+    /// Records the delivery and returns the order's state; `None` if this event was taken
+    /// before, or its order has finished.
+    pub fn take(&mut self, envelope: &Envelope) -> Option<&mut T> {
+        let record = self.records.entry(envelope.order_id).or_default();
+        if record.finished || record.taken.contains(envelope.kind()) {
+            return None;
         }
-        let taken = self.taken.entry(envelope.order_id).or_default();
-        if taken.contains(envelope.kind()) {
-            return false;
-        }
-        taken.insert(envelope.kind());
-        true
+        record.taken.insert(envelope.kind());
+        Some(&mut record.state)
     }
 
-    /// Forgets a finished order, keeping its id among the last `window` finished.
+    /// Marks an order finished and drops its state; the oldest finished record beyond
+    /// `window` goes entirely.
     pub fn finish(&mut self, order_id: OrderId) {
-        self.taken.remove(&order_id);
-        if self.window == 0 {
-            return;
-        }
-        if self.finished.len() == self.window {
+        let record = self.records.entry(order_id).or_default();
+        record.finished = true;
+        record.state = T::default();
+        self.finished.push_back(order_id);
+        if self.finished.len() > self.window {
             if let Some(oldest) = self.finished.pop_front() {
-                self.finished_set.remove(&oldest);
+                self.records.remove(&oldest);
             }
         }
-        self.finished.push_back(order_id);
-        self.finished_set.insert(order_id);
     }
 
-    /// Orders with a record: those in flight.
-    pub fn in_flight(&self) -> usize {
-        self.taken.len()
+    /// Orders with a record: in flight, or among the last `window` finished.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
     }
 }
 
@@ -125,25 +138,43 @@ pub async fn run<S: Service>(
     dedup_window: usize,
 ) -> Result<(), ServiceError> {
     let mut out = Vec::new();
-    let mut inbox = Inbox::new(dedup_window);
+    let mut inbox = Inbox::<S::Order>::new(dedup_window);
+    let mut budget = BATCH;
     loop {
-        let envelope = tokio::select! {
-            // Cancellation first: once told to stop, a service stops, even with events queued.
-            biased;
-            () = cancel.cancelled() => return Ok(()),
-            received = events.recv() => received?,
+        // Take what is ready without waiting, and wait (heeding cancellation) only when
+        // nothing is: far cheaper than a `select!` per event. Every `BATCH` events the task
+        // yields, so the others on its thread get to run, and checks for cancellation.
+        if budget == 0 {
+            budget = BATCH;
+            tokio::task::yield_now().await;
+            if cancel.is_cancelled() {
+                return Ok(());
+            }
+        }
+        budget -= 1;
+        let envelope = match events.try_recv()? {
+            Some(envelope) => envelope,
+            None => tokio::select! {
+                // Cancellation first: once told to stop, a service stops.
+                biased;
+                () = cancel.cancelled() => return Ok(()),
+                received = events.recv() => received?,
+            },
         };
         let kind = envelope.kind();
-        let _span =
-            tracing::trace_span!("handle", order_id = %envelope.order_id, event = %kind).entered();
-        // Every event passes the inbox, subscribed or not: the loop must see terminal events
-        // to forget finished orders.
-        if !inbox.take(&envelope) {
-            tracing::debug!(id = %envelope.id, "duplicate delivery ignored");
+        let subscribed = S::SUBSCRIBES.contains(kind);
+        let terminal = kind.is_terminal();
+        if !(subscribed || terminal) {
             continue;
         }
-        if S::SUBSCRIBES.contains(kind) {
-            service.handle(&envelope, &mut out);
+        let _span =
+            tracing::trace_span!("handle", order_id = %envelope.order_id, event = %kind).entered();
+        let Some(order) = inbox.take(&envelope) else {
+            tracing::debug!(id = %envelope.id, "duplicate delivery ignored");
+            continue;
+        };
+        if subscribed {
+            service.handle(order, &envelope, &mut out);
             for event in out.drain(..) {
                 let kind = event.kind();
                 if !S::PUBLISHES.contains(kind) {
@@ -156,12 +187,15 @@ pub async fn run<S: Service>(
                 bus.publish(envelope.order_id, S::NAME, Some(envelope.id), event)?;
             }
         }
-        if kind.is_terminal() {
-            service.finish(envelope.order_id);
+        // The terminal event, subscribed or not, ends what the service keeps for the order.
+        if terminal {
             inbox.finish(envelope.order_id);
         }
     }
 }
+
+/// Events a task takes in a row before it yields.
+pub(crate) const BATCH: u32 = 128;
 
 /// Writes what the emitting service says about `envelope`, one `Service: message` line each.
 pub fn narrate(envelope: &Envelope, out: &mut impl io::Write) -> io::Result<()> {
@@ -191,22 +225,39 @@ fn delivered(order_id: u64, service: ServiceName, event: Event) -> Envelope {
     }
 }
 
-/// Test support: what `service` publishes in reaction to `event` for `order_id`, checked
-/// against what it declares.
+/// Test support: a service with the per-order state the task loop would keep for it.
 #[cfg(test)]
-pub(crate) fn react<S: Service>(service: &mut S, order_id: u64, event: Event) -> Vec<Event> {
-    let envelope = delivered(order_id, ServiceName::OrderService, event);
-    assert!(S::SUBSCRIBES.contains(envelope.kind()), "not subscribed");
-    let mut out = Vec::new();
-    service.handle(&envelope, &mut out);
-    for event in &out {
-        assert!(
-            S::PUBLISHES.contains(event.kind()),
-            "undeclared {}",
-            event.kind()
-        );
+pub(crate) struct Harness<S: Service> {
+    pub service: S,
+    pub orders: std::collections::HashMap<OrderId, S::Order>,
+}
+
+#[cfg(test)]
+impl<S: Service> Harness<S> {
+    pub fn new(service: S) -> Self {
+        Harness {
+            service,
+            orders: std::collections::HashMap::new(),
+        }
     }
-    out
+
+    /// What the service publishes in reaction to `event` for `order_id`, checked against
+    /// what it declares.
+    pub fn react(&mut self, order_id: u64, event: Event) -> Vec<Event> {
+        let envelope = delivered(order_id, ServiceName::OrderService, event);
+        assert!(S::SUBSCRIBES.contains(envelope.kind()), "not subscribed");
+        let order = self.orders.entry(envelope.order_id).or_default();
+        let mut out = Vec::new();
+        self.service.handle(order, &envelope, &mut out);
+        for event in &out {
+            assert!(
+                S::PUBLISHES.contains(event.kind()),
+                "undeclared {}",
+                event.kind()
+            );
+        }
+        out
+    }
 }
 
 /// Cents as dollars, as the narration and summary print them: `$19.99`.
@@ -216,5 +267,54 @@ pub struct Money(pub u64);
 impl std::fmt::Display for Money {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "${}.{:02}", self.0 / 100, self.0 % 100)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn created(order_id: u64) -> Envelope {
+        delivered(
+            order_id,
+            ServiceName::OrderService,
+            Event::OrderCreated {
+                product_id: crate::order::ProductId::new(1).expect("valid"),
+                quantity: crate::order::Quantity::new(1).expect("valid"),
+                customer_id: crate::order::CustomerId::new(1).expect("valid"),
+            },
+        )
+    }
+
+    #[test]
+    fn the_same_event_is_taken_once() {
+        let mut inbox = Inbox::<u32>::new(4);
+        *inbox.take(&created(1)).expect("first delivery") += 1;
+        assert!(inbox.take(&created(1)).is_none(), "second delivery");
+        assert!(inbox.take(&created(2)).is_some(), "another order's event");
+    }
+
+    #[test]
+    fn a_late_duplicate_of_a_finished_order_is_ignored_within_the_window() {
+        let mut inbox = Inbox::<u32>::new(2);
+        for id in 1..=3 {
+            inbox.take(&created(id)).expect("first delivery");
+        }
+        inbox.finish(OrderId::new(1).expect("valid"));
+        inbox.finish(OrderId::new(2).expect("valid"));
+        assert!(inbox.take(&created(1)).is_none(), "finished, within the window");
+        inbox.finish(OrderId::new(3).expect("valid"));
+        assert_eq!(inbox.len(), 2, "order 1 left the window");
+        assert!(inbox.take(&created(2)).is_none());
+        assert!(inbox.take(&created(1)).is_some(), "beyond the window it is forgotten");
+    }
+
+    #[test]
+    fn finishing_drops_the_service_state() {
+        let mut inbox = Inbox::<Vec<u8>>::new(10);
+        inbox.take(&created(1)).expect("first").extend([1, 2, 3]);
+        inbox.finish(OrderId::new(1).expect("valid"));
+        let record = &inbox.records[&OrderId::new(1).expect("valid")];
+        assert!(record.finished && record.state.is_empty());
     }
 }

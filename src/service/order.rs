@@ -1,7 +1,6 @@
 //! OrderService: opens every order, and closes every order that cannot complete: rejected when
 //! inventory is unavailable, cancelled once the steps done for it have been undone.
 
-use std::collections::HashMap;
 use std::io;
 
 use crate::event::{CancelReason, Envelope, Event, EventKind, Kinds, ServiceName};
@@ -10,11 +9,7 @@ use crate::order::{CustomerId, Order, OrderId};
 use super::Service;
 
 #[derive(Debug, Default)]
-pub struct OrderService {
-    /// Why each failing order will be cancelled, kept from the failure until the last
-    /// compensation (`InventoryReleased`) arrives.
-    failing: HashMap<OrderId, CancelReason>,
-}
+pub struct OrderService;
 
 impl OrderService {
     /// The decision at the edge: a valid order becomes `OrderCreated`, paid for by its own
@@ -45,30 +40,28 @@ impl Service for OrderService {
         EventKind::OrderCancelled,
     ]);
 
-    fn handle(&mut self, event: &Envelope, out: &mut Vec<Event>) {
-        let order_id = event.order_id;
+    /// Why the order will be cancelled, kept from the failure until the last compensation
+    /// (`InventoryReleased`) arrives.
+    type Order = Option<CancelReason>;
+
+    fn handle(&mut self, failing: &mut Self::Order, event: &Envelope, out: &mut Vec<Event>) {
         match &event.event {
             // Nothing was done for the order yet: nothing to undo.
             Event::InventoryUnavailable(unavailable) => {
                 out.push(Event::OrderRejected(*unavailable))
             }
-            Event::PaymentDeclined(_) => {
-                self.failing.insert(order_id, CancelReason::PaymentDeclined);
-            }
-            Event::ShippingFailed { .. } => {
-                self.failing.insert(order_id, CancelReason::ShippingFailed);
-            }
+            Event::PaymentDeclined(_) => *failing = Some(CancelReason::PaymentDeclined),
+            Event::ShippingFailed { .. } => *failing = Some(CancelReason::ShippingFailed),
             // The release is the last compensation of either failure: the order can close.
-            Event::InventoryReleased { .. } => match self.failing.remove(&order_id) {
+            Event::InventoryReleased { .. } => match failing.take() {
                 Some(reason) => out.push(Event::OrderCancelled { reason }),
-                None => tracing::error!(%order_id, "inventory released with no failure on record"),
+                None => tracing::error!(
+                    order_id = %event.order_id,
+                    "inventory released with no failure on record"
+                ),
             },
             _ => {}
         }
-    }
-
-    fn finish(&mut self, order_id: OrderId) {
-        self.failing.remove(&order_id);
     }
 }
 
@@ -114,7 +107,7 @@ mod tests {
     use super::*;
     use crate::event::{Declined, Unavailable};
     use crate::order::{ProductId, Quantity};
-    use crate::service::react;
+    use crate::service::Harness;
 
     fn unavailable() -> Unavailable {
         Unavailable {
@@ -157,43 +150,38 @@ mod tests {
 
     #[test]
     fn unavailable_inventory_rejects_the_order_with_the_same_facts() {
-        let out = react(
-            &mut OrderService::default(),
-            3,
-            Event::InventoryUnavailable(unavailable()),
-        );
+        let out = Harness::new(OrderService).react(3, Event::InventoryUnavailable(unavailable()));
         assert_eq!(out, [Event::OrderRejected(unavailable())]);
     }
 
     #[test]
     fn a_declined_payment_cancels_only_once_inventory_is_released() {
-        let mut service = OrderService::default();
+        let mut service = Harness::new(OrderService);
         let declined = Event::PaymentDeclined(Declined {
             customer_id: CustomerId::new(2).expect("valid"),
             amount_cents: 500,
             credit_left_cents: Some(100),
         });
-        assert!(react(&mut service, 4, declined).is_empty());
+        assert!(service.react(4, declined).is_empty());
         assert_eq!(
-            react(&mut service, 4, released()),
+            service.react(4, released()),
             [Event::OrderCancelled {
                 reason: CancelReason::PaymentDeclined
             }]
         );
-        service.finish(OrderId::new(4).expect("valid"));
-        assert!(service.failing.is_empty());
+        assert_eq!(service.orders[&OrderId::new(4).expect("valid")], None);
     }
 
     #[test]
     fn a_failed_shipment_cancels_with_its_reason() {
-        let mut service = OrderService::default();
+        let mut service = Harness::new(OrderService);
         let failed = Event::ShippingFailed {
             quantity: Quantity::new(12).expect("valid"),
             max_quantity: Quantity::new(10).expect("valid"),
         };
-        assert!(react(&mut service, 5, failed).is_empty());
+        assert!(service.react(5, failed).is_empty());
         assert_eq!(
-            react(&mut service, 5, released()),
+            service.react(5, released()),
             [Event::OrderCancelled {
                 reason: CancelReason::ShippingFailed
             }]

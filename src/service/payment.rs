@@ -1,11 +1,13 @@
 //! PaymentService: charges the customer once stock is reserved, declines what the customer's
 //! credit cannot cover, and refunds when shipping fails.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io;
 
 use crate::config::{Customer, Product};
 use crate::event::{Declined, Envelope, Event, EventKind, Kinds, ServiceName};
+use rustc_hash::FxHashMap;
+
 use crate::order::{CustomerId, OrderId, ProductId};
 
 use super::order::unreachable_narration;
@@ -13,13 +15,18 @@ use super::{Money, Service};
 
 #[derive(Debug)]
 pub struct PaymentService {
-    prices: HashMap<ProductId, u64>,
+    prices: FxHashMap<ProductId, u64>,
     /// Credit each customer has left, in cents.
-    credit: HashMap<CustomerId, u64>,
-    /// Who pays for each order in flight, learned from `OrderCreated`, until it is charged.
-    payer: HashMap<OrderId, CustomerId>,
-    /// Charges of orders in flight, until refunded or the order completes.
-    charges: HashMap<OrderId, (CustomerId, u64)>,
+    credit: FxHashMap<CustomerId, u64>,
+}
+
+/// What PaymentService keeps about one order in flight.
+#[derive(Debug, Default)]
+pub struct Payment {
+    /// Who pays, learned from `OrderCreated`.
+    payer: Option<CustomerId>,
+    /// The charge made, until refunded or the order completes (then it is revenue).
+    charge: Option<(CustomerId, u64)>,
 }
 
 impl PaymentService {
@@ -36,16 +43,19 @@ impl PaymentService {
                 .iter()
                 .map(|(id, c)| (*id, c.credit_limit_cents))
                 .collect(),
-            payer: HashMap::new(),
-            charges: HashMap::new(),
         }
     }
 
-    fn charge(&mut self, order_id: OrderId, customer_id: CustomerId, amount_cents: u64) -> Event {
+    fn charge(
+        &mut self,
+        payment: &mut Payment,
+        customer_id: CustomerId,
+        amount_cents: u64,
+    ) -> Event {
         match self.credit.get_mut(&customer_id) {
             Some(left) if *left >= amount_cents => {
                 *left -= amount_cents;
-                self.charges.insert(order_id, (customer_id, amount_cents));
+                payment.charge = Some((customer_id, amount_cents));
                 Event::PaymentProcessed {
                     customer_id,
                     amount_cents,
@@ -75,31 +85,30 @@ impl Service for PaymentService {
         EventKind::PaymentRefunded,
     ]);
 
-    fn handle(&mut self, event: &Envelope, out: &mut Vec<Event>) {
-        let order_id = event.order_id;
+    type Order = Payment;
+
+    fn handle(&mut self, payment: &mut Payment, event: &Envelope, out: &mut Vec<Event>) {
         match event.event {
-            Event::OrderCreated { customer_id, .. } => {
-                self.payer.insert(order_id, customer_id);
-            }
+            Event::OrderCreated { customer_id, .. } => payment.payer = Some(customer_id),
             Event::InventoryChecked {
                 product_id,
                 quantity,
                 ..
             } => {
                 let (Some(customer_id), Some(price)) =
-                    (self.payer.remove(&order_id), self.prices.get(&product_id))
+                    (payment.payer, self.prices.get(&product_id))
                 else {
                     // OrderCreated precedes InventoryChecked on the bus, and Inventory only
                     // reserves catalog products: this is a bug, and the order stays unfinished.
-                    tracing::error!(%order_id, %product_id, "no payer or price on record");
+                    tracing::error!(order_id = %event.order_id, %product_id, "no payer or price on record");
                     return;
                 };
                 let amount = u64::from(quantity.get()) * price;
-                out.push(self.charge(order_id, customer_id, amount));
+                out.push(self.charge(payment, customer_id, amount));
             }
             // Compensation: shipping failed after the charge, so the money goes back.
             Event::ShippingFailed { .. } => {
-                if let Some((customer_id, amount_cents)) = self.charges.remove(&order_id) {
+                if let Some((customer_id, amount_cents)) = payment.charge.take() {
                     let left = self.credit.entry(customer_id).or_default();
                     *left += amount_cents;
                     out.push(Event::PaymentRefunded {
@@ -111,12 +120,6 @@ impl Service for PaymentService {
             }
             _ => {}
         }
-    }
-
-    fn finish(&mut self, order_id: OrderId) {
-        self.payer.remove(&order_id);
-        // A charge still held at the end was for a shipped order: it is revenue now.
-        self.charges.remove(&order_id);
     }
 }
 
@@ -162,11 +165,11 @@ pub(super) fn narrate(
 mod tests {
     use super::*;
     use crate::order::Quantity;
-    use crate::service::react;
+    use crate::service::Harness;
 
     const WIDGET: u64 = 101;
 
-    fn service_with_credit(credit_limit_cents: u64) -> PaymentService {
+    fn service_with_credit(credit_limit_cents: u64) -> Harness<PaymentService> {
         let products = BTreeMap::from([(
             ProductId::new(WIDGET).expect("valid"),
             Product {
@@ -182,7 +185,7 @@ mod tests {
                 credit_limit_cents,
             },
         )]);
-        PaymentService::new(&products, &customers)
+        Harness::new(PaymentService::new(&products, &customers))
     }
 
     fn customer() -> CustomerId {
@@ -190,7 +193,11 @@ mod tests {
     }
 
     /// Runs the forward path for `order_id` up to the charge decision.
-    fn order_reserved(service: &mut PaymentService, order_id: u64, quantity: u64) -> Vec<Event> {
+    fn order_reserved(
+        service: &mut Harness<PaymentService>,
+        order_id: u64,
+        quantity: u64,
+    ) -> Vec<Event> {
         let product_id = ProductId::new(WIDGET).expect("valid");
         let quantity = Quantity::new(quantity).expect("valid");
         let created = Event::OrderCreated {
@@ -198,13 +205,13 @@ mod tests {
             quantity,
             customer_id: customer(),
         };
-        assert!(react(service, order_id, created).is_empty());
+        assert!(service.react(order_id, created).is_empty());
         let checked = Event::InventoryChecked {
             product_id,
             quantity,
             stock: 0,
         };
-        react(service, order_id, checked)
+        service.react(order_id, checked)
     }
 
     #[test]
@@ -243,13 +250,13 @@ mod tests {
             max_quantity: Quantity::new(1).expect("valid"),
         };
         assert_eq!(
-            react(&mut service, 1, failed()),
+            service.react(1, failed()),
             [Event::PaymentRefunded {
                 customer_id: customer(),
                 amount_cents: 3998,
                 credit_left_cents: 5000
             }]
         );
-        assert!(react(&mut service, 1, failed()).is_empty(), "refunded once");
+        assert!(service.react(1, failed()).is_empty(), "refunded once");
     }
 }

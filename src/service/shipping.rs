@@ -1,7 +1,6 @@
 //! ShippingService: ships paid orders that fit in one shipment; fails the rest, which starts
 //! the compensation chain.
 
-use std::collections::HashMap;
 use std::io;
 
 use crate::event::{Envelope, Event, EventKind, Kinds, ServiceName};
@@ -13,15 +12,12 @@ use super::Service;
 #[derive(Debug)]
 pub struct ShippingService {
     max_quantity: Quantity,
-    /// What each order in flight ships, learned from `OrderCreated`, until it is shipped or not.
-    pending: HashMap<OrderId, (ProductId, Quantity)>,
 }
 
 impl ShippingService {
     pub fn new(max_quantity_per_shipment: Quantity) -> Self {
         ShippingService {
             max_quantity: max_quantity_per_shipment,
-            pending: HashMap::new(),
         }
     }
 }
@@ -35,17 +31,18 @@ impl Service for ShippingService {
     ]);
     const PUBLISHES: Kinds = Kinds::of(&[EventKind::ShippingArranged, EventKind::ShippingFailed]);
 
-    fn handle(&mut self, event: &Envelope, out: &mut Vec<Event>) {
+    /// What the order ships, learned from `OrderCreated`, until it is shipped or not.
+    type Order = Option<(ProductId, Quantity)>;
+
+    fn handle(&mut self, pending: &mut Self::Order, event: &Envelope, out: &mut Vec<Event>) {
         match event.event {
             Event::OrderCreated {
                 product_id,
                 quantity,
                 ..
-            } => {
-                self.pending.insert(event.order_id, (product_id, quantity));
-            }
+            } => *pending = Some((product_id, quantity)),
             Event::PaymentProcessed { .. } => {
-                let Some((product_id, quantity)) = self.pending.remove(&event.order_id) else {
+                let Some((product_id, quantity)) = pending.take() else {
                     tracing::error!(order_id = %event.order_id, "no quantity on record");
                     return;
                 };
@@ -63,10 +60,6 @@ impl Service for ShippingService {
             }
             _ => {}
         }
-    }
-
-    fn finish(&mut self, order_id: OrderId) {
-        self.pending.remove(&order_id);
     }
 }
 
@@ -95,26 +88,30 @@ pub(super) fn narrate(
 mod tests {
     use super::*;
     use crate::order::CustomerId;
-    use crate::service::react;
+    use crate::service::Harness;
 
-    fn paid_order(service: &mut ShippingService, order_id: u64, quantity: u64) -> Vec<Event> {
+    fn paid_order(
+        service: &mut Harness<ShippingService>,
+        order_id: u64,
+        quantity: u64,
+    ) -> Vec<Event> {
         let created = Event::OrderCreated {
             product_id: ProductId::new(101).expect("valid"),
             quantity: Quantity::new(quantity).expect("valid"),
             customer_id: CustomerId::new(1).expect("valid"),
         };
-        assert!(react(service, order_id, created).is_empty());
+        assert!(service.react(order_id, created).is_empty());
         let processed = Event::PaymentProcessed {
             customer_id: CustomerId::new(1).expect("valid"),
             amount_cents: 1,
             credit_left_cents: 0,
         };
-        react(service, order_id, processed)
+        service.react(order_id, processed)
     }
 
     #[test]
     fn an_order_within_the_shipment_limit_is_shipped() {
-        let mut service = ShippingService::new(Quantity::new(10).expect("valid"));
+        let mut service = Harness::new(ShippingService::new(Quantity::new(10).expect("valid")));
         assert_eq!(
             paid_order(&mut service, 1, 10),
             [Event::ShippingArranged {
@@ -126,7 +123,7 @@ mod tests {
 
     #[test]
     fn an_order_above_the_shipment_limit_fails() {
-        let mut service = ShippingService::new(Quantity::new(10).expect("valid"));
+        let mut service = Harness::new(ShippingService::new(Quantity::new(10).expect("valid")));
         assert_eq!(
             paid_order(&mut service, 1, 11),
             [Event::ShippingFailed {
@@ -134,6 +131,10 @@ mod tests {
                 max_quantity: Quantity::new(10).expect("valid"),
             }]
         );
-        assert!(service.pending.is_empty(), "nothing kept after deciding");
+        assert_eq!(
+            service.orders.values().next(),
+            Some(&None),
+            "nothing kept after deciding"
+        );
     }
 }
