@@ -17,6 +17,7 @@
 //! - [`summary`]: orders per terminal state, revenue and stock, folded from the events.
 //! - [`order`]: orders and order files, with positioned errors.
 //! - [`config`]: typed, layered configuration.
+//! - [`recent`]: bounded memory of the last N keys (finished orders, ids read).
 //! - [`cli`], [`app`], [`telemetry`]: the command line, what it does, and logging.
 //!
 //! # Using it from tests
@@ -40,6 +41,7 @@ pub mod config;
 pub mod event;
 pub mod order;
 pub mod output;
+pub mod recent;
 pub mod service;
 pub mod summary;
 pub mod supervisor;

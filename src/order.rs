@@ -5,16 +5,17 @@
 //! so a bad value is reported with the file, line and column where it stands, and the rest of
 //! the program only ever sees valid [`Order`]s.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use rustc_hash::FxHashMap;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
+
+use crate::recent::Recent;
 
 /// One order, as read from an order file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -371,7 +372,8 @@ pub struct JsonLines<R> {
     path: PathBuf,
     reader: R,
     line: Vec<u8>,
-    recent: RecentIds,
+    /// The ids of recently read orders, with the line each was on.
+    recent: Recent<OrderId, usize>,
     stats: LineStats,
     done: bool,
 }
@@ -382,7 +384,7 @@ impl<R: BufRead> JsonLines<R> {
             path: path.to_owned(),
             reader,
             line: Vec::new(),
-            recent: RecentIds::new(duplicate_window),
+            recent: Recent::new(duplicate_window),
             stats: LineStats::default(),
             done: false,
         }
@@ -429,7 +431,7 @@ impl<R: BufRead> JsonLines<R> {
         }
         let order: Order = serde_json::from_slice(bytes)
             .map_err(|err| OrderFileError::from_json(&self.path, (line_no, 1), &err))?;
-        if let Some(first) = self.recent.insert(order.order_id, line_no) {
+        if let Some(first) = self.recent.get(&order.order_id).copied() {
             let column = bytes.iter().take_while(|b| b.is_ascii_whitespace()).count() + 1;
             return Err(OrderFileError::invalid(
                 &self.path,
@@ -441,6 +443,7 @@ impl<R: BufRead> JsonLines<R> {
                 ),
             ));
         }
+        self.recent.insert(order.order_id, line_no);
         Ok(order)
     }
 }
@@ -481,42 +484,6 @@ impl<R: BufRead> Iterator for JsonLines<R> {
                 }
             }
         }
-        None
-    }
-}
-
-/// The ids of the last `window` orders read, with the line each was on.
-#[derive(Debug)]
-struct RecentIds {
-    window: usize,
-    order: VecDeque<OrderId>,
-    line_of: FxHashMap<OrderId, usize>,
-}
-
-impl RecentIds {
-    fn new(window: usize) -> Self {
-        RecentIds {
-            window,
-            order: VecDeque::new(),
-            line_of: FxHashMap::default(),
-        }
-    }
-
-    /// Records `id` read on `line`; the line it was first read on if it is a repeat.
-    fn insert(&mut self, id: OrderId, line: usize) -> Option<usize> {
-        if self.window == 0 {
-            return None;
-        }
-        if let Some(first) = self.line_of.get(&id) {
-            return Some(*first);
-        }
-        if self.order.len() == self.window {
-            if let Some(oldest) = self.order.pop_front() {
-                self.line_of.remove(&oldest);
-            }
-        }
-        self.order.push_back(id);
-        self.line_of.insert(id, line);
         None
     }
 }

@@ -142,7 +142,7 @@ pub async fn run(
         dedup_window: config.services.dedup_window,
     };
     let started = services
-        .spawn(OrderService::default(), &bus, &cancel)
+        .spawn(OrderService, &bus, &cancel)
         .and_then(|()| services.spawn(InventoryService::new(&config.products), &bus, &cancel))
         .and_then(|()| {
             let payment = PaymentService::new(&config.products, &config.customers);

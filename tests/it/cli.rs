@@ -1,13 +1,14 @@
 //! Tests that run the built binary.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::thread;
 
 use serde_json::Value;
-use tempfile::TempDir;
 
-use crate::helpers::{choreo, choreo_in, reference_output, repo_path, Run};
+use crate::helpers::{
+    choreo, choreo_in, order_json, reference_output, repo_path, run_order_file, temp_file, Run,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
@@ -60,21 +61,6 @@ fn lines_of_order(stdout: &str, order_id: u64) -> Vec<String> {
         .filter(|line| order_number_span(line).is_some_and(|(s, e)| line[s..e] == number))
         .map(str::to_owned)
         .collect()
-}
-
-/// A temporary directory holding one file `name` with `contents`.
-fn temp_file(name: &str, contents: &str) -> (TempDir, PathBuf) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join(name);
-    std::fs::write(&path, contents).expect("write temp file");
-    (dir, path)
-}
-
-/// Runs `choreo run NAME` from a temporary directory holding the order file `name`, so error
-/// messages name it exactly as `name`.
-fn run_order_file(name: &str, contents: &str) -> Run {
-    let (dir, _) = temp_file(name, contents);
-    choreo_in(dir.path(), ["run", name])
 }
 
 /// Runs the binary from the repository root with one extra environment variable.
@@ -199,11 +185,6 @@ fn assert_refused_at(name: &str, text: &str, before: &str, token: &str, message:
         "column {column} points into {token:?} (columns {first}..={last}): {error:?}"
     );
     assert_eq!(actual, message, "message of {error:?}");
-}
-
-/// One order as a JSON object on one line.
-fn order_json(order_id: u64, product_id: u64, quantity: u64) -> String {
-    format!(r#"{{"order_id": {order_id}, "product_id": {product_id}, "quantity": {quantity}}}"#)
 }
 
 // ---------------------------------------------------------------------------------------------

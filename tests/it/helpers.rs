@@ -1,7 +1,9 @@
 //! Shared test helpers: running the real `choreo` binary, and building orders.
 
 use std::path::{Path, PathBuf};
+
 use std::process::{Command, Output};
+use tempfile::TempDir;
 
 use choreo::order::Order;
 
@@ -74,4 +76,31 @@ pub fn order(order_id: u64, product_id: u64, quantity: u64) -> Order {
         "quantity": quantity,
     }))
     .expect("valid order")
+}
+
+/// One order as a JSON object on one line, as in an order file.
+pub fn order_json(order_id: u64, product_id: u64, quantity: u64) -> String {
+    format!(r#"{{"order_id": {order_id}, "product_id": {product_id}, "quantity": {quantity}}}"#)
+}
+
+/// A temporary directory holding one file `name` with `contents`.
+pub fn temp_file(name: &str, contents: &str) -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join(name);
+    std::fs::write(&path, contents).expect("write temp file");
+    (dir, path)
+}
+
+/// Runs `choreo run NAME ARGS...` from a temporary directory holding the order file `name`, so
+/// messages name it exactly as `name`.
+pub fn run_order_file(name: &str, contents: &str) -> Run {
+    run_order_file_with(name, contents, &[])
+}
+
+/// Like [`run_order_file`], with more arguments after the file.
+pub fn run_order_file_with(name: &str, contents: &str, args: &[&str]) -> Run {
+    let (dir, _) = temp_file(name, contents);
+    let mut all = vec!["run", name];
+    all.extend_from_slice(args);
+    choreo_in(dir.path(), all)
 }

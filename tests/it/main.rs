@@ -4,3 +4,4 @@ mod cli;
 mod helpers;
 mod library;
 mod rules;
+mod scale;

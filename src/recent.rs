@@ -1,0 +1,93 @@
+//! A bounded memory of recent keys: what choreo uses wherever it must remember "the last N"
+//! of an endless stream (finished orders, order ids read) without growing with it.
+
+use std::hash::Hash;
+
+use rustc_hash::FxHashMap;
+
+/// Remembers at least the last `window` keys inserted, with a value each, in at most
+/// `2 * window` entries.
+///
+/// Two generations: keys go into the young one; when it holds `window`, it becomes the old one
+/// and the previous old one is forgotten at once. That costs one insert per key and no
+/// per-key eviction, which matters on the hot path.
+#[derive(Debug)]
+pub struct Recent<K, V> {
+    young: FxHashMap<K, V>,
+    old: FxHashMap<K, V>,
+    window: usize,
+}
+
+impl<K: Hash + Eq, V> Recent<K, V> {
+    /// `window` 0 remembers nothing.
+    pub fn new(window: usize) -> Self {
+        Recent {
+            young: FxHashMap::default(),
+            old: FxHashMap::default(),
+            window,
+        }
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.young.get(key).or_else(|| self.old.get(key))
+    }
+
+    pub fn contains(&self, key: &K) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Remembers `key` (a key already remembered keeps its first value).
+    pub fn insert(&mut self, key: K, value: V) {
+        if self.window == 0 || self.contains(&key) {
+            return;
+        }
+        if self.young.len() >= self.window {
+            // The old generation's allocation is reused for the new young one.
+            std::mem::swap(&mut self.young, &mut self.old);
+            self.young.clear();
+        }
+        self.young.insert(key, value);
+    }
+
+    /// Keys remembered now.
+    pub fn len(&self) -> usize {
+        self.young.len() + self.old.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remembers_at_least_the_last_window_keys() {
+        let mut recent = Recent::new(3);
+        for key in 0..10 {
+            recent.insert(key, key * 10);
+            for back in 0..3.min(key + 1) {
+                assert_eq!(recent.get(&(key - back)), Some(&((key - back) * 10)));
+            }
+            assert!(recent.len() <= 6);
+        }
+        assert!(!recent.contains(&0), "old keys are forgotten");
+    }
+
+    #[test]
+    fn a_repeated_key_keeps_its_first_value() {
+        let mut recent = Recent::new(3);
+        recent.insert("a", 1);
+        recent.insert("a", 2);
+        assert_eq!(recent.get(&"a"), Some(&1));
+    }
+
+    #[test]
+    fn a_zero_window_remembers_nothing() {
+        let mut recent = Recent::new(0);
+        recent.insert(1, ());
+        assert!(recent.is_empty());
+    }
+}
