@@ -3,12 +3,13 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
-use crate::cli::{Cli, Command, RunArgs};
+use crate::cli::{Cli, Clock, Command, RunArgs};
 use crate::config::{Config, ConfigError};
 use crate::order::{open_order_file, JsonLines, Order, OrderFileError, OrderSource};
 use crate::output::{Progress, Writer};
-use crate::summary::Summary;
+use crate::summary::{Machine, Summary};
 use crate::supervisor::{self, RunFailed};
 
 /// Exit code: every order reached its terminal event.
@@ -65,10 +66,7 @@ fn run(args: RunArgs) -> Result<(), Error> {
     let config = Config::load(args.config.as_deref(), &args.set)?;
     let source = open_order_file(&args.file, config.input.duplicate_window)?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .map_err(Error::Runtime)?;
+    let runtime = runtime(args.clock).map_err(Error::Runtime)?;
     let total = match &source {
         OrderSource::Document(orders) => Some(orders.len() as u64),
         OrderSource::Lines(_) => None,
@@ -77,6 +75,7 @@ fn run(args: RunArgs) -> Result<(), Error> {
         total,
         Writer::new(args.format, BufWriter::new(io::stdout())),
     );
+    let started = Instant::now();
     let (mut result, stopped_by) = match source {
         OrderSource::Document(orders) => {
             tracing::info!(file = %args.file.display(), orders = orders.len(), "orders read");
@@ -108,6 +107,7 @@ fn run(args: RunArgs) -> Result<(), Error> {
 
     // The summary is written whether or not the run succeeded: a failed run needs it most.
     let summary = summary_of(&mut result);
+    summary.machine = Machine::measure(started);
     if !args.quiet {
         eprint!("{summary}");
     }
@@ -125,6 +125,20 @@ fn run(args: RunArgs) -> Result<(), Error> {
             Err(stop.into())
         }
         (result, None) => Ok(result.map(drop)?),
+    }
+}
+
+/// The runtime for `clock`: virtual time is Tokio's paused clock on a single thread, which
+/// also makes the schedule, and so every run, the same.
+fn runtime(clock: Clock) -> io::Result<tokio::runtime::Runtime> {
+    match clock {
+        Clock::Virtual => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build(),
+        Clock::Real => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
     }
 }
 

@@ -25,11 +25,27 @@ pub enum Command {
     Run(RunArgs),
 }
 
+/// The clock, and with it the runtime, a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Clock {
+    /// One thread, paused Tokio time that jumps ahead whenever every task waits.
+    #[default]
+    Virtual,
+    /// The multi-thread runtime and the wall clock.
+    Real,
+}
+
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Order file: one JSON order object, a JSON array of orders, or JSON Lines (.jsonl),
     /// e.g. {"order_id": 1, "product_id": 101, "quantity": 2}.
     pub file: PathBuf,
+
+    /// Which clock the run uses: `virtual` runs every task on one thread with simulated
+    /// time (deterministic; simulated seconds pass instantly); `real` runs on the multi-thread
+    /// runtime with real time.
+    #[arg(long, value_enum, default_value_t = Clock::Virtual)]
+    pub clock: Clock,
 
     /// How to print events on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]

@@ -38,6 +38,34 @@ pub struct Summary {
     pub blank_lines: u64,
     pub invalid_lines: u64,
     pub unread_lines: u64,
+    /// How the machine took it: the one part of the summary that differs between runs.
+    pub machine: Machine,
+}
+
+/// Wall time and memory of the run, measured by the process itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Machine {
+    /// Wall-clock milliseconds from the first order admitted to the last service stopped.
+    pub wall_ms: u64,
+    /// Peak resident memory of the whole process, in KiB (Linux `VmHWM`); `null` elsewhere.
+    pub peak_rss_kib: Option<u64>,
+}
+
+impl Machine {
+    /// Measures now, for a run that started at `started`.
+    pub fn measure(started: std::time::Instant) -> Self {
+        Machine {
+            wall_ms: started.elapsed().as_millis() as u64,
+            peak_rss_kib: peak_rss_kib(),
+        }
+    }
+}
+
+/// The process's peak resident set, from `/proc/self/status` where there is one.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// One product's stock over the run.
@@ -155,6 +183,15 @@ impl fmt::Display for Summary {
             if line.shipped > 0 {
                 write!(f, " ({} shipped)", line.shipped)?;
             }
+        }
+        writeln!(f)?;
+        let wall = self.machine.wall_ms as f64 / 1000.0;
+        write!(f, "  wall time: {wall:.3} s")?;
+        if wall > 0.0 {
+            write!(f, " ({:.0} orders/s)", self.orders as f64 / wall)?;
+        }
+        if let Some(kib) = self.machine.peak_rss_kib {
+            write!(f, ", peak memory: {:.1} MiB", kib as f64 / 1024.0)?;
         }
         writeln!(f)
     }

@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 use crate::order::{OrderId, ProductId, Quantity};
 
 use super::order::unreachable_narration;
-use super::Service;
+use super::{say, Service};
 
 #[derive(Debug)]
 pub struct InventoryService {
@@ -101,8 +101,8 @@ pub(super) fn narrate(
 ) -> io::Result<()> {
     match event {
         Event::InventoryChecked { .. } => {
-            writeln!(out, "InventoryService: Checking inventory for order {order_id}")?;
-            writeln!(out, "InventoryService: Inventory checked for order {order_id}")
+            say(out, "InventoryService: Checking inventory for order ", order_id, "")?;
+            say(out, "InventoryService: Inventory checked for order ", order_id, "")
         }
         Event::InventoryUnavailable(unavailable) => match unavailable.available {
             Some(available) => writeln!(

@@ -185,6 +185,21 @@ pub async fn run<S: Service>(
 /// Events a task takes in a row before it yields.
 pub(crate) const BATCH: u32 = 128;
 
+/// Writes one line `{before}{order_id}{after}\n`: the happy path's lines, which are most of
+/// the output at volume, without the formatting machinery.
+pub(super) fn say(
+    out: &mut impl io::Write,
+    before: &str,
+    order_id: OrderId,
+    after: &str,
+) -> io::Result<()> {
+    let mut digits = itoa::Buffer::new();
+    out.write_all(before.as_bytes())?;
+    out.write_all(digits.format(order_id.get()).as_bytes())?;
+    out.write_all(after.as_bytes())?;
+    out.write_all(b"\n")
+}
+
 /// Writes what the emitting service says about `envelope`, one `Service: message` line each.
 pub fn narrate(envelope: &Envelope, out: &mut impl io::Write) -> io::Result<()> {
     let order_id = envelope.order_id;

@@ -6,7 +6,7 @@ use std::io;
 use crate::event::{CancelReason, Envelope, Event, EventKind, Kinds, ServiceName};
 use crate::order::{CustomerId, Order, OrderId};
 
-use super::Service;
+use super::{say, Service};
 
 #[derive(Debug, Default)]
 pub struct OrderService;
@@ -72,8 +72,8 @@ pub(super) fn narrate(
 ) -> io::Result<()> {
     match event {
         Event::OrderCreated { .. } => {
-            writeln!(out, "OrderService: Creating order {order_id}")?;
-            writeln!(out, "OrderService: Order {order_id} created")
+            say(out, "OrderService: Creating order ", order_id, "")?;
+            say(out, "OrderService: Order ", order_id, " created")
         }
         Event::OrderRejected(unavailable) => match unavailable.available {
             Some(available) => writeln!(

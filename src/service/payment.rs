@@ -11,7 +11,7 @@ use rustc_hash::FxHashMap;
 use crate::order::{CustomerId, OrderId, ProductId};
 
 use super::order::unreachable_narration;
-use super::{Money, Service};
+use super::{say, Money, Service};
 
 #[derive(Debug)]
 pub struct PaymentService {
@@ -130,8 +130,8 @@ pub(super) fn narrate(
 ) -> io::Result<()> {
     match event {
         Event::PaymentProcessed { .. } => {
-            writeln!(out, "PaymentService: Processing payment for order {order_id}")?;
-            writeln!(out, "PaymentService: Payment processed for order {order_id}")
+            say(out, "PaymentService: Processing payment for order ", order_id, "")?;
+            say(out, "PaymentService: Payment processed for order ", order_id, "")
         }
         Event::PaymentDeclined(declined) => match declined.credit_left_cents {
             Some(left) => writeln!(

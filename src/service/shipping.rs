@@ -7,7 +7,7 @@ use crate::event::{Envelope, Event, EventKind, Kinds, ServiceName};
 use crate::order::{OrderId, ProductId, Quantity};
 
 use super::order::unreachable_narration;
-use super::Service;
+use super::{say, Service};
 
 #[derive(Debug)]
 pub struct ShippingService {
@@ -70,8 +70,8 @@ pub(super) fn narrate(
 ) -> io::Result<()> {
     match event {
         Event::ShippingArranged { .. } => {
-            writeln!(out, "ShippingService: Arranging shipping for order {order_id}")?;
-            writeln!(out, "ShippingService: Shipping arranged for order {order_id}")
+            say(out, "ShippingService: Arranging shipping for order ", order_id, "")?;
+            say(out, "ShippingService: Shipping arranged for order ", order_id, "")
         }
         Event::ShippingFailed {
             quantity,

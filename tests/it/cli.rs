@@ -204,8 +204,8 @@ fn the_seed_order_prints_exactly_the_reference_output() {
     );
 }
 
-/// Two hundred runs of the seed (multi-thread runtime, several runs at once) all print the
-/// reference output: the output never depends on task scheduling.
+/// Two hundred runs of the seed on the multi-thread runtime (`--clock real`, several runs at
+/// once) all print the reference output: the output never depends on task scheduling.
 #[test]
 fn two_hundred_seed_runs_all_print_the_reference_output() {
     const THREADS: usize = 4;
@@ -216,7 +216,7 @@ fn two_hundred_seed_runs_all_print_the_reference_output() {
             .map(|_| {
                 scope.spawn(|| {
                     (0..RUNS_PER_THREAD)
-                        .map(|_| choreo(["run", "orders/seed.json"]))
+                        .map(|_| choreo(["run", "orders/seed.json", "--clock", "real"]))
                         .collect::<Vec<_>>()
                 })
             })
