@@ -63,7 +63,10 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
 fn run(args: RunArgs) -> Result<(), Error> {
     // Config and documents are checked whole before the first order goes in; JSON Lines are
     // checked line by line as they are read.
-    let config = Config::load(args.config.as_deref(), &args.set)?;
+    let mut config = Config::load(args.config.as_deref(), &args.set)?;
+    if let Some(seed) = args.seed {
+        config.simulation.seed = seed;
+    }
     let source = open_order_file(&args.file, config.input.duplicate_window)?;
 
     let runtime = runtime(args.clock).map_err(Error::Runtime)?;
@@ -75,6 +78,10 @@ fn run(args: RunArgs) -> Result<(), Error> {
         total,
         Writer::new(args.format, BufWriter::new(io::stdout())),
     );
+    if !args.quiet {
+        // Logged first, so any run can be replayed: `--seed N` with the same input and config.
+        eprintln!("choreo: seed {}", config.simulation.seed);
+    }
     let started = Instant::now();
     let (mut result, stopped_by) = match source {
         OrderSource::Document(orders) => {

@@ -48,6 +48,8 @@ pub struct Bus {
     /// wake it through `room` after each event they consume.
     waiting_for_room: AtomicBool,
     room: Notify,
+    /// Time 0 of the run, for the envelopes' `at_us` (Tokio's clock: simulated when paused).
+    started: tokio::time::Instant,
 }
 
 impl Bus {
@@ -62,7 +64,13 @@ impl Bus {
             lost: AtomicU64::new(0),
             waiting_for_room: AtomicBool::new(false),
             room: Notify::new(),
+            started: tokio::time::Instant::now(),
         }
+    }
+
+    /// Time 0 of the run.
+    pub fn started(&self) -> tokio::time::Instant {
+        self.started
     }
 
     pub fn capacity(&self) -> Capacity {
@@ -105,10 +113,12 @@ impl Bus {
             order_id,
             kind: event.kind(),
         };
+        let at_us = self.started.elapsed().as_micros() as u64;
         let mut next_seq = self.next_seq.lock().unwrap_or_else(PoisonError::into_inner);
         let seq = *next_seq;
         let envelope = Arc::new(Envelope {
             seq,
+            at_us,
             id,
             order_id,
             service,

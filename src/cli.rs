@@ -47,6 +47,11 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Clock::Virtual)]
     pub clock: Clock,
 
+    /// Seed for every random choice (latencies, arrivals, faults); default
+    /// `simulation.seed`. The same input, config and seed replay the same run.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
     /// How to print events on stdout.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,

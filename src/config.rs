@@ -14,11 +14,12 @@ use std::time::Duration;
 use serde::{Deserialize, Deserializer};
 
 use crate::order::{CustomerId, ProductId, Quantity, WholeNumber};
+use crate::simulation::SimulationConfig;
 
 /// The text of `config/default.toml`: every setting with its default and a comment.
 pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
     pub bus: BusConfig,
@@ -33,6 +34,7 @@ pub struct Config {
     pub shipping: ShippingConfig,
     pub services: ServicesConfig,
     pub input: InputConfig,
+    pub simulation: SimulationConfig,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -336,11 +338,17 @@ fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
     }
 }
 
-/// Merges `layer` into `base`: tables key by key, anything else replaced whole.
+/// Merges `layer` into `base`: tables key by key, anything else replaced whole. A table with
+/// a `model` key (a latency model) is one value: it replaces the table before it whole, so
+/// switching models does not leave the old model's keys behind.
 fn merge(base: &mut toml::Table, layer: toml::Table) {
     for (key, value) in layer {
         match (base.get_mut(&key), value) {
-            (Some(toml::Value::Table(base)), toml::Value::Table(layer)) => merge(base, layer),
+            (Some(toml::Value::Table(base)), toml::Value::Table(layer))
+                if !layer.contains_key("model") =>
+            {
+                merge(base, layer)
+            }
             (_, value) => {
                 base.insert(key, value);
             }

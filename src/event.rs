@@ -31,11 +31,13 @@ pub enum Event {
     },
     /// InventoryService could not reserve the order's quantity.
     InventoryUnavailable(Unavailable),
-    /// PaymentService charged the customer; `credit_left` is what the customer has left after.
+    /// PaymentService charged the customer; `credit_left` is what the customer has left after;
+    /// `attempts` is how many tries the payment gateway took.
     PaymentProcessed {
         customer_id: CustomerId,
         amount_cents: u64,
         credit_left_cents: u64,
+        attempts: u32,
     },
     /// PaymentService refused the charge.
     PaymentDeclined(Declined),
@@ -66,6 +68,9 @@ pub enum Event {
     OrderRejected(Unavailable),
     /// OrderService cancelled the order once every step done for it was undone.
     OrderCancelled { reason: CancelReason },
+    /// The emitting service gave up on an event (`gave_up_on`) whose handling kept crashing
+    /// it; the steps done for the order are compensated as for a failure at that step.
+    DeadLettered { gave_up_on: EventKind, crashes: u32 },
 }
 
 /// Why inventory could not be reserved.
@@ -84,6 +89,19 @@ pub struct Declined {
     pub amount_cents: u64,
     /// Credit the customer had left; `None` when the customer is unknown.
     pub credit_left_cents: Option<u64>,
+    pub reason: DeclineReason,
+    /// Tries the payment gateway took (each timed out, when that is the reason).
+    pub attempts: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeclineReason {
+    /// The charge exceeds the credit the customer has left.
+    InsufficientCredit,
+    UnknownCustomer,
+    /// Every attempt at the payment gateway timed out.
+    GatewayTimeout,
 }
 
 /// Why an order was cancelled.
@@ -92,6 +110,8 @@ pub struct Declined {
 pub enum CancelReason {
     PaymentDeclined,
     ShippingFailed,
+    /// An event of the order was dead-lettered by the service in `DeadLettered`.
+    DeadLettered,
 }
 
 impl fmt::Display for CancelReason {
@@ -99,6 +119,7 @@ impl fmt::Display for CancelReason {
         f.write_str(match self {
             CancelReason::PaymentDeclined => "payment declined",
             CancelReason::ShippingFailed => "shipping failed",
+            CancelReason::DeadLettered => "dead-lettered",
         })
     }
 }
@@ -118,6 +139,7 @@ impl Event {
             Event::InventoryReleased { .. } => EventKind::InventoryReleased,
             Event::OrderRejected(_) => EventKind::OrderRejected,
             Event::OrderCancelled { .. } => EventKind::OrderCancelled,
+            Event::DeadLettered { .. } => EventKind::DeadLettered,
         }
     }
 }
@@ -136,11 +158,12 @@ pub enum EventKind {
     InventoryReleased,
     OrderRejected,
     OrderCancelled,
+    DeadLettered,
 }
 
 impl EventKind {
     /// Every kind: the happy path first, then failures and compensations.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::OrderCreated,
         EventKind::InventoryChecked,
         EventKind::PaymentProcessed,
@@ -152,6 +175,7 @@ impl EventKind {
         EventKind::PaymentRefunded,
         EventKind::InventoryReleased,
         EventKind::OrderCancelled,
+        EventKind::DeadLettered,
     ];
 
     /// The terminal kinds: an order that reached one is finished, and every order reaches
@@ -176,6 +200,7 @@ impl EventKind {
             EventKind::InventoryReleased => "InventoryReleased",
             EventKind::OrderRejected => "OrderRejected",
             EventKind::OrderCancelled => "OrderCancelled",
+            EventKind::DeadLettered => "DeadLettered",
         }
     }
 
@@ -302,6 +327,9 @@ impl<'de> Deserialize<'de> for EventId {
 pub struct Envelope {
     /// Position on the bus: every subscriber receives events in this order, starting at 0.
     pub seq: u64,
+    /// When it was published, in microseconds since the run started: simulated time with
+    /// the virtual clock, wall time with the real one.
+    pub at_us: u64,
     /// Unique and stable across redeliveries; see [`EventId`].
     pub id: EventId,
     /// The order this event belongs to (correlation id).

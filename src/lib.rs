@@ -17,6 +17,7 @@
 //! - [`summary`]: orders per terminal state, revenue and stock, folded from the events.
 //! - [`order`]: orders and order files, with positioned errors.
 //! - [`config`]: typed, layered configuration.
+//! - [`simulation`]: seed, latency models, arrivals and faults for simulated runs.
 //! - [`recent`]: bounded memory of the last N keys (finished orders, ids read).
 //! - [`cli`], [`app`], [`telemetry`]: the command line, what it does, and logging.
 //!
@@ -43,6 +44,7 @@ pub mod order;
 pub mod output;
 pub mod recent;
 pub mod service;
+pub mod simulation;
 pub mod summary;
 pub mod supervisor;
 pub mod telemetry;

@@ -27,6 +27,10 @@ pub struct Order {
     /// Who pays; absent, the configured `payment.default_customer`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<CustomerId>,
+    /// When the order arrives, in milliseconds since the run started; absent, the configured
+    /// arrival process decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<u64>,
 }
 
 /// Largest id accepted: the largest integer a JSON reader that uses doubles (JavaScript, jq)
@@ -516,6 +520,7 @@ mod tests {
             product_id: ProductId::new(product_id).expect("valid id"),
             quantity: Quantity::new(quantity).expect("valid quantity"),
             customer_id: None,
+            at_ms: None,
         }
     }
 

@@ -7,12 +7,14 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::event::{Envelope, Event};
-use crate::order::ProductId;
+use hdrhistogram::Histogram;
+
+use crate::event::{Envelope, Event, EventKind, ServiceName};
+use crate::order::{OrderId, ProductId};
 use crate::service::Money;
 
 /// What a run did, whether or not it succeeded.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     /// Orders read from the input.
     pub orders: u64,
@@ -30,6 +32,18 @@ pub struct Summary {
     pub events: u64,
     /// Charged minus refunded, in cents.
     pub revenue_cents: u64,
+    /// Events a service gave up on after crashing on them again and again, each with its
+    /// order and the service.
+    pub dead_letters: Vec<DeadLetter>,
+    /// Times each service was restarted after a crash.
+    pub restarts: BTreeMap<ServiceName, u64>,
+    /// From each order's arrival to its terminal event, per terminal state, in milliseconds
+    /// (simulated with the virtual clock).
+    pub latency_ms: Latencies,
+    /// Time of the last event, in milliseconds since the start (simulated with the virtual
+    /// clock), and orders finished per second of it.
+    pub elapsed_ms: f64,
+    pub orders_per_second: f64,
     /// Per product in the catalog, by id.
     pub stock: Vec<StockLine>,
     /// JSON Lines input, every line accounted for: `lines` = orders read + `blank_lines` +
@@ -66,6 +80,93 @@ fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// An event given up on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeadLetter {
+    pub order_id: OrderId,
+    pub service: ServiceName,
+    pub event: EventKind,
+    pub crashes: u32,
+}
+
+/// Latency histograms per terminal state, serialized as their percentiles.
+#[derive(Debug, Clone)]
+pub struct Latencies {
+    completed: Histogram<u64>,
+    rejected: Histogram<u64>,
+    cancelled: Histogram<u64>,
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        // Microseconds up to an hour, 3 significant digits: a few hundred KiB in all.
+        let histogram = || Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
+        Latencies {
+            completed: histogram(),
+            rejected: histogram(),
+            cancelled: histogram(),
+        }
+    }
+}
+
+impl Latencies {
+    fn record(&mut self, kind: EventKind, micros: u64) {
+        let histogram = match kind {
+            EventKind::ShippingArranged => &mut self.completed,
+            EventKind::OrderRejected => &mut self.rejected,
+            _ => &mut self.cancelled,
+        };
+        histogram.saturating_record(micros);
+    }
+
+    fn stats(histogram: &Histogram<u64>) -> LatencyStats {
+        let ms = |micros: u64| {
+            if histogram.is_empty() {
+                0.0
+            } else {
+                micros as f64 / 1000.0
+            }
+        };
+        LatencyStats {
+            count: histogram.len(),
+            p50: ms(histogram.value_at_quantile(0.50)),
+            p90: ms(histogram.value_at_quantile(0.90)),
+            p99: ms(histogram.value_at_quantile(0.99)),
+            max: ms(histogram.max()),
+        }
+    }
+
+    /// Per terminal state: `completed`, `rejected`, `cancelled`.
+    pub fn by_state(&self) -> [(&'static str, LatencyStats); 3] {
+        [
+            ("completed", Self::stats(&self.completed)),
+            ("rejected", Self::stats(&self.rejected)),
+            ("cancelled", Self::stats(&self.cancelled)),
+        ]
+    }
+}
+
+impl Serialize for Latencies {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(3))?;
+        for (state, stats) in self.by_state() {
+            map.serialize_entry(state, &stats)?;
+        }
+        map.end()
+    }
+}
+
+/// Percentiles of one terminal state's latencies, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LatencyStats {
+    pub count: u64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
 }
 
 /// One product's stock over the run.
@@ -126,7 +227,25 @@ impl Summary {
             }
             Event::OrderRejected(_) => self.rejected += 1,
             Event::OrderCancelled { .. } => self.cancelled += 1,
+            Event::DeadLettered {
+                gave_up_on,
+                crashes,
+            } => self.dead_letters.push(DeadLetter {
+                order_id: envelope.order_id,
+                service: envelope.service,
+                event: gave_up_on,
+                crashes,
+            }),
             _ => {}
+        }
+        self.elapsed_ms = envelope.at_us as f64 / 1000.0;
+    }
+
+    /// Takes a terminal event's latency, from its order's arrival, into account.
+    pub fn record_latency(&mut self, terminal: &Envelope, micros: u64) {
+        self.latency_ms.record(terminal.kind(), micros);
+        if self.elapsed_ms > 0.0 {
+            self.orders_per_second = self.finished() as f64 / (self.elapsed_ms / 1000.0);
         }
     }
 
@@ -172,6 +291,42 @@ impl fmt::Display for Summary {
             )?;
         }
         writeln!(f, "  revenue: {}", Money(self.revenue_cents))?;
+        writeln!(
+            f,
+            "  run time: {:.3} s ({:.0} orders/s); latency from arrival, ms (p50 / p90 / p99 / max):",
+            self.elapsed_ms / 1000.0,
+            self.orders_per_second
+        )?;
+        for (state, stats) in self.latency_ms.by_state() {
+            if stats.count > 0 {
+                writeln!(
+                    f,
+                    "    {state}: {} / {} / {} / {} ({} orders)",
+                    stats.p50, stats.p90, stats.p99, stats.max, stats.count
+                )?;
+            }
+        }
+        if !self.restarts.is_empty() {
+            f.write_str("  restarts:")?;
+            for (service, n) in &self.restarts {
+                write!(f, " {service} {n}")?;
+            }
+            writeln!(f)?;
+        }
+        if !self.dead_letters.is_empty() {
+            write!(f, "  dead letters: {}", self.dead_letters.len())?;
+            for letter in self.dead_letters.iter().take(5) {
+                write!(
+                    f,
+                    "; order {} ({} gave up on {})",
+                    letter.order_id, letter.service, letter.event
+                )?;
+            }
+            if self.dead_letters.len() > 5 {
+                write!(f, "; ...")?;
+            }
+            writeln!(f)?;
+        }
         f.write_str("  stock left:")?;
         for (i, line) in self.stock.iter().enumerate() {
             let sep = if i == 0 { " " } else { ", " };
@@ -187,6 +342,9 @@ impl fmt::Display for Summary {
         writeln!(f)?;
         let wall = self.machine.wall_ms as f64 / 1000.0;
         write!(f, "  wall time: {wall:.3} s")?;
+        if wall > 0.0 && self.elapsed_ms > 0.0 {
+            write!(f, ", {:.1}x the run time", self.elapsed_ms / 1000.0 / wall)?;
+        }
         if wall > 0.0 {
             write!(f, " ({:.0} orders/s)", self.orders as f64 / wall)?;
         }

@@ -12,11 +12,14 @@
 //! order only while `reserved + MAX_EVENTS_PER_ORDER <= slowest_consumed + capacity`. Since
 //! the slowest cursor only grows, no subscriber can be more than `capacity` behind.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use rand_distr::{Distribution, Exp};
+use tokio::time::Instant;
 
 use rustc_hash::FxHashMap;
 use tokio::task::{Id, JoinError, JoinSet};
@@ -28,9 +31,12 @@ use crate::config::Config;
 use crate::event::{Envelope, ServiceName};
 use crate::order::{CustomerId, Order, OrderId};
 use crate::output::EventSink;
+use crate::service::worker::{self, Simulated, Slot, BATCH};
 use crate::service::{
-    self, InventoryService, OrderService, PaymentService, Service, ServiceError, ShippingService,
+    InjectedCrash, InventoryService, OrderService, PaymentService, Service, ServiceError,
+    ShippingService, Worker,
 };
+use crate::simulation::{self, ArrivalProcess, SimulationConfig};
 use crate::summary::Summary;
 
 /// The most events one order can cause: the longest path through the flow, a shipment that
@@ -72,6 +78,14 @@ pub enum Failure {
     ServiceFailed {
         service: ServiceName,
         error: ServiceError,
+    },
+    #[error("{service} crashed more than {max_restarts} times within {}; {}", humantime::format_duration(*window), Unfinished(unfinished, *not_admitted))]
+    RestartLimit {
+        service: ServiceName,
+        max_restarts: u32,
+        window: Duration,
+        unfinished: Vec<OrderId>,
+        not_admitted: u64,
     },
     #[error("{service} panicked: {message}")]
     ServicePanicked {
@@ -124,7 +138,7 @@ impl fmt::Display for Unfinished<'_> {
 ///
 /// Events go to `sink` in bus order. Returns the summary when every order reached its terminal
 /// event and every service stopped cleanly; otherwise [`RunFailed`] with the summary and each
-/// failure.
+/// failure. Time is Tokio's: run it on a paused clock for a simulation.
 pub async fn run(
     config: &Config,
     orders: impl IntoIterator<Item = Order>,
@@ -133,19 +147,24 @@ pub async fn run(
     let bus = Arc::new(Bus::new(config.bus.capacity));
     let cancel = CancellationToken::new();
     let mut failures = Vec::new();
+    let sim = &config.simulation;
+    if ServiceName::ALL
+        .iter()
+        .any(|s| !sim.faults.of(*s).crash.is_zero() || !sim.faults.of(*s).poison.is_zero())
+    {
+        worker::quiet_injected_crashes();
+    }
 
     // Every subscription exists before the first order goes in: a receiver only sees events
     // published after it subscribed.
-    let mut services = Services {
-        tasks: JoinSet::new(),
-        names: HashMap::new(),
-        dedup_window: config.services.dedup_window,
-    };
+    let mut services = Services::new(config);
     let started = services
         .spawn(OrderService, &bus, &cancel)
         .and_then(|()| services.spawn(InventoryService::new(&config.products), &bus, &cancel))
         .and_then(|()| {
-            let payment = PaymentService::new(&config.products, &config.customers);
+            let rng = simulation::stream(sim.seed, "PaymentService/gateway");
+            let gateway = sim.faults.gateway.clone();
+            let payment = PaymentService::new(&config.products, &config.customers, gateway, rng);
             services.spawn(payment, &bus, &cancel)
         })
         .and_then(|()| {
@@ -171,6 +190,7 @@ pub async fn run(
     }
     summary.lost_events = bus.lost_events();
     summary.events = bus.published();
+    summary.restarts = services.restarted;
     if failures.is_empty() {
         Ok(summary)
     } else {
@@ -178,14 +198,44 @@ pub async fn run(
     }
 }
 
-/// The running service tasks, by task id, so a panic can be named.
+/// Starts a service's task again on the worker it left behind.
+type Respawn = Box<dyn Fn(&mut JoinSet<Result<(), ServiceError>>) -> Id + Send>;
+
+/// The running service tasks, by task id so a panic can be named, and how to restart each.
 struct Services {
     tasks: JoinSet<Result<(), ServiceError>>,
     names: HashMap<Id, ServiceName>,
+    respawn: HashMap<ServiceName, Respawn>,
+    /// When each service was restarted, within the restart window.
+    recent_restarts: HashMap<ServiceName, VecDeque<Instant>>,
+    /// Restarts over the whole run, per service.
+    restarted: BTreeMap<ServiceName, u64>,
     dedup_window: usize,
+    sim: SimulationConfig,
+}
+
+/// How a service task ended.
+enum Ended {
+    /// It returned `Ok`: it was told to stop.
+    Stopped,
+    /// A simulated crash: the service is to be restarted.
+    Crashed,
+    Failed(Failure),
 }
 
 impl Services {
+    fn new(config: &Config) -> Self {
+        Services {
+            tasks: JoinSet::new(),
+            names: HashMap::new(),
+            respawn: HashMap::new(),
+            recent_restarts: HashMap::new(),
+            restarted: BTreeMap::new(),
+            dedup_window: config.services.dedup_window,
+            sim: config.simulation.clone(),
+        }
+    }
+
     fn spawn<S: Service>(
         &mut self,
         service: S,
@@ -193,27 +243,61 @@ impl Services {
         cancel: &CancellationToken,
     ) -> Result<(), BusError> {
         let events = bus.subscribe(S::NAME.as_str())?;
-        let task = service::run(
-            service,
-            events,
-            Arc::clone(bus),
-            cancel.clone(),
-            self.dedup_window,
-        )
-        .instrument(tracing::info_span!("service", service = %S::NAME));
-        let handle = self.tasks.spawn(task);
-        self.names.insert(handle.id(), S::NAME);
+        let simulated = Simulated {
+            latency: *self.sim.latency.get(S::NAME),
+            faults: self.sim.faults.of(S::NAME).clone(),
+            seed: self.sim.seed,
+            poison_crashes: self.sim.faults.poison_crashes,
+        };
+        let worker = Worker::new(service, events, self.dedup_window, simulated);
+        let slot: Slot<S> = Arc::new(Mutex::new(Some(worker)));
+        let (bus, cancel) = (Arc::clone(bus), cancel.clone());
+        let respawn = move |tasks: &mut JoinSet<Result<(), ServiceError>>| {
+            let task = worker::run(Arc::clone(&slot), Arc::clone(&bus), cancel.clone())
+                .instrument(tracing::info_span!("service", service = %S::NAME));
+            tasks.spawn(task).id()
+        };
+        let id = respawn(&mut self.tasks);
+        self.names.insert(id, S::NAME);
+        self.respawn.insert(S::NAME, Box::new(respawn));
+        Ok(())
+    }
+
+    /// Restarts a crashed service, unless it crashed too often lately (OTP's restart
+    /// intensity: at most `max_restarts` within `restart_window`).
+    fn restart(&mut self, service: ServiceName) -> Result<(), (u32, Duration)> {
+        let (max, window) = (self.sim.faults.max_restarts, self.sim.faults.restart_window);
+        let now = Instant::now();
+        let recent = self.recent_restarts.entry(service).or_default();
+        while recent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > window)
+        {
+            recent.pop_front();
+        }
+        if recent.len() >= max as usize {
+            return Err((max, window));
+        }
+        recent.push_back(now);
+        *self.restarted.entry(service).or_default() += 1;
+        tracing::debug!(%service, "restarting after a crash");
+        if let Some(respawn) = self.respawn.get(&service) {
+            let id = respawn(&mut self.tasks);
+            self.names.insert(id, service);
+        }
         Ok(())
     }
 
     /// Waits up to `timeout` for every service to stop (they have been told to), then aborts
-    /// the rest and reports them as stuck.
+    /// the rest and reports them as stuck. A crash now needs no restart: the work is done.
     async fn stop(&mut self, timeout: Duration) -> Vec<Failure> {
         let mut failures = Vec::new();
         let (tasks, names) = (&mut self.tasks, &self.names);
         let joined_all = tokio::time::timeout(timeout, async {
             while let Some(joined) = tasks.join_next_with_id().await {
-                failures.extend(judge(names, joined).1.err());
+                if let (_, Ended::Failed(failure)) = judge(names, joined) {
+                    failures.push(failure);
+                }
             }
         })
         .await;
@@ -225,7 +309,11 @@ impl Services {
                         service: names[&err.id()],
                         timeout,
                     }),
-                    joined => failures.extend(judge(names, joined).1.err()),
+                    joined => {
+                        if let (_, Ended::Failed(failure)) = judge(names, joined) {
+                            failures.push(failure);
+                        }
+                    }
                 }
             }
         }
@@ -233,43 +321,65 @@ impl Services {
     }
 }
 
-/// Which service a finished task ran, and whether it finished cleanly.
+/// Which service a finished task ran, and how it ended.
 fn judge(
     names: &HashMap<Id, ServiceName>,
     joined: Result<(Id, Result<(), ServiceError>), JoinError>,
-) -> (ServiceName, Result<(), Failure>) {
+) -> (ServiceName, Ended) {
     match joined {
-        Ok((id, Ok(()))) => (names[&id], Ok(())),
+        Ok((id, Ok(()))) => (names[&id], Ended::Stopped),
         Ok((id, Err(error))) => {
             let service = names[&id];
-            (service, Err(Failure::ServiceFailed { service, error }))
+            (
+                service,
+                Ended::Failed(Failure::ServiceFailed { service, error }),
+            )
         }
         Err(err) => {
             let service = names[&err.id()];
             if !err.is_panic() {
-                return (service, Err(Failure::ServiceEnded { service }));
+                return (service, Ended::Failed(Failure::ServiceEnded { service }));
             }
             let payload = err.into_panic();
+            if payload.is::<InjectedCrash>() {
+                return (service, Ended::Crashed);
+            }
             let message = payload
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "non-text panic payload".into());
-            (service, Err(Failure::ServicePanicked { service, message }))
+            (
+                service,
+                Ended::Failed(Failure::ServicePanicked { service, message }),
+            )
         }
     }
 }
 
-/// The injector and observer: admits orders within the bus's room, watches them finish.
+/// An order admitted and not yet finished.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    /// Its events seen so far.
+    seen: u64,
+    /// When it arrived, in microseconds since the run started.
+    arrived_us: u64,
+}
+
+/// The injector and observer: admits orders as they arrive and as the bus has room, watches
+/// them finish.
 struct Admission<'b, I> {
     bus: &'b Arc<Bus>,
     orders: I,
+    /// The next order and when it arrives, read but not yet admitted.
+    next: Option<(Order, Instant)>,
+    arrivals: Arrivals,
     observer: Subscription,
     /// Events of finished orders plus [`MAX_EVENTS_PER_ORDER`] per order in flight.
     reserved: u64,
-    /// Events seen so far of each order in flight; an order leaves at its terminal event, so
-    /// this holds only what is in flight.
-    in_flight: FxHashMap<OrderId, u64>,
+    /// Each order in flight; an order leaves at its terminal event, so this holds only what
+    /// is in flight.
+    in_flight: FxHashMap<OrderId, InFlight>,
     default_customer: CustomerId,
     /// `bus.admission`; off only for experiments with lag.
     admission: bool,
@@ -279,11 +389,56 @@ struct Admission<'b, I> {
     input_done: bool,
 }
 
+/// When orders without an `at_ms` arrive.
+struct Arrivals {
+    process: ArrivalProcess,
+    per_second: f64,
+    rng: simulation::Rng,
+    /// The last arrival the process gave, since the run started.
+    last: Duration,
+}
+
+impl Arrivals {
+    fn next(&mut self, index: u64) -> Duration {
+        let gap = |per_second: f64| {
+            if per_second > 0.0 {
+                1.0 / per_second
+            } else {
+                0.0
+            }
+        };
+        self.last = match self.process {
+            ArrivalProcess::AllAtOnce => Duration::ZERO,
+            ArrivalProcess::FixedRate => {
+                Duration::from_secs_f64(index as f64 * gap(self.per_second))
+            }
+            ArrivalProcess::Poisson => {
+                let mean = gap(self.per_second);
+                let draw = if mean > 0.0 {
+                    Exp::new(1.0 / mean).map_or(0.0, |d| d.sample(&mut self.rng))
+                } else {
+                    0.0
+                };
+                self.last + Duration::from_secs_f64(draw)
+            }
+        };
+        self.last
+    }
+}
+
 impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
     fn new(bus: &'b Arc<Bus>, orders: I, observer: Subscription, config: &Config) -> Self {
+        let arrivals = &config.simulation.arrivals;
         Admission {
             bus,
             orders,
+            next: None,
+            arrivals: Arrivals {
+                process: arrivals.process,
+                per_second: arrivals.per_second,
+                rng: simulation::stream(config.simulation.seed, "arrivals"),
+                last: Duration::ZERO,
+            },
             observer,
             reserved: 0,
             in_flight: FxHashMap::default(),
@@ -304,14 +459,40 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
         self.reserved + MAX_EVENTS_PER_ORDER <= self.bus.slowest_consumed() + capacity
     }
 
-    /// Admits orders while there is room. Returns a failure if publishing failed.
+    /// The next order and its arrival time, reading one if none is waiting.
+    fn peek(&mut self) -> Option<(Order, Instant)> {
+        if self.next.is_none() && !self.input_done {
+            match self.orders.next() {
+                Some(order) => {
+                    let arrives = match order.at_ms {
+                        Some(at_ms) => Duration::from_millis(at_ms),
+                        None => self
+                            .arrivals
+                            .next(self.admitted + u64::from(self.next.is_some())),
+                    };
+                    self.next = Some((order, self.bus.started() + arrives));
+                }
+                None => self.input_done = true,
+            }
+        }
+        self.next
+    }
+
+    /// Admits orders that have arrived while there is room. Returns when the next order has
+    /// not arrived yet, there is no room, or the input is done.
     fn admit(&mut self) -> Result<(), Failure> {
-        while !self.input_done && self.has_room() {
-            let Some(order) = self.orders.next() else {
-                self.input_done = true;
+        let now = Instant::now();
+        while let Some((order, arrives)) = self.peek() {
+            if arrives > now || !self.has_room() {
                 break;
+            }
+            self.next = None;
+            let arrived_us = arrives.duration_since(self.bus.started()).as_micros() as u64;
+            let record = InFlight {
+                seen: 0,
+                arrived_us,
             };
-            if self.in_flight.insert(order.order_id, 0).is_some() {
+            if self.in_flight.insert(order.order_id, record).is_some() {
                 return Err(Failure::Protocol {
                     order_id: order.order_id,
                     problem: "admitted twice while in flight".into(),
@@ -339,13 +520,13 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
             if let Err(failure) = self.admit() {
                 return Some(failure);
             }
-            if self.input_done && self.in_flight.is_empty() {
+            if self.input_done && self.next.is_none() && self.in_flight.is_empty() {
                 return None;
             }
             // Take the events that are ready without waiting: far cheaper than a `select!` per
             // event. Only when none is ready does the loop wait below.
             let mut taken = 0;
-            while taken < service::BATCH {
+            while taken < BATCH {
                 match self.observer.try_recv() {
                     Ok(Some(envelope)) => {
                         if let Err(failure) = self.observe(&envelope, sink) {
@@ -358,37 +539,47 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
                 }
             }
             if taken > 0 {
-                if tokio::time::Instant::now() >= deadline.deadline() {
+                if Instant::now() >= deadline.deadline() {
                     return Some(self.time_limit(config.run.time_limit));
                 }
-                if taken == service::BATCH {
+                if taken == BATCH {
                     tokio::task::yield_now().await;
                 }
                 continue;
             }
-            // Out of room with orders waiting: ask subscribers to say when they consume, then
-            // look once more before sleeping (see `Bus::set_waiting_for_room`).
-            let blocked = !self.input_done;
+            // Waiting for the next order to arrive, or for room on the bus.
+            let arrival = self.next.map(|(_, arrives)| arrives);
+            let waiting_for_arrival = arrival.is_some_and(|at| at > Instant::now());
+            let blocked = arrival.is_some() && !waiting_for_arrival;
             if blocked {
+                // Out of room: ask subscribers to say when they consume, then look once more
+                // before sleeping (see `Bus::set_waiting_for_room`).
                 self.bus.set_waiting_for_room(true);
                 if self.has_room() {
                     self.bus.set_waiting_for_room(false);
                     continue;
                 }
             }
+            let arrives = tokio::time::sleep_until(arrival.unwrap_or_else(Instant::now));
             let step = tokio::select! {
                 biased;
                 () = &mut deadline => Err(self.time_limit(config.run.time_limit)),
                 Some(joined) = services.tasks.join_next_with_id() => {
-                    // Services only stop when told to: any end now is a failure.
-                    let (service, result) = judge(&services.names, joined);
-                    Err(result.err().unwrap_or(Failure::ServiceEnded { service }))
+                    match judge(&services.names, joined) {
+                        (service, Ended::Crashed) => services.restart(service).map_err(
+                            |(max_restarts, window)| self.restart_limit(service, max_restarts, window),
+                        ),
+                        // Services only stop when told to: any other end now is a failure.
+                        (service, Ended::Stopped) => Err(Failure::ServiceEnded { service }),
+                        (_, Ended::Failed(failure)) => Err(failure),
+                    }
                 }
                 received = self.observer.recv() => match received {
                     Ok(envelope) => self.observe(&envelope, sink),
                     Err(err) => Err(err.into()),
                 },
                 () = self.bus.room_freed(), if blocked => Ok(()),
+                () = arrives, if waiting_for_arrival => Ok(()),
             };
             self.bus.set_waiting_for_room(false);
             if let Err(failure) = step {
@@ -402,14 +593,14 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
         sink.event(envelope).map_err(Failure::Output)?;
         self.summary.record(envelope);
         let order_id = envelope.order_id;
-        let Some(seen) = self.in_flight.get_mut(&order_id) else {
+        let Some(order) = self.in_flight.get_mut(&order_id) else {
             return Err(Failure::Protocol {
                 order_id,
                 problem: format!("{} arrived for an order not in flight", envelope.kind()),
             });
         };
-        *seen += 1;
-        let seen = *seen;
+        order.seen += 1;
+        let InFlight { seen, arrived_us } = *order;
         if seen > MAX_EVENTS_PER_ORDER {
             return Err(Failure::Protocol {
                 order_id,
@@ -422,18 +613,44 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
             self.in_flight.remove(&order_id);
             // The order will publish nothing more: give back what it did not use.
             self.reserved -= MAX_EVENTS_PER_ORDER - seen;
+            self.summary
+                .record_latency(envelope, envelope.at_us.saturating_sub(arrived_us));
         }
         Ok(())
     }
 
-    fn time_limit(&mut self, limit: Duration) -> Failure {
+    /// The orders not finished, in id order, and how many were never admitted (read now).
+    fn unfinished(&mut self) -> (Vec<OrderId>, u64) {
         let mut unfinished: Vec<OrderId> = self.in_flight.keys().copied().collect();
         unfinished.sort_unstable();
-        self.not_admitted = self.orders.by_ref().count() as u64;
+        self.not_admitted =
+            u64::from(self.next.take().is_some()) + self.orders.by_ref().count() as u64;
+        self.input_done = true;
+        (unfinished, self.not_admitted)
+    }
+
+    fn time_limit(&mut self, limit: Duration) -> Failure {
+        let (unfinished, not_admitted) = self.unfinished();
         Failure::TimeLimit {
             limit,
             unfinished,
-            not_admitted: self.not_admitted,
+            not_admitted,
+        }
+    }
+
+    fn restart_limit(
+        &mut self,
+        service: ServiceName,
+        max_restarts: u32,
+        window: Duration,
+    ) -> Failure {
+        let (unfinished, not_admitted) = self.unfinished();
+        Failure::RestartLimit {
+            service,
+            max_restarts,
+            window,
+            unfinished,
+            not_admitted,
         }
     }
 

@@ -10,8 +10,9 @@ use rustc_hash::FxHashMap;
 
 use crate::order::{OrderId, ProductId, Quantity};
 
+use super::dead_lettered;
 use super::order::unreachable_narration;
-use super::{say, Service};
+use super::{say, Outbox, Service};
 
 #[derive(Debug)]
 pub struct InventoryService {
@@ -59,30 +60,36 @@ impl Service for InventoryService {
         EventKind::InventoryChecked,
         EventKind::PaymentDeclined,
         EventKind::PaymentRefunded,
+        EventKind::DeadLettered,
     ]);
     const PUBLISHES: Kinds = Kinds::of(&[
         EventKind::InventoryChecked,
         EventKind::InventoryUnavailable,
         EventKind::InventoryReleased,
+        EventKind::DeadLettered,
     ]);
 
     /// What the order has reserved. A reservation ends released, or shipped when the order
     /// completes (and its state is dropped with the units gone for good).
     type Order = Option<(ProductId, Quantity)>;
 
-    fn handle(&mut self, reservation: &mut Self::Order, event: &Envelope, out: &mut Vec<Event>) {
+    fn handle(&mut self, reservation: &mut Self::Order, event: &Envelope, out: &mut Outbox) {
         match event.event {
             Event::OrderCreated {
                 product_id,
                 quantity,
                 ..
-            } => out.push(self.reserve(reservation, product_id, quantity)),
-            // Compensation: the money side failed or was undone, so the units go back.
-            Event::PaymentDeclined(_) | Event::PaymentRefunded { .. } => {
+            } => out.publish(self.reserve(reservation, product_id, quantity)),
+            // Compensation: the money side failed, gave up, or was undone, so the units go back.
+            // (When ShippingService gives up, PaymentService refunds first.)
+            Event::DeadLettered { .. } if event.service != ServiceName::PaymentService => {}
+            Event::PaymentDeclined(_)
+            | Event::PaymentRefunded { .. }
+            | Event::DeadLettered { .. } => {
                 if let Some((product_id, quantity)) = reservation.take() {
                     let stock = self.stock.entry(product_id).or_default();
                     *stock += u64::from(quantity.get());
-                    out.push(Event::InventoryReleased {
+                    out.publish(Event::InventoryReleased {
                         product_id,
                         quantity,
                         stock: *stock,
@@ -124,6 +131,13 @@ pub(super) fn narrate(
             out,
             "InventoryService: Released {quantity} of product {product_id} for order {order_id} ({stock} in stock)"
         ),
+        Event::DeadLettered { gave_up_on, crashes } => dead_lettered(
+            out,
+            ServiceName::InventoryService,
+            *gave_up_on,
+            order_id,
+            *crashes,
+        ),
         other => unreachable_narration(ServiceName::InventoryService, other),
     }
 }
@@ -131,7 +145,7 @@ pub(super) fn narrate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::Declined;
+    use crate::event::{DeclineReason, Declined};
     use crate::order::CustomerId;
     use crate::service::Harness;
 
@@ -164,6 +178,8 @@ mod tests {
             customer_id: CustomerId::new(1).expect("valid"),
             amount_cents: 1,
             credit_left_cents: Some(0),
+            reason: DeclineReason::InsufficientCredit,
+            attempts: 0,
         })
     }
 

@@ -12,15 +12,15 @@ pub mod inventory;
 pub mod order;
 pub mod payment;
 pub mod shipping;
+pub mod worker;
 
 use std::collections::hash_map::Entry;
 use std::io;
-use std::sync::Arc;
+use std::time::Duration;
 
 use rustc_hash::FxHashMap;
-use tokio_util::sync::CancellationToken;
 
-use crate::bus::{Bus, BusError, Subscription};
+use crate::bus::BusError;
 use crate::event::{Envelope, Event, EventKind, Kinds, ServiceName};
 use crate::order::OrderId;
 use crate::recent::Recent;
@@ -29,9 +29,10 @@ pub use inventory::InventoryService;
 pub use order::OrderService;
 pub use payment::PaymentService;
 pub use shipping::ShippingService;
+pub use worker::{InjectedCrash, Worker};
 
 /// One service's decisions: event in, events out.
-pub trait Service: Send + 'static {
+pub trait Service: Send + std::fmt::Debug + 'static {
     const NAME: ServiceName;
     /// The events this service reacts to; every other event is passed over.
     const SUBSCRIBES: Kinds;
@@ -42,12 +43,30 @@ pub trait Service: Send + 'static {
     /// What the service keeps about one order in flight (a reservation, a charge). The task
     /// loop holds it and drops it when the order reaches its terminal event, so memory is
     /// bounded by the orders in flight, and no service has to remember to forget.
-    type Order: Default + Send;
+    type Order: Default + Send + std::fmt::Debug;
 
     /// Decides what follows `event` (one of [`Self::SUBSCRIBES`]) for the order it belongs
-    /// to, whose state is `order`, and pushes it to `out`. Everything pushed belongs to the
+    /// to, whose state is `order`, and puts it in `out`. Everything published belongs to the
     /// same order and is caused by `event`.
-    fn handle(&mut self, order: &mut Self::Order, event: &Envelope, out: &mut Vec<Event>);
+    fn handle(&mut self, order: &mut Self::Order, event: &Envelope, out: &mut Outbox);
+}
+
+/// What a decision produces: the events that follow, and how long the service is busy before
+/// they go out (waiting on a payment gateway, say), on top of its latency model.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    pub events: Vec<Event>,
+    pub busy: Duration,
+}
+
+impl Outbox {
+    pub fn publish(&mut self, event: Event) {
+        self.events.push(event);
+    }
+
+    pub fn busy_for(&mut self, duration: Duration) {
+        self.busy += duration;
+    }
 }
 
 /// Per-order state kept by the task loop: the service's own, and which events it has already
@@ -91,6 +110,14 @@ impl<T: Default> Inbox<T> {
         Some(&mut record.state)
     }
 
+    /// Whether `envelope` would be taken, without taking it.
+    pub fn is_new(&self, envelope: &Envelope) -> bool {
+        match self.live.get(&envelope.order_id) {
+            Some(record) => !record.taken.contains(envelope.kind()),
+            None => !self.finished.contains(&envelope.order_id),
+        }
+    }
+
     /// Drops a finished order's record and remembers its id among the finished.
     pub fn finish(&mut self, order_id: OrderId) {
         self.live.remove(&order_id);
@@ -107,83 +134,14 @@ impl<T: Default> Inbox<T> {
 pub enum ServiceError {
     #[error(transparent)]
     Bus(#[from] BusError),
+    #[error("{service} has no worker to run: it was lost in an earlier crash")]
+    NoWorker { service: ServiceName },
     #[error("{service} published {kind}, which it does not declare in PUBLISHES")]
     Undeclared {
         service: ServiceName,
         kind: EventKind,
     },
 }
-
-/// Runs `service` until `cancel` fires: receive, decide, publish.
-///
-/// Returns an error, ending the task, when the subscription lags or closes: a service that
-/// missed events can no longer be trusted to decide, and the supervisor fails the run.
-pub async fn run<S: Service>(
-    mut service: S,
-    mut events: Subscription,
-    bus: Arc<Bus>,
-    cancel: CancellationToken,
-    dedup_window: usize,
-) -> Result<(), ServiceError> {
-    let mut out = Vec::new();
-    let mut inbox = Inbox::<S::Order>::new(dedup_window);
-    let mut budget = BATCH;
-    loop {
-        // Take what is ready without waiting, and wait (heeding cancellation) only when
-        // nothing is: far cheaper than a `select!` per event. Every `BATCH` events the task
-        // yields, so the others on its thread get to run, and checks for cancellation.
-        if budget == 0 {
-            budget = BATCH;
-            tokio::task::yield_now().await;
-            if cancel.is_cancelled() {
-                return Ok(());
-            }
-        }
-        budget -= 1;
-        let envelope = match events.try_recv()? {
-            Some(envelope) => envelope,
-            None => tokio::select! {
-                // Cancellation first: once told to stop, a service stops.
-                biased;
-                () = cancel.cancelled() => return Ok(()),
-                received = events.recv() => received?,
-            },
-        };
-        let kind = envelope.kind();
-        let subscribed = S::SUBSCRIBES.contains(kind);
-        let terminal = kind.is_terminal();
-        if !(subscribed || terminal) {
-            continue;
-        }
-        let _span =
-            tracing::trace_span!("handle", order_id = %envelope.order_id, event = %kind).entered();
-        let Some(order) = inbox.take(&envelope) else {
-            tracing::debug!(id = %envelope.id, "duplicate delivery ignored");
-            continue;
-        };
-        if subscribed {
-            service.handle(order, &envelope, &mut out);
-            for event in out.drain(..) {
-                let kind = event.kind();
-                if !S::PUBLISHES.contains(kind) {
-                    return Err(ServiceError::Undeclared {
-                        service: S::NAME,
-                        kind,
-                    });
-                }
-                tracing::trace!(%kind, "publish");
-                bus.publish(envelope.order_id, S::NAME, Some(envelope.id), event)?;
-            }
-        }
-        // The terminal event, subscribed or not, ends what the service keeps for the order.
-        if terminal {
-            inbox.finish(envelope.order_id);
-        }
-    }
-}
-
-/// Events a task takes in a row before it yields.
-pub(crate) const BATCH: u32 = 128;
 
 /// Writes one line `{before}{order_id}{after}\n`: the happy path's lines, which are most of
 /// the output at volume, without the formatting machinery.
@@ -198,6 +156,20 @@ pub(super) fn say(
     out.write_all(digits.format(order_id.get()).as_bytes())?;
     out.write_all(after.as_bytes())?;
     out.write_all(b"\n")
+}
+
+/// The line of a `DeadLettered` event, the same for every service.
+pub(super) fn dead_lettered(
+    out: &mut impl io::Write,
+    service: ServiceName,
+    gave_up_on: EventKind,
+    order_id: OrderId,
+    crashes: u32,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{service}: Gave up on {gave_up_on} for order {order_id} after {crashes} crashes: dead-lettered"
+    )
 }
 
 /// Writes what the emitting service says about `envelope`, one `Service: message` line each.
@@ -217,6 +189,7 @@ fn delivered(order_id: u64, service: ServiceName, event: Event) -> Envelope {
     let order_id = crate::order::OrderId::new(order_id).expect("valid id");
     Envelope {
         seq: 0,
+        at_us: 0,
         id: crate::event::EventId {
             order_id,
             kind: event.kind(),
@@ -226,6 +199,12 @@ fn delivered(order_id: u64, service: ServiceName, event: Event) -> Envelope {
         cause: None,
         event,
     }
+}
+
+/// Test support: an envelope as a service would receive it.
+#[cfg(test)]
+pub(crate) fn delivered_for_test(order_id: u64, event: Event) -> Envelope {
+    delivered(order_id, ServiceName::OrderService, event)
 }
 
 /// Test support: a service with the per-order state the task loop would keep for it.
@@ -250,16 +229,16 @@ impl<S: Service> Harness<S> {
         let envelope = delivered(order_id, ServiceName::OrderService, event);
         assert!(S::SUBSCRIBES.contains(envelope.kind()), "not subscribed");
         let order = self.orders.entry(envelope.order_id).or_default();
-        let mut out = Vec::new();
+        let mut out = Outbox::default();
         self.service.handle(order, &envelope, &mut out);
-        for event in &out {
+        for event in &out.events {
             assert!(
                 S::PUBLISHES.contains(event.kind()),
                 "undeclared {}",
                 event.kind()
             );
         }
-        out
+        out.events
     }
 }
 

@@ -6,7 +6,7 @@ use std::io;
 use crate::event::{CancelReason, Envelope, Event, EventKind, Kinds, ServiceName};
 use crate::order::{CustomerId, Order, OrderId};
 
-use super::{say, Service};
+use super::{say, Outbox, Service};
 
 #[derive(Debug, Default)]
 pub struct OrderService;
@@ -33,6 +33,7 @@ impl Service for OrderService {
         EventKind::PaymentDeclined,
         EventKind::ShippingFailed,
         EventKind::InventoryReleased,
+        EventKind::DeadLettered,
     ]);
     const PUBLISHES: Kinds = Kinds::of(&[
         EventKind::OrderCreated,
@@ -44,17 +45,23 @@ impl Service for OrderService {
     /// (`InventoryReleased`) arrives.
     type Order = Option<CancelReason>;
 
-    fn handle(&mut self, failing: &mut Self::Order, event: &Envelope, out: &mut Vec<Event>) {
+    fn handle(&mut self, failing: &mut Self::Order, event: &Envelope, out: &mut Outbox) {
         match &event.event {
             // Nothing was done for the order yet: nothing to undo.
             Event::InventoryUnavailable(unavailable) => {
-                out.push(Event::OrderRejected(*unavailable))
+                out.publish(Event::OrderRejected(*unavailable))
             }
             Event::PaymentDeclined(_) => *failing = Some(CancelReason::PaymentDeclined),
             Event::ShippingFailed { .. } => *failing = Some(CancelReason::ShippingFailed),
+            // Given up on before anything was reserved: nothing to undo.
+            Event::DeadLettered { .. } if event.service == ServiceName::InventoryService => out
+                .publish(Event::OrderCancelled {
+                    reason: CancelReason::DeadLettered,
+                }),
+            Event::DeadLettered { .. } => *failing = Some(CancelReason::DeadLettered),
             // The release is the last compensation of either failure: the order can close.
             Event::InventoryReleased { .. } => match failing.take() {
-                Some(reason) => out.push(Event::OrderCancelled { reason }),
+                Some(reason) => out.publish(Event::OrderCancelled { reason }),
                 None => tracing::error!(
                     order_id = %event.order_id,
                     "inventory released with no failure on record"
@@ -105,7 +112,7 @@ pub(super) fn unreachable_narration(service: ServiceName, event: &Event) -> io::
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Declined, Unavailable};
+    use crate::event::{DeclineReason, Declined, Unavailable};
     use crate::order::{ProductId, Quantity};
     use crate::service::Harness;
 
@@ -161,6 +168,8 @@ mod tests {
             customer_id: CustomerId::new(2).expect("valid"),
             amount_cents: 500,
             credit_left_cents: Some(100),
+            reason: DeclineReason::InsufficientCredit,
+            attempts: 0,
         });
         assert!(service.react(4, declined).is_empty());
         assert_eq!(

@@ -6,8 +6,9 @@ use std::io;
 use crate::event::{Envelope, Event, EventKind, Kinds, ServiceName};
 use crate::order::{OrderId, ProductId, Quantity};
 
+use super::dead_lettered;
 use super::order::unreachable_narration;
-use super::{say, Service};
+use super::{say, Outbox, Service};
 
 #[derive(Debug)]
 pub struct ShippingService {
@@ -29,12 +30,16 @@ impl Service for ShippingService {
         EventKind::PaymentProcessed,
         EventKind::ShippingArranged,
     ]);
-    const PUBLISHES: Kinds = Kinds::of(&[EventKind::ShippingArranged, EventKind::ShippingFailed]);
+    const PUBLISHES: Kinds = Kinds::of(&[
+        EventKind::ShippingArranged,
+        EventKind::ShippingFailed,
+        EventKind::DeadLettered,
+    ]);
 
     /// What the order ships, learned from `OrderCreated`, until it is shipped or not.
     type Order = Option<(ProductId, Quantity)>;
 
-    fn handle(&mut self, pending: &mut Self::Order, event: &Envelope, out: &mut Vec<Event>) {
+    fn handle(&mut self, pending: &mut Self::Order, event: &Envelope, out: &mut Outbox) {
         match event.event {
             Event::OrderCreated {
                 product_id,
@@ -46,7 +51,7 @@ impl Service for ShippingService {
                     tracing::error!(order_id = %event.order_id, "no quantity on record");
                     return;
                 };
-                out.push(if quantity <= self.max_quantity {
+                out.publish(if quantity <= self.max_quantity {
                     Event::ShippingArranged {
                         product_id,
                         quantity,
@@ -80,6 +85,13 @@ pub(super) fn narrate(
             out,
             "ShippingService: Cannot ship order {order_id}: {quantity} units exceed the {max_quantity}-unit shipment limit"
         ),
+        Event::DeadLettered { gave_up_on, crashes } => dead_lettered(
+            out,
+            ServiceName::ShippingService,
+            *gave_up_on,
+            order_id,
+            *crashes,
+        ),
         other => unreachable_narration(ServiceName::ShippingService, other),
     }
 }
@@ -105,6 +117,7 @@ mod tests {
             customer_id: CustomerId::new(1).expect("valid"),
             amount_cents: 1,
             credit_left_cents: 0,
+            attempts: 1,
         };
         service.react(order_id, processed)
     }

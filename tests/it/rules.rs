@@ -371,6 +371,7 @@ async fn invariants_hold_over_ten_thousand_mixed_orders() {
                 customer_id,
                 amount_cents,
                 credit_left_cents,
+                ..
             } => {
                 let left = credit.get_mut(customer_id).expect("known customer");
                 *left -= *amount_cents as i64;

@@ -308,7 +308,8 @@ fn no_progress_bar_when_stderr_is_not_a_terminal() {
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stderr.starts_with("summary: 2000 orders"),
+        run.stderr
+            .starts_with("choreo: seed 1\nsummary: 2000 orders"),
         "{:?}",
         run.stderr
     );

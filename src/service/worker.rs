@@ -1,0 +1,346 @@
+//! The one task loop every service runs in: receive, decide, publish; with the simulated
+//! latency and faults of `[simulation]` around it.
+//!
+//! A [`Worker`] is everything a service is apart from its task: its decisions and state, its
+//! per-order records, its subscription, and the event it has in hand. It lives in a shared
+//! slot while its task runs, and a guard puts it back if the task panics, so the supervisor
+//! can restart the service from its state as of its last completed event, with the same
+//! receiver (nothing published meanwhile is missed), and hand it the interrupted event again:
+//! the recovery a real service gets from its database and its broker's redelivery.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use rustc_hash::FxHashMap;
+use tokio_util::sync::CancellationToken;
+use tokio_util::time::DelayQueue;
+
+use crate::bus::{Bus, Subscription};
+use crate::event::{Envelope, Event, EventId, EventKind, ServiceName};
+use crate::order::OrderId;
+use crate::simulation::{self, Latency, Rng, ServiceFaults};
+
+use super::{Inbox, Outbox, Service, ServiceError};
+
+/// Events a task takes in a row before it yields.
+pub(crate) const BATCH: u32 = 128;
+
+/// The panic payload of a simulated crash. The supervisor restarts a service whose task
+/// ended with it; any other panic is a bug and fails the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InjectedCrash {
+    pub service: ServiceName,
+    pub event: EventId,
+}
+
+/// Everything a service is apart from its task; see the module documentation.
+#[derive(Debug)]
+pub struct Worker<S: Service> {
+    service: S,
+    inbox: Inbox<S::Order>,
+    events: Subscription,
+    /// The event being handled. Set before handling starts and cleared once it is done, so an
+    /// event interrupted by a crash is delivered again after the restart.
+    in_hand: Option<Arc<Envelope>>,
+    /// Events due before anything new from the bus (a late event, and those of its order that
+    /// waited behind it).
+    ready: VecDeque<Arc<Envelope>>,
+    /// Late deliveries and duplicates, each due at its time.
+    late: DelayQueue<Late>,
+    /// Orders with an event delivered late: their later events wait here, in order.
+    held: FxHashMap<OrderId, VecDeque<Arc<Envelope>>>,
+    latency: Latency,
+    faults: ServiceFaults,
+    seed: u64,
+    poison_crashes: u32,
+    /// The event that crashed the service last, and how many times in a row.
+    crashes: Option<(EventId, u32)>,
+    rng: Rng,
+    out: Outbox,
+}
+
+#[derive(Debug)]
+enum Late {
+    /// Delivered late: the order's later events wait behind it.
+    Delayed(Arc<Envelope>),
+    /// Delivered a second time.
+    Duplicate(Arc<Envelope>),
+}
+
+/// How a worker's service is simulated.
+#[derive(Debug, Clone)]
+pub struct Simulated {
+    pub latency: Latency,
+    pub faults: ServiceFaults,
+    pub seed: u64,
+    pub poison_crashes: u32,
+}
+
+impl<S: Service> Worker<S> {
+    pub fn new(service: S, events: Subscription, dedup_window: usize, sim: Simulated) -> Self {
+        Worker {
+            service,
+            inbox: Inbox::new(dedup_window),
+            events,
+            in_hand: None,
+            ready: VecDeque::new(),
+            late: DelayQueue::new(),
+            held: FxHashMap::default(),
+            latency: sim.latency,
+            faults: sim.faults,
+            seed: sim.seed,
+            poison_crashes: sim.poison_crashes,
+            crashes: None,
+            rng: simulation::stream(sim.seed, &format!("{}/faults", S::NAME)),
+            out: Outbox::default(),
+        }
+    }
+
+    /// The next event to handle: the one in hand after a restart, one that is due, or the
+    /// next from the bus. `None` once `cancel` fires.
+    async fn next(
+        &mut self,
+        cancel: &CancellationToken,
+        budget: &mut u32,
+    ) -> Result<Option<Arc<Envelope>>, ServiceError> {
+        loop {
+            if let Some(envelope) = &self.in_hand {
+                return Ok(Some(Arc::clone(envelope)));
+            }
+            if let Some(envelope) = self.ready.pop_front() {
+                return Ok(Some(self.hold(envelope)));
+            }
+            // Take what is ready without waiting, and wait (heeding cancellation) only when
+            // nothing is: far cheaper than a `select!` per event. Every `BATCH` events the
+            // task yields, so the others on its thread get to run, and looks at the clock.
+            if *budget == 0 {
+                *budget = BATCH;
+                tokio::task::yield_now().await;
+                if cancel.is_cancelled() {
+                    return Ok(None);
+                }
+                if !self.late.is_empty() {
+                    let mut cx = Context::from_waker(Waker::noop());
+                    if let Poll::Ready(Some(expired)) = self.late.poll_expired(&mut cx) {
+                        self.arrive_late(expired.into_inner());
+                        continue;
+                    }
+                }
+            }
+            *budget -= 1;
+            let received = match self.events.try_recv()? {
+                Some(envelope) => envelope,
+                None => tokio::select! {
+                    // Cancellation first: once told to stop, a service stops.
+                    biased;
+                    () = cancel.cancelled() => return Ok(None),
+                    Some(expired) = std::future::poll_fn(|cx| self.late.poll_expired(cx)),
+                        if !self.late.is_empty() =>
+                    {
+                        self.arrive_late(expired.into_inner());
+                        continue;
+                    }
+                    received = self.events.recv() => received?,
+                },
+            };
+            if let Some(envelope) = self.route(received) {
+                return Ok(Some(self.hold(envelope)));
+            }
+        }
+    }
+
+    /// Puts `envelope` in hand and returns it.
+    fn hold(&mut self, envelope: Arc<Envelope>) -> Arc<Envelope> {
+        self.in_hand = Some(Arc::clone(&envelope));
+        envelope
+    }
+
+    /// A fresh event from the bus: handled now, or made to wait (delay fault, or its order
+    /// already waiting behind a late event).
+    fn route(&mut self, envelope: Arc<Envelope>) -> Option<Arc<Envelope>> {
+        if let Some(waiting) = self.held.get_mut(&envelope.order_id) {
+            waiting.push_back(envelope);
+            return None;
+        }
+        if self.faults.delay.happens(&mut self.rng) {
+            self.held.insert(envelope.order_id, VecDeque::new());
+            let delay = simulation::millis(self.faults.delay_ms.0);
+            self.late.insert(Late::Delayed(envelope), delay);
+            return None;
+        }
+        Some(envelope)
+    }
+
+    fn arrive_late(&mut self, late: Late) {
+        match late {
+            Late::Delayed(envelope) => {
+                let waiting = self.held.remove(&envelope.order_id).unwrap_or_default();
+                self.ready.push_back(envelope);
+                self.ready.extend(waiting);
+            }
+            Late::Duplicate(envelope) => self.ready.push_back(envelope),
+        }
+    }
+
+    /// Handles the event in hand: faults, decision, latency, publishing.
+    async fn handle(&mut self, envelope: &Envelope, bus: &Bus) -> Result<(), ServiceError> {
+        let kind = envelope.kind();
+        let subscribed = S::SUBSCRIBES.contains(kind);
+        let terminal = kind.is_terminal();
+        if !(subscribed || terminal) {
+            return Ok(());
+        }
+        if subscribed && self.inbox.is_new(envelope) {
+            if let Some(given_up) = self.maybe_crash(envelope) {
+                return self.dead_letter(envelope, given_up, bus);
+            }
+        }
+        let Some(order) = self.inbox.take(envelope) else {
+            tracing::debug!(order_id = %envelope.order_id, id = %envelope.id, "duplicate delivery ignored");
+            return Ok(());
+        };
+        if subscribed {
+            self.service.handle(order, envelope, &mut self.out);
+            let busy = self.out.busy + self.latency.sample(&mut self.rng);
+            self.out.busy = Duration::ZERO;
+            if !busy.is_zero() {
+                tokio::time::sleep(busy).await;
+            }
+            tracing::trace!(order_id = %envelope.order_id, id = %envelope.id, ?busy, "handled");
+            for event in self.out.events.drain(..) {
+                publish::<S>(bus, envelope, event)?;
+            }
+        }
+        // The terminal event, subscribed or not, ends what the service keeps for the order.
+        if terminal {
+            self.inbox.finish(envelope.order_id);
+        }
+        if self.faults.duplicate.happens(&mut self.rng) {
+            let delay = simulation::millis(self.faults.delay_ms.0);
+            self.late
+                .insert(Late::Duplicate(Arc::new(envelope.clone())), delay);
+        }
+        Ok(())
+    }
+
+    /// Crashes the service (panics) if a fault says so; returns the number of crashes when a
+    /// poison event has crashed it often enough to be given up on instead.
+    fn maybe_crash(&mut self, envelope: &Envelope) -> Option<u32> {
+        let poison = forward_event(S::NAME) == Some(envelope.kind())
+            && simulation::is_poison(self.seed, S::NAME, envelope.id, self.faults.poison);
+        let crash = poison || self.faults.crash.happens(&mut self.rng);
+        if !crash {
+            self.crashes = None;
+            return None;
+        }
+        let in_a_row = match self.crashes {
+            Some((id, n)) if id == envelope.id => n + 1,
+            _ => 1,
+        };
+        if poison && in_a_row > self.poison_crashes {
+            self.crashes = None;
+            return Some(in_a_row - 1);
+        }
+        self.crashes = Some((envelope.id, in_a_row));
+        tracing::debug!(id = %envelope.id, in_a_row, "injected crash");
+        std::panic::panic_any(InjectedCrash {
+            service: S::NAME,
+            event: envelope.id,
+        })
+    }
+
+    fn dead_letter(
+        &mut self,
+        envelope: &Envelope,
+        crashes: u32,
+        bus: &Bus,
+    ) -> Result<(), ServiceError> {
+        tracing::warn!(id = %envelope.id, crashes, "dead-lettered");
+        self.inbox.take(envelope);
+        let event = Event::DeadLettered {
+            gave_up_on: envelope.kind(),
+            crashes,
+        };
+        publish::<S>(bus, envelope, event)
+    }
+}
+
+/// The event a service handles on an order's way forward: the one a poison event can be,
+/// since giving up on it leaves a compensation that undoes what came before.
+fn forward_event(service: ServiceName) -> Option<EventKind> {
+    match service {
+        ServiceName::InventoryService => Some(EventKind::OrderCreated),
+        ServiceName::PaymentService => Some(EventKind::InventoryChecked),
+        ServiceName::ShippingService => Some(EventKind::PaymentProcessed),
+        ServiceName::OrderService => None,
+    }
+}
+
+fn publish<S: Service>(bus: &Bus, cause: &Envelope, event: Event) -> Result<(), ServiceError> {
+    let kind = event.kind();
+    if !S::PUBLISHES.contains(kind) {
+        return Err(ServiceError::Undeclared {
+            service: S::NAME,
+            kind,
+        });
+    }
+    tracing::trace!(%kind, "publish");
+    bus.publish(cause.order_id, S::NAME, Some(cause.id), event)?;
+    Ok(())
+}
+
+/// Where a worker waits while its task is not running: between a crash and the restart.
+pub type Slot<S> = Arc<Mutex<Option<Worker<S>>>>;
+
+/// Holds the worker while the task runs and puts it back into its slot when the task ends,
+/// by return or by panic.
+struct Lease<S: Service> {
+    worker: Option<Worker<S>>,
+    slot: Slot<S>,
+}
+
+impl<S: Service> Drop for Lease<S> {
+    fn drop(&mut self) {
+        if let Some(worker) = self.worker.take() {
+            *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(worker);
+        }
+    }
+}
+
+/// Runs the worker in `slot` until `cancel` fires.
+///
+/// Returns an error, ending the task, when the subscription lags or closes: a service that
+/// missed events can no longer be trusted to decide, and the supervisor fails the run.
+pub async fn run<S: Service>(
+    slot: Slot<S>,
+    bus: Arc<Bus>,
+    cancel: CancellationToken,
+) -> Result<(), ServiceError> {
+    let worker = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let mut lease = Lease { worker, slot };
+    let Some(worker) = lease.worker.as_mut() else {
+        return Err(ServiceError::NoWorker { service: S::NAME });
+    };
+    let mut budget = BATCH;
+    while let Some(envelope) = worker.next(&cancel, &mut budget).await? {
+        worker.handle(&envelope, &bus).await?;
+        worker.in_hand = None;
+    }
+    Ok(())
+}
+
+/// Keeps the default panic message for real panics and silences simulated crashes, which
+/// are expected and reported by the supervisor. Installed once per process.
+pub fn quiet_injected_crashes() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !info.payload().is::<InjectedCrash>() {
+                default(info);
+            }
+        }));
+    });
+}
