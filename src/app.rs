@@ -2,7 +2,7 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::cli::{Cli, Clock, Command, RunArgs};
@@ -29,6 +29,12 @@ pub enum Error {
     Run(Box<RunFailed>),
     #[error("cannot start the Tokio runtime: {0}")]
     Runtime(io::Error),
+    #[error("{path}: cannot create the summary file: {source}")]
+    SummaryFile {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
     #[error("{path}: cannot write summary: {source}")]
     Summary {
         path: PathBuf,
@@ -47,7 +53,7 @@ impl Error {
     /// The process exit code for this error (see README, "Exit codes").
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Orders(_) | Error::Config(_) => EXIT_BAD_INPUT,
+            Error::Orders(_) | Error::Config(_) | Error::SummaryFile { .. } => EXIT_BAD_INPUT,
             Error::Run(_) | Error::Runtime(_) | Error::Summary { .. } => EXIT_RUN_FAILED,
         }
     }
@@ -68,6 +74,14 @@ fn run(args: RunArgs) -> Result<(), Error> {
         config.simulation.seed = seed;
     }
     let source = open_order_file(&args.file, config.input.duplicate_window)?;
+    // Created before the run, so a bad path is found before any work is done.
+    let summary_file = match &args.summary {
+        Some(path) => Some(File::create(path).map_err(|source| Error::SummaryFile {
+            path: path.clone(),
+            source,
+        })?),
+        None => None,
+    };
 
     let runtime = runtime(args.clock).map_err(Error::Runtime)?;
     let total = match &source {
@@ -80,7 +94,7 @@ fn run(args: RunArgs) -> Result<(), Error> {
     );
     if !args.quiet {
         // Logged first, so any run can be replayed: `--seed N` with the same input and config.
-        eprintln!("choreo: seed {}", config.simulation.seed);
+        say(format_args!("choreo: seed {}", config.simulation.seed));
     }
     let started = Instant::now();
     let (mut result, stopped_by) = match source {
@@ -100,6 +114,8 @@ fn run(args: RunArgs) -> Result<(), Error> {
             // Every line is accounted for: the ones after a stop are counted, not parsed.
             let unread_lines = match stopped_by {
                 Some(_) => lines.skip_rest()?,
+                // Cut short by a failure: what the run never read is counted, not parsed.
+                None if result.is_err() => lines.skip_rest()?,
                 None => 0,
             };
             let stats = lines.stats();
@@ -116,10 +132,10 @@ fn run(args: RunArgs) -> Result<(), Error> {
     let summary = summary_of(&mut result);
     summary.machine = Machine::measure(started);
     if !args.quiet {
-        eprint!("{summary}");
+        say(format_args!("{}", summary.to_string().trim_end()));
     }
-    if let Some(path) = &args.summary {
-        write_summary(path, summary).map_err(|source| Error::Summary {
+    if let (Some(path), Some(file)) = (&args.summary, summary_file) {
+        write_summary(file, summary).map_err(|source| Error::Summary {
             path: path.clone(),
             source,
         })?;
@@ -127,7 +143,7 @@ fn run(args: RunArgs) -> Result<(), Error> {
     match (result, stopped_by) {
         (result, Some(stop)) => {
             if let Err(failed) = result {
-                eprintln!("choreo: error: {failed}");
+                say(format_args!("choreo: error: {failed}"));
             }
             Err(stop.into())
         }
@@ -172,7 +188,7 @@ impl<R: BufRead> Iterator for LineFeed<'_, R> {
             match self.lines.next()? {
                 Ok(order) => return Some(order),
                 Err(err @ OrderFileError::Invalid { .. }) if self.skip_invalid => {
-                    eprintln!("choreo: skipped invalid line: {err}");
+                    say(format_args!("choreo: skipped invalid line: {err}"));
                 }
                 Err(err) => {
                     self.stopped_by = Some(err);
@@ -183,8 +199,13 @@ impl<R: BufRead> Iterator for LineFeed<'_, R> {
     }
 }
 
-fn write_summary(path: &Path, summary: &Summary) -> io::Result<()> {
-    let mut file = BufWriter::new(File::create(path)?);
+/// One line on stderr. A closed stderr is not worth a panic: the line is dropped.
+pub fn say(line: std::fmt::Arguments<'_>) {
+    let _ = writeln!(io::stderr().lock(), "{line}");
+}
+
+fn write_summary(file: File, summary: &Summary) -> io::Result<()> {
+    let mut file = BufWriter::new(file);
     serde_json::to_writer_pretty(&mut file, summary)?;
     file.write_all(b"\n")?;
     file.flush()

@@ -42,8 +42,8 @@ pub struct Bus {
     capacity: Capacity,
     /// Events consumed by each subscriber, in subscription order.
     cursors: Mutex<Vec<Arc<AtomicU64>>>,
-    /// Events lost to lag, summed over subscribers.
-    lost: AtomicU64,
+    /// The sequence numbers lost to lag, a range per lag, as `[from, to)`.
+    lost: Mutex<Vec<(u64, u64)>>,
     /// Set while the supervisor waits for a slow subscriber to make room; subscribers then
     /// wake it through `room` after each event they consume.
     waiting_for_room: AtomicBool,
@@ -61,7 +61,7 @@ impl Bus {
             next_seq: Mutex::new(0),
             capacity,
             cursors: Mutex::new(Vec::new()),
-            lost: AtomicU64::new(0),
+            lost: Mutex::new(Vec::new()),
             waiting_for_room: AtomicBool::new(false),
             room: Notify::new(),
             started: tokio::time::Instant::now(),
@@ -147,9 +147,24 @@ impl Bus {
             .unwrap_or(0)
     }
 
-    /// Events lost to lag so far, summed over subscribers.
+    /// Events that some subscriber lost to lag so far, each counted once however many
+    /// subscribers missed it.
     pub fn lost_events(&self) -> u64 {
-        self.lost.load(Ordering::SeqCst)
+        let mut ranges = self
+            .lost
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        ranges.sort_unstable();
+        let (mut lost, mut covered_to) = (0, 0);
+        for (from, to) in ranges {
+            let from = from.max(covered_to);
+            if to > from {
+                lost += to - from;
+                covered_to = to;
+            }
+        }
+        lost
     }
 
     /// Asks subscribers to signal [`Bus::room_freed`] as they consume (or stops asking).
@@ -212,7 +227,14 @@ impl Subscription {
             }
             Err(TryRecvError::Empty) => Ok(None),
             Err(TryRecvError::Lagged(lost)) => {
-                self.bus.lost.fetch_add(lost, Ordering::SeqCst);
+                // The receiver had taken everything before its cursor: the lost events are the
+                // `lost` sequence numbers from there.
+                let from = self.cursor.load(Ordering::SeqCst);
+                self.bus
+                    .lost
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push((from, from + lost));
                 tracing::error!(subscriber = %self.name, lost, "subscriber lagged: events lost");
                 Err(BusError::Lagged {
                     subscriber: self.name.clone(),
@@ -283,6 +305,25 @@ mod tests {
             }
         );
         assert_eq!(bus.lost_events(), 6);
+    }
+
+    #[tokio::test]
+    async fn an_event_lost_by_several_subscribers_counts_once() {
+        let bus = bus(8);
+        let mut early = bus.subscribe("early").expect("subscribe");
+        let mut late = bus.subscribe("late").expect("subscribe");
+        for n in 1..=10 {
+            bus.publish(id(n), ServiceName::OrderService, None, created())
+                .expect("publish");
+        }
+        // `early` lost seqs 0 and 1; `late` will lose 0..=5 once 4 more are published.
+        assert!(early.recv().await.is_err());
+        for n in 11..=14 {
+            bus.publish(id(n), ServiceName::OrderService, None, created())
+                .expect("publish");
+        }
+        assert!(late.recv().await.is_err());
+        assert_eq!(bus.lost_events(), 6, "seqs 0 to 5, once each");
     }
 
     #[tokio::test]

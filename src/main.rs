@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     match choreo::app::execute(cli) {
         Ok(()) => ExitCode::from(choreo::app::EXIT_OK),
         Err(err) => {
-            eprintln!("choreo: error: {err}");
+            choreo::app::say(format_args!("choreo: error: {err}"));
             ExitCode::from(err.exit_code())
         }
     }

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader};
+use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use serde::de::{self, Visitor};
@@ -18,19 +18,60 @@ use serde_json::value::RawValue;
 use crate::recent::Recent;
 
 /// One order, as read from an order file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Order {
     pub order_id: OrderId,
     pub product_id: ProductId,
     pub quantity: Quantity,
     /// Who pays; absent, the configured `payment.default_customer`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub customer_id: Option<CustomerId>,
     /// When the order arrives, in milliseconds since the run started; absent, the configured
     /// arrival process decides.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub at_ms: Option<u64>,
+}
+
+/// The fields of an order object, as written in a file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OrderObject {
+    order_id: OrderId,
+    product_id: ProductId,
+    quantity: Quantity,
+    #[serde(default)]
+    customer_id: Option<CustomerId>,
+    #[serde(default)]
+    at_ms: Option<u64>,
+}
+
+/// Only an object is an order: the positional form serde derives for structs
+/// (`[1, 101, 2]`) is refused.
+impl<'de> Deserialize<'de> for Order {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Object;
+
+        impl<'de> Visitor<'de> for Object {
+            type Value = Order;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an order object")
+            }
+
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Order, A::Error> {
+                let o = OrderObject::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Order {
+                    order_id: o.order_id,
+                    product_id: o.product_id,
+                    quantity: o.quantity,
+                    customer_id: o.customer_id,
+                    at_ms: o.at_ms,
+                })
+            }
+        }
+
+        deserializer.deserialize_map(Object)
+    }
 }
 
 /// Largest id accepted: the largest integer a JSON reader that uses doubles (JavaScript, jq)
@@ -199,10 +240,12 @@ impl OrderFileError {
             .strip_suffix(&suffix)
             .unwrap_or(&text)
             .replace("struct Order", "an order object");
+        // serde_json says column 0 for "before the line's first character".
+        let at_column = err.column().max(1);
         let (line, column) = match (line, err.line()) {
-            (0, at) => (at, err.column()),
-            (first, 1) => (first, column + err.column() - 1),
-            (first, at) => (first + at - 1, err.column()),
+            (0, at) => (at, at_column),
+            (first, 1) => (first, column + at_column - 1),
+            (first, at) => (first + at - 1, at_column),
         };
         Self::invalid(path, line, column, message)
     }
@@ -241,8 +284,10 @@ pub fn open_order_file(
         });
     }
     if is_json_lines(path) {
-        // An empty file is refused before the run, like an empty document.
-        if !has_content(path).map_err(io_error)? {
+        // An empty file is refused before the run, like an empty document. (Only a regular
+        // file is looked at twice: a pipe's data would be gone.)
+        let regular = std::fs::metadata(path).map_err(io_error)?.is_file();
+        if regular && !has_content(path).map_err(io_error)? {
             return Err(OrderFileError::Empty {
                 path: path.to_owned(),
             });
@@ -251,8 +296,13 @@ pub fn open_order_file(
         let lines = JsonLines::new(path, BufReader::new(file), duplicate_window);
         return Ok(OrderSource::Lines(lines));
     }
-    let text = std::fs::read_to_string(path).map_err(io_error)?;
-    parse_json_document(path, &text).map(OrderSource::Document)
+    let bytes = std::fs::read(path).map_err(io_error)?;
+    let text = std::str::from_utf8(&bytes).map_err(|err| {
+        let valid = std::str::from_utf8(&bytes[..err.valid_up_to()]).unwrap_or_default();
+        let (line, column) = position_of(valid, valid.len());
+        OrderFileError::invalid(path, line, column, "the file is not valid UTF-8 text")
+    })?;
+    parse_json_document(path, text).map(OrderSource::Document)
 }
 
 /// Whether the file holds anything but white space; reads only up to the first other byte.
@@ -427,7 +477,9 @@ impl<R: BufRead> JsonLines<R> {
     }
 
     fn parse(&mut self, line_no: usize) -> Result<Order, OrderFileError> {
-        let mut bytes = &self.line[..];
+        // Without its line ending, an object cut short is reported on its own line.
+        let mut bytes = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+        bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
         if line_no == 1 {
             bytes = bytes
                 .strip_prefix(BYTE_ORDER_MARK.as_bytes())
@@ -458,7 +510,10 @@ impl<R: BufRead> Iterator for JsonLines<R> {
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
             self.line.clear();
-            match self.reader.read_until(b'\n', &mut self.line) {
+            // A line is read up to MAX_LINE bytes; the rest of a longer one is skipped unread,
+            // so one huge line cannot take the memory with it.
+            let mut limited = (&mut self.reader).take(MAX_LINE as u64 + 1);
+            match limited.read_until(b'\n', &mut self.line) {
                 Ok(0) => {
                     self.done = true;
                     if self.stats.lines == self.stats.blank_lines {
@@ -466,6 +521,25 @@ impl<R: BufRead> Iterator for JsonLines<R> {
                             path: self.path.clone(),
                         }));
                     }
+                }
+                Ok(_) if self.line.len() > MAX_LINE => {
+                    self.stats.lines += 1;
+                    self.stats.invalid_lines += 1;
+                    if let Err(source) = skip_line(&mut self.reader) {
+                        self.done = true;
+                        return Some(Err(OrderFileError::Io {
+                            path: self.path.clone(),
+                            source,
+                        }));
+                    }
+                    return Some(Err(OrderFileError::invalid(
+                        &self.path,
+                        self.stats.lines as usize,
+                        MAX_LINE + 1,
+                        format!(
+                            "line longer than {MAX_LINE} bytes; an order takes well under 1 KiB"
+                        ),
+                    )));
                 }
                 Ok(_) => {
                     self.stats.lines += 1;
@@ -492,8 +566,31 @@ impl<R: BufRead> Iterator for JsonLines<R> {
     }
 }
 
+/// The longest JSON Lines line read; longer ones are invalid.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// Consumes the rest of the current line, without keeping it.
+fn skip_line(reader: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        match chunk.iter().position(|b| *b == b'\n') {
+            Some(end) => {
+                reader.consume(end + 1);
+                return Ok(());
+            }
+            None => {
+                let len = chunk.len();
+                reader.consume(len);
+            }
+        }
+    }
+}
+
 /// 1-based line and column of a byte offset.
-fn position_of(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn position_of(text: &str, offset: usize) -> (usize, usize) {
     let before = &text[..offset];
     let line = before.matches('\n').count() + 1;
     let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
@@ -549,6 +646,40 @@ mod tests {
         assert!(err
             .unwrap_err()
             .contains("customer_id must be a whole number"));
+    }
+
+    #[test]
+    fn a_positional_array_is_not_an_order() {
+        let err = parse("[[1, 101, 2]]").unwrap_err();
+        assert!(err.contains("expected an order object"), "{err}");
+        let err = lines("[1, 101, 2]").unwrap_err();
+        assert!(
+            err.starts_with("o.jsonl:1:1: invalid type: sequence"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_object_cut_short_is_reported_on_its_own_line() {
+        let err =
+            lines("{\"order_id\": 1, \"product_id\": 1, \"quantity\": 1}\n{\"order_id\": 2\n")
+                .unwrap_err();
+        assert!(err.starts_with("o.jsonl:2:"), "{err}");
+        assert!(!err.starts_with("o.jsonl:2:0"), "{err}");
+    }
+
+    #[test]
+    fn an_overlong_line_is_invalid_and_skipped() {
+        let long = format!("{{\"order_id\": 1, \"pad\": \"{}\"}}", "x".repeat(MAX_LINE));
+        let text = format!("{long}\n{{\"order_id\": 2, \"product_id\": 1, \"quantity\": 1}}\n");
+        let mut reader = JsonLines::new(Path::new("o.jsonl"), text.as_bytes(), 10);
+        let first = reader.next().expect("a result").unwrap_err().to_string();
+        assert!(first.contains("line longer than"), "{first}");
+        let second = reader
+            .next()
+            .expect("a result")
+            .expect("the next line is read");
+        assert_eq!(second.order_id.get(), 2);
     }
 
     #[test]

@@ -346,7 +346,7 @@ impl fmt::Display for Summary {
             write!(f, ", {:.1}x the run time", self.elapsed_ms / 1000.0 / wall)?;
         }
         if wall > 0.0 {
-            write!(f, " ({:.0} orders/s)", self.orders as f64 / wall)?;
+            write!(f, " ({:.0} orders/s)", self.finished() as f64 / wall)?;
         }
         if let Some(kib) = self.machine.peak_rss_kib {
             write!(f, ", peak memory: {:.1} MiB", kib as f64 / 1024.0)?;

@@ -172,19 +172,29 @@ pub async fn run(
             services.spawn(shipping, &bus, &cancel)
         })
         .and_then(|()| bus.subscribe("supervisor"));
-    let mut summary = Summary::new(config);
-    match started {
+    let mut admission = match started {
         Ok(observer) => {
             let mut admission = Admission::new(&bus, orders.into_iter(), observer, config);
-            let outcome = admission.drive(config, &mut services, sink).await;
-            summary = admission.summary();
-            failures.extend(outcome);
+            failures.extend(admission.drive(config, &mut services, sink).await);
+            Some(admission)
         }
-        Err(err) => failures.push(err.into()),
-    }
+        Err(err) => {
+            failures.push(err.into());
+            None
+        }
+    };
 
     cancel.cancel();
     failures.extend(services.stop(config.run.shutdown_timeout).await);
+    // A run that stopped early still reports every event that was published before the
+    // services stopped.
+    let mut summary = match &mut admission {
+        Some(admission) => {
+            admission.drain(sink);
+            admission.summary()
+        }
+        None => Summary::new(config),
+    };
     if let Err(err) = sink.finish() {
         failures.push(Failure::Output(err));
     }
@@ -384,8 +394,9 @@ struct Admission<'b, I> {
     /// `bus.admission`; off only for experiments with lag.
     admission: bool,
     summary: Summary,
+    /// Orders read from the input (admitted, or waiting to be).
+    read: u64,
     admitted: u64,
-    not_admitted: u64,
     input_done: bool,
 }
 
@@ -445,8 +456,8 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
             default_customer: config.payment.default_customer,
             admission: config.bus.admission,
             summary: Summary::new(config),
+            read: 0,
             admitted: 0,
-            not_admitted: 0,
             input_done: false,
         }
     }
@@ -464,6 +475,7 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
         if self.next.is_none() && !self.input_done {
             match self.orders.next() {
                 Some(order) => {
+                    self.read += 1;
                     let arrives = match order.at_ms {
                         Some(at_ms) => Duration::from_millis(at_ms),
                         None => self
@@ -619,14 +631,29 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
         Ok(())
     }
 
-    /// The orders not finished, in id order, and how many were never admitted (read now).
+    /// The orders in flight, in id order, and how many are known not to have been admitted:
+    /// the one waiting, and those left in an input that knows its length. (The rest of a
+    /// stream is left unread: the caller counts it without parsing it.)
     fn unfinished(&mut self) -> (Vec<OrderId>, u64) {
         let mut unfinished: Vec<OrderId> = self.in_flight.keys().copied().collect();
         unfinished.sort_unstable();
-        self.not_admitted =
-            u64::from(self.next.take().is_some()) + self.orders.by_ref().count() as u64;
-        self.input_done = true;
-        (unfinished, self.not_admitted)
+        (unfinished, self.read - self.admitted + self.remaining())
+    }
+
+    /// Orders left in the input, if it knows exactly.
+    fn remaining(&self) -> u64 {
+        match self.orders.size_hint() {
+            (low, Some(high)) if low == high && !self.input_done => low as u64,
+            _ => 0,
+        }
+    }
+
+    /// Observes the events still queued for the observer, after the services stopped.
+    fn drain(&mut self, sink: &mut dyn EventSink) {
+        while let Ok(Some(envelope)) = self.observer.try_recv() {
+            // Bookkeeping only now: the failure that ended the run is already reported.
+            let _ = self.observe(&envelope, sink);
+        }
     }
 
     fn time_limit(&mut self, limit: Duration) -> Failure {
@@ -655,7 +682,7 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
     }
 
     fn summary(&self) -> Summary {
-        let orders = self.admitted + self.not_admitted;
+        let orders = self.read + self.remaining();
         Summary {
             orders,
             unfinished: orders - self.summary.finished(),

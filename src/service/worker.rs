@@ -184,29 +184,39 @@ impl<S: Service> Worker<S> {
         }
     }
 
-    /// Handles the event in hand: faults, decision, latency, publishing.
-    async fn handle(&mut self, envelope: &Envelope, bus: &Bus) -> Result<(), ServiceError> {
+    /// Handles the event in hand: faults, decision, latency, publishing. `Ok(false)` if told
+    /// to stop while busy.
+    async fn handle(
+        &mut self,
+        envelope: &Envelope,
+        bus: &Bus,
+        cancel: &CancellationToken,
+    ) -> Result<bool, ServiceError> {
         let kind = envelope.kind();
         let subscribed = S::SUBSCRIBES.contains(kind);
         let terminal = kind.is_terminal();
         if !(subscribed || terminal) {
-            return Ok(());
+            return Ok(true);
         }
         if subscribed && self.inbox.is_new(envelope) {
             if let Some(given_up) = self.maybe_crash(envelope) {
-                return self.dead_letter(envelope, given_up, bus);
+                return self.dead_letter(envelope, given_up, bus).map(|()| true);
             }
         }
         let Some(order) = self.inbox.take(envelope) else {
             tracing::debug!(order_id = %envelope.order_id, id = %envelope.id, "duplicate delivery ignored");
-            return Ok(());
+            return Ok(true);
         };
         if subscribed {
             self.service.handle(order, envelope, &mut self.out);
             let busy = self.out.busy + self.latency.sample(&mut self.rng);
             self.out.busy = Duration::ZERO;
             if !busy.is_zero() {
-                tokio::time::sleep(busy).await;
+                tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => return Ok(false),
+                    () = tokio::time::sleep(busy) => {}
+                }
             }
             tracing::trace!(order_id = %envelope.order_id, id = %envelope.id, ?busy, "handled");
             for event in self.out.events.drain(..) {
@@ -222,7 +232,7 @@ impl<S: Service> Worker<S> {
             self.late
                 .insert(Late::Duplicate(Arc::new(envelope.clone())), delay);
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Crashes the service (panics) if a fault says so; returns the number of crashes when a
@@ -257,7 +267,7 @@ impl<S: Service> Worker<S> {
         crashes: u32,
         bus: &Bus,
     ) -> Result<(), ServiceError> {
-        tracing::warn!(id = %envelope.id, crashes, "dead-lettered");
+        tracing::info!(order_id = %envelope.order_id, id = %envelope.id, crashes, "dead-lettered");
         self.inbox.take(envelope);
         let event = Event::DeadLettered {
             gave_up_on: envelope.kind(),
@@ -325,7 +335,9 @@ pub async fn run<S: Service>(
     };
     let mut budget = BATCH;
     while let Some(envelope) = worker.next(&cancel, &mut budget).await? {
-        worker.handle(&envelope, &bus).await?;
+        if !worker.handle(&envelope, &bus, &cancel).await? {
+            break;
+        }
         worker.in_hand = None;
     }
     Ok(())

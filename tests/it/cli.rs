@@ -393,6 +393,9 @@ fn a_small_bus_completes_five_thousand_orders() {
         let run = choreo([
             "run".as_ref(),
             path.as_os_str(),
+            // The multi-thread runtime, where a stall would be a race.
+            "--clock".as_ref(),
+            "real".as_ref(),
             "--set".as_ref(),
             "bus.capacity=16".as_ref(),
             "--set".as_ref(),

@@ -127,13 +127,15 @@ async fn services_are_shut_down_when_the_run_returns() {
 }
 
 /// A run that cannot finish in time never hangs: it fails with the time limit and lists what
-/// did not finish. (100,000 orders cannot pass four services in 1 ms: the bare channel alone
-/// needs about 50 ms.)
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+/// did not finish. (Payment takes 10 simulated seconds an event, the limit is 1 s.)
+#[tokio::test(start_paused = true)]
 async fn a_run_past_its_time_limit_fails_and_names_unfinished_orders() {
-    let config = config_with(&["run.time_limit=1ms"]);
+    let config = config_with(&[
+        "run.time_limit=1s",
+        "simulation.latency.payment={ model = \"fixed\", ms = 10000 }",
+    ]);
     let mut events: Vec<Envelope> = Vec::new();
-    let orders = (1..=100_000).map(|id| order(id, 101, 1));
+    let orders = (1..=3).map(|id| order(id, 101, 1));
     let failed = supervisor::run(&config, orders, &mut events)
         .await
         .expect_err("the time limit passes");
@@ -147,18 +149,39 @@ async fn a_run_past_its_time_limit_fails_and_names_unfinished_orders() {
     else {
         panic!("expected a time-limit failure, got {failed}");
     };
-    assert_eq!(*limit, Duration::from_millis(1));
-    assert!(!unfinished.is_empty() || *not_admitted > 0);
-    assert_eq!(
-        failed.summary.unfinished,
-        unfinished.len() as u64 + not_admitted
-    );
-    assert_eq!(
-        failed.summary.completed + failed.summary.unfinished,
-        100_000
-    );
+    assert_eq!(*limit, Duration::from_secs(1));
+    let ids: Vec<u64> = unfinished.iter().map(|id| id.get()).collect();
+    assert_eq!(ids, [1, 2, 3]);
+    assert_eq!(*not_admitted, 0);
+    assert_eq!(failed.summary.unfinished, 3);
     assert!(
-        failed.to_string().contains("time limit of 1ms reached"),
+        failed
+            .to_string()
+            .contains("time limit of 1s reached; 3 unfinished orders: 1, 2, 3"),
         "{failed}"
+    );
+}
+
+/// A service that crashes more often than the restart intensity allows fails the run, named.
+#[tokio::test(start_paused = true)]
+async fn a_service_crashing_past_its_restart_limit_fails_the_run_named() {
+    let config = config_with(&[
+        "simulation.faults.inventory.crash=1.0",
+        "simulation.faults.max_restarts=3",
+    ]);
+    let mut events: Vec<Envelope> = Vec::new();
+    let failed = supervisor::run(&config, [order(1, 101, 1)], &mut events)
+        .await
+        .expect_err("the restart limit is passed");
+    let message = failed.to_string();
+    assert!(
+        message.contains(
+            "InventoryService crashed more than 3 times within 1s; 1 unfinished orders: 1"
+        ),
+        "{message}"
+    );
+    assert_eq!(
+        failed.summary.restarts.get(&ServiceName::InventoryService),
+        Some(&3)
     );
 }

@@ -2,6 +2,7 @@
 
 mod cli;
 mod helpers;
+mod invariants;
 mod library;
 mod rules;
 mod scale;

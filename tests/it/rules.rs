@@ -1,10 +1,10 @@
 //! Business rules: every failure branch ends in one clean, compensated terminal state.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 
 use choreo::config::Config;
 use choreo::event::{CancelReason, Envelope, Event, EventKind};
-use choreo::order::{read_order_file, Order, OrderId};
+use choreo::order::{read_order_file, Order};
 use choreo::summary::Summary;
 use choreo::supervisor;
 
@@ -281,132 +281,12 @@ async fn invariants_hold_over_ten_thousand_mixed_orders() {
         .await
         .expect("every order reaches a terminal state");
 
-    // Every event id is unique: nothing reserved, charged, refunded or released twice.
-    let ids: HashSet<_> = events.iter().map(|e| e.id).collect();
-    assert_eq!(ids.len(), events.len(), "duplicate event ids");
-
-    // One terminal state per order, and it is the order's last event.
-    let mut flows: HashMap<OrderId, Vec<&Envelope>> = HashMap::new();
-    for envelope in &events {
-        flows.entry(envelope.order_id).or_default().push(envelope);
-    }
-    assert_eq!(flows.len(), orders.len());
-    for (order_id, flow) in &flows {
-        let terminals = flow.iter().filter(|e| e.kind().is_terminal()).count();
-        assert_eq!(
-            terminals, 1,
-            "order {order_id}: {terminals} terminal events"
-        );
-        assert!(
-            flow.last().expect("events").kind().is_terminal(),
-            "order {order_id}"
-        );
-    }
-    assert_eq!(
-        summary.completed + summary.rejected + summary.cancelled,
-        10_000
-    );
+    crate::invariants::check(&config, orders.len(), &events, &summary)
+        .unwrap_or_else(|broken| panic!("{broken}"));
     assert!(summary.completed > 0 && summary.rejected > 0 && summary.cancelled > 0);
-    let cancelled_after_shipping = flows
-        .values()
-        .filter(|f| f.iter().any(|e| e.kind() == ShippingFailed))
+    let refunded = events
+        .iter()
+        .filter(|e| e.kind() == PaymentRefunded)
         .count();
-    assert!(
-        cancelled_after_shipping > 0,
-        "the load takes the refund branch"
-    );
-
-    // Stock: replaying reservations and releases in bus order gives exactly the stock that
-    // InventoryService reported each time, never below zero; start = left + shipped.
-    let mut stock: HashMap<_, i64> = config
-        .products
-        .iter()
-        .map(|(id, p)| (*id, p.stock as i64))
-        .collect();
-    for envelope in &events {
-        match envelope.event {
-            Event::InventoryChecked {
-                product_id,
-                quantity,
-                stock: reported,
-            } => {
-                let level = stock.get_mut(&product_id).expect("catalog product");
-                *level -= i64::from(quantity.get());
-                assert!(*level >= 0, "oversold product {product_id}");
-                assert_eq!(*level, reported as i64, "seq {}", envelope.seq);
-            }
-            Event::InventoryReleased {
-                product_id,
-                quantity,
-                stock: reported,
-            } => {
-                let level = stock.get_mut(&product_id).expect("catalog product");
-                *level += i64::from(quantity.get());
-                assert_eq!(*level, reported as i64, "seq {}", envelope.seq);
-            }
-            Event::InventoryUnavailable(unavailable) => {
-                let level = stock.get(&unavailable.product_id).copied();
-                assert_eq!(level.map(|l| l as u64), unavailable.available);
-                assert!(level.is_none_or(|l| l < i64::from(unavailable.requested.get())));
-            }
-            _ => {}
-        }
-    }
-    for line in &summary.stock {
-        assert_eq!(line.start, line.left + line.shipped, "{}", line.name);
-        assert_eq!(stock[&line.product_id] as u64, line.left);
-    }
-
-    // Money: every charge is followed by a shipment or by exactly one refund of the same
-    // amount; credit replayed in bus order matches what PaymentService reported.
-    let mut credit: HashMap<_, i64> = config
-        .customers
-        .iter()
-        .map(|(id, c)| (*id, c.credit_limit_cents as i64))
-        .collect();
-    let mut revenue: i64 = 0;
-    for envelope in &events {
-        match &envelope.event {
-            Event::PaymentProcessed {
-                customer_id,
-                amount_cents,
-                credit_left_cents,
-                ..
-            } => {
-                let left = credit.get_mut(customer_id).expect("known customer");
-                *left -= *amount_cents as i64;
-                assert!(*left >= 0);
-                assert_eq!(*left, *credit_left_cents as i64);
-                revenue += *amount_cents as i64;
-            }
-            Event::PaymentRefunded {
-                customer_id,
-                amount_cents,
-                credit_left_cents,
-            } => {
-                let left = credit.get_mut(customer_id).expect("known customer");
-                *left += *amount_cents as i64;
-                assert_eq!(*left, *credit_left_cents as i64);
-                revenue -= *amount_cents as i64;
-            }
-            Event::PaymentDeclined(declined) => {
-                let left = credit.get(&declined.customer_id).copied();
-                assert_eq!(left.map(|l| l as u64), declined.credit_left_cents);
-                assert!(left.is_none_or(|l| l < declined.amount_cents as i64));
-            }
-            _ => {}
-        }
-    }
-    assert_eq!(revenue as u64, summary.revenue_cents);
-    for (order_id, flow) in &flows {
-        let kinds: Vec<EventKind> = flow.iter().map(|e| e.kind()).collect();
-        if kinds.contains(&PaymentProcessed) {
-            let shipped = kinds.contains(&ShippingArranged);
-            let refunds = kinds.iter().filter(|k| **k == PaymentRefunded).count();
-            assert!(
-                shipped ^ (refunds == 1),
-                "order {order_id}: charged, then {kinds:?}"
-            );
-        }
-    }
+    assert!(refunded > 0, "the load takes the refund branch");
 }
