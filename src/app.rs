@@ -153,7 +153,7 @@ fn run(args: RunArgs) -> Result<(), Error> {
 
 /// The runtime for `clock`: virtual time is Tokio's paused clock on a single thread, which
 /// also makes the schedule, and so every run, the same.
-fn runtime(clock: Clock) -> io::Result<tokio::runtime::Runtime> {
+pub fn runtime(clock: Clock) -> io::Result<tokio::runtime::Runtime> {
     match clock {
         Clock::Virtual => tokio::runtime::Builder::new_current_thread()
             .enable_all()

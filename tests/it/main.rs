@@ -6,3 +6,4 @@ mod invariants;
 mod library;
 mod rules;
 mod scale;
+mod simulation;
