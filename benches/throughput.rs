@@ -5,10 +5,13 @@
 //!
 //! - `baseline`: four tasks on one broadcast channel doing nothing but forwarding the chain
 //!   (each filters by stage, as choreo's services filter by event kind), with an admission
-//!   window, on the runtime of the clock it is compared with: current-thread for
-//!   `--clock virtual` (the default), multi-thread for `--clock real`;
+//!   window and the same receive loop as choreo's services, on the runtime of the clock it is
+//!   compared with: current-thread for `--clock virtual` (the default), multi-thread for
+//!   `--clock real`;
 //! - `choreo --format none`: the real binary, parsing, admission, four services, summary;
-//! - `choreo --format text`: the same, writing the 8 lines per order to /dev/null.
+//! - `choreo --format text`: the same, writing the 8 lines per order to /dev/null;
+//! - `latency on`: the virtual clock with a latency model on every service, where simulated
+//!   time runs ahead of the wall clock (the ratio is reported).
 //!
 //! Medians of orders per second and of peak resident memory (each binary run reports its own
 //! in its `--summary` JSON), and the ratio to the baseline. It is a custom harness rather than
@@ -21,7 +24,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::broadcast;
+use tokio::sync::broadcast::{self, error::TryRecvError};
 
 fn main() {
     let orders: u64 = env_or("CHOREO_BENCH_ORDERS", 1_000_000);
@@ -38,8 +41,7 @@ fn main() {
         "case", "orders/s", "peak MiB", "ratio"
     );
 
-    let flavours = [("virtual", false), ("real", true)];
-    for (clock, multi_thread) in flavours {
+    for (clock, multi_thread) in [("virtual", false), ("real", true)] {
         let runtime = if multi_thread {
             "multi-thread"
         } else {
@@ -48,33 +50,45 @@ fn main() {
         let baseline = median(
             (0..runs).map(|_| orders as f64 / bare_chain(orders, multi_thread).as_secs_f64()),
         );
-        println!(
-            "{:<36} {:>12.0} {:>10} {:>8}",
-            format!("baseline, {runtime}"),
-            baseline,
-            "-",
-            "1.00"
-        );
+        let name = format!("baseline, {runtime}");
+        println!("{name:<36} {baseline:>12.0} {:>10} {:>8}", "-", "1.00");
         let formats: &[&str] = if multi_thread {
             &["none"]
         } else {
             &["none", "text"]
         };
         for format in formats {
-            let measured: Vec<(f64, f64)> = (0..runs)
-                .map(|_| choreo(&file, format, clock, dir.path()))
+            let measured: Vec<Measured> = (0..runs)
+                .map(|_| choreo(&file, format, clock, &[], dir.path()))
                 .collect();
-            let rate = median(measured.iter().map(|m| orders as f64 / m.0));
-            let peak = median(measured.iter().map(|m| m.1));
+            let rate = median(measured.iter().map(|m| orders as f64 / m.wall_s));
+            let peak = median(measured.iter().map(|m| m.peak_mib));
+            let name = format!("choreo --clock {clock} --format {format}");
             println!(
-                "{:<36} {:>12.0} {:>10.1} {:>8.2}",
-                format!("choreo --clock {clock} --format {format}"),
-                rate,
-                peak,
+                "{name:<36} {rate:>12.0} {peak:>10.1} {:>8.2}",
                 baseline / rate
             );
         }
     }
+
+    // A latency model on every service: simulated time runs far ahead of the wall clock.
+    let latency = [
+        r#"simulation.latency.order={ model = "uniform", min_ms = 0, max_ms = 1 }"#,
+        r#"simulation.latency.inventory={ model = "exponential", mean_ms = 1 }"#,
+        r#"simulation.latency.payment={ model = "lognormal", median_ms = 1, sigma = 0.5 }"#,
+        r#"simulation.latency.shipping={ model = "normal", mean_ms = 1, std_dev_ms = 0.3 }"#,
+    ];
+    let measured: Vec<Measured> = (0..runs)
+        .map(|_| choreo(&file, "none", "virtual", &latency, dir.path()))
+        .collect();
+    let rate = median(measured.iter().map(|m| orders as f64 / m.wall_s));
+    let peak = median(measured.iter().map(|m| m.peak_mib));
+    let ahead = median(measured.iter().map(|m| m.simulated_s / m.wall_s));
+    let name = "choreo --clock virtual, latency on";
+    println!(
+        "{name:<36} {rate:>12.0} {peak:>10.1} {:>8}   simulated/wall {ahead:.0}x",
+        "-"
+    );
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -107,8 +121,15 @@ fn write_orders(path: &Path, orders: u64) {
     out.flush().expect("flush");
 }
 
-/// One run of the real binary: wall seconds (as the process measured itself) and peak MiB.
-fn choreo(file: &Path, format: &str, clock: &str, dir: &Path) -> (f64, f64) {
+/// What one run of the binary reported about itself.
+struct Measured {
+    wall_s: f64,
+    peak_mib: f64,
+    simulated_s: f64,
+}
+
+/// One run of the real binary, as the process measured itself.
+fn choreo(file: &Path, format: &str, clock: &str, sets: &[&str], dir: &Path) -> Measured {
     let summary = dir.join("summary.json");
     let status = Command::new(env!("CARGO_BIN_EXE_choreo"))
         .arg("run")
@@ -117,7 +138,8 @@ fn choreo(file: &Path, format: &str, clock: &str, dir: &Path) -> (f64, f64) {
         .arg(&summary)
         .args(["--set", "products.101.stock=100000000000"])
         .args(["--set", "customers.1.credit_limit_cents=100000000000000000"])
-        .args(["--set", "run.time_limit=1h"])
+        .args(["--set", "run.time_limit=1000h"])
+        .args(sets.iter().flat_map(|set| ["--set", set]))
         .stdout(Stdio::null())
         .status()
         .expect("run choreo");
@@ -126,13 +148,24 @@ fn choreo(file: &Path, format: &str, clock: &str, dir: &Path) -> (f64, f64) {
         serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("JSON");
     let machine = &summary["machine"];
     let wall_ms = machine["wall_ms"].as_f64().expect("wall_ms");
-    let peak_kib = machine["peak_rss_kib"].as_f64().unwrap_or(f64::NAN);
-    (wall_ms.max(1.0) / 1000.0, peak_kib / 1024.0)
+    Measured {
+        wall_s: wall_ms.max(1.0) / 1000.0,
+        peak_mib: machine["peak_rss_kib"].as_f64().unwrap_or(f64::NAN) / 1024.0,
+        simulated_s: summary["elapsed_ms"].as_f64().expect("elapsed_ms") / 1000.0,
+    }
+}
+
+/// The next value: what is ready, else wait; a lag is a bug in the baseline.
+async fn next<T: Clone>(rx: &mut broadcast::Receiver<T>) -> T {
+    match rx.try_recv() {
+        Ok(value) => value,
+        Err(TryRecvError::Empty) => rx.recv().await.expect("baseline loses nothing"),
+        Err(err) => panic!("baseline lost events: {err}"),
+    }
 }
 
 /// The bare chain: order -> stage 1 -> 2 -> 3 -> 4 on one broadcast channel, four forwarding
-/// tasks and an injector that keeps at most `WINDOW` orders in flight, on the runtime that
-/// choreo uses for the clock it is compared with.
+/// tasks and an injector that keeps at most `WINDOW` orders in flight.
 fn bare_chain(orders: u64, multi_thread: bool) -> Duration {
     const CAPACITY: usize = 1024;
     const WINDOW: u64 = 128;
@@ -154,31 +187,34 @@ fn bare_chain(orders: u64, multi_thread: bool) -> Duration {
             let mut rx = tx.subscribe();
             let tx = tx.clone();
             tasks.push(tokio::spawn(async move {
+                // The same receive loop as choreo's services: drain what is ready, yield every
+                // 128 events, wait only when nothing is ready.
+                let mut budget = 128;
                 loop {
-                    match rx.recv().await {
-                        Ok(event) if event.1 == stage => {
-                            let _ = tx.send(Arc::new((event.0, stage + 1)));
-                            if stage == 3 && event.0 == orders {
-                                return;
-                            }
+                    if budget == 0 {
+                        budget = 128;
+                        tokio::task::yield_now().await;
+                    }
+                    budget -= 1;
+                    let event = next(&mut rx).await;
+                    if event.1 == stage {
+                        let _ = tx.send(Arc::new((event.0, stage + 1)));
+                        if stage == 3 && event.0 == orders {
+                            return;
                         }
-                        Ok(_) => {}
-                        Err(err) => panic!("baseline lost events: {err}"),
                     }
                 }
             }));
         }
         let started = Instant::now();
-        let (mut next, mut done) = (1, 0);
+        let (mut next_order, mut done) = (1, 0);
         while done < orders {
-            while next <= orders && next - 1 - done < WINDOW {
-                let _ = tx.send(Arc::new((next, 0)));
-                next += 1;
+            while next_order <= orders && next_order - 1 - done < WINDOW {
+                let _ = tx.send(Arc::new((next_order, 0)));
+                next_order += 1;
             }
-            match injector.recv().await {
-                Ok(event) if event.1 == 4 => done += 1,
-                Ok(_) => {}
-                Err(err) => panic!("baseline lost events: {err}"),
+            if next(&mut injector).await.1 == 4 {
+                done += 1;
             }
         }
         let elapsed = started.elapsed();

@@ -98,16 +98,21 @@ impl<W: Write> EventSink for Writer<W> {
 
 /// Counts finished orders on a progress bar, then passes every event on to `inner`.
 ///
-/// The bar draws on stderr only when stderr is a terminal, at most a few times a second.
+/// The bar draws on stderr only when stderr is a terminal, at most a few times a second;
+/// otherwise there is no bar at all, and no cost.
 #[derive(Debug)]
 pub struct Progress<S> {
-    bar: indicatif::ProgressBar,
+    bar: Option<indicatif::ProgressBar>,
     inner: S,
 }
 
 impl<S: EventSink> Progress<S> {
     /// `total`: the number of orders, when known before the run.
     pub fn new(total: Option<u64>, inner: S) -> Self {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() {
+            return Progress { bar: None, inner };
+        }
         let bar = match total {
             Some(total) => indicatif::ProgressBar::new(total).with_style(
                 indicatif::ProgressStyle::with_template(
@@ -121,20 +126,27 @@ impl<S: EventSink> Progress<S> {
             ),
         };
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
-        Progress { bar, inner }
+        Progress {
+            bar: Some(bar),
+            inner,
+        }
     }
 }
 
 impl<S: EventSink> EventSink for Progress<S> {
     fn event(&mut self, envelope: &Envelope) -> io::Result<()> {
-        if envelope.kind().is_terminal() {
-            self.bar.inc(1);
+        if let Some(bar) = &self.bar {
+            if envelope.kind().is_terminal() {
+                bar.inc(1);
+            }
         }
         self.inner.event(envelope)
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        self.bar.finish_and_clear();
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
         self.inner.finish()
     }
 }

@@ -101,8 +101,8 @@ pub struct Latencies {
 
 impl Default for Latencies {
     fn default() -> Self {
-        // Microseconds up to an hour, 3 significant digits: a few hundred KiB in all.
-        let histogram = || Histogram::new_with_bounds(1, 3_600_000_000, 3).expect("valid bounds");
+        // Microseconds up to about 12 days of simulated time, 3 significant digits.
+        let histogram = || Histogram::new_with_bounds(1, 1 << 40, 3).expect("valid bounds");
         Latencies {
             completed: histogram(),
             rejected: histogram(),

@@ -463,11 +463,17 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
     }
 
     fn has_room(&self) -> bool {
+        self.room() > 0
+    }
+
+    /// How many more orders fit on the bus now.
+    fn room(&self) -> u64 {
         if !self.admission {
-            return true;
+            return u64::MAX;
         }
         let capacity = self.bus.capacity().get() as u64;
-        self.reserved + MAX_EVENTS_PER_ORDER <= self.bus.slowest_consumed() + capacity
+        let free = (self.bus.slowest_consumed() + capacity).saturating_sub(self.reserved);
+        free / MAX_EVENTS_PER_ORDER
     }
 
     /// The next order and its arrival time, reading one if none is waiting.
@@ -494,10 +500,16 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
     /// not arrived yet, there is no room, or the input is done.
     fn admit(&mut self) -> Result<(), Failure> {
         let now = Instant::now();
-        while let Some((order, arrives)) = self.peek() {
-            if arrives > now || !self.has_room() {
+        // The room is measured once: it only grows while this loop runs.
+        let mut room = self.room();
+        while room > 0 {
+            let Some((order, arrives)) = self.peek() else {
+                break;
+            };
+            if arrives > now {
                 break;
             }
+            room -= 1;
             self.next = None;
             let arrived_us = arrives.duration_since(self.bus.started()).as_micros() as u64;
             let record = InFlight {

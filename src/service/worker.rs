@@ -42,8 +42,11 @@ pub struct Worker<S: Service> {
     inbox: Inbox<S::Order>,
     events: Subscription,
     /// The event being handled. Set before handling starts and cleared once it is done, so an
-    /// event interrupted by a crash is delivered again after the restart.
+    /// event interrupted by a crash is delivered again after the restart. (Kept only when
+    /// crashes are simulated: nothing else panics on purpose.)
     in_hand: Option<Arc<Envelope>>,
+    /// Whether crashes (or poison) are simulated at all: the hot path skips what they need.
+    may_crash: bool,
     /// Events due before anything new from the bus (a late event, and those of its order that
     /// waited behind it).
     ready: VecDeque<Arc<Envelope>>,
@@ -85,6 +88,7 @@ impl<S: Service> Worker<S> {
             inbox: Inbox::new(dedup_window),
             events,
             in_hand: None,
+            may_crash: !(sim.faults.crash.is_zero() && sim.faults.poison.is_zero()),
             ready: VecDeque::new(),
             late: DelayQueue::new(),
             held: FxHashMap::default(),
@@ -151,18 +155,22 @@ impl<S: Service> Worker<S> {
         }
     }
 
-    /// Puts `envelope` in hand and returns it.
+    /// Puts `envelope` in hand, if crashes are simulated, and returns it.
     fn hold(&mut self, envelope: Arc<Envelope>) -> Arc<Envelope> {
-        self.in_hand = Some(Arc::clone(&envelope));
+        if self.may_crash {
+            self.in_hand = Some(Arc::clone(&envelope));
+        }
         envelope
     }
 
     /// A fresh event from the bus: handled now, or made to wait (delay fault, or its order
     /// already waiting behind a late event).
     fn route(&mut self, envelope: Arc<Envelope>) -> Option<Arc<Envelope>> {
-        if let Some(waiting) = self.held.get_mut(&envelope.order_id) {
-            waiting.push_back(envelope);
-            return None;
+        if !self.held.is_empty() {
+            if let Some(waiting) = self.held.get_mut(&envelope.order_id) {
+                waiting.push_back(envelope);
+                return None;
+            }
         }
         if self.faults.delay.happens(&mut self.rng) {
             self.held.insert(envelope.order_id, VecDeque::new());
@@ -198,7 +206,7 @@ impl<S: Service> Worker<S> {
         if !(subscribed || terminal) {
             return Ok(true);
         }
-        if subscribed && self.inbox.is_new(envelope) {
+        if self.may_crash && subscribed && self.inbox.is_new(envelope) {
             if let Some(given_up) = self.maybe_crash(envelope) {
                 return self.dead_letter(envelope, given_up, bus).map(|()| true);
             }
@@ -209,8 +217,10 @@ impl<S: Service> Worker<S> {
         };
         if subscribed {
             self.service.handle(order, envelope, &mut self.out);
-            let busy = self.out.busy + self.latency.sample(&mut self.rng);
-            self.out.busy = Duration::ZERO;
+            let mut busy = std::mem::take(&mut self.out.busy);
+            if !self.latency.is_zero() {
+                busy += self.latency.sample(&mut self.rng);
+            }
             if !busy.is_zero() {
                 tokio::select! {
                     biased;
