@@ -500,16 +500,18 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
     /// not arrived yet, there is no room, or the input is done.
     fn admit(&mut self) -> Result<(), Failure> {
         let now = Instant::now();
-        // The room is measured once: it only grows while this loop runs.
-        let mut room = self.room();
-        while room > 0 {
-            let Some((order, arrives)) = self.peek() else {
-                break;
-            };
+        // The room is measured once, when the first order is ready: it only grows while this
+        // loop runs. (The next order is always read, so the caller knows what waits.)
+        let mut room = None;
+        while let Some((order, arrives)) = self.peek() {
             if arrives > now {
                 break;
             }
-            room -= 1;
+            let left = *room.get_or_insert_with(|| self.room());
+            if left == 0 {
+                break;
+            }
+            room = Some(left - 1);
             self.next = None;
             let arrived_us = arrives.duration_since(self.bus.started()).as_micros() as u64;
             let record = InFlight {

@@ -11,7 +11,6 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 use tokio_util::sync::CancellationToken;
