@@ -5,12 +5,19 @@ use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use crate::cli::{Cli, Clock, Command, RunArgs};
+use tokio_util::sync::CancellationToken;
+
+use crate::cli::{Cli, Clock, Command, DiagramCommand, RunArgs};
 use crate::config::{Config, ConfigError};
+use crate::journal::{self, JournalError};
+use crate::order::OrderId;
 use crate::order::{open_order_file, JsonLines, Order, OrderFileError, OrderSource};
+use crate::output::{EventSink, Fanout};
 use crate::output::{Progress, Writer};
+use crate::report::Report;
 use crate::summary::{Machine, Summary};
 use crate::supervisor::{self, RunFailed};
+use crate::{diagram, trace};
 
 /// Exit code: every order reached its terminal event.
 pub const EXIT_OK: u8 = 0;
@@ -18,6 +25,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_RUN_FAILED: u8 = 1;
 /// Exit code: bad input or usage; nothing was run.
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit code: interrupted (Ctrl-C); the admitted orders were let finish and everything written.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -26,21 +35,29 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
+    Journal(#[from] JournalError),
+    #[error("{0}")]
+    Usage(String),
+    #[error(transparent)]
     Run(Box<RunFailed>),
     #[error("cannot start the Tokio runtime: {0}")]
     Runtime(io::Error),
-    #[error("{path}: cannot create the summary file: {source}")]
-    SummaryFile {
+    #[error("{path}: cannot create the {what} file: {source}")]
+    CreateFile {
         path: PathBuf,
+        what: &'static str,
         #[source]
         source: io::Error,
     },
-    #[error("{path}: cannot write summary: {source}")]
-    Summary {
+    #[error("{path}: cannot write the {what}: {source}")]
+    WriteFile {
         path: PathBuf,
+        what: &'static str,
         #[source]
         source: io::Error,
     },
+    #[error("cannot write output: {0}")]
+    Output(io::Error),
 }
 
 impl From<RunFailed> for Error {
@@ -53,8 +70,15 @@ impl Error {
     /// The process exit code for this error (see README, "Exit codes").
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Orders(_) | Error::Config(_) | Error::SummaryFile { .. } => EXIT_BAD_INPUT,
-            Error::Run(_) | Error::Runtime(_) | Error::Summary { .. } => EXIT_RUN_FAILED,
+            Error::Orders(_)
+            | Error::Config(_)
+            | Error::Journal(_)
+            | Error::Usage(_)
+            | Error::CreateFile { .. } => EXIT_BAD_INPUT,
+            Error::Run(failed) if failed.interrupted() => EXIT_INTERRUPTED,
+            Error::Run(_) | Error::Runtime(_) | Error::WriteFile { .. } | Error::Output(_) => {
+                EXIT_RUN_FAILED
+            }
         }
     }
 }
@@ -63,6 +87,49 @@ impl Error {
 pub fn execute(cli: Cli) -> Result<(), Error> {
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Replay { journal } => {
+            let events = journal::read(&journal)?;
+            print(|out| journal::replay(&events, out))
+        }
+        Command::Trace(args) => {
+            let events = journal::read(&args.journal)?;
+            match args.order {
+                Some(id) => {
+                    let order = order_id(id)?;
+                    print(|out| trace::order(&events, order, out))
+                }
+                None => print(|out| trace::stuck(&events, out)),
+            }
+        }
+        Command::Diagram(DiagramCommand::Topology) => print(|out| diagram::topology(out)),
+        Command::Diagram(DiagramCommand::Order { journal, order }) => {
+            let events = journal::read(&journal)?;
+            let order = order_id(order)?;
+            print(|out| diagram::order(&events, order, out))
+        }
+    }
+}
+
+fn order_id(id: u64) -> Result<OrderId, Error> {
+    OrderId::new(id).ok_or_else(|| {
+        Error::Usage(format!(
+            "--order {id}: an order id is a whole number from 1 to {}",
+            crate::order::MAX_ID
+        ))
+    })
+}
+
+/// Runs `write` on buffered stdout. A closed pipe is not an error; an order missing from the
+/// journal (`NotFound`) is a usage error.
+fn print(
+    write: impl FnOnce(&mut BufWriter<io::StdoutLock<'static>>) -> io::Result<()>,
+) -> Result<(), Error> {
+    let mut out = BufWriter::new(io::stdout().lock());
+    match write(&mut out).and_then(|()| out.flush()) {
+        Ok(()) => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Err(Error::Usage(err.to_string())),
+        Err(err) => Err(Error::Output(err)),
     }
 }
 
@@ -74,14 +141,27 @@ fn run(args: RunArgs) -> Result<(), Error> {
         config.simulation.seed = seed;
     }
     let source = open_order_file(&args.file, config.input.duplicate_window)?;
-    // Created before the run, so a bad path is found before any work is done.
-    let summary_file = match &args.summary {
-        Some(path) => Some(File::create(path).map_err(|source| Error::SummaryFile {
+    // Files are created before the run, so a bad path is found before any work is done.
+    let create = |path: &PathBuf, what| {
+        File::create(path).map_err(|source| Error::CreateFile {
             path: path.clone(),
+            what,
             source,
-        })?),
+        })
+    };
+    let summary_file = args
+        .summary
+        .as_ref()
+        .map(|p| create(p, "summary"))
+        .transpose()?;
+    let mut journal = match &args.journal {
+        Some(path) => Some(journal::create(create(path, "journal")?)),
         None => None,
     };
+    if let Some(path) = &args.report {
+        create(path, "report")?;
+    }
+    let mut report = args.report.as_ref().map(|_| Report::new(&config));
 
     let runtime = runtime(args.clock).map_err(Error::Runtime)?;
     let total = match &source {
@@ -92,6 +172,20 @@ fn run(args: RunArgs) -> Result<(), Error> {
         total,
         Writer::new(args.format, BufWriter::new(io::stdout())),
     );
+    let mut sinks: Vec<&mut (dyn EventSink + Send)> = vec![&mut output];
+    if let Some(journal) = journal.as_mut() {
+        sinks.push(journal);
+    }
+    if let Some(report) = report.as_mut() {
+        sinks.push(report);
+    }
+    let mut sinks = Fanout(sinks);
+    // Ctrl-C: stop admitting, let the admitted orders finish, write everything, exit 130.
+    let interrupt = CancellationToken::new();
+    let on_interrupt = interrupt.clone();
+    if let Err(err) = ctrlc::set_handler(move || on_interrupt.cancel()) {
+        tracing::warn!(%err, "cannot catch Ctrl-C; it will stop the run at once");
+    }
     if !args.quiet {
         // Logged first, so any run can be replayed: `--seed N` with the same input and config.
         say(format_args!("choreo: seed {}", config.simulation.seed));
@@ -100,7 +194,9 @@ fn run(args: RunArgs) -> Result<(), Error> {
     let (mut result, stopped_by) = match source {
         OrderSource::Document(orders) => {
             tracing::info!(file = %args.file.display(), orders = orders.len(), "orders read");
-            let result = runtime.block_on(supervisor::run(&config, orders, &mut output));
+            let result = runtime.block_on(supervisor::run_until(
+                &config, orders, &mut sinks, &interrupt,
+            ));
             (result, None)
         }
         OrderSource::Lines(mut lines) => {
@@ -109,7 +205,9 @@ fn run(args: RunArgs) -> Result<(), Error> {
                 skip_invalid: args.skip_invalid,
                 stopped_by: None,
             };
-            let mut result = runtime.block_on(supervisor::run(&config, &mut feed, &mut output));
+            let mut result = runtime.block_on(supervisor::run_until(
+                &config, &mut feed, &mut sinks, &interrupt,
+            ));
             let stopped_by = feed.stopped_by;
             // Every line is accounted for: the ones after a stop are counted, not parsed.
             let unread_lines = match stopped_by {
@@ -135,10 +233,20 @@ fn run(args: RunArgs) -> Result<(), Error> {
         say(format_args!("{}", summary.to_string().trim_end()));
     }
     if let (Some(path), Some(file)) = (&args.summary, summary_file) {
-        write_summary(file, summary).map_err(|source| Error::Summary {
+        write_summary(file, summary).map_err(|source| Error::WriteFile {
             path: path.clone(),
+            what: "summary",
             source,
         })?;
+    }
+    if let (Some(path), Some(report)) = (&args.report, &report) {
+        report
+            .write(summary, path)
+            .map_err(|source| Error::WriteFile {
+                path: path.clone(),
+                what: "report",
+                source,
+            })?;
     }
     match (result, stopped_by) {
         (result, Some(stop)) => {

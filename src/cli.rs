@@ -23,6 +23,42 @@ pub struct Cli {
 pub enum Command {
     /// Run the orders in FILE through the choreography and print every event.
     Run(RunArgs),
+    /// Print a journal's run again, as `run` printed it (text lines).
+    Replay {
+        /// A journal written by `run --journal`.
+        journal: PathBuf,
+    },
+    /// Show one order's causal chain, or every order that did not finish.
+    Trace(TraceArgs),
+    /// Mermaid diagrams: the services' wiring, or one order's sequence.
+    #[command(subcommand)]
+    Diagram(DiagramCommand),
+}
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true))]
+pub struct TraceArgs {
+    /// A journal written by `run --journal`.
+    pub journal: PathBuf,
+    /// The order to trace.
+    #[arg(long, value_name = "ID", group = "what")]
+    pub order: Option<u64>,
+    /// List every order without a terminal state, with its last event.
+    #[arg(long, group = "what")]
+    pub stuck: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DiagramCommand {
+    /// Services and events: who publishes what, who reacts to what (from the code).
+    Topology,
+    /// A sequence diagram of one order across the four services.
+    Order {
+        /// A journal written by `run --journal`.
+        journal: PathBuf,
+        #[arg(long, value_name = "ID")]
+        order: u64,
+    },
 }
 
 /// The clock, and with it the runtime, a run uses.
@@ -73,6 +109,15 @@ pub struct RunArgs {
     /// of stopping at the first.
     #[arg(long)]
     pub skip_invalid: bool,
+
+    /// Also write every event to FILE as JSON Lines (the journal that `replay`, `trace` and
+    /// `diagram order` read). Written also when the run fails or is interrupted.
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
+
+    /// Also write a self-contained HTML report of the run to FILE.
+    #[arg(long, value_name = "FILE.html")]
+    pub report: Option<PathBuf>,
 
     /// Do not print the summary on stderr.
     #[arg(short, long)]

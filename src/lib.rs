@@ -15,6 +15,8 @@
 //! - [`supervisor`]: spawn, admit within the bus's room, observe, shut down, gather results.
 //! - [`output`]: text and JSON output, derived from the events in bus order.
 //! - [`summary`]: orders per terminal state, revenue and stock, folded from the events.
+//! - [`journal`], [`trace`], [`diagram`], [`report`]: seeing a run: the journal of every
+//!   event, one order's story, Mermaid diagrams, the HTML report.
 //! - [`order`]: orders and order files, with positioned errors.
 //! - [`config`]: typed, layered configuration.
 //! - [`simulation`]: seed, latency models, arrivals and faults for simulated runs.
@@ -39,12 +41,16 @@ pub mod app;
 pub mod bus;
 pub mod cli;
 pub mod config;
+pub mod diagram;
 pub mod event;
+pub mod journal;
 pub mod order;
 pub mod output;
 pub mod recent;
+pub mod report;
 pub mod service;
 pub mod simulation;
 pub mod summary;
 pub mod supervisor;
 pub mod telemetry;
+pub mod trace;

@@ -158,3 +158,24 @@ impl EventSink for Vec<Envelope> {
         Ok(())
     }
 }
+
+/// Feeds every event to several sinks, in order (the output, a journal, a report).
+#[allow(missing_debug_implementations)]
+pub struct Fanout<'a>(pub Vec<&'a mut (dyn EventSink + Send)>);
+
+impl EventSink for Fanout<'_> {
+    fn event(&mut self, envelope: &Envelope) -> io::Result<()> {
+        self.0.iter_mut().try_for_each(|sink| sink.event(envelope))
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        // Every sink is finished, even after one fails: a journal must be flushed.
+        let mut first_error = None;
+        for sink in self.0.iter_mut() {
+            if let Err(err) = sink.finish() {
+                first_error.get_or_insert(err);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}

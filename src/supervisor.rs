@@ -51,6 +51,13 @@ pub struct RunFailed {
     pub failures: Vec<Failure>,
 }
 
+impl RunFailed {
+    /// Whether the run ended because it was interrupted, and for no other reason.
+    pub fn interrupted(&self) -> bool {
+        matches!(self.failures.as_slice(), [Failure::Interrupted { .. }])
+    }
+}
+
 impl fmt::Display for RunFailed {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("run failed: ")?;
@@ -103,6 +110,8 @@ pub enum Failure {
     Bus(#[from] BusError),
     #[error("order {order_id}: {problem}")]
     Protocol { order_id: OrderId, problem: String },
+    #[error("interrupted: the admitted orders finished; {not_admitted} orders were not admitted")]
+    Interrupted { not_admitted: u64 },
     #[error("cannot write output: {0}")]
     Output(io::Error),
 }
@@ -144,6 +153,18 @@ pub async fn run(
     orders: impl IntoIterator<Item = Order>,
     sink: &mut (dyn EventSink + Send),
 ) -> Result<Summary, RunFailed> {
+    run_until(config, orders, sink, &CancellationToken::new()).await
+}
+
+/// [`run`], interruptible: once `interrupt` fires, no more orders are admitted, the admitted
+/// ones are let finish (within the time limit), and the run ends with
+/// [`Failure::Interrupted`].
+pub async fn run_until(
+    config: &Config,
+    orders: impl IntoIterator<Item = Order>,
+    sink: &mut (dyn EventSink + Send),
+    interrupt: &CancellationToken,
+) -> Result<Summary, RunFailed> {
     let bus = Arc::new(Bus::new(config.bus.capacity));
     let cancel = CancellationToken::new();
     let mut failures = Vec::new();
@@ -175,7 +196,11 @@ pub async fn run(
     let mut admission = match started {
         Ok(observer) => {
             let mut admission = Admission::new(&bus, orders.into_iter(), observer, config);
-            failures.extend(admission.drive(config, &mut services, sink).await);
+            failures.extend(
+                admission
+                    .drive(config, &mut services, sink, interrupt)
+                    .await,
+            );
             Some(admission)
         }
         Err(err) => {
@@ -396,6 +421,10 @@ struct Admission<'b, I> {
     summary: Summary,
     /// Orders read from the input (admitted, or waiting to be).
     read: u64,
+    /// Interrupted: no more orders are admitted.
+    interrupted: bool,
+    /// The input has no more orders.
+    exhausted: bool,
     admitted: u64,
     input_done: bool,
 }
@@ -457,6 +486,8 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
             admission: config.bus.admission,
             summary: Summary::new(config),
             read: 0,
+            interrupted: false,
+            exhausted: false,
             admitted: 0,
             input_done: false,
         }
@@ -478,6 +509,9 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
 
     /// The next order and its arrival time, reading one if none is waiting.
     fn peek(&mut self) -> Option<(Order, Instant)> {
+        if self.interrupted {
+            return None;
+        }
         if self.next.is_none() && !self.input_done {
             match self.orders.next() {
                 Some(order) => {
@@ -490,7 +524,10 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
                     };
                     self.next = Some((order, self.bus.started() + arrives));
                 }
-                None => self.input_done = true,
+                None => {
+                    self.input_done = true;
+                    self.exhausted = true;
+                }
             }
         }
         self.next
@@ -539,15 +576,27 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
         config: &Config,
         services: &mut Services,
         sink: &mut (dyn EventSink + Send),
+        interrupt: &CancellationToken,
     ) -> Option<Failure> {
         let deadline = tokio::time::sleep(config.run.time_limit);
         tokio::pin!(deadline);
         loop {
+            if interrupt.is_cancelled() && !self.interrupted {
+                // Stop admitting; what is in flight goes on to its end.
+                self.interrupted = true;
+                self.input_done = true;
+            }
             if let Err(failure) = self.admit() {
                 return Some(failure);
             }
-            if self.input_done && self.next.is_none() && self.in_flight.is_empty() {
-                return None;
+            if self.input_done && self.in_flight.is_empty() {
+                if self.interrupted {
+                    let (_, not_admitted) = self.unfinished();
+                    return Some(Failure::Interrupted { not_admitted });
+                }
+                if self.next.is_none() {
+                    return None;
+                }
             }
             // Take the events that are ready without waiting: far cheaper than a `select!` per
             // event. Only when none is ready does the loop wait below.
@@ -605,6 +654,7 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
                     Err(err) => Err(err.into()),
                 },
                 () = self.bus.room_freed(), if blocked => Ok(()),
+                () = interrupt.cancelled(), if !self.interrupted => Ok(()),
                 () = arrives, if waiting_for_arrival => Ok(()),
             };
             self.bus.set_waiting_for_room(false);
@@ -657,7 +707,7 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
     /// Orders left in the input, if it knows exactly.
     fn remaining(&self) -> u64 {
         match self.orders.size_hint() {
-            (low, Some(high)) if low == high && !self.input_done => low as u64,
+            (low, Some(high)) if low == high && !self.exhausted => low as u64,
             _ => 0,
         }
     }

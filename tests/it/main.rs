@@ -6,4 +6,7 @@ mod invariants;
 mod library;
 mod rules;
 mod scale;
+mod see_diagram;
+mod see_report;
+mod see_trace;
 mod simulation;

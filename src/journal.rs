@@ -1,0 +1,70 @@
+//! The journal: every envelope of a run, as JSON Lines, and reading it back.
+//!
+//! A journal line is exactly what `--format json` prints: the envelope (sequence, time, ids,
+//! correlation, causation, emitter) and the event with its facts. It is complete: the run's
+//! text output, traces and diagrams are all derived from it.
+
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+
+use crate::event::Envelope;
+use crate::output::{EventSink, Format, Writer};
+
+/// Writes a journal to a file, buffered; flushed by [`EventSink::finish`], which the
+/// supervisor calls however the run ends.
+pub type JournalWriter = Writer<BufWriter<File>>;
+
+/// A journal writing to `file`.
+pub fn create(file: File) -> JournalWriter {
+    Writer::new(Format::Json, BufWriter::new(file))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    #[error("{path}: cannot read journal: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path}:{line}: not a journal line: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+}
+
+/// Reads a whole journal.
+pub fn read(path: &Path) -> Result<Vec<Envelope>, JournalError> {
+    let io_error = |source| JournalError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let reader = BufReader::new(File::open(path).map_err(io_error)?);
+    let mut events = Vec::new();
+    for (index, line) in reader.lines().enumerate() {
+        let line = line.map_err(io_error)?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let envelope: Envelope =
+            serde_json::from_str(&line).map_err(|err| JournalError::Invalid {
+                path: path.to_owned(),
+                line: index + 1,
+                message: err.to_string(),
+            })?;
+        events.push(envelope);
+    }
+    Ok(events)
+}
+
+/// Prints the run's text output again, from its journal.
+pub fn replay(events: &[Envelope], out: impl io::Write) -> io::Result<()> {
+    let mut writer = Writer::new(Format::Text, out);
+    for envelope in events {
+        writer.event(envelope)?;
+    }
+    writer.finish()
+}

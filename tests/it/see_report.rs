@@ -1,0 +1,1 @@
+//! Tests for `choreo report` (being written).
