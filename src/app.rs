@@ -101,7 +101,7 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
                 None => print(|out| trace::stuck(&events, out)),
             }
         }
-        Command::Diagram(DiagramCommand::Topology) => print(|out| diagram::topology(out)),
+        Command::Diagram(DiagramCommand::Topology) => print(diagram::topology),
         Command::Diagram(DiagramCommand::Order { journal, order }) => {
             let events = journal::read(&journal)?;
             let order = order_id(order)?;

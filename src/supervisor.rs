@@ -589,14 +589,13 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
             if let Err(failure) = self.admit() {
                 return Some(failure);
             }
-            if self.input_done && self.in_flight.is_empty() {
-                if self.interrupted {
-                    let (_, not_admitted) = self.unfinished();
-                    return Some(Failure::Interrupted { not_admitted });
-                }
-                if self.next.is_none() {
-                    return None;
-                }
+            let done = self.input_done && self.in_flight.is_empty();
+            if done && self.interrupted {
+                let (_, not_admitted) = self.unfinished();
+                return Some(Failure::Interrupted { not_admitted });
+            }
+            if done && self.next.is_none() {
+                return None;
             }
             // Take the events that are ready without waiting: far cheaper than a `select!` per
             // event. Only when none is ready does the loop wait below.
