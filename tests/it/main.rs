@@ -7,6 +7,7 @@ mod library;
 mod rules;
 mod scale;
 mod see_diagram;
+mod see_journal;
 mod see_report;
 mod see_trace;
 mod simulation;
