@@ -1,13 +1,13 @@
 //! Tests that run the built binary.
 
 use std::path::Path;
-use std::process::{Command, Output};
 use std::thread;
 
 use serde_json::Value;
 
 use crate::helpers::{
-    choreo, choreo_in, order_json, reference_output, repo_path, run_order_file, temp_file, Run,
+    choreo, choreo_in, choreo_with, order_json, reference_output, repo_path, run_order_file,
+    temp_file, Run,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -61,30 +61,6 @@ fn lines_of_order(stdout: &str, order_id: u64) -> Vec<String> {
         .filter(|line| order_number_span(line).is_some_and(|(s, e)| line[s..e] == number))
         .map(str::to_owned)
         .collect()
-}
-
-/// Runs the binary from the repository root with one extra environment variable.
-fn choreo_with_env<I, S>(args: I, key: &str, value: &str) -> Run
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<std::ffi::OsStr>,
-{
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_choreo"))
-        .args(args)
-        .current_dir(repo_path(""))
-        .env_remove("RUST_LOG")
-        .env(key, value)
-        .output()
-        .expect("run choreo");
-    Run {
-        code: status.code().expect("exited, not killed by a signal"),
-        stdout: String::from_utf8(stdout).expect("utf-8 stdout"),
-        stderr: String::from_utf8(stderr).expect("utf-8 stderr"),
-    }
 }
 
 /// Asserts the run was refused as bad input the way a user should see it (exit 2, nothing on
@@ -438,7 +414,11 @@ fn verbose_logs_go_to_stderr_not_stdout() {
 /// output.
 #[test]
 fn rust_log_debug_logs_go_to_stderr_not_stdout() {
-    let run = choreo_with_env(["run", "orders/seed.json"], "RUST_LOG", "debug");
+    let run = choreo_with(
+        repo_path("").as_path(),
+        ["run", "orders/seed.json"],
+        &[("RUST_LOG", "debug")],
+    );
     assert_eq!(run.code, 0, "stderr: {}", run.stderr);
     assert_eq!(run.stdout, reference_output());
     assert!(

@@ -51,6 +51,16 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
+    choreo_with(dir, args, &[])
+}
+
+/// Runs the built `choreo` binary with `args`, from `dir`, with extra environment variables
+/// (and without any `RUST_LOG` the test itself runs with).
+pub fn choreo_with<I, S>(dir: &Path, args: I, env: &[(&str, &str)]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
     let Output {
         status,
         stdout,
@@ -59,6 +69,7 @@ where
         .args(args)
         .current_dir(dir)
         .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .output()
         .expect("run choreo");
     Run {
