@@ -286,10 +286,8 @@ impl Config {
 
 fn parse_table(text: &str, origin: Source) -> Result<toml::Table, ConfigError> {
     text.parse::<toml::Table>().map_err(|err| {
-        let offset = err.span().map_or(0, |span| span.start);
-        let before = &text[..offset.min(text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        let offset = err.span().map_or(0, |span| span.start.min(text.len()));
+        let (line, column) = crate::order::position_of(text, offset);
         ConfigError::Syntax {
             origin,
             line,

@@ -444,10 +444,6 @@ impl<R: BufRead> JsonLines<R> {
         }
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     pub fn stats(&self) -> LineStats {
         self.stats
     }

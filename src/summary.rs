@@ -260,14 +260,6 @@ impl Summary {
     pub fn finished(&self) -> u64 {
         self.completed + self.rejected + self.cancelled
     }
-
-    /// Units shipped, per product id.
-    pub fn shipped(&self) -> BTreeMap<ProductId, u64> {
-        self.stock
-            .iter()
-            .map(|l| (l.product_id, l.shipped))
-            .collect()
-    }
 }
 
 /// The human summary, a few lines for stderr.
