@@ -582,9 +582,11 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
         tokio::pin!(deadline);
         loop {
             if interrupt.is_cancelled() && !self.interrupted {
-                // Stop admitting; what is in flight goes on to its end.
+                // Stop admitting; what is in flight goes on to its end. The order waiting to
+                // go in stays out (it counts as read, not admitted).
                 self.interrupted = true;
                 self.input_done = true;
+                self.next = None;
             }
             if let Err(failure) = self.admit() {
                 return Some(failure);
