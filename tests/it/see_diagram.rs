@@ -186,3 +186,14 @@ fn an_order_missing_from_the_journal_is_a_usage_error() {
         "choreo: error: order 999 is not in the journal\n"
     );
 }
+
+/// The topology embedded in the README is the one the code declares today.
+#[test]
+fn the_readme_shows_the_current_topology() {
+    let topology = crate::helpers::choreo(["diagram", "topology"]);
+    let readme = std::fs::read_to_string(crate::helpers::repo_path("README.md")).expect("README");
+    assert!(
+        readme.contains(&format!("```mermaid\n{}```", topology.stdout)),
+        "README.md's topology differs from `choreo diagram topology`: paste its output again"
+    );
+}
