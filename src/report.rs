@@ -884,18 +884,14 @@ impl Report {
         page.raw("<h3>Services</h3>\n<table id=\"summary-services\"><tr><th>service</th><th class=\"n\">restarts after a crash</th><th class=\"n\">events dead-lettered</th></tr>\n");
         for service in ServiceName::ALL {
             let restarts = summary.restarts.get(&service).copied().unwrap_or(0);
-            let letters = summary
-                .dead_letters
-                .iter()
-                .filter(|l| l.service == service)
-                .count();
+            let letters = summary.dead_lettered.get(&service).copied().unwrap_or(0);
             w!(
                 page,
                 "<tr><td><span class=\"dot\" style=\"background:{}\"></span>{service}</td>\
                  <td class=\"n\">{}</td><td class=\"n\">{}</td></tr>\n",
                 service_color(service),
                 num(restarts),
-                num(letters as u64)
+                num(letters)
             );
         }
         page.raw("</table>\n</div>\n<div>\n");
@@ -938,7 +934,7 @@ impl Report {
                 page,
                 "<h3>Dead letters</h3>\n<p id=\"summary-dead-letters\">{} events given up on \
                  after repeated crashes, first: ",
-                num(summary.dead_letters.len() as u64)
+                num(summary.dead_lettered.values().sum::<u64>())
             );
             for (i, letter) in summary.dead_letters.iter().take(5).enumerate() {
                 let sep = if i == 0 { "" } else { "; " };
@@ -951,7 +947,7 @@ impl Report {
                     letter.crashes
                 );
             }
-            if summary.dead_letters.len() > 5 {
+            if summary.dead_lettered.values().sum::<u64>() > 5 {
                 page.raw("; \u{2026}");
             }
             page.raw(".</p>\n");
@@ -1389,10 +1385,10 @@ fn topology_svg(page: &mut Page, published: &[u64], summary: &Summary) {
         let x = center(i) - NODE_W / 2.0;
         let restarts = summary.restarts.get(&service.name).copied().unwrap_or(0);
         let dead_lettered = summary
-            .dead_letters
-            .iter()
-            .filter(|l| l.service == service.name)
-            .count() as u64;
+            .dead_lettered
+            .get(&service.name)
+            .copied()
+            .unwrap_or(0);
         let ends: Vec<EventKind> = service
             .publishes
             .iter()

@@ -32,8 +32,10 @@ pub struct Summary {
     pub events: u64,
     /// Charged minus refunded, in cents.
     pub revenue_cents: u64,
-    /// Events a service gave up on after crashing on them again and again, each with its
-    /// order and the service.
+    /// Events a service gave up on after crashing on them again and again: how many, per
+    /// service, and the first [`LISTED_DEAD_LETTERS`] of them with their orders (a bounded
+    /// list, however long the run).
+    pub dead_lettered: BTreeMap<ServiceName, u64>,
     pub dead_letters: Vec<DeadLetter>,
     /// Times each service was restarted after a crash.
     pub restarts: BTreeMap<ServiceName, u64>,
@@ -81,6 +83,9 @@ fn peak_rss_kib() -> Option<u64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
+
+/// How many dead letters the summary lists one by one.
+pub const LISTED_DEAD_LETTERS: usize = 100;
 
 /// An event given up on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -230,12 +235,17 @@ impl Summary {
             Event::DeadLettered {
                 gave_up_on,
                 crashes,
-            } => self.dead_letters.push(DeadLetter {
-                order_id: envelope.order_id,
-                service: envelope.service,
-                event: gave_up_on,
-                crashes,
-            }),
+            } => {
+                *self.dead_lettered.entry(envelope.service).or_default() += 1;
+                if self.dead_letters.len() < LISTED_DEAD_LETTERS {
+                    self.dead_letters.push(DeadLetter {
+                        order_id: envelope.order_id,
+                        service: envelope.service,
+                        event: gave_up_on,
+                        crashes,
+                    });
+                }
+            }
             _ => {}
         }
         self.elapsed_ms = envelope.at_us as f64 / 1000.0;
@@ -306,7 +316,8 @@ impl fmt::Display for Summary {
             writeln!(f)?;
         }
         if !self.dead_letters.is_empty() {
-            write!(f, "  dead letters: {}", self.dead_letters.len())?;
+            let total: u64 = self.dead_lettered.values().sum();
+            write!(f, "  dead letters: {total}")?;
             for letter in self.dead_letters.iter().take(5) {
                 write!(
                     f,
@@ -314,7 +325,7 @@ impl fmt::Display for Summary {
                     letter.order_id, letter.service, letter.event
                 )?;
             }
-            if self.dead_letters.len() > 5 {
+            if total > 5 {
                 write!(f, "; ...")?;
             }
             writeln!(f)?;
