@@ -5,8 +5,6 @@ use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::time::Instant;
 
-use tokio_util::sync::CancellationToken;
-
 use crate::cli::{Cli, Clock, Command, DiagramCommand, RunArgs};
 use crate::config::{Config, ConfigError};
 use crate::journal::{self, JournalError};
@@ -16,7 +14,7 @@ use crate::output::{EventSink, Fanout};
 use crate::output::{Progress, Writer};
 use crate::report::Report;
 use crate::summary::{Machine, Summary};
-use crate::supervisor::{self, RunFailed};
+use crate::supervisor::{self, Interrupt, RunFailed};
 use crate::{diagram, trace};
 
 /// Exit code: every order reached its terminal event.
@@ -180,10 +178,16 @@ fn run(args: RunArgs) -> Result<(), Error> {
         sinks.push(report);
     }
     let mut sinks = Fanout(sinks);
-    // Ctrl-C: stop admitting, let the admitted orders finish, write everything, exit 130.
-    let interrupt = CancellationToken::new();
+    // Ctrl-C (or SIGTERM): stop admitting, let the admitted orders finish, write everything,
+    // exit 130. A second one stops the orders in flight too (everything is still written).
+    let interrupt = Interrupt::default();
     let on_interrupt = interrupt.clone();
-    if let Err(err) = ctrlc::set_handler(move || on_interrupt.cancel()) {
+    if let Err(err) = ctrlc::set_handler(move || {
+        if on_interrupt.admitting.is_cancelled() {
+            on_interrupt.everything.cancel();
+        }
+        on_interrupt.admitting.cancel();
+    }) {
         tracing::warn!(%err, "cannot catch Ctrl-C; it will stop the run at once");
     }
     if !args.quiet {
@@ -201,7 +205,7 @@ fn run(args: RunArgs) -> Result<(), Error> {
         }
         OrderSource::Lines(mut lines) => {
             let mut feed = LineFeed {
-                lines: &mut lines,
+                lines: &mut *lines,
                 skip_invalid: args.skip_invalid,
                 stopped_by: None,
             };

@@ -119,7 +119,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE.html")]
     pub report: Option<PathBuf>,
 
-    /// Do not print the summary on stderr.
+    /// Print nothing on stderr but errors: no seed line, no summary.
     #[arg(short, long)]
     pub quiet: bool,
 }

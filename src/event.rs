@@ -240,6 +240,14 @@ impl Kinds {
         self.0 |= 1 << kind as u32;
     }
 
+    pub const fn union(self, other: Kinds) -> Kinds {
+        Kinds(self.0 | other.0)
+    }
+
+    pub const fn difference(self, other: Kinds) -> Kinds {
+        Kinds(self.0 & !other.0)
+    }
+
     /// The kinds in the set, in [`EventKind::ALL`] order.
     pub fn iter(self) -> impl Iterator<Item = EventKind> {
         EventKind::ALL

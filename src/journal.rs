@@ -5,7 +5,7 @@
 //! text output, traces and diagrams are all derived from it.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter};
+use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
 use crate::event::Envelope;
@@ -42,20 +42,31 @@ pub fn read(path: &Path) -> Result<Vec<Envelope>, JournalError> {
         path: path.to_owned(),
         source,
     };
-    let reader = BufReader::new(File::open(path).map_err(io_error)?);
+    let text = std::fs::read_to_string(path).map_err(io_error)?;
     let mut events = Vec::new();
-    for (index, line) in reader.lines().enumerate() {
-        let line = line.map_err(io_error)?;
+    let lines: Vec<&str> = text.split('\n').collect();
+    for (index, line) in lines.iter().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let envelope: Envelope =
-            serde_json::from_str(&line).map_err(|err| JournalError::Invalid {
-                path: path.to_owned(),
-                line: index + 1,
-                message: err.to_string(),
-            })?;
-        events.push(envelope);
+        match serde_json::from_str::<Envelope>(line) {
+            Ok(envelope) => events.push(envelope),
+            // A last line without its newline was cut off by a killed process: the journal
+            // up to it is still whole.
+            Err(err) if index + 1 == lines.len() && err.is_eof() => {
+                tracing::warn!(
+                    line = index + 1,
+                    "journal ends with a cut-off line; ignored"
+                );
+            }
+            Err(err) => {
+                return Err(JournalError::Invalid {
+                    path: path.to_owned(),
+                    line: index + 1,
+                    message: err.to_string(),
+                })
+            }
+        }
     }
     Ok(events)
 }

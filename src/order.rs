@@ -41,8 +41,21 @@ struct OrderObject {
     quantity: Quantity,
     #[serde(default)]
     customer_id: Option<CustomerId>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "at_ms")]
     at_ms: Option<u64>,
+}
+
+/// Largest arrival time accepted, in milliseconds: about 285 years, so any sum of times fits.
+pub const MAX_AT_MS: u64 = 1 << 53;
+
+fn at_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    deserializer
+        .deserialize_u64(WholeNumber {
+            what: "at_ms",
+            min: 0,
+            max: MAX_AT_MS,
+        })
+        .map(Some)
 }
 
 /// Only an object is an order: the positional form serde derives for structs
@@ -240,6 +253,12 @@ impl OrderFileError {
             .strip_suffix(&suffix)
             .unwrap_or(&text)
             .replace("struct Order", "an order object");
+        let message = match err.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                format!("not valid JSON: {message}")
+            }
+            _ => message,
+        };
         // serde_json says column 0 for "before the line's first character".
         let at_column = err.column().max(1);
         let (line, column) = match (line, err.line()) {
@@ -258,7 +277,7 @@ pub enum OrderSource {
     Document(Vec<Order>),
     /// JSON Lines: read one line at a time while the run goes on, so memory does not grow
     /// with the file.
-    Lines(JsonLines<BufReader<File>>),
+    Lines(Box<JsonLines<BufReader<File>>>),
 }
 
 fn is_json_lines(path: &Path) -> bool {
@@ -294,7 +313,7 @@ pub fn open_order_file(
         }
         let file = File::open(path).map_err(io_error)?;
         let lines = JsonLines::new(path, BufReader::new(file), duplicate_window);
-        return Ok(OrderSource::Lines(lines));
+        return Ok(OrderSource::Lines(Box::new(lines)));
     }
     let bytes = std::fs::read(path).map_err(io_error)?;
     let text = std::str::from_utf8(&bytes).map_err(|err| {
@@ -345,7 +364,7 @@ pub fn parse_json_document(path: &Path, text: &str) -> Result<Vec<Order>, OrderF
             let order: Order = serde_json::from_str(text).map_err(|err| {
                 let mut err = OrderFileError::from_json(path, (0, 1), &err);
                 if let OrderFileError::Invalid { message, .. } = &mut err {
-                    if message == "trailing characters" {
+                    if message.ends_with("trailing characters") {
                         message.push_str(
                             " after the first order (for one order per line, name the file .jsonl)",
                         );

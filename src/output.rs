@@ -65,7 +65,8 @@ impl<W: Write> Writer<W> {
         }
     }
 
-    /// A closed pipe quiets the writer; any other error is returned.
+    /// A closed pipe quiets the writer; any other error is returned, once, and quiets it
+    /// too (the run reports it; the other outputs go on).
     fn quiet_if_closed(&mut self, result: io::Result<()>) -> io::Result<()> {
         match result {
             Err(err) if err.kind() == io::ErrorKind::BrokenPipe => {
@@ -73,7 +74,11 @@ impl<W: Write> Writer<W> {
                 self.closed = true;
                 Ok(())
             }
-            other => other,
+            Err(err) => {
+                self.closed = true;
+                Err(err)
+            }
+            ok => ok,
         }
     }
 }
@@ -165,7 +170,15 @@ pub struct Fanout<'a>(pub Vec<&'a mut (dyn EventSink + Send)>);
 
 impl EventSink for Fanout<'_> {
     fn event(&mut self, envelope: &Envelope) -> io::Result<()> {
-        self.0.iter_mut().try_for_each(|sink| sink.event(envelope))
+        // Every sink gets every event, even after one fails: the journal stays complete when
+        // stdout breaks.
+        let mut first_error = None;
+        for sink in self.0.iter_mut() {
+            if let Err(err) = sink.event(envelope) {
+                first_error.get_or_insert(err);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     fn finish(&mut self) -> io::Result<()> {

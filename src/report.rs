@@ -1085,14 +1085,22 @@ impl Report {
         topology_svg(page, &self.published, summary);
 
         page.raw("<h3>Who reacts to what</h3>\n<table id=\"wiring\"><tr><th>service</th><th>reacts to</th><th>publishes</th></tr>\n");
-        for service in services() {
+        let all = services();
+        for service in &all {
             w!(
                 page,
                 "<tr><td><span class=\"dot\" style=\"background:{}\"></span>{}</td><td>",
                 service_color(service.name),
                 service.name
             );
-            kinds_list(page, service.subscribes, Some(service.publishes));
+            // A kind is the service's own only when no other service publishes it too
+            // (DeadLettered comes from three services; each reacts to the others').
+            let others = all
+                .iter()
+                .filter(|other| other.name != service.name)
+                .fold(Kinds::default(), |acc, other| acc.union(other.publishes));
+            let own = service.publishes.difference(others);
+            kinds_list(page, service.subscribes, Some(own));
             page.raw("</td><td>");
             kinds_list(page, service.publishes, None);
             page.raw("</td></tr>\n");

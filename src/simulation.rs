@@ -126,6 +126,25 @@ impl<'de> Deserialize<'de> for Millis {
     }
 }
 
+/// A rate of arrivals: positive, and at most a billion a second (a gap of a nanosecond).
+fn rate<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
+    let value = f64::deserialize(deserializer)?;
+    if !(value.is_finite() && (1e-6..=1e9).contains(&value)) {
+        return Err(serde::de::Error::custom(format_args!(
+            "must be a rate from 0.000001 to 1000000000 a second, got {value}"
+        )));
+    }
+    Ok(value)
+}
+
+fn at_least_one<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let value = u32::deserialize(deserializer)?;
+    if value == 0 {
+        return Err(serde::de::Error::custom("must be at least 1, got 0"));
+    }
+    Ok(value)
+}
+
 /// A probability, 0 to 1.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
 pub struct Probability(pub f64);
@@ -160,6 +179,7 @@ impl<'de> Deserialize<'de> for Probability {
 pub struct ArrivalsConfig {
     pub process: ArrivalProcess,
     /// Orders a second of simulated time, for `fixed-rate` and `poisson`.
+    #[serde(deserialize_with = "rate")]
     pub per_second: f64,
 }
 
@@ -189,6 +209,7 @@ pub struct FaultsConfig {
     #[serde(with = "humantime_serde")]
     pub restart_window: Duration,
     /// An event whose handling crashes its service this many times in a row is dead-lettered.
+    #[serde(deserialize_with = "at_least_one")]
     pub poison_crashes: u32,
 }
 
@@ -239,6 +260,7 @@ pub struct GatewayFaults {
     /// How long an attempt takes to time out.
     pub timeout_ms: Millis,
     /// Attempts before the charge is declined.
+    #[serde(deserialize_with = "at_least_one")]
     pub max_attempts: u32,
     /// Backoff before retry n is `backoff_ms * 2^(n-1)`, plus up to as much again of seeded
     /// jitter.

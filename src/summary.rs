@@ -293,12 +293,17 @@ impl fmt::Display for Summary {
             )?;
         }
         writeln!(f, "  revenue: {}", Money(self.revenue_cents))?;
-        writeln!(
-            f,
-            "  run time: {:.3} s ({:.0} orders/s); latency from arrival, ms (p50 / p90 / p99 / max):",
-            self.elapsed_ms / 1000.0,
-            self.orders_per_second
-        )?;
+        if self.elapsed_ms > 0.0 {
+            writeln!(
+                f,
+                "  run time: {:.3} s ({:.0} orders/s); latency from arrival, ms (p50 / p90 / p99 / max):",
+                self.elapsed_ms / 1000.0,
+                self.orders_per_second
+            )?;
+        } else if self.finished() > 0 {
+            // No latency configured: no simulated time passed, and every latency is 0.
+            writeln!(f, "  run time: 0 s (no latency configured); latency from arrival, ms (p50 / p90 / p99 / max):")?;
+        }
         for (state, stats) in self.latency_ms.by_state() {
             if stats.count > 0 {
                 writeln!(
@@ -346,7 +351,11 @@ impl fmt::Display for Summary {
         let wall = self.machine.wall_ms as f64 / 1000.0;
         write!(f, "  wall time: {wall:.3} s")?;
         if wall > 0.0 && self.elapsed_ms > 0.0 {
-            write!(f, ", {:.1}x the run time", self.elapsed_ms / 1000.0 / wall)?;
+            write!(
+                f,
+                "; the run time was {:.1}x that",
+                self.elapsed_ms / 1000.0 / wall
+            )?;
         }
         if wall > 0.0 {
             write!(f, " ({:.0} orders/s)", self.finished() as f64 / wall)?;

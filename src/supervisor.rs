@@ -110,7 +110,7 @@ pub enum Failure {
     Bus(#[from] BusError),
     #[error("order {order_id}: {problem}")]
     Protocol { order_id: OrderId, problem: String },
-    #[error("interrupted: the admitted orders finished; {not_admitted} orders were not admitted")]
+    #[error("interrupted; {not_admitted} orders read were not admitted (the summary counts any not read)")]
     Interrupted { not_admitted: u64 },
     #[error("cannot write output: {0}")]
     Output(io::Error),
@@ -153,17 +153,25 @@ pub async fn run(
     orders: impl IntoIterator<Item = Order>,
     sink: &mut (dyn EventSink + Send),
 ) -> Result<Summary, RunFailed> {
-    run_until(config, orders, sink, &CancellationToken::new()).await
+    run_until(config, orders, sink, &Interrupt::default()).await
 }
 
-/// [`run`], interruptible: once `interrupt` fires, no more orders are admitted, the admitted
-/// ones are let finish (within the time limit), and the run ends with
-/// [`Failure::Interrupted`].
+/// How a run can be interrupted from outside (Ctrl-C).
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt {
+    /// Stop admitting orders; let the admitted ones finish (within the time limit).
+    pub admitting: CancellationToken,
+    /// Stop now, orders in flight included.
+    pub everything: CancellationToken,
+}
+
+/// [`run`], interruptible: see [`Interrupt`]. An interrupted run ends with
+/// [`Failure::Interrupted`], everything observed so far reported.
 pub async fn run_until(
     config: &Config,
     orders: impl IntoIterator<Item = Order>,
     sink: &mut (dyn EventSink + Send),
-    interrupt: &CancellationToken,
+    interrupt: &Interrupt,
 ) -> Result<Summary, RunFailed> {
     let bus = Arc::new(Bus::new(config.bus.capacity));
     let cancel = CancellationToken::new();
@@ -576,12 +584,16 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
         config: &Config,
         services: &mut Services,
         sink: &mut (dyn EventSink + Send),
-        interrupt: &CancellationToken,
+        interrupt: &Interrupt,
     ) -> Option<Failure> {
         let deadline = tokio::time::sleep(config.run.time_limit);
         tokio::pin!(deadline);
         loop {
-            if interrupt.is_cancelled() && !self.interrupted {
+            if interrupt.everything.is_cancelled() {
+                let (_, not_admitted) = self.unfinished();
+                return Some(Failure::Interrupted { not_admitted });
+            }
+            if interrupt.admitting.is_cancelled() && !self.interrupted {
                 // Stop admitting; what is in flight goes on to its end. The order waiting to
                 // go in stays out (it counts as read, not admitted).
                 self.interrupted = true;
@@ -641,7 +653,13 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
                 biased;
                 () = &mut deadline => Err(self.time_limit(config.run.time_limit)),
                 Some(joined) = services.tasks.join_next_with_id() => {
-                    match judge(&services.names, joined) {
+                    let ended = match &joined {
+                        Ok((id, _)) => *id,
+                        Err(err) => err.id(),
+                    };
+                    let judged = judge(&services.names, joined);
+                    services.names.remove(&ended);
+                    match judged {
                         (service, Ended::Crashed) => services.restart(service).map_err(
                             |(max_restarts, window)| self.restart_limit(service, max_restarts, window),
                         ),
@@ -655,7 +673,8 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
                     Err(err) => Err(err.into()),
                 },
                 () = self.bus.room_freed(), if blocked => Ok(()),
-                () = interrupt.cancelled(), if !self.interrupted => Ok(()),
+                () = interrupt.admitting.cancelled(), if !self.interrupted => Ok(()),
+                () = interrupt.everything.cancelled() => Ok(()),
                 () = arrives, if waiting_for_arrival => Ok(()),
             };
             self.bus.set_waiting_for_room(false);
@@ -667,8 +686,8 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
 
     /// Handles one event in bus order: output, then bookkeeping.
     fn observe(&mut self, envelope: &Envelope, sink: &mut dyn EventSink) -> Result<(), Failure> {
-        sink.event(envelope).map_err(Failure::Output)?;
         self.summary.record(envelope);
+        let written = sink.event(envelope);
         let order_id = envelope.order_id;
         let Some(order) = self.in_flight.get_mut(&order_id) else {
             return Err(Failure::Protocol {
@@ -693,7 +712,7 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
             self.summary
                 .record_latency(envelope, envelope.at_us.saturating_sub(arrived_us));
         }
-        Ok(())
+        written.map_err(Failure::Output)
     }
 
     /// The orders in flight, in id order, and how many are known not to have been admitted:

@@ -88,10 +88,12 @@ struct Record<T> {
 }
 
 impl<T: Default> Inbox<T> {
-    pub fn new(window: usize) -> Self {
+    /// Remembers the last `window` finished orders, and all that finished within `min_age`
+    /// (the longest a duplicate can come after the original).
+    pub fn new(window: usize, min_age: Duration) -> Self {
         Inbox {
             live: FxHashMap::default(),
-            finished: Recent::new(window),
+            finished: Recent::with_min_age(window, min_age),
         }
     }
 
@@ -270,7 +272,7 @@ mod tests {
 
     #[test]
     fn the_same_event_is_taken_once() {
-        let mut inbox = Inbox::<u32>::new(4);
+        let mut inbox = Inbox::<u32>::new(4, Duration::ZERO);
         *inbox.take(&created(1)).expect("first delivery") += 1;
         assert!(inbox.take(&created(1)).is_none(), "second delivery");
         assert!(inbox.take(&created(2)).is_some(), "another order's event");
@@ -278,7 +280,7 @@ mod tests {
 
     #[test]
     fn a_late_duplicate_of_a_finished_order_is_ignored() {
-        let mut inbox = Inbox::<u32>::new(2);
+        let mut inbox = Inbox::<u32>::new(2, Duration::ZERO);
         inbox.take(&created(1)).expect("first delivery");
         inbox.finish(OrderId::new(1).expect("valid"));
         assert!(
@@ -290,7 +292,7 @@ mod tests {
 
     #[test]
     fn finishing_drops_the_service_state() {
-        let mut inbox = Inbox::<Vec<u8>>::new(10);
+        let mut inbox = Inbox::<Vec<u8>>::new(10, Duration::ZERO);
         inbox.take(&created(1)).expect("first").extend([1, 2, 3]);
         inbox.finish(OrderId::new(1).expect("valid"));
         assert!(inbox.live.is_empty());

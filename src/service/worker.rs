@@ -10,11 +10,12 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
 
 use rustc_hash::FxHashMap;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-use tokio_util::time::DelayQueue;
+
+use tokio::time::Instant;
 
 use crate::bus::{Bus, Subscription};
 use crate::event::{Envelope, Event, EventId, EventKind, ServiceName};
@@ -49,8 +50,9 @@ pub struct Worker<S: Service> {
     /// Events due before anything new from the bus (a late event, and those of its order that
     /// waited behind it).
     ready: VecDeque<Arc<Envelope>>,
-    /// Late deliveries and duplicates, each due at its time.
-    late: DelayQueue<Late>,
+    /// Late deliveries and duplicates, each with the time it is due. Every one is `delay_ms`
+    /// after it was scheduled, so the queue is in due order and a plain deque keeps it.
+    late: VecDeque<(Instant, Late)>,
     /// Orders with an event delivered late: their later events wait here, in order.
     held: FxHashMap<OrderId, VecDeque<Arc<Envelope>>>,
     latency: Latency,
@@ -59,8 +61,18 @@ pub struct Worker<S: Service> {
     poison_crashes: u32,
     /// The event that crashed the service last, and how many times in a row.
     crashes: Option<(EventId, u32)>,
-    rng: Rng,
+    rngs: Streams,
     out: Outbox,
+}
+
+/// One random stream per kind of draw, so turning one fault on does not change what another
+/// draws.
+#[derive(Debug)]
+struct Streams {
+    latency: Rng,
+    delay: Rng,
+    duplicate: Rng,
+    crash: Rng,
 }
 
 #[derive(Debug)]
@@ -84,19 +96,33 @@ impl<S: Service> Worker<S> {
     pub fn new(service: S, events: Subscription, dedup_window: usize, sim: Simulated) -> Self {
         Worker {
             service,
-            inbox: Inbox::new(dedup_window),
+            // A duplicate comes `delay_ms` after the original, which itself may have waited up
+            // to `delay_ms`: finished orders are remembered at least that long.
+            inbox: Inbox::new(
+                dedup_window,
+                if sim.faults.duplicate.is_zero() && sim.faults.delay.is_zero() {
+                    Duration::ZERO
+                } else {
+                    simulation::millis(2.0 * sim.faults.delay_ms.0 + 1.0)
+                },
+            ),
             events,
             in_hand: None,
             may_crash: !(sim.faults.crash.is_zero() && sim.faults.poison.is_zero()),
             ready: VecDeque::new(),
-            late: DelayQueue::new(),
+            late: VecDeque::new(),
             held: FxHashMap::default(),
             latency: sim.latency,
             faults: sim.faults,
             seed: sim.seed,
             poison_crashes: sim.poison_crashes,
             crashes: None,
-            rng: simulation::stream(sim.seed, &format!("{}/faults", S::NAME)),
+            rngs: Streams {
+                latency: simulation::stream(sim.seed, &format!("{}/latency", S::NAME)),
+                delay: simulation::stream(sim.seed, &format!("{}/delay", S::NAME)),
+                duplicate: simulation::stream(sim.seed, &format!("{}/duplicate", S::NAME)),
+                crash: simulation::stream(sim.seed, &format!("{}/crash", S::NAME)),
+            },
             out: Outbox::default(),
         }
     }
@@ -115,6 +141,9 @@ impl<S: Service> Worker<S> {
             if let Some(envelope) = self.ready.pop_front() {
                 return Ok(Some(self.hold(envelope)));
             }
+            if self.release_due() {
+                continue;
+            }
             // Take what is ready without waiting, and wait (heeding cancellation) only when
             // nothing is: far cheaper than a `select!` per event. Every `BATCH` events the
             // task yields, so the others on its thread get to run, and looks at the clock.
@@ -124,29 +153,21 @@ impl<S: Service> Worker<S> {
                 if cancel.is_cancelled() {
                     return Ok(None);
                 }
-                if !self.late.is_empty() {
-                    let mut cx = Context::from_waker(Waker::noop());
-                    if let Poll::Ready(Some(expired)) = self.late.poll_expired(&mut cx) {
-                        self.arrive_late(expired.into_inner());
-                        continue;
-                    }
-                }
             }
             *budget -= 1;
             let received = match self.events.try_recv()? {
                 Some(envelope) => envelope,
-                None => tokio::select! {
-                    // Cancellation first: once told to stop, a service stops.
-                    biased;
-                    () = cancel.cancelled() => return Ok(None),
-                    Some(expired) = std::future::poll_fn(|cx| self.late.poll_expired(cx)),
-                        if !self.late.is_empty() =>
-                    {
-                        self.arrive_late(expired.into_inner());
-                        continue;
+                None => {
+                    let next_due = self.late.front().map(|(due, _)| *due);
+                    tokio::select! {
+                        // Cancellation first: once told to stop, a service stops.
+                        biased;
+                        () = cancel.cancelled() => return Ok(None),
+                        () = tokio::time::sleep_until(next_due.unwrap_or_else(Instant::now)),
+                            if next_due.is_some() => continue,
+                        received = self.events.recv() => received?,
                     }
-                    received = self.events.recv() => received?,
-                },
+                }
             };
             if let Some(envelope) = self.route(received) {
                 return Ok(Some(self.hold(envelope)));
@@ -171,13 +192,34 @@ impl<S: Service> Worker<S> {
                 return None;
             }
         }
-        if self.faults.delay.happens(&mut self.rng) {
+        if self.faults.delay.happens(&mut self.rngs.delay) {
             self.held.insert(envelope.order_id, VecDeque::new());
-            let delay = simulation::millis(self.faults.delay_ms.0);
-            self.late.insert(Late::Delayed(envelope), delay);
+            self.schedule(Late::Delayed(envelope));
             return None;
         }
         Some(envelope)
+    }
+
+    /// Schedules a late delivery `delay_ms` from now.
+    fn schedule(&mut self, late: Late) {
+        let due = Instant::now() + simulation::millis(self.faults.delay_ms.0);
+        self.late.push_back((due, late));
+    }
+
+    /// Moves every late delivery that is due to `ready`; whether there was any.
+    fn release_due(&mut self) -> bool {
+        if self.late.is_empty() {
+            return false;
+        }
+        let now = Instant::now();
+        let mut released = false;
+        while self.late.front().is_some_and(|(due, _)| *due <= now) {
+            if let Some((_, late)) = self.late.pop_front() {
+                self.arrive_late(late);
+                released = true;
+            }
+        }
+        released
     }
 
     fn arrive_late(&mut self, late: Late) {
@@ -218,7 +260,7 @@ impl<S: Service> Worker<S> {
             self.service.handle(order, envelope, &mut self.out);
             let mut busy = std::mem::take(&mut self.out.busy);
             if !self.latency.is_zero() {
-                busy += self.latency.sample(&mut self.rng);
+                busy += self.latency.sample(&mut self.rngs.latency);
             }
             if !busy.is_zero() {
                 tokio::select! {
@@ -236,10 +278,8 @@ impl<S: Service> Worker<S> {
         if terminal {
             self.inbox.finish(envelope.order_id);
         }
-        if self.faults.duplicate.happens(&mut self.rng) {
-            let delay = simulation::millis(self.faults.delay_ms.0);
-            self.late
-                .insert(Late::Duplicate(Arc::new(envelope.clone())), delay);
+        if self.faults.duplicate.happens(&mut self.rngs.duplicate) {
+            self.schedule(Late::Duplicate(Arc::new(envelope.clone())));
         }
         Ok(true)
     }
@@ -249,7 +289,7 @@ impl<S: Service> Worker<S> {
     fn maybe_crash(&mut self, envelope: &Envelope) -> Option<u32> {
         let poison = forward_event(S::NAME) == Some(envelope.kind())
             && simulation::is_poison(self.seed, S::NAME, envelope.id, self.faults.poison);
-        let crash = poison || self.faults.crash.happens(&mut self.rng);
+        let crash = poison || self.faults.crash.happens(&mut self.rngs.crash);
         if !crash {
             self.crashes = None;
             return None;

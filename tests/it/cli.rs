@@ -497,7 +497,10 @@ fn invalid_json_exits_2_naming_line_and_column() {
     let run = run_order_file("broken.json", text);
     let (line, first, _) = span(text, "\"order_id\": 1,", ",");
     assert_eq!((line, first), (2, 18));
-    assert_eq!(refused(&run), "broken.json:2:18: key must be a string");
+    assert_eq!(
+        refused(&run),
+        "broken.json:2:18: not valid JSON: key must be a string"
+    );
 }
 
 /// A quantity written as a string is refused at that value, naming the expected type.

@@ -78,10 +78,10 @@ fn the_trace_shows_how_long_each_step_took() {
         "\
 OrderCreated by OrderService at +0 ms: 50 of product 102 for customer 2, 0 ms into the run
 └─ InventoryChecked by InventoryService at +10 ms (step 10 ms): reserved 50 of product 102, 140 left
-   └─ PaymentDeclined by PaymentService at +137 ms (step 127 ms): insufficient credit: $2499.50 charge, customer 2 has $2000.60 left
-      └─ InventoryReleased by InventoryService at +139 ms (step 2 ms): released 50 of product 102, 187 in stock
-         └─ OrderCancelled by OrderService at +139 ms (step 0 ms): payment declined
-terminal: OrderCancelled after 139 ms
+   └─ PaymentDeclined by PaymentService at +144 ms (step 134 ms): insufficient credit: $2499.50 charge, customer 2 has $2000.60 left
+      └─ InventoryReleased by InventoryService at +146 ms (step 2 ms): released 50 of product 102, 187 in stock
+         └─ OrderCancelled by OrderService at +146 ms (step 0 ms): payment declined
+terminal: OrderCancelled after 146 ms
 "
     );
 }
@@ -149,15 +149,15 @@ fn orders_cut_short_are_listed_as_stuck_after_their_last_event() {
     assert_eq!(
         trace(&cut_journal, &["--stuck"]),
         "\
-order 3: STUCK after PaymentProcessed (+124 ms, seq 25)
-order 6: STUCK after InventoryReleased (+230 ms, seq 40)
+order 3: STUCK after PaymentProcessed (+130 ms, seq 25)
+order 6: STUCK after InventoryReleased (+232 ms, seq 40)
 "
     );
     let order_6 = trace(&cut_journal, &["--order", "6"]);
     assert!(
         order_6.ends_with(
             "\
-            └─ InventoryReleased by InventoryService at +230 ms (step 2 ms): released 150 of product 101, 998 in stock
+            └─ InventoryReleased by InventoryService at +232 ms (step 2 ms): released 150 of product 101, 998 in stock
 STUCK after InventoryReleased
 "
         ),
