@@ -208,6 +208,9 @@ pub struct FaultsConfig {
     pub max_restarts: u32,
     #[serde(with = "humantime_serde")]
     pub restart_window: Duration,
+    /// How long a crashed service takes to come back.
+    #[serde(with = "humantime_serde")]
+    pub restart_delay: Duration,
     /// An event whose handling crashes its service this many times in a row is dead-lettered.
     #[serde(deserialize_with = "at_least_one")]
     pub poison_crashes: u32,

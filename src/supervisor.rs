@@ -242,7 +242,7 @@ pub async fn run_until(
 }
 
 /// Starts a service's task again on the worker it left behind.
-type Respawn = Box<dyn Fn(&mut JoinSet<Result<(), ServiceError>>) -> Id + Send>;
+type Respawn = Box<dyn Fn(&mut JoinSet<Result<(), ServiceError>>, Duration) -> Id + Send>;
 
 /// The running service tasks, by task id so a panic can be named, and how to restart each.
 struct Services {
@@ -295,12 +295,24 @@ impl Services {
         let worker = Worker::new(service, events, self.dedup_window, simulated);
         let slot: Slot<S> = Arc::new(Mutex::new(Some(worker)));
         let (bus, cancel) = (Arc::clone(bus), cancel.clone());
-        let respawn = move |tasks: &mut JoinSet<Result<(), ServiceError>>| {
-            let task = worker::run(Arc::clone(&slot), Arc::clone(&bus), cancel.clone())
-                .instrument(tracing::info_span!("service", service = %S::NAME));
-            tasks.spawn(task).id()
+        // Starts the task after `delay`: a restarted service takes time to come back.
+        let respawn = move |tasks: &mut JoinSet<Result<(), ServiceError>>, delay: Duration| {
+            let (slot, bus, cancel) = (Arc::clone(&slot), Arc::clone(&bus), cancel.clone());
+            let task = async move {
+                if !delay.is_zero() {
+                    tokio::select! {
+                        biased;
+                        () = cancel.cancelled() => return Ok(()),
+                        () = tokio::time::sleep(delay) => {}
+                    }
+                }
+                worker::run(slot, bus, cancel).await
+            };
+            tasks
+                .spawn(task.instrument(tracing::info_span!("service", service = %S::NAME)))
+                .id()
         };
-        let id = respawn(&mut self.tasks);
+        let id = respawn(&mut self.tasks, Duration::ZERO);
         self.names.insert(id, S::NAME);
         self.respawn.insert(S::NAME, Box::new(respawn));
         Ok(())
@@ -325,7 +337,7 @@ impl Services {
         *self.restarted.entry(service).or_default() += 1;
         tracing::debug!(%service, "restarting after a crash");
         if let Some(respawn) = self.respawn.get(&service) {
-            let id = respawn(&mut self.tasks);
+            let id = respawn(&mut self.tasks, self.sim.faults.restart_delay);
             self.names.insert(id, service);
         }
         Ok(())
