@@ -17,9 +17,8 @@ use std::io;
 
 use rustc_hash::FxHashMap;
 
-use crate::event::{DeclineReason, Envelope, Event, EventId, EventKind, Unavailable};
+use crate::event::{Envelope, EventId, EventKind, Facts};
 use crate::order::OrderId;
-use crate::service::Money;
 
 /// Prints `order`'s causal chain as a tree: each event, its service, and the time since the
 /// order's first event; then its terminal state, or `STUCK after <event>`.
@@ -264,134 +263,10 @@ impl fmt::Display for Ms {
     }
 }
 
-/// The facts of an event that explain what happened to the order, in a few words.
-struct Facts<'a>(&'a Event);
-
-impl fmt::Display for Facts<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0 {
-            Event::OrderCreated {
-                product_id,
-                quantity,
-                customer_id,
-            } => write!(
-                f,
-                "{quantity} of product {product_id} for customer {customer_id}"
-            ),
-            Event::InventoryChecked {
-                product_id,
-                quantity,
-                stock,
-            } => write!(
-                f,
-                "reserved {quantity} of product {product_id}, {stock} left"
-            ),
-            Event::InventoryUnavailable(unavailable) | Event::OrderRejected(unavailable) => {
-                unavailable_facts(f, unavailable)
-            }
-            Event::PaymentProcessed {
-                customer_id,
-                amount_cents,
-                credit_left_cents,
-                attempts,
-            } => {
-                write!(
-                    f,
-                    "charged {} to customer {customer_id}, {} credit left",
-                    Money(*amount_cents),
-                    Money(*credit_left_cents)
-                )?;
-                if *attempts > 1 {
-                    write!(f, ", after {attempts} gateway attempts")?;
-                }
-                Ok(())
-            }
-            Event::PaymentDeclined(declined) => {
-                let amount = Money(declined.amount_cents);
-                let customer = declined.customer_id;
-                match (declined.reason, declined.credit_left_cents) {
-                    (DeclineReason::InsufficientCredit, Some(left)) => write!(
-                        f,
-                        "insufficient credit: {amount} charge, customer {customer} has {} left",
-                        Money(left)
-                    ),
-                    (DeclineReason::InsufficientCredit, None) => write!(
-                        f,
-                        "insufficient credit: {amount} charge to customer {customer}"
-                    ),
-                    (DeclineReason::UnknownCustomer, _) => write!(
-                        f,
-                        "unknown customer: customer {customer} is not configured ({amount} charge)"
-                    ),
-                    (DeclineReason::GatewayTimeout, _) => write!(
-                        f,
-                        "gateway timeout: {} attempts timed out ({amount} charge to customer {customer})",
-                        declined.attempts
-                    ),
-                }
-            }
-            Event::ShippingArranged {
-                product_id,
-                quantity,
-            } => write!(f, "shipped {quantity} of product {product_id}"),
-            Event::ShippingFailed {
-                quantity,
-                max_quantity,
-            } => write!(
-                f,
-                "{quantity} units exceed the {max_quantity}-unit shipment limit"
-            ),
-            Event::PaymentRefunded {
-                customer_id,
-                amount_cents,
-                credit_left_cents,
-            } => write!(
-                f,
-                "refunded {} to customer {customer_id}, {} credit left",
-                Money(*amount_cents),
-                Money(*credit_left_cents)
-            ),
-            Event::InventoryReleased {
-                product_id,
-                quantity,
-                stock,
-            } => write!(
-                f,
-                "released {quantity} of product {product_id}, {stock} in stock"
-            ),
-            Event::OrderCancelled { reason } => write!(f, "{reason}"),
-            Event::DeadLettered {
-                gave_up_on,
-                crashes,
-            } => write!(f, "gave up on {gave_up_on} after {crashes} crashes"),
-        }
-    }
-}
-
-/// Why inventory could not be reserved: the same facts for `InventoryUnavailable` and the
-/// `OrderRejected` that follows it.
-fn unavailable_facts(f: &mut fmt::Formatter<'_>, unavailable: &Unavailable) -> fmt::Result {
-    let Unavailable {
-        product_id,
-        requested,
-        available,
-    } = unavailable;
-    match available {
-        Some(available) => write!(
-            f,
-            "requested {requested} of product {product_id}, {available} available"
-        ),
-        None => write!(
-            f,
-            "requested {requested} of product {product_id}, which is not in the catalog"
-        ),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{CancelReason, Declined, ServiceName};
+    use crate::event::{CancelReason, DeclineReason, Declined, Event, ServiceName, Unavailable};
     use crate::order::{CustomerId, ProductId, Quantity};
 
     fn id(order: u64, kind: EventKind) -> EventId {

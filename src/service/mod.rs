@@ -244,15 +244,7 @@ impl<S: Service> Harness<S> {
     }
 }
 
-/// Cents as dollars, as the narration and summary print them: `$19.99`.
-#[derive(Debug, Clone, Copy)]
-pub struct Money(pub u64);
-
-impl std::fmt::Display for Money {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "${}.{:02}", self.0 / 100, self.0 % 100)
-    }
-}
+pub use crate::event::Money;
 
 #[cfg(test)]
 mod tests {
