@@ -302,9 +302,28 @@ fn the_binary_prints_its_seed_and_replays_it() {
         "--seed",
         "42",
     ];
-    let first = choreo(args);
-    let second = choreo(args);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let summary = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
+    let (first_summary, second_summary) = (summary("1.json"), summary("2.json"));
+    let with_summary = |file: &str| {
+        let mut args = args.to_vec();
+        args.extend(["--summary", file]);
+        choreo(args)
+    };
+    let first = with_summary(&first_summary);
+    let second = with_summary(&second_summary);
     assert_eq!(first.code, 0, "{}", first.stderr);
+    // The summaries agree too, but for `machine` (wall time, memory).
+    let without_machine = |file: &str| {
+        let mut json: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(file).expect("summary")).expect("JSON");
+        json.as_object_mut().expect("object").remove("machine");
+        json
+    };
+    assert_eq!(
+        without_machine(&first_summary),
+        without_machine(&second_summary)
+    );
     assert!(
         first.stderr.starts_with("choreo: seed 42\n"),
         "{}",
