@@ -198,52 +198,53 @@ impl Subscription {
 
     /// The next event. Lag is an error, never skipped: the lost events are counted on the bus.
     pub async fn recv(&mut self) -> Result<Arc<Envelope>, BusError> {
-        let received = self.rx.recv().await;
-        self.take(received.map_err(|err| match err {
-            RecvError::Lagged(lost) => TryRecvError::Lagged(lost),
-            RecvError::Closed => TryRecvError::Closed,
-        }))
-        .map(|envelope| envelope.expect("recv waits for an event"))
+        match self.rx.recv().await {
+            Ok(envelope) => Ok(self.consumed(envelope)),
+            Err(RecvError::Lagged(lost)) => Err(self.lagged(lost)),
+            Err(RecvError::Closed) => Err(self.closed()),
+        }
     }
 
     /// The next event if one is ready, without waiting; `Ok(None)` if none is. Draining ready
     /// events this way costs far less than a `select!` per event.
     pub fn try_recv(&mut self) -> Result<Option<Arc<Envelope>>, BusError> {
-        let received = self.rx.try_recv();
-        self.take(received)
+        match self.rx.try_recv() {
+            Ok(envelope) => Ok(Some(self.consumed(envelope))),
+            Err(TryRecvError::Empty) => Ok(None),
+            Err(TryRecvError::Lagged(lost)) => Err(self.lagged(lost)),
+            Err(TryRecvError::Closed) => Err(self.closed()),
+        }
     }
 
-    fn take(
-        &mut self,
-        received: Result<Arc<Envelope>, TryRecvError>,
-    ) -> Result<Option<Arc<Envelope>>, BusError> {
-        match received {
-            Ok(envelope) => {
-                self.cursor.fetch_add(1, Ordering::SeqCst);
-                if self.bus.waiting_for_room.load(Ordering::SeqCst) {
-                    self.bus.room.notify_one();
-                }
-                Ok(Some(envelope))
-            }
-            Err(TryRecvError::Empty) => Ok(None),
-            Err(TryRecvError::Lagged(lost)) => {
-                // The receiver had taken everything before its cursor: the lost events are the
-                // `lost` sequence numbers from there.
-                let from = self.cursor.load(Ordering::SeqCst);
-                self.bus
-                    .lost
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push((from, from + lost));
-                tracing::error!(subscriber = %self.name, lost, "subscriber lagged: events lost");
-                Err(BusError::Lagged {
-                    subscriber: self.name.clone(),
-                    lost,
-                })
-            }
-            Err(TryRecvError::Closed) => Err(BusError::Closed {
-                subscriber: self.name.clone(),
-            }),
+    /// Advances the cursor, and wakes the supervisor if it waits for room.
+    fn consumed(&mut self, envelope: Arc<Envelope>) -> Arc<Envelope> {
+        self.cursor.fetch_add(1, Ordering::SeqCst);
+        if self.bus.waiting_for_room.load(Ordering::SeqCst) {
+            self.bus.room.notify_one();
+        }
+        envelope
+    }
+
+    /// Records the `lost` events as lost and says so.
+    fn lagged(&mut self, lost: u64) -> BusError {
+        // The receiver had taken everything before its cursor: the lost events are the `lost`
+        // sequence numbers from there.
+        let from = self.cursor.load(Ordering::SeqCst);
+        self.bus
+            .lost
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((from, from + lost));
+        tracing::error!(subscriber = %self.name, lost, "subscriber lagged: events lost");
+        BusError::Lagged {
+            subscriber: self.name.clone(),
+            lost,
+        }
+    }
+
+    fn closed(&self) -> BusError {
+        BusError::Closed {
+            subscriber: self.name.clone(),
         }
     }
 }

@@ -782,6 +782,7 @@ impl<'b, I: Iterator<Item = Order>> Admission<'b, I> {
         Summary {
             orders,
             unfinished: orders - self.summary.finished(),
+            orders_per_second: self.summary.throughput(),
             ..self.summary.clone()
         }
     }

@@ -3,7 +3,6 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
-use std::path::Path;
 
 use choreo::app::runtime;
 use choreo::cli::Clock;
@@ -289,57 +288,42 @@ async fn chaos_dead_letters_poison_and_keeps_every_invariant() {
     assert!(summary.restarts.values().sum::<u64>() > 0);
 }
 
-/// The binary prints the seed it uses, and the same seed gives the same bytes.
+/// The binary prints the seed it uses, and the same seed gives the same bytes and summary.
 #[test]
 fn the_binary_prints_its_seed_and_replays_it() {
-    let args = [
-        "run",
-        "orders/swarm.jsonl",
-        "--config",
-        "config/scenarios/chaos.toml",
-        "--format",
-        "json",
-        "--seed",
-        "42",
-    ];
     let dir = tempfile::tempdir().expect("temp dir");
-    let summary = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
-    let (first_summary, second_summary) = (summary("1.json"), summary("2.json"));
-    let with_summary = |file: &str| {
-        let mut args = args.to_vec();
-        args.extend(["--summary", file]);
-        choreo(args)
-    };
-    let first = with_summary(&first_summary);
-    let second = with_summary(&second_summary);
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    // The summaries agree too, but for `machine` (wall time, memory).
-    let without_machine = |file: &str| {
+    // The chaos scenario with `seed`, its summary (less `machine`: wall time and memory).
+    let chaos = |seed: &str| {
+        let summary = dir.path().join(format!("{seed}.json"));
+        let summary = summary.to_str().expect("utf-8");
+        let run = choreo([
+            "run",
+            "orders/swarm.jsonl",
+            "--config",
+            "config/scenarios/chaos.toml",
+            "--format",
+            "json",
+            "--seed",
+            seed,
+            "--summary",
+            summary,
+        ]);
+        assert_eq!(run.code, 0, "{}", run.stderr);
         let mut json: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(file).expect("summary")).expect("JSON");
+            serde_json::from_str(&std::fs::read_to_string(summary).expect("summary"))
+                .expect("JSON");
         json.as_object_mut().expect("object").remove("machine");
-        json
+        (run, json)
     };
-    assert_eq!(
-        without_machine(&first_summary),
-        without_machine(&second_summary)
-    );
+    let (first, first_summary) = chaos("42");
+    let (second, second_summary) = chaos("42");
     assert!(
         first.stderr.starts_with("choreo: seed 42\n"),
         "{}",
         first.stderr
     );
     assert_eq!(first.stdout, second.stdout);
-    let other = choreo([
-        "run",
-        "orders/swarm.jsonl",
-        "--config",
-        "config/scenarios/chaos.toml",
-        "--format",
-        "json",
-        "--seed",
-        "43",
-    ]);
+    assert_eq!(first_summary, second_summary);
+    let (other, _) = chaos("43");
     assert_ne!(first.stdout, other.stdout, "another seed, another run");
-    assert!(Path::new(&repo_path("config/scenarios/chaos.toml")).exists());
 }
