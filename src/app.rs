@@ -1,21 +1,44 @@
-//! What each subcommand does, and which exit code each kind of error means.
+//! What each subcommand does, and which exit code each kind of error means: the whole command
+//! line for any [`Choreography`]. The shop's `choreo` binary is [`main`] applied to the shop;
+//! a choreography of your own gets the same `run`, `replay`, `trace` and `diagram` from it.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Instant;
+
+use clap::{CommandFactory, FromArgMatches};
 
 use crate::cli::{Cli, Clock, Command, DiagramCommand, RunArgs};
 use crate::config::{Config, ConfigError};
-use crate::journal::{self, JournalError};
-use crate::order::OrderId;
-use crate::order::{open_order_file, JsonLines, Order, OrderFileError, OrderSource};
-use crate::output::{EventSink, Fanout};
-use crate::output::{Progress, Writer};
-use crate::report::Report;
-use crate::summary::{Machine, Summary};
-use crate::supervisor::{self, Interrupt, RunFailed};
-use crate::{diagram, trace};
+use crate::engine::failure::Failures;
+use crate::engine::stats::{Machine, Summary};
+use crate::engine::{run_until, Choreography, EventSink, Fanout, Interrupt, RunFailed};
+use crate::input::{open_order_file, InstanceId, JsonLines, OrderFileError, OrderSource, MAX_ID};
+use crate::view::journal::{self, JournalError};
+use crate::view::output::{Progress, Writer};
+use crate::view::report::Report;
+use crate::view::{diagram, trace};
+
+/// The whole program for choreography `C`: parses the command line (named `name` in help
+/// and messages), sets up logging, runs, and returns the exit code. A choreography's binary
+/// is `fn main() -> ExitCode { choreo::app::main::<MyChoreography>("my-flow") }`.
+pub fn main<C: Choreography>(name: &'static str) -> ExitCode {
+    let matches = Cli::command().name(name).bin_name(name).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
+    crate::telemetry::init(cli.verbose);
+    match execute::<C>(name, cli) {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(err) => {
+            say(format_args!("{name}: error: {err}"));
+            ExitCode::from(err.exit_code())
+        }
+    }
+}
 
 /// Exit code: every order reached its terminal event.
 pub const EXIT_OK: u8 = 0;
@@ -36,8 +59,8 @@ pub enum Error {
     Journal(#[from] JournalError),
     #[error("{0}")]
     Usage(String),
-    #[error(transparent)]
-    Run(Box<RunFailed>),
+    #[error("{0}")]
+    Run(Failures),
     #[error("cannot start the Tokio runtime: {0}")]
     Runtime(io::Error),
     #[error("{path}: cannot create the {what} file: {source}")]
@@ -58,9 +81,9 @@ pub enum Error {
     Output(io::Error),
 }
 
-impl From<RunFailed> for Error {
-    fn from(failed: RunFailed) -> Self {
-        Error::Run(Box::new(failed))
+impl<C: Choreography> From<RunFailed<C>> for Error {
+    fn from(failed: RunFailed<C>) -> Self {
+        Error::Run(Failures(failed.failures))
     }
 }
 
@@ -73,7 +96,7 @@ impl Error {
             | Error::Journal(_)
             | Error::Usage(_)
             | Error::CreateFile { .. } => EXIT_BAD_INPUT,
-            Error::Run(failed) if failed.interrupted() => EXIT_INTERRUPTED,
+            Error::Run(failures) if failures.interrupted() => EXIT_INTERRUPTED,
             Error::Run(_) | Error::Runtime(_) | Error::WriteFile { .. } | Error::Output(_) => {
                 EXIT_RUN_FAILED
             }
@@ -81,16 +104,17 @@ impl Error {
     }
 }
 
-/// Carries out a parsed command line.
-pub fn execute(cli: Cli) -> Result<(), Error> {
+/// Carries out a parsed command line for choreography `C`; `name` is the program's name in
+/// messages.
+pub fn execute<C: Choreography>(name: &str, cli: Cli) -> Result<(), Error> {
     match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run::<C>(name, args),
         Command::Replay { journal } => {
-            let events = journal::read(&journal)?;
+            let events = journal::read::<C>(&journal)?;
             print(|out| journal::replay(&events, out))
         }
         Command::Trace(args) => {
-            let events = journal::read(&args.journal)?;
+            let events = journal::read::<C>(&args.journal)?;
             match args.order {
                 Some(id) => {
                     let order = order_id(id)?;
@@ -99,20 +123,19 @@ pub fn execute(cli: Cli) -> Result<(), Error> {
                 None => print(|out| trace::stuck(&events, out)),
             }
         }
-        Command::Diagram(DiagramCommand::Topology) => print(diagram::topology),
+        Command::Diagram(DiagramCommand::Topology) => print(diagram::topology::<C>),
         Command::Diagram(DiagramCommand::Order { journal, order }) => {
-            let events = journal::read(&journal)?;
+            let events = journal::read::<C>(&journal)?;
             let order = order_id(order)?;
             print(|out| diagram::order(&events, order, out))
         }
     }
 }
 
-fn order_id(id: u64) -> Result<OrderId, Error> {
-    OrderId::new(id).ok_or_else(|| {
+fn order_id(id: u64) -> Result<InstanceId, Error> {
+    InstanceId::new(id).ok_or_else(|| {
         Error::Usage(format!(
-            "--order {id}: an order id is a whole number from 1 to {}",
-            crate::order::MAX_ID
+            "--order {id}: an order id is a whole number from 1 to {MAX_ID}"
         ))
     })
 }
@@ -131,14 +154,17 @@ fn print(
     }
 }
 
-fn run(args: RunArgs) -> Result<(), Error> {
+fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
+    // Before anything is read or written: an output that is also an input, or two outputs
+    // that are one file, would destroy data.
+    check_distinct_files(&args)?;
     // Config and documents are checked whole before the first order goes in; JSON Lines are
     // checked line by line as they are read.
-    let mut config = Config::load(args.config.as_deref(), &args.set)?;
+    let mut config = Config::<C>::load(&args.config, &args.set)?;
     if let Some(seed) = args.seed {
         config.simulation.seed = seed;
     }
-    let source = open_order_file(&args.file, config.input.duplicate_window)?;
+    let source = open_order_file::<C::Input>(&args.file, config.input.duplicate_window)?;
     // Files are created before the run, so a bad path is found before any work is done.
     let create = |path: &PathBuf, what| {
         File::create(path).map_err(|source| Error::CreateFile {
@@ -153,13 +179,13 @@ fn run(args: RunArgs) -> Result<(), Error> {
         .map(|p| create(p, "summary"))
         .transpose()?;
     let mut journal = match &args.journal {
-        Some(path) => Some(journal::create(create(path, "journal")?)),
+        Some(path) => Some(journal::create::<C>(create(path, "journal")?)),
         None => None,
     };
     if let Some(path) = &args.report {
         create(path, "report")?;
     }
-    let mut report = args.report.as_ref().map(|_| Report::new(&config));
+    let mut report = args.report.as_ref().map(|_| Report::<C>::new(&config));
 
     let runtime = runtime(args.clock).map_err(Error::Runtime)?;
     let total = match &source {
@@ -168,9 +194,9 @@ fn run(args: RunArgs) -> Result<(), Error> {
     };
     let mut output = Progress::new(
         total,
-        Writer::new(args.format, BufWriter::new(io::stdout())),
+        Writer::<C, _>::new(args.format, BufWriter::new(io::stdout())),
     );
-    let mut sinks: Vec<&mut (dyn EventSink + Send)> = vec![&mut output];
+    let mut sinks: Vec<&mut (dyn EventSink<C> + Send)> = vec![&mut output];
     if let Some(journal) = journal.as_mut() {
         sinks.push(journal);
     }
@@ -192,26 +218,24 @@ fn run(args: RunArgs) -> Result<(), Error> {
     }
     if !args.quiet {
         // Logged first, so any run can be replayed: `--seed N` with the same input and config.
-        say(format_args!("choreo: seed {}", config.simulation.seed));
+        say(format_args!("{name}: seed {}", config.simulation.seed));
     }
     let started = Instant::now();
     let (mut result, stopped_by) = match source {
         OrderSource::Document(orders) => {
             tracing::info!(file = %args.file.display(), orders = orders.len(), "orders read");
-            let result = runtime.block_on(supervisor::run_until(
-                &config, orders, &mut sinks, &interrupt,
-            ));
+            let result = runtime.block_on(run_until(&config, orders, &mut sinks, &interrupt));
             (result, None)
         }
         OrderSource::Lines(mut lines) => {
             let mut feed = LineFeed {
+                name,
                 lines: &mut *lines,
                 skip_invalid: args.skip_invalid,
                 stopped_by: None,
             };
-            let mut result = runtime.block_on(supervisor::run_until(
-                &config, &mut feed, &mut sinks, &interrupt,
-            ));
+            let mut result =
+                runtime.block_on(run_until(&config, &mut feed, &mut sinks, &interrupt));
             let stopped_by = feed.stopped_by;
             // Every line is accounted for: the ones after a stop are counted, not parsed.
             let unread_lines = match stopped_by {
@@ -255,11 +279,92 @@ fn run(args: RunArgs) -> Result<(), Error> {
     match (result, stopped_by) {
         (result, Some(stop)) => {
             if let Err(failed) = result {
-                say(format_args!("choreo: error: {failed}"));
+                say(format_args!("{name}: error: {failed}"));
             }
             Err(stop.into())
         }
-        (result, None) => Ok(result.map(drop)?),
+        (result, None) => result.map(drop).map_err(Error::from),
+    }
+}
+
+/// Refuses a run where two of its files are one: the order file, a config file, the journal,
+/// the summary, the report. Compared by identity (device and inode) where the file exists, so
+/// `out.json` and `./dir/../out.json`, or a hard link, are caught; by the resolved path where
+/// it does not exist yet.
+fn check_distinct_files(args: &RunArgs) -> Result<(), Error> {
+    let mut files: Vec<(String, &PathBuf)> = vec![("the order file".into(), &args.file)];
+    files.extend(args.config.iter().map(|p| ("--config".to_owned(), p)));
+    for (flag, path) in [
+        ("--journal", &args.journal),
+        ("--summary", &args.summary),
+        ("--report", &args.report),
+    ] {
+        if let Some(path) = path {
+            files.push((flag.to_owned(), path));
+        }
+    }
+    let identities: Vec<Option<FileIdentity>> = files.iter().map(|(_, p)| identity(p)).collect();
+    for (i, first) in files.iter().enumerate() {
+        for (j, second) in files.iter().enumerate().skip(i + 1) {
+            let same = match (&identities[i], &identities[j]) {
+                (Some(a), Some(b)) => a == b,
+                _ => false,
+            };
+            if same {
+                return Err(Error::Usage(format!(
+                    "{} {} and {} {} are the same file; give each its own",
+                    first.0,
+                    first.1.display(),
+                    second.0,
+                    second.1.display()
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What makes two paths one file.
+#[derive(Debug, PartialEq, Eq)]
+enum FileIdentity {
+    /// An existing file: its device and inode (Unix), or its canonical path elsewhere.
+    Existing(u64, u64, PathBuf),
+    /// A file still to be created: the canonical path of its directory, and its name.
+    New(PathBuf),
+}
+
+fn identity(path: &std::path::Path) -> Option<FileIdentity> {
+    match std::fs::metadata(path) {
+        Ok(meta) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                Some(FileIdentity::Existing(
+                    meta.dev(),
+                    meta.ino(),
+                    PathBuf::new(),
+                ))
+            }
+            #[cfg(not(unix))]
+            {
+                let _ = meta;
+                Some(FileIdentity::Existing(
+                    0,
+                    0,
+                    std::fs::canonicalize(path).ok()?,
+                ))
+            }
+        }
+        Err(_) => {
+            let name = path.file_name()?;
+            let parent = match path.parent() {
+                Some(p) if !p.as_os_str().is_empty() => p,
+                _ => std::path::Path::new("."),
+            };
+            Some(FileIdentity::New(
+                std::fs::canonicalize(parent).ok()?.join(name),
+            ))
+        }
     }
 }
 
@@ -279,7 +384,7 @@ pub fn runtime(clock: Clock) -> io::Result<tokio::runtime::Runtime> {
     }
 }
 
-fn summary_of(result: &mut Result<Summary, RunFailed>) -> &mut Summary {
+fn summary_of<C: Choreography>(result: &mut Result<Summary<C>, RunFailed<C>>) -> &mut Summary<C> {
     match result {
         Ok(summary) => summary,
         Err(failed) => &mut failed.summary,
@@ -288,21 +393,23 @@ fn summary_of(result: &mut Result<Summary, RunFailed>) -> &mut Summary {
 
 /// Feeds the orders of a JSON Lines file to the supervisor, applying the bad-line policy: stop
 /// at the first invalid line (remembered in `stopped_by`), or report it and go on.
-struct LineFeed<'a, R> {
-    lines: &'a mut JsonLines<R>,
+struct LineFeed<'a, T, R> {
+    /// The program's name, for messages.
+    name: &'a str,
+    lines: &'a mut JsonLines<T, R>,
     skip_invalid: bool,
     stopped_by: Option<OrderFileError>,
 }
 
-impl<R: BufRead> Iterator for LineFeed<'_, R> {
-    type Item = Order;
+impl<T: crate::input::Record, R: BufRead> Iterator for LineFeed<'_, T, R> {
+    type Item = T;
 
-    fn next(&mut self) -> Option<Order> {
+    fn next(&mut self) -> Option<T> {
         loop {
             match self.lines.next()? {
                 Ok(order) => return Some(order),
                 Err(err @ OrderFileError::Invalid { .. }) if self.skip_invalid => {
-                    say(format_args!("choreo: skipped invalid line: {err}"));
+                    say(format_args!("{}: skipped invalid line: {err}", self.name));
                 }
                 Err(err) => {
                     self.stopped_by = Some(err);
@@ -318,7 +425,7 @@ pub fn say(line: std::fmt::Arguments<'_>) {
     let _ = writeln!(io::stderr().lock(), "{line}");
 }
 
-fn write_summary(file: File, summary: &Summary) -> io::Result<()> {
+fn write_summary<C: Choreography>(file: File, summary: &Summary<C>) -> io::Result<()> {
     let mut file = BufWriter::new(file);
     serde_json::to_writer_pretty(&mut file, summary)?;
     file.write_all(b"\n")?;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Args, Parser, Subcommand};
 
-use crate::output::Format;
+use crate::view::output::Format;
 
 /// Simulates an event-driven choreography: services that cooperate only by reacting to each
 /// other's events on a shared bus.
@@ -52,7 +52,7 @@ pub struct TraceArgs {
 pub enum DiagramCommand {
     /// Services and events: who publishes what, who reacts to what (from the code).
     Topology,
-    /// A sequence diagram of one order across the four services.
+    /// A sequence diagram of one order across the services.
     Order {
         /// A journal written by `run --journal`.
         journal: PathBuf,
@@ -93,9 +93,9 @@ pub struct RunArgs {
     pub format: Format,
 
     /// Config file layered over the built-in defaults (config/default.toml); it only needs
-    /// the keys it changes.
+    /// the keys it changes. Repeatable: later files override earlier ones.
     #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
+    pub config: Vec<PathBuf>,
 
     /// Override one config key, e.g. --set bus.capacity=16. Repeatable; applied last.
     #[arg(long = "set", value_name = "KEY=VALUE")]

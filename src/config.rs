@@ -1,40 +1,48 @@
 //! Typed configuration, loaded in layers and checked once at load time.
 //!
-//! Layers, each overriding the one before: the built-in defaults (the text of
-//! `config/default.toml`, compiled in, so the shipped file and the defaults cannot differ),
-//! then `--config FILE`, then each `--set KEY=VALUE`. Values are parsed into domain types here
-//! (a non-zero capacity, a duration), so the rest of the program never re-validates.
+//! Layers, each overriding the one before: the engine's defaults (`config/engine.toml`,
+//! compiled in), the choreography's defaults ([`Choreography::DEFAULT_CONFIG`]; for the shop
+//! the text of `config/default.toml`, so the shipped file and the defaults cannot differ),
+//! then each `--config FILE` in order, then each `--set KEY=VALUE`. Values are parsed into
+//! domain types here (a non-zero capacity, a duration), so the rest of the program never
+//! re-validates. The choreography's keys ([`Choreography::CONFIG_KEYS`]) are split off and
+//! parsed into its own type; everything else is the engine's.
 
-use std::collections::BTreeMap;
+use derive_where::derive_where;
 use std::fmt;
-use std::path::{Path, PathBuf};
-use std::str::FromStr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::order::{CustomerId, ProductId, Quantity, WholeNumber};
-use crate::simulation::SimulationConfig;
+use crate::engine::bus::Capacity;
+use crate::engine::choreography::Choreography;
+use crate::sim::SimulationConfig;
 
-/// The text of `config/default.toml`: every setting with its default and a comment.
-pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+/// The text of `config/engine.toml`: every engine setting with its default and a comment.
+pub const ENGINE_TOML: &str = include_str!("../config/engine.toml");
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
+/// A whole configuration: the engine's settings and the choreography's own.
+#[derive_where(Clone, Debug, PartialEq)]
+pub struct Config<C: Choreography> {
     pub bus: BusConfig,
     pub run: RunConfig,
-    /// The catalog InventoryService sells from, by product id (`[products.101]`).
-    #[serde(deserialize_with = "keyed_by_id")]
-    pub products: BTreeMap<ProductId, Product>,
-    /// The customers PaymentService charges, by customer id (`[customers.1]`).
-    #[serde(deserialize_with = "keyed_by_id")]
-    pub customers: BTreeMap<CustomerId, Customer>,
-    pub payment: PaymentConfig,
-    pub shipping: ShippingConfig,
     pub services: ServicesConfig,
     pub input: InputConfig,
-    pub simulation: SimulationConfig,
+    pub simulation: SimulationConfig<C>,
+    /// The choreography's own settings (the shop's catalog, customers, ...).
+    pub choreography: C::Config,
+}
+
+/// The engine's part, as written in the file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, bound = "")]
+struct EngineConfig<C: Choreography> {
+    bus: BusConfig,
+    run: RunConfig,
+    services: ServicesConfig,
+    input: InputConfig,
+    simulation: SimulationConfig<C>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -50,46 +58,6 @@ pub struct InputConfig {
 pub struct ServicesConfig {
     /// How many finished orders each service remembers, to ignore late duplicate deliveries.
     pub dedup_window: usize,
-}
-
-/// A product in the catalog.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Product {
-    pub name: String,
-    /// Unit price in cents, 0 ..= [`MAX_PRICE_CENTS`].
-    #[serde(deserialize_with = "price")]
-    pub price_cents: u64,
-    /// Units in stock when the run starts.
-    pub stock: u64,
-}
-
-/// Largest unit price, in cents: with at most a million units an order, any charge fits in
-/// 64 bits many times over.
-pub const MAX_PRICE_CENTS: u64 = 1_000_000_000;
-
-/// A customer PaymentService can charge.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Customer {
-    pub name: String,
-    /// The most the customer may have charged at once, in cents; refunds give it back.
-    pub credit_limit_cents: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PaymentConfig {
-    /// Who pays for orders without a `customer_id`; must be one of `[customers]`.
-    pub default_customer: CustomerId,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ShippingConfig {
-    /// Orders for more units than this cannot be shipped; they are refunded, released and
-    /// cancelled.
-    pub max_quantity_per_shipment: Quantity,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -113,60 +81,28 @@ pub struct RunConfig {
     pub shutdown_timeout: Duration,
 }
 
-/// A bus capacity: [`Capacity::MIN`] ..= [`Capacity::MAX`] slots.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capacity(usize);
-
-impl Capacity {
-    /// Room for every event one order can cause: admission never lets an order in without
-    /// that much room, so a smaller bus could never admit anything.
-    pub const MIN: usize = crate::supervisor::MAX_EVENTS_PER_ORDER as usize;
-    /// Large enough for any sensible window; small enough that the up-front allocation
-    /// (about 32 bytes a slot) stays modest.
-    pub const MAX: usize = 1 << 20;
-
-    pub fn new(slots: usize) -> Option<Self> {
-        (Self::MIN..=Self::MAX)
-            .contains(&slots)
-            .then_some(Capacity(slots))
-    }
-
-    pub fn get(self) -> usize {
-        self.0
-    }
-}
-
-impl<'de> Deserialize<'de> for Capacity {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let slots = deserializer.deserialize_u64(WholeNumber {
-            what: "capacity (at least the most events one order can cause)",
-            min: Self::MIN as u64,
-            max: Self::MAX as u64,
-        })?;
-        Ok(Capacity(slots as usize))
-    }
-}
-
-fn price<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
-    let cents = u64::deserialize(deserializer)?;
-    if cents > MAX_PRICE_CENTS {
-        return Err(serde::de::Error::custom(format_args!(
-            "must be at most {MAX_PRICE_CENTS} cents, got {cents}"
-        )));
-    }
-    Ok(cents)
-}
-
 /// A table keyed by ids (`[products.101]`): TOML keys are strings, so each is parsed here.
-fn keyed_by_id<'de, D, K, V>(deserializer: D) -> Result<BTreeMap<K, V>, D::Error>
+/// A key must be the id as choreo writes it (`101`, not `0101` or `+101`): two spellings of
+/// one id would otherwise be two entries of which one silently wins.
+pub fn keyed_by_id<'de, D, K, V>(
+    deserializer: D,
+) -> Result<std::collections::BTreeMap<K, V>, D::Error>
 where
     D: Deserializer<'de>,
-    K: FromStr<Err = String> + Ord,
+    K: std::str::FromStr<Err = String> + Ord + fmt::Display,
     V: Deserialize<'de>,
 {
-    BTreeMap::<String, V>::deserialize(deserializer)?
+    std::collections::BTreeMap::<String, V>::deserialize(deserializer)?
         .into_iter()
-        .map(|(key, value)| Ok((key.parse().map_err(serde::de::Error::custom)?, value)))
+        .map(|(key, value)| {
+            let id: K = key.parse().map_err(serde::de::Error::custom)?;
+            if id.to_string() != key {
+                return Err(serde::de::Error::custom(format_args!(
+                    "key `{key}` is not an id as written by choreo: write it `{id}`"
+                )));
+            }
+            Ok((id, value))
+        })
         .collect()
 }
 
@@ -184,6 +120,10 @@ pub enum Source {
     BuiltIn,
     File(PathBuf),
     Set(String),
+    /// `Config::from_toml`.
+    Text,
+    /// A config built or changed in code, checked by `Config::validate`.
+    Code,
 }
 
 impl fmt::Display for Source {
@@ -192,6 +132,8 @@ impl fmt::Display for Source {
             Source::BuiltIn => f.write_str("built-in defaults"),
             Source::File(path) => write!(f, "{}", path.display()),
             Source::Set(arg) => write!(f, "--set {arg}"),
+            Source::Text => f.write_str("config text"),
+            Source::Code => f.write_str("set in code"),
         }
     }
 }
@@ -221,25 +163,69 @@ pub enum ConfigError {
     },
 }
 
-impl Default for Config {
+impl<C: Choreography> Default for Config<C> {
+    /// The built-in defaults.
+    ///
+    /// # Panics
+    /// If the choreography's [`Choreography::DEFAULT_CONFIG`] is invalid: a bug in the
+    /// choreography, which its own tests find (`Config::<C>::load(&[], &[])` says what).
     fn default() -> Self {
-        Config::load(None, &[]).expect("the built-in config/default.toml is valid")
+        Config::load(&[], &[]).expect("the choreography's built-in config is valid")
     }
 }
 
-impl Config {
-    /// Loads the built-in defaults, then `file`, then each `KEY=VALUE` of `overrides`.
-    pub fn load(file: Option<&Path>, overrides: &[String]) -> Result<Config, ConfigError> {
-        let mut table = parse_table(DEFAULT_TOML, Source::BuiltIn)?;
-        let mut file_table = None;
-        if let Some(path) = file {
+/// One layer of settings, with where it came from.
+struct Layer {
+    origin: Source,
+    table: toml::Table,
+}
+
+impl<C: Choreography> Config<C> {
+    /// Loads the built-in defaults, then each of `files` in order, then each `KEY=VALUE` of
+    /// `overrides`.
+    pub fn load(files: &[PathBuf], overrides: &[String]) -> Result<Self, ConfigError> {
+        let mut layers = Vec::with_capacity(files.len());
+        for path in files {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
                 path: path.to_owned(),
                 source,
             })?;
-            let layer = parse_table(&text, Source::File(path.to_owned()))?;
-            merge(&mut table, layer.clone());
-            file_table = Some((path, layer));
+            layers.push(Layer {
+                table: parse_table(&text, Source::File(path.to_owned()))?,
+                origin: Source::File(path.to_owned()),
+            });
+        }
+        Self::from_layers(layers, overrides)
+    }
+
+    /// The built-in defaults with `toml` over them: only the keys it changes, e.g.
+    /// `Config::from_toml("[bus]\ncapacity = 64")`. Checked like a loaded file.
+    pub fn from_toml(toml: &str) -> Result<Self, ConfigError> {
+        let layer = Layer {
+            table: parse_table(toml, Source::Text)?,
+            origin: Source::Text,
+        };
+        Self::from_layers(vec![layer], &[])
+    }
+
+    /// Checks a config built or changed in code as a loaded one is checked; an error names the
+    /// key. (Fields are public, so a value can be set out of range.)
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| ConfigError::Invalid {
+            key: key.to_owned(),
+            origin: Source::Code,
+            message,
+        };
+        self.check_engine()
+            .map_err(|(key, message)| invalid(&key, message))?;
+        C::validate(&self.choreography).map_err(|(key, message)| invalid(&key, message))
+    }
+
+    fn from_layers(files: Vec<Layer>, overrides: &[String]) -> Result<Self, ConfigError> {
+        let mut table = parse_table(ENGINE_TOML, Source::BuiltIn)?;
+        merge(&mut table, parse_table(C::DEFAULT_CONFIG, Source::BuiltIn)?);
+        for layer in &files {
+            merge(&mut table, layer.table.clone());
         }
         let mut sets = Vec::with_capacity(overrides.len());
         for arg in overrides {
@@ -252,42 +238,99 @@ impl Config {
         let blame = |key: &str| {
             if let Some((_, arg)) = sets.iter().rev().find(|(k, _)| key_covers(k, key)) {
                 Source::Set((*arg).clone())
-            } else if let Some((path, _)) = file_table.as_ref().filter(|(_, t)| has_path(t, key)) {
-                Source::File(path.to_path_buf())
+            } else if let Some(layer) = files.iter().rev().find(|l| has_path(&l.table, key)) {
+                layer.origin.clone()
             } else {
                 Source::BuiltIn
             }
         };
-        let config: Config =
-            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|err| {
-                let key = err.path().to_string();
-                ConfigError::Invalid {
-                    origin: blame(&key),
-                    key,
-                    message: err.into_inner().message().trim_end().to_owned(),
-                }
-            })?;
-        if !config
-            .customers
-            .contains_key(&config.payment.default_customer)
-        {
-            return Err(ConfigError::Invalid {
-                key: "payment.default_customer".into(),
-                origin: blame("payment.default_customer"),
-                message: format!(
-                    "customer {} is not in [customers]",
-                    config.payment.default_customer
-                ),
-            });
+        let invalid = |err: serde_path_to_error::Error<toml::de::Error>| {
+            let key = err.path().to_string();
+            ConfigError::Invalid {
+                origin: blame(&key),
+                key,
+                message: err.into_inner().message().trim_end().to_owned(),
+            }
+        };
+        // The choreography's keys go to its own type, at the same paths, so an error names
+        // the key as written.
+        let mut own = toml::Table::new();
+        for key in C::CONFIG_KEYS {
+            if let Some(value) = take_path(&mut table, key) {
+                set_path(&mut own, key, value);
+            }
         }
+        let engine: EngineConfig<C> =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(invalid)?;
+        let choreography: C::Config =
+            serde_path_to_error::deserialize(toml::Value::Table(own)).map_err(invalid)?;
+        let config = Config {
+            bus: engine.bus,
+            run: engine.run,
+            services: engine.services,
+            input: engine.input,
+            simulation: engine.simulation,
+            choreography,
+        };
+        config
+            .check_engine()
+            .map_err(|(key, message)| ConfigError::Invalid {
+                origin: blame(&key),
+                key,
+                message,
+            })?;
+        C::validate(&config.choreography).map_err(|(key, message)| ConfigError::Invalid {
+            origin: blame(&key),
+            key,
+            message,
+        })?;
         Ok(config)
+    }
+}
+
+impl<C: Choreography> Config<C> {
+    /// What the engine's types cannot check alone: the bus against the choreography, latency
+    /// ranges the right way round. The error is the key and the message.
+    fn check_engine(&self) -> Result<(), (String, String)> {
+        check_capacity::<C>(self.bus.capacity).map_err(|m| ("bus.capacity".to_owned(), m))?;
+        for (service, latency) in self.simulation.latency.iter() {
+            latency
+                .check()
+                .map_err(|m| (format!("simulation.latency.{}", C::key(service)), m))?;
+        }
+        Ok(())
+    }
+}
+
+/// Room on the bus for every event one instance can cause: admission never lets an instance
+/// in without that much room, so a smaller bus could never admit anything.
+fn check_capacity<C: Choreography>(capacity: Capacity) -> Result<(), String> {
+    let slots = capacity.get() as u64;
+    if (C::MAX_EVENTS..=Capacity::MAX as u64).contains(&slots) {
+        return Ok(());
+    }
+    Err(format!(
+        "capacity (at least the most events one order can cause) must be a whole number from {} to {}, got {slots}",
+        C::MAX_EVENTS,
+        Capacity::MAX
+    ))
+}
+
+/// Removes the value at a dotted `key`, if there is one.
+fn take_path(table: &mut toml::Table, key: &str) -> Option<toml::Value> {
+    match key.split_once('.') {
+        None => table.remove(key),
+        Some((first, rest)) => match table.get_mut(first) {
+            Some(toml::Value::Table(inner)) => take_path(inner, rest),
+            _ => None,
+        },
     }
 }
 
 fn parse_table(text: &str, origin: Source) -> Result<toml::Table, ConfigError> {
     text.parse::<toml::Table>().map_err(|err| {
         let offset = err.span().map_or(0, |span| span.start.min(text.len()));
-        let (line, column) = crate::order::position_of(text, offset);
+        let (line, column) = crate::input::position_of(text, offset);
         ConfigError::Syntax {
             origin,
             line,
@@ -376,10 +419,13 @@ fn key_covers(set_key: &str, error_key: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shop::Shop;
+
+    type Config = super::Config<Shop>;
 
     fn load_with(sets: &[&str]) -> Result<Config, String> {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-        Config::load(None, &sets).map_err(|e| e.to_string())
+        Config::load(&[], &sets).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -388,6 +434,76 @@ mod tests {
         assert_eq!(config.bus.capacity.get(), 1024);
         assert_eq!(config.run.time_limit, Duration::from_secs(30));
         assert_eq!(config.run.shutdown_timeout, Duration::from_secs(5));
+    }
+
+    /// The shop's config/default.toml repeats the engine's settings, for its readers: they
+    /// must be the engine's defaults, or the two files would disagree.
+    #[test]
+    fn the_shop_defaults_repeat_the_engine_defaults() {
+        let engine = parse_table(ENGINE_TOML, Source::BuiltIn).expect("engine.toml");
+        let shop = parse_table(Shop::DEFAULT_CONFIG, Source::BuiltIn).expect("default.toml");
+        for section in ["bus", "run", "services", "input"] {
+            assert_eq!(engine.get(section), shop.get(section), "[{section}]");
+        }
+        let simulation = |t: &toml::Table| t.get("simulation").and_then(|s| s.as_table()).cloned();
+        let (engine, shop) = (
+            simulation(&engine).expect("engine"),
+            simulation(&shop).expect("shop"),
+        );
+        assert_eq!(engine.get("seed"), shop.get("seed"));
+        assert_eq!(engine.get("arrivals"), shop.get("arrivals"));
+        let faults = |t: &toml::Table| t.get("faults").and_then(|s| s.as_table()).cloned();
+        let (engine, shop) = (
+            faults(&engine).expect("engine"),
+            faults(&shop).expect("shop"),
+        );
+        for key in [
+            "max_restarts",
+            "restart_window",
+            "restart_delay",
+            "poison_crashes",
+        ] {
+            assert_eq!(engine.get(key), shop.get(key), "simulation.faults.{key}");
+        }
+    }
+
+    #[test]
+    fn later_config_files_override_earlier_ones() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (a, b) = (dir.path().join("a.toml"), dir.path().join("b.toml"));
+        std::fs::write(&a, "[bus]\ncapacity = 64\n[run]\ntime_limit = \"5s\"\n").expect("write");
+        std::fs::write(&b, "[bus]\ncapacity = 32\n").expect("write");
+        let config = Config::load(&[a, b], &[]).expect("valid");
+        assert_eq!(config.bus.capacity.get(), 32, "the later file wins");
+        assert_eq!(
+            config.run.time_limit,
+            Duration::from_secs(5),
+            "the earlier file's other keys stay"
+        );
+    }
+
+    #[test]
+    fn a_config_from_text_needs_only_the_keys_it_changes() {
+        let config = Config::from_toml("[bus]\ncapacity = 64").expect("valid");
+        assert_eq!(config.bus.capacity.get(), 64);
+        let err = Config::from_toml("[bus]\ncapacity = 3")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "config key `bus.capacity` (config text): capacity (at least the most events one order can cause) must be a whole number from 7 to 1048576, got 3"
+        );
+    }
+
+    #[test]
+    fn a_config_changed_in_code_is_validated_like_a_loaded_one() {
+        let mut config = Config::default();
+        config.bus.capacity = Capacity::new(2).expect("in the type's range");
+        let err = config.validate().unwrap_err().to_string();
+        assert!(
+            err.starts_with("config key `bus.capacity` (set in code)"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -417,6 +533,50 @@ mod tests {
         assert!(err.contains("must be longer than zero"), "{err}");
     }
 
+    /// `0101`, `+101` and `101` would be one product: only `101` is accepted.
+    #[test]
+    fn an_id_key_is_refused_unless_written_as_choreo_writes_it() {
+        for key in ["0101", "+101", "101.0"] {
+            let err = Config::from_toml(&format!(
+                "[products.\"{key}\"]\nname = \"W\"\nprice_cents = 1\nstock = 1"
+            ))
+            .unwrap_err()
+            .to_string();
+            assert!(err.starts_with("config key `products`"), "{key}: {err}");
+            assert!(err.contains(&format!("`{key}`")), "{key}: {err}");
+        }
+        let err =
+            load_with(&[r#"customers.01={ name = "x", credit_limit_cents = 1 }"#]).unwrap_err();
+        assert!(
+            err.contains("`01`") && err.contains("write it `1`"),
+            "{err}"
+        );
+    }
+
+    /// Numbers the simulator's arithmetic could not hold are refused with the key.
+    #[test]
+    fn simulated_times_beyond_what_the_arithmetic_holds_are_refused() {
+        let err = load_with(&["simulation.faults.gateway.backoff_ms=1e300"]).unwrap_err();
+        assert!(
+            err.starts_with("config key `simulation.faults.gateway.backoff_ms`")
+                && err.contains("from 0 to 1000000000"),
+            "{err}"
+        );
+        let err = load_with(&["simulation.faults.gateway.max_attempts=4000000000"]).unwrap_err();
+        assert!(
+            err.contains("max_attempts must be a whole number from 1 to 100"),
+            "{err}"
+        );
+        let err = load_with(&[
+            r#"simulation.latency.payment={ model = "uniform", min_ms = 9, max_ms = 2 }"#,
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err,
+            r#"config key `simulation.latency.payment` (--set simulation.latency.payment={ model = "uniform", min_ms = 9, max_ms = 2 }): min_ms (9) is more than max_ms (2)"#
+        );
+    }
+
     #[test]
     fn a_set_without_equals_is_a_usage_error() {
         let err = load_with(&["bus.capacity"]).unwrap_err();
@@ -428,7 +588,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("small.toml");
         std::fs::write(&path, "[bus]\ncapacity = 64\n").expect("write");
-        let config = Config::load(Some(&path), &[]).expect("valid");
+        let config = Config::load(std::slice::from_ref(&path), &[]).expect("valid");
         assert_eq!(config.bus.capacity.get(), 64);
         assert_eq!(config.run.time_limit, Duration::from_secs(30));
     }
@@ -438,14 +598,18 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("bad.toml");
         std::fs::write(&path, "[bus]\ncapacity = -3\n").expect("write");
-        let err = Config::load(Some(&path), &[]).unwrap_err().to_string();
+        let err = Config::load(std::slice::from_ref(&path), &[])
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("`bus.capacity`") && err.contains("bad.toml"),
             "{err}"
         );
 
         std::fs::write(&path, "[bus\ncapacity = 3\n").expect("write");
-        let err = Config::load(Some(&path), &[]).unwrap_err().to_string();
+        let err = Config::load(std::slice::from_ref(&path), &[])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("bad.toml:1:"), "{err}");
     }
 }

@@ -1,56 +1,62 @@
-//! choreo simulates an event-driven *choreography*: services that cooperate only by reacting
-//! to each other's events on one shared bus, with no central coordinator.
+//! choreo runs and simulates event-driven *choreographies*: services that cooperate only by
+//! reacting to each other's events on one shared bus, with no central coordinator.
 //!
-//! An order goes through four services by four events:
-//! `OrderCreated -> InventoryChecked -> PaymentProcessed -> ShippingArranged`.
-//! Each service runs as its own Tokio task with its own `tokio::sync::broadcast` receiver on
-//! the bus. A supervisor spawns them, admits the orders, watches each order to its terminal
-//! event, then stops every task and collects its result.
+//! The machinery is generic over a [`Choreography`](engine::Choreography): its events, its
+//! services (each a [`Service`](engine::Service): event in, events out, no Tokio), its
+//! terminal states and its config. Each service runs as its own Tokio task with its own
+//! `tokio::sync::broadcast` receiver on the bus; a supervisor spawns them, admits instances
+//! without ever losing an event, watches each to its terminal event, then stops every task and
+//! collects its result. The e-commerce order flow ([`shop`]) is the built-in example; the
+//! travel-booking saga in `examples/trip/` is a second.
 //!
 //! # Layout
-//! - [`event`]: the [`Event`](event::Event) enum and the [`Envelope`](event::Envelope) it
-//!   travels in (id, correlation, causation, sequence, emitter).
-//! - [`bus`]: the broadcast bus; lag is an error, counted, never skipped.
-//! - [`service`]: each service's decisions as plain code, and the one generic task loop.
-//! - [`supervisor`]: spawn, admit within the bus's room, observe, shut down, gather results.
-//! - [`output`]: text and JSON output, derived from the events in bus order.
-//! - [`summary`]: orders per terminal state, revenue and stock, folded from the events.
-//! - [`journal`], [`trace`], [`diagram`], [`report`]: seeing a run: the journal of every
-//!   event, one order's story, Mermaid diagrams, the HTML report.
-//! - [`order`]: orders and order files, with positioned errors.
-//! - [`config`]: typed, layered configuration.
-//! - [`simulation`]: seed, latency models, arrivals and faults for simulated runs.
-//! - [`recent`]: bounded memory of the last N keys (finished orders, ids read).
-//! - [`cli`], [`app`], [`telemetry`]: the command line, what it does, and logging.
+//! Dependencies run one way: [`input`] and [`sim`] under [`engine`]; [`engine`] under
+//! [`shop`]; [`shop`] under [`view`]; [`view`], [`config`] and [`cli`] under [`app`].
+//! - [`engine`]: the contract, envelopes, the bus, the task loop, supervision, admission,
+//!   the run, sinks, statistics, failures.
+//! - [`sim`]: seeded random streams, latency models, arrivals, delivery faults.
+//! - [`input`]: instance ids and input files with positioned errors.
+//! - [`config`]: typed, layered configuration: the engine's sections and the choreography's.
+//! - [`shop`]: the e-commerce choreography.
+//! - [`view`]: text and JSON output, the summary, journal and replay, trace, diagrams, report.
+//! - [`cli`], [`app`], [`telemetry`]: the command line for any choreography, and logging.
+//!
+//! # Stable API
+//! For writing a choreography: [`engine::Choreography`], [`engine::Service`],
+//! [`engine::Outbox`], [`engine::Stats`], [`engine::Name`] and [`names!`], [`input::Record`],
+//! [`config::Config`], [`engine::run`], [`engine::EventSink`], [`app::main`]. Everything else
+//! is public so the views can be reused, but may change between versions.
 //!
 //! # Using it from tests
 //! ```
 //! # tokio::runtime::Runtime::new().unwrap().block_on(async {
-//! use choreo::{config::Config, event::Envelope, order::Order, supervisor};
+//! use choreo::config::Config;
+//! use choreo::engine::{self, Envelope};
+//! use choreo::shop::{Order, Shop};
 //!
 //! let order: Order = serde_json::from_str(r#"{"order_id": 1, "product_id": 101, "quantity": 2}"#)?;
-//! let mut events: Vec<Envelope> = Vec::new();
-//! let summary = supervisor::run(&Config::default(), [order], &mut events).await?;
+//! let mut events: Vec<Envelope<Shop>> = Vec::new();
+//! let summary = engine::run(&Config::<Shop>::default(), [order], &mut events).await?;
 //! assert_eq!(summary.completed, 1);
 //! assert_eq!(events.len(), 4);
 //! # Ok::<(), anyhow::Error>(())
 //! # }).unwrap();
 //! ```
 
+// So that `names!` and `bounded_integer!` can name `choreo::serde` inside this crate too.
+extern crate self as choreo;
+
 pub mod app;
-pub mod bus;
 pub mod cli;
 pub mod config;
-pub mod diagram;
-pub mod event;
-pub mod journal;
-pub mod order;
-pub mod output;
-pub mod recent;
-pub mod report;
-pub mod service;
-pub mod simulation;
-pub mod summary;
-pub mod supervisor;
+pub mod engine;
+pub mod input;
+pub mod shop;
+pub mod sim;
 pub mod telemetry;
-pub mod trace;
+pub mod view;
+
+/// Re-exported for [`names!`] and for choreographies: the same serde choreo uses.
+pub use serde;
+/// Re-exported so a choreography's tests need no extra dependency for cancellation.
+pub use tokio_util::sync::CancellationToken;

@@ -1,17 +1,7 @@
-//! The `choreo` binary: parse the command line, set up logging, run, pick the exit code.
+//! The `choreo` binary: the whole command line, applied to the built-in shop.
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = choreo::cli::Cli::parse();
-    choreo::telemetry::init(cli.verbose);
-    match choreo::app::execute(cli) {
-        Ok(()) => ExitCode::from(choreo::app::EXIT_OK),
-        Err(err) => {
-            choreo::app::say(format_args!("choreo: error: {err}"));
-            ExitCode::from(err.exit_code())
-        }
-    }
+    choreo::app::main::<choreo::shop::Shop>("choreo")
 }

@@ -5,7 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tempfile::TempDir;
 
-use choreo::order::Order;
+use choreo::shop::{Order, Shop};
+
+/// The shop's config, envelope and summary: what these tests run.
+pub type Config = choreo::config::Config<Shop>;
+pub type Envelope = choreo::engine::Envelope<Shop>;
+pub type Summary = choreo::engine::Summary<Shop>;
 
 /// The repository root, where `orders/` and `config/` live.
 pub fn repo_root() -> &'static Path {

@@ -3,10 +3,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use choreo::config::Config;
-use choreo::event::{Envelope, Event, EventKind};
-use choreo::order::OrderId;
-use choreo::summary::Summary;
+use crate::helpers::Config;
+use crate::helpers::Envelope;
+use crate::helpers::Summary;
+use choreo::shop::OrderId;
+use choreo::shop::{Event, EventKind};
 
 /// Checks one finished run; the first broken invariant is the error.
 pub fn check(
@@ -79,6 +80,7 @@ pub fn check(
 /// reported each time, never below zero; start = left + shipped.
 fn check_stock(config: &Config, events: &[Envelope], summary: &Summary) -> Result<(), String> {
     let mut stock: HashMap<_, i64> = config
+        .choreography
         .products
         .iter()
         .map(|(id, p)| (*id, p.stock as i64))
@@ -123,7 +125,7 @@ fn check_stock(config: &Config, events: &[Envelope], summary: &Summary) -> Resul
             _ => {}
         }
     }
-    for line in &summary.stock {
+    for line in &summary.stats.stock {
         ensure(
             line.start == line.left + line.shipped,
             format!(
@@ -143,6 +145,7 @@ fn check_stock(config: &Config, events: &[Envelope], summary: &Summary) -> Resul
 /// minus refunds.
 fn check_money(config: &Config, events: &[Envelope], summary: &Summary) -> Result<(), String> {
     let mut credit: HashMap<_, i64> = config
+        .choreography
         .customers
         .iter()
         .map(|(id, c)| (*id, c.credit_limit_cents as i64))
@@ -186,7 +189,7 @@ fn check_money(config: &Config, events: &[Envelope], summary: &Summary) -> Resul
         }
     }
     ensure(
-        revenue as u64 == summary.revenue_cents,
+        revenue as u128 == summary.stats.revenue_cents,
         "revenue differs from the charges",
     )
 }

@@ -3,16 +3,17 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use choreo::config::Config;
-use choreo::event::{Envelope, EventKind, ServiceName};
-use choreo::order::OrderId;
-use choreo::supervisor::{self, Failure};
+use crate::helpers::Config;
+use crate::helpers::Envelope;
+use choreo::engine::{self as supervisor, Failure};
+use choreo::shop::OrderId;
+use choreo::shop::{EventKind, ServiceName};
 
 use crate::helpers::order;
 
 fn config_with(sets: &[&str]) -> Config {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    Config::load(None, &sets).expect("valid config")
+    Config::load(&[], &sets).expect("valid config")
 }
 
 /// Each order's events, in bus order.

@@ -1,6 +1,8 @@
 //! choreo's integration tests: one binary, a module per area.
 
 mod cli;
+mod engine;
+mod hardening;
 mod helpers;
 mod invariants;
 mod library;

@@ -2,11 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use choreo::config::Config;
-use choreo::event::{CancelReason, Envelope, Event, EventKind};
-use choreo::order::{read_order_file, Order};
-use choreo::summary::Summary;
-use choreo::supervisor;
+use crate::helpers::Config;
+use crate::helpers::Envelope;
+use crate::helpers::Summary;
+use choreo::engine as supervisor;
+use choreo::input::read_order_file;
+use choreo::shop::Order;
+use choreo::shop::{CancelReason, Event, EventKind};
 
 use crate::helpers::{choreo, repo_path};
 
@@ -120,8 +122,8 @@ async fn a_declined_payment_releases_inventory_then_cancels() {
             reason: CancelReason::PaymentDeclined
         }
     );
-    assert_eq!(summary.revenue_cents, 60 * 4999);
-    let gadget = &summary.stock[1];
+    assert_eq!(summary.stats.revenue_cents, 60 * 4999);
+    let gadget = &summary.stats.stock[1];
     assert_eq!((gadget.left, gadget.shipped), (250 - 60, 60));
 }
 
@@ -143,9 +145,9 @@ async fn a_failed_shipment_refunds_releases_and_cancels_in_reverse_order() {
             OrderCancelled
         ]
     );
-    assert_eq!(summary.revenue_cents, 0, "the charge was refunded");
+    assert_eq!(summary.stats.revenue_cents, 0, "the charge was refunded");
     assert_eq!(
-        summary.stock[0].left, summary.stock[0].start,
+        summary.stats.stock[0].left, summary.stats.stock[0].start,
         "the units came back"
     );
 }
@@ -251,7 +253,7 @@ fn mixed_load() -> (Config, Vec<Order>) {
     .iter()
     .map(|s| s.to_string())
     .collect();
-    let config = Config::load(None, &sets).expect("valid config");
+    let config = Config::load(&[], &sets).expect("valid config");
     let mut rng = Lcg(7);
     let orders = (1..=10_000)
         .map(|id| {

@@ -3,10 +3,11 @@
 use std::io::{BufRead, BufReader, Read};
 use std::process::{Command, Stdio};
 
-use choreo::config::Config;
-use choreo::event::Envelope;
-use choreo::output::EventSink;
-use choreo::supervisor::{self, Failure};
+use crate::helpers::Config;
+use crate::helpers::Envelope;
+use choreo::engine::EventSink;
+use choreo::engine::{self as supervisor, Failure};
+use choreo::shop::Shop;
 
 use crate::helpers::{order, order_json, run_order_file_with, temp_file};
 
@@ -17,7 +18,7 @@ struct TerminalCounter {
     last_seq: Option<u64>,
 }
 
-impl EventSink for TerminalCounter {
+impl EventSink<Shop> for TerminalCounter {
     fn event(&mut self, envelope: &Envelope) -> std::io::Result<()> {
         assert_eq!(
             envelope.seq,
@@ -35,7 +36,7 @@ impl EventSink for TerminalCounter {
 
 fn config_with(sets: &[&str]) -> Config {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    Config::load(None, &sets).expect("valid config")
+    Config::load(&[], &sets).expect("valid config")
 }
 
 /// A million orders through a bus of 16 slots: admission keeps every subscriber within the
@@ -88,10 +89,13 @@ async fn without_admission_lag_fails_the_run_and_counts_the_lost_events() {
         .failures
         .iter()
         .filter_map(|failure| match failure {
-            Failure::Bus(choreo::bus::BusError::Lagged { lost, .. }) => Some(*lost),
+            Failure::Bus(choreo::engine::bus::BusError::Lagged { lost, .. }) => Some(*lost),
             Failure::ServiceFailed {
                 error:
-                    choreo::service::ServiceError::Bus(choreo::bus::BusError::Lagged { lost, .. }),
+                    choreo::engine::ServiceError::Bus(choreo::engine::bus::BusError::Lagged {
+                        lost,
+                        ..
+                    }),
                 ..
             } => Some(*lost),
             _ => None,

@@ -4,14 +4,16 @@ use std::collections::hash_map::DefaultHasher;
 use std::collections::BTreeMap;
 use std::hash::{Hash, Hasher};
 
+use crate::helpers::Config;
+use crate::helpers::Envelope;
+use crate::helpers::Summary;
 use choreo::app::runtime;
 use choreo::cli::Clock;
-use choreo::config::Config;
-use choreo::event::{CancelReason, DeclineReason, Envelope, Event, EventKind};
-use choreo::order::{read_order_file, Order};
-use choreo::output::{Format, Writer};
-use choreo::summary::Summary;
-use choreo::supervisor;
+use choreo::engine as supervisor;
+use choreo::input::read_order_file;
+use choreo::shop::Order;
+use choreo::shop::{CancelReason, DeclineReason, Event, EventKind};
+use choreo::view::output::{Format, Writer};
 
 use crate::helpers::{choreo, repo_path};
 
@@ -28,7 +30,7 @@ fn simulate(config: &Config, orders: &[Order]) -> (Vec<u8>, Result<Summary, Stri
 
 fn config(file: Option<&str>, sets: &[String]) -> Config {
     let file = file.map(repo_path);
-    Config::load(file.as_deref(), sets).expect("valid config")
+    Config::load(file.as_slice(), sets).expect("valid config")
 }
 
 fn swarm_orders() -> Vec<Order> {
@@ -226,7 +228,7 @@ async fn a_slow_payment_gateway_declines_after_its_retries() {
 #[tokio::test(start_paused = true)]
 async fn a_crashing_inventory_is_restarted_without_losing_or_repeating_work() {
     let (_config, orders, events, summary) = scenario("crashing-inventory").await;
-    let restarts = summary.restarts[&choreo::event::ServiceName::InventoryService];
+    let restarts = summary.restarts[&choreo::shop::ServiceName::InventoryService];
     assert!(restarts > 50, "{restarts} restarts");
     assert_eq!(summary.finished(), orders.len() as u64);
     let reservations = events

@@ -1,0 +1,400 @@
+//! The bus: one `tokio::sync::broadcast` channel that every service reads and writes.
+//!
+//! A broadcast sender never waits: a subscriber that falls more than `capacity` events behind
+//! loses the oldest ones for good (`RecvError::Lagged`). The bus makes that loud and countable
+//! rather than preventing it itself: every [`Subscription`] turns a lag into
+//! [`BusError::Lagged`] and adds it to [`Bus::lost_events`], and it keeps a cursor of how many
+//! events it has consumed, so the supervisor can admit orders only while their events fit ahead
+//! of the slowest subscriber (see [`admission`](crate::engine::admission)).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::broadcast::{
+    self,
+    error::{RecvError, TryRecvError},
+};
+use tokio::sync::Notify;
+
+use serde::{Deserialize, Deserializer};
+
+use crate::engine::choreography::Choreography;
+use crate::engine::envelope::{Envelope, EventId};
+use crate::input::{InstanceId, WholeNumber};
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BusError {
+    #[error("{subscriber} fell behind the bus and lost {lost} events (bus.capacity too small for the load, or admission control is off)")]
+    Lagged { subscriber: String, lost: u64 },
+    #[error("the bus closed while {subscriber} was still reading")]
+    Closed { subscriber: String },
+    #[error("{subscriber} subscribed after the first event was published and would miss events")]
+    LateSubscriber { subscriber: String },
+    #[error("an event was published with no subscriber to receive it")]
+    NoSubscribers,
+}
+
+/// The shared bus. Cheap to share behind an `Arc`; publishing takes `&self`.
+pub struct Bus<C: Choreography> {
+    tx: broadcast::Sender<Arc<Envelope<C>>>,
+    /// The next sequence number. Held across `send`, so sequence order is channel order: every
+    /// subscriber sees `seq` 0, 1, 2, ... with no gaps unless it lagged.
+    next_seq: Mutex<u64>,
+    capacity: Capacity,
+    /// Events consumed by each subscriber, in subscription order.
+    cursors: Mutex<Vec<Arc<AtomicU64>>>,
+    /// The sequence numbers lost to lag, a range per lag, as `[from, to)`.
+    lost: Mutex<Vec<(u64, u64)>>,
+    /// Set while the supervisor waits for a slow subscriber to make room; subscribers then
+    /// wake it through `room` after each event they consume.
+    waiting_for_room: AtomicBool,
+    room: Notify,
+    /// Time 0 of the run, for the envelopes' `at_us` (Tokio's clock: simulated when paused).
+    started: tokio::time::Instant,
+}
+
+impl<C: Choreography> Bus<C> {
+    pub fn new(capacity: Capacity) -> Self {
+        // The receiver made here is dropped at once: only `subscribe` makes receivers.
+        let (tx, _) = broadcast::channel(capacity.get());
+        Bus {
+            tx,
+            next_seq: Mutex::new(0),
+            capacity,
+            cursors: Mutex::new(Vec::new()),
+            lost: Mutex::new(Vec::new()),
+            waiting_for_room: AtomicBool::new(false),
+            room: Notify::new(),
+            started: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Time 0 of the run.
+    pub fn started(&self) -> tokio::time::Instant {
+        self.started
+    }
+
+    pub fn capacity(&self) -> Capacity {
+        self.capacity
+    }
+
+    /// A new subscriber. Only before the first publish: a receiver starts at the tail of the
+    /// channel, so a late one would silently miss what came before.
+    pub fn subscribe(
+        self: &Arc<Self>,
+        name: impl Into<String>,
+    ) -> Result<Subscription<C>, BusError> {
+        let name = name.into();
+        let seq = self.next_seq.lock().unwrap_or_else(PoisonError::into_inner);
+        if *seq > 0 {
+            return Err(BusError::LateSubscriber { subscriber: name });
+        }
+        let cursor = Arc::new(AtomicU64::new(0));
+        self.cursors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(Arc::clone(&cursor));
+        let rx = self.tx.subscribe();
+        drop(seq);
+        Ok(Subscription {
+            name,
+            rx,
+            cursor,
+            bus: Arc::clone(self),
+        })
+    }
+
+    /// Publishes `event` for `order_id`, emitted by `service` in reaction to `cause`, and
+    /// returns its sequence number.
+    pub fn publish(
+        &self,
+        order_id: InstanceId,
+        service: C::Service,
+        cause: Option<EventId<C::Kind>>,
+        event: C::Event,
+    ) -> Result<u64, BusError> {
+        let id = EventId {
+            order_id,
+            kind: C::kind(&event),
+        };
+        let at_us = self.started.elapsed().as_micros() as u64;
+        let mut next_seq = self.next_seq.lock().unwrap_or_else(PoisonError::into_inner);
+        let seq = *next_seq;
+        let envelope = Arc::new(Envelope {
+            seq,
+            at_us,
+            id,
+            order_id,
+            service,
+            cause,
+            event,
+        });
+        self.tx
+            .send(envelope)
+            .map_err(|_| BusError::NoSubscribers)?;
+        *next_seq += 1;
+        Ok(seq)
+    }
+
+    /// How many events have been published.
+    pub fn published(&self) -> u64 {
+        *self.next_seq.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// How many events the slowest subscriber has consumed.
+    pub fn slowest_consumed(&self) -> u64 {
+        let cursors = self.cursors.lock().unwrap_or_else(PoisonError::into_inner);
+        cursors
+            .iter()
+            .map(|c| c.load(Ordering::SeqCst))
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Events that some subscriber lost to lag so far, each counted once however many
+    /// subscribers missed it.
+    pub fn lost_events(&self) -> u64 {
+        let mut ranges = self
+            .lost
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        ranges.sort_unstable();
+        let (mut lost, mut covered_to) = (0, 0);
+        for (from, to) in ranges {
+            let from = from.max(covered_to);
+            if to > from {
+                lost += to - from;
+                covered_to = to;
+            }
+        }
+        lost
+    }
+
+    /// Asks subscribers to signal [`Bus::room_freed`] as they consume (or stops asking).
+    ///
+    /// Protocol: set it, check for room again, and only then wait. A subscriber advances its
+    /// cursor before reading the flag (both `SeqCst`), so either the check sees the new cursor
+    /// or the subscriber sees the flag; `Notify` keeps the wake-up if nobody waits yet.
+    pub fn set_waiting_for_room(&self, waiting: bool) {
+        self.waiting_for_room.store(waiting, Ordering::SeqCst);
+    }
+
+    /// Resolves after some subscriber consumed an event while the flag was set.
+    pub async fn room_freed(&self) {
+        self.room.notified().await;
+    }
+}
+
+/// One subscriber's receiver, its consumption cursor and its name for messages.
+pub struct Subscription<C: Choreography> {
+    name: String,
+    rx: broadcast::Receiver<Arc<Envelope<C>>>,
+    cursor: Arc<AtomicU64>,
+    bus: Arc<Bus<C>>,
+}
+
+impl<C: Choreography> std::fmt::Debug for Subscription<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Subscription")
+            .field("name", &self.name)
+            .field("consumed", &self.cursor.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Choreography> Subscription<C> {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The next event. Lag is an error, never skipped: the lost events are counted on the bus.
+    pub async fn recv(&mut self) -> Result<Arc<Envelope<C>>, BusError> {
+        match self.rx.recv().await {
+            Ok(envelope) => Ok(self.consumed(envelope)),
+            Err(RecvError::Lagged(lost)) => Err(self.lagged(lost)),
+            Err(RecvError::Closed) => Err(self.closed()),
+        }
+    }
+
+    /// The next event if one is ready, without waiting; `Ok(None)` if none is. Draining ready
+    /// events this way costs far less than a `select!` per event.
+    pub fn try_recv(&mut self) -> Result<Option<Arc<Envelope<C>>>, BusError> {
+        match self.rx.try_recv() {
+            Ok(envelope) => Ok(Some(self.consumed(envelope))),
+            Err(TryRecvError::Empty) => Ok(None),
+            Err(TryRecvError::Lagged(lost)) => Err(self.lagged(lost)),
+            Err(TryRecvError::Closed) => Err(self.closed()),
+        }
+    }
+
+    /// Advances the cursor, and wakes the supervisor if it waits for room.
+    fn consumed(&mut self, envelope: Arc<Envelope<C>>) -> Arc<Envelope<C>> {
+        self.cursor.fetch_add(1, Ordering::SeqCst);
+        if self.bus.waiting_for_room.load(Ordering::SeqCst) {
+            self.bus.room.notify_one();
+        }
+        envelope
+    }
+
+    /// Records the `lost` events as lost and says so.
+    fn lagged(&mut self, lost: u64) -> BusError {
+        // The receiver had taken everything before its cursor: the lost events are the `lost`
+        // sequence numbers from there.
+        let from = self.cursor.load(Ordering::SeqCst);
+        self.bus
+            .lost
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((from, from + lost));
+        tracing::error!(subscriber = %self.name, lost, "subscriber lagged: events lost");
+        BusError::Lagged {
+            subscriber: self.name.clone(),
+            lost,
+        }
+    }
+
+    fn closed(&self) -> BusError {
+        BusError::Closed {
+            subscriber: self.name.clone(),
+        }
+    }
+}
+
+impl<C: Choreography> std::fmt::Debug for Bus<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bus")
+            .field("capacity", &self.capacity)
+            .field("published", &self.published())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A bus capacity: 1 ..= [`Capacity::MAX`] slots. (A run also needs room for every event one
+/// instance can cause: the config checks that against the choreography.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity(usize);
+
+impl Capacity {
+    /// Large enough for any sensible window; small enough that the up-front allocation
+    /// (about 32 bytes a slot) stays modest.
+    pub const MAX: usize = 1 << 20;
+
+    pub fn new(slots: usize) -> Option<Self> {
+        (1..=Self::MAX).contains(&slots).then_some(Capacity(slots))
+    }
+
+    pub fn get(self) -> usize {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Capacity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let slots = deserializer.deserialize_u64(WholeNumber {
+            what: "capacity (at least the most events one order can cause)",
+            // The lower bound is the choreography's: `Config` checks it right after.
+            min: 0,
+            max: Self::MAX as u64,
+        })?;
+        Ok(Capacity(slots as usize))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shop::{CustomerId, Event, ProductId, Quantity, ServiceName, Shop};
+
+    fn id(n: u64) -> InstanceId {
+        InstanceId::new(n).expect("valid id")
+    }
+
+    fn created() -> Event {
+        Event::OrderCreated {
+            product_id: ProductId::new(1).expect("valid"),
+            quantity: Quantity::new(1).expect("valid"),
+            customer_id: CustomerId::new(1).expect("valid"),
+        }
+    }
+
+    fn bus(capacity: usize) -> Arc<Bus<Shop>> {
+        Arc::new(Bus::new(Capacity::new(capacity).expect("valid capacity")))
+    }
+
+    #[tokio::test]
+    async fn every_subscriber_sees_events_in_sequence_order() {
+        let bus = bus(16);
+        let mut a = bus.subscribe("a").expect("subscribe");
+        let mut b = bus.subscribe("b").expect("subscribe");
+        for n in 1..=3 {
+            bus.publish(id(n), ServiceName::OrderService, None, created())
+                .expect("publish");
+        }
+        for sub in [&mut a, &mut b] {
+            for expected in 0..3 {
+                let envelope = sub.recv().await.expect("event");
+                assert_eq!(envelope.seq, expected);
+                assert_eq!(envelope.order_id, id(expected + 1));
+            }
+        }
+        assert_eq!(bus.slowest_consumed(), 3);
+    }
+
+    #[tokio::test]
+    async fn lag_is_an_error_and_counted() {
+        let bus = bus(8);
+        let mut slow = bus.subscribe("slow").expect("subscribe");
+        for n in 1..=14 {
+            bus.publish(id(n), ServiceName::OrderService, None, created())
+                .expect("publish");
+        }
+        let err = slow.recv().await.expect_err("lagged");
+        assert_eq!(
+            err,
+            BusError::Lagged {
+                subscriber: "slow".into(),
+                lost: 6
+            }
+        );
+        assert_eq!(bus.lost_events(), 6);
+    }
+
+    #[tokio::test]
+    async fn an_event_lost_by_several_subscribers_counts_once() {
+        let bus = bus(8);
+        let mut early = bus.subscribe("early").expect("subscribe");
+        let mut late = bus.subscribe("late").expect("subscribe");
+        for n in 1..=10 {
+            bus.publish(id(n), ServiceName::OrderService, None, created())
+                .expect("publish");
+        }
+        // `early` lost seqs 0 and 1; `late` will lose 0..=5 once 4 more are published.
+        assert!(early.recv().await.is_err());
+        for n in 11..=14 {
+            bus.publish(id(n), ServiceName::OrderService, None, created())
+                .expect("publish");
+        }
+        assert!(late.recv().await.is_err());
+        assert_eq!(bus.lost_events(), 6, "seqs 0 to 5, once each");
+    }
+
+    #[tokio::test]
+    async fn subscribing_after_the_first_publish_is_refused() {
+        let bus = bus(8);
+        let _early = bus.subscribe("early").expect("subscribe");
+        bus.publish(id(1), ServiceName::OrderService, None, created())
+            .expect("publish");
+        let err = bus.subscribe("late").expect_err("refused");
+        assert!(matches!(err, BusError::LateSubscriber { .. }));
+    }
+
+    #[test]
+    fn publishing_with_no_subscriber_is_an_error() {
+        let bus = bus(8);
+        let err = bus
+            .publish(id(1), ServiceName::OrderService, None, created())
+            .expect_err("no subscriber");
+        assert_eq!(err, BusError::NoSubscribers);
+    }
+}

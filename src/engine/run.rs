@@ -1,0 +1,459 @@
+//! A run: spawn the services, admit the instances as they arrive and as the bus has room,
+//! observe every event in bus order, then stop every task and report.
+//!
+//! The supervisor is also the bus's observer: it holds its own subscription, so it sees every
+//! event in sequence order, feeds it to the sinks, and knows when each instance is finished.
+//! Admission's arithmetic is [`Credit`](crate::engine::admission::Credit).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustc_hash::FxHashMap;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::engine::admission::Credit;
+use crate::engine::bus::{Bus, Subscription};
+use crate::engine::choreography::{Choreography, Name};
+use crate::engine::envelope::Envelope;
+use crate::engine::failure::{Failure, RunFailed};
+use crate::engine::sink::EventSink;
+use crate::engine::stats::{Finished, Summary};
+use crate::engine::supervisor::{judge, Ended, Services};
+use crate::engine::worker::{self, BATCH};
+use crate::input::{InstanceId, Record};
+use crate::sim::arrivals::Arrivals;
+
+/// Runs every order through the choreography and reports how it went.
+///
+/// Events go to `sink` in bus order. Returns the summary when every order reached its terminal
+/// event and every service stopped cleanly; otherwise [`RunFailed`] with the summary and each
+/// failure. Time is Tokio's: run it on a paused clock for a simulation.
+pub async fn run<C: Choreography>(
+    config: &Config<C>,
+    orders: impl IntoIterator<Item = C::Input>,
+    sink: &mut (dyn EventSink<C> + Send),
+) -> Result<Summary<C>, RunFailed<C>> {
+    run_until(config, orders, sink, &Interrupt::default()).await
+}
+
+/// How a run can be interrupted from outside (Ctrl-C).
+#[derive(Debug, Clone, Default)]
+pub struct Interrupt {
+    /// Stop admitting orders; let the admitted ones finish (within the time limit).
+    pub admitting: CancellationToken,
+    /// Stop now, orders in flight included.
+    pub everything: CancellationToken,
+}
+
+/// [`run`], interruptible: see [`Interrupt`]. An interrupted run ends with
+/// [`Failure::Interrupted`], everything observed so far reported.
+pub async fn run_until<C: Choreography>(
+    config: &Config<C>,
+    orders: impl IntoIterator<Item = C::Input>,
+    sink: &mut (dyn EventSink<C> + Send),
+    interrupt: &Interrupt,
+) -> Result<Summary<C>, RunFailed<C>> {
+    // A config built in code gets the checks a loaded one got, before anything runs.
+    if let Err(err) = config.validate() {
+        return Err(RunFailed {
+            summary: Summary::new(&config.choreography),
+            failures: vec![Failure::Config(err.to_string())],
+        });
+    }
+    let bus = Arc::new(Bus::new(config.bus.capacity));
+    let cancel = CancellationToken::new();
+    let mut failures = Vec::new();
+    if config.simulation.faults.any_crash() {
+        worker::quiet_injected_crashes();
+    }
+
+    // Every subscription exists before the first order goes in: a receiver only sees events
+    // published after it subscribed.
+    let (mut services, started) = Services::start(config, &bus, &cancel);
+    let started = started.and_then(|()| Ok(bus.subscribe("supervisor")?));
+    let mut admission = match started {
+        Ok(observer) => {
+            let mut admission = Admission::new(&bus, orders.into_iter(), observer, config);
+            failures.extend(
+                admission
+                    .drive(config, &mut services, sink, interrupt)
+                    .await,
+            );
+            Some(admission)
+        }
+        Err(err) => {
+            failures.push(Failure::Spawn(err));
+            None
+        }
+    };
+
+    cancel.cancel();
+    failures.extend(services.stop(config.run.shutdown_timeout).await);
+    // A run that stopped early still reports every event that was published before the
+    // services stopped.
+    let mut summary = match &mut admission {
+        Some(admission) => {
+            admission.drain(sink);
+            admission.summary()
+        }
+        None => Summary::new(&config.choreography),
+    };
+    if let Err(err) = sink.finish() {
+        failures.push(Failure::Output(err));
+    }
+    summary.lost_events = bus.lost_events();
+    summary.events = bus.published();
+    summary.restarts = services.restarted;
+    if failures.is_empty() {
+        Ok(summary)
+    } else {
+        Err(RunFailed { summary, failures })
+    }
+}
+
+/// An order admitted and not yet finished.
+#[derive(Debug, Clone, Copy)]
+struct InFlight {
+    /// Its events seen so far.
+    seen: u64,
+    /// When it arrived, in microseconds since the run started.
+    arrived_us: u64,
+}
+
+/// The injector and observer: admits orders as they arrive and as the bus has room, watches
+/// them finish.
+struct Admission<'b, C: Choreography, I> {
+    bus: &'b Arc<Bus<C>>,
+    config: &'b Config<C>,
+    orders: I,
+    /// The next order and when it arrives, read but not yet admitted.
+    next: Option<(C::Input, Instant)>,
+    arrivals: Arrivals,
+    observer: Subscription<C>,
+    /// The room the bus has for more instances.
+    credit: Credit,
+    /// Each order in flight; an order leaves at its terminal event, so this holds only what
+    /// is in flight.
+    in_flight: FxHashMap<InstanceId, InFlight>,
+    summary: Summary<C>,
+    /// Orders read from the input (admitted, or waiting to be).
+    read: u64,
+    /// Interrupted: no more orders are admitted.
+    interrupted: bool,
+    /// The input has no more orders.
+    exhausted: bool,
+    admitted: u64,
+    input_done: bool,
+}
+
+impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
+    fn new(
+        bus: &'b Arc<Bus<C>>,
+        orders: I,
+        observer: Subscription<C>,
+        config: &'b Config<C>,
+    ) -> Self {
+        Admission {
+            bus,
+            config,
+            orders,
+            next: None,
+            arrivals: Arrivals::new(&config.simulation.arrivals, config.simulation.seed),
+            observer,
+            credit: Credit::new(
+                config.bus.capacity.get() as u64,
+                C::MAX_EVENTS,
+                config.bus.admission,
+            ),
+            in_flight: FxHashMap::default(),
+            summary: Summary::new(&config.choreography),
+            read: 0,
+            interrupted: false,
+            exhausted: false,
+            admitted: 0,
+            input_done: false,
+        }
+    }
+
+    fn has_room(&self) -> bool {
+        self.room() > 0
+    }
+
+    /// How many more orders fit on the bus now.
+    fn room(&self) -> u64 {
+        self.credit.room(self.bus.slowest_consumed())
+    }
+
+    /// The next order and its arrival time, reading one if none is waiting.
+    fn peek(&mut self) -> Option<(C::Input, Instant)> {
+        if self.interrupted {
+            return None;
+        }
+        if self.next.is_none() && !self.input_done {
+            match self.orders.next() {
+                Some(order) => {
+                    self.read += 1;
+                    let arrives = match order.at_ms() {
+                        Some(at_ms) => Duration::from_millis(at_ms),
+                        None => self
+                            .arrivals
+                            .next(self.admitted + u64::from(self.next.is_some())),
+                    };
+                    self.next = Some((order, self.bus.started() + arrives));
+                }
+                None => {
+                    self.input_done = true;
+                    self.exhausted = true;
+                }
+            }
+        }
+        self.next.clone()
+    }
+
+    /// Admits orders that have arrived while there is room. Returns when the next order has
+    /// not arrived yet, there is no room, or the input is done.
+    fn admit(&mut self) -> Result<(), Failure> {
+        let now = Instant::now();
+        // The room is measured once, when the first order is ready: it only grows while this
+        // loop runs. (The next order is always read, so the caller knows what waits.)
+        let mut room = None;
+        while let Some((order, arrives)) = self.peek() {
+            if arrives > now {
+                break;
+            }
+            let left = *room.get_or_insert_with(|| self.room());
+            if left == 0 {
+                break;
+            }
+            room = Some(left - 1);
+            self.next = None;
+            let arrived_us = arrives.duration_since(self.bus.started()).as_micros() as u64;
+            let record = InFlight {
+                seen: 0,
+                arrived_us,
+            };
+            let order_id = order.id();
+            if self.in_flight.insert(order_id, record).is_some() {
+                return Err(Failure::Protocol {
+                    order_id,
+                    problem: "admitted twice while in flight".into(),
+                });
+            }
+            self.credit.admit();
+            self.admitted += 1;
+            let (service, first) = C::start(&order, &self.config.choreography);
+            self.bus.publish(order_id, service, None, first)?;
+        }
+        Ok(())
+    }
+
+    /// Runs until every order is finished, the time limit passes, or something fails.
+    async fn drive(
+        &mut self,
+        config: &Config<C>,
+        services: &mut Services<C>,
+        sink: &mut (dyn EventSink<C> + Send),
+        interrupt: &Interrupt,
+    ) -> Option<Failure> {
+        let deadline = tokio::time::sleep(config.run.time_limit);
+        tokio::pin!(deadline);
+        loop {
+            if interrupt.everything.is_cancelled() {
+                let (_, not_admitted) = self.unfinished();
+                return Some(Failure::Interrupted { not_admitted });
+            }
+            if interrupt.admitting.is_cancelled() && !self.interrupted {
+                // Stop admitting; what is in flight goes on to its end. The order waiting to
+                // go in stays out (it counts as read, not admitted).
+                self.interrupted = true;
+                self.input_done = true;
+                self.next = None;
+            }
+            if let Err(failure) = self.admit() {
+                return Some(failure);
+            }
+            let done = self.input_done && self.in_flight.is_empty();
+            if done && self.interrupted {
+                let (_, not_admitted) = self.unfinished();
+                return Some(Failure::Interrupted { not_admitted });
+            }
+            if done && self.next.is_none() {
+                return None;
+            }
+            // Take the events that are ready without waiting: far cheaper than a `select!` per
+            // event. Only when none is ready does the loop wait below.
+            let mut taken = 0;
+            while taken < BATCH {
+                match self.observer.try_recv() {
+                    Ok(Some(envelope)) => {
+                        if let Err(failure) = self.observe(&envelope, sink) {
+                            return Some(failure);
+                        }
+                        taken += 1;
+                    }
+                    Ok(None) => break,
+                    Err(err) => return Some(err.into()),
+                }
+            }
+            if taken > 0 {
+                if Instant::now() >= deadline.deadline() {
+                    return Some(self.time_limit(config.run.time_limit));
+                }
+                if taken == BATCH {
+                    tokio::task::yield_now().await;
+                }
+                continue;
+            }
+            // Waiting for the next order to arrive, or for room on the bus.
+            let arrival = self.next.as_ref().map(|(_, arrives)| *arrives);
+            let waiting_for_arrival = arrival.is_some_and(|at| at > Instant::now());
+            let blocked = arrival.is_some() && !waiting_for_arrival;
+            if blocked {
+                // Out of room: ask subscribers to say when they consume, then look once more
+                // before sleeping (see `Bus::set_waiting_for_room`).
+                self.bus.set_waiting_for_room(true);
+                if self.has_room() {
+                    self.bus.set_waiting_for_room(false);
+                    continue;
+                }
+            }
+            let arrives = tokio::time::sleep_until(arrival.unwrap_or_else(Instant::now));
+            let step = tokio::select! {
+                biased;
+                () = &mut deadline => Err(self.time_limit(config.run.time_limit)),
+                Some(joined) = services.tasks.join_next_with_id() => {
+                    let ended = match &joined {
+                        Ok((id, _)) => *id,
+                        Err(err) => err.id(),
+                    };
+                    let judged = judge(&services.names, joined);
+                    services.names.remove(&ended);
+                    match judged {
+                        (service, Ended::Crashed) => services.restart(service).map_err(
+                            |(max_restarts, window)| self.restart_limit(service, max_restarts, window),
+                        ),
+                        // Services only stop when told to: any other end now is a failure.
+                        (service, Ended::Stopped) => Err(Failure::ServiceEnded { service: service.name() }),
+                        (_, Ended::Failed(failure)) => Err(failure),
+                    }
+                }
+                received = self.observer.recv() => match received {
+                    Ok(envelope) => self.observe(&envelope, sink),
+                    Err(err) => Err(err.into()),
+                },
+                () = self.bus.room_freed(), if blocked => Ok(()),
+                () = interrupt.admitting.cancelled(), if !self.interrupted => Ok(()),
+                () = interrupt.everything.cancelled() => Ok(()),
+                () = arrives, if waiting_for_arrival => Ok(()),
+            };
+            self.bus.set_waiting_for_room(false);
+            if let Err(failure) = step {
+                return Some(failure);
+            }
+        }
+    }
+
+    /// Handles one event in bus order: output, then bookkeeping.
+    fn observe(
+        &mut self,
+        envelope: &Envelope<C>,
+        sink: &mut dyn EventSink<C>,
+    ) -> Result<(), Failure> {
+        self.summary.record(envelope);
+        let written = sink.event(envelope);
+        let order_id = envelope.order_id;
+        let Some(order) = self.in_flight.get_mut(&order_id) else {
+            return Err(Failure::Protocol {
+                order_id,
+                problem: format!("{} arrived for an order not in flight", envelope.kind()),
+            });
+        };
+        order.seen += 1;
+        let InFlight { seen, arrived_us } = *order;
+        if seen > C::MAX_EVENTS {
+            return Err(Failure::Protocol {
+                order_id,
+                problem: format!(
+                    "more than {} events; admission assumes at most that many",
+                    C::MAX_EVENTS
+                ),
+            });
+        }
+        if let Some(outcome) = envelope.outcome() {
+            self.in_flight.remove(&order_id);
+            // The order will publish nothing more: give back what it did not use.
+            self.credit.finish(seen);
+            let finished = Finished {
+                order_id,
+                outcome,
+                arrived_us,
+                finished_us: envelope.at_us,
+            };
+            self.summary.record_finished(&finished);
+            sink.finished(&finished);
+        }
+        written.map_err(Failure::Output)
+    }
+
+    /// The orders in flight, in id order, and how many are known not to have been admitted:
+    /// the one waiting, and those left in an input that knows its length. (The rest of a
+    /// stream is left unread: the caller counts it without parsing it.)
+    fn unfinished(&mut self) -> (Vec<InstanceId>, u64) {
+        let mut unfinished: Vec<InstanceId> = self.in_flight.keys().copied().collect();
+        unfinished.sort_unstable();
+        (unfinished, self.read - self.admitted + self.remaining())
+    }
+
+    /// Orders left in the input, if it knows exactly.
+    fn remaining(&self) -> u64 {
+        match self.orders.size_hint() {
+            (low, Some(high)) if low == high && !self.exhausted => low as u64,
+            _ => 0,
+        }
+    }
+
+    /// Observes the events still queued for the observer, after the services stopped.
+    fn drain(&mut self, sink: &mut dyn EventSink<C>) {
+        while let Ok(Some(envelope)) = self.observer.try_recv() {
+            // Bookkeeping only now: the failure that ended the run is already reported.
+            let _ = self.observe(&envelope, sink);
+        }
+    }
+
+    fn time_limit(&mut self, limit: Duration) -> Failure {
+        let (unfinished, not_admitted) = self.unfinished();
+        Failure::TimeLimit {
+            limit,
+            unfinished,
+            not_admitted,
+        }
+    }
+
+    fn restart_limit(
+        &mut self,
+        service: C::Service,
+        max_restarts: u32,
+        window: Duration,
+    ) -> Failure {
+        let (unfinished, not_admitted) = self.unfinished();
+        Failure::RestartLimit {
+            service: service.name(),
+            max_restarts,
+            window,
+            unfinished,
+            not_admitted,
+        }
+    }
+
+    fn summary(&self) -> Summary<C> {
+        let orders = self.read + self.remaining();
+        Summary {
+            orders,
+            unfinished: orders - self.summary.finished(),
+            orders_per_second: self.summary.throughput(),
+            ..self.summary.clone()
+        }
+    }
+}

@@ -1,0 +1,280 @@
+//! The service contract: each service's decisions as plain code, event in -> events out.
+//!
+//! A [`Service`] decides: given an event it subscribes to, which events follow. It knows
+//! nothing of Tokio or of the bus, so its rules are unit-tested directly and run unchanged
+//! over any transport. The task loop ([`worker`](crate::engine::worker)) is the only place
+//! where a service meets the bus; the per-instance bookkeeping it keeps for every service
+//! ([`Inbox`]: state, de-duplication, forgetting finished instances) is here, as plain code.
+
+use std::collections::hash_map::Entry;
+use std::time::Duration;
+
+use rustc_hash::FxHashMap;
+
+use crate::engine::bus::BusError;
+use crate::engine::choreography::Choreography;
+use crate::engine::envelope::{Envelope, Kinds};
+use crate::engine::recent::Recent;
+use crate::input::InstanceId;
+
+/// One service's decisions: event in, events out.
+pub trait Service<C: Choreography>: Send + std::fmt::Debug + 'static {
+    const NAME: C::Service;
+    /// The events this service reacts to; every other event is passed over.
+    const SUBSCRIBES: &'static [C::Kind];
+    /// The events this service may publish. Publishing anything else fails the service, so the
+    /// declared wiring is the real one.
+    const PUBLISHES: &'static [C::Kind];
+    /// The event this service handles on an instance's way forward, if any: the one a poison
+    /// event can be, since giving up on it leaves a compensation that undoes what came before.
+    const FORWARD: Option<C::Kind> = None;
+
+    /// What the service keeps about one instance in flight (a reservation, a charge). The
+    /// task loop holds it and drops it when the instance reaches its terminal event, so memory
+    /// is bounded by the instances in flight, and no service has to remember to forget.
+    type State: Default + Send + std::fmt::Debug;
+
+    /// Decides what follows `event` (one of [`Self::SUBSCRIBES`]) for the instance it belongs
+    /// to, whose state is `state`, and puts it in `out`. Everything published belongs to the
+    /// same instance and is caused by `event`.
+    fn handle(&mut self, state: &mut Self::State, event: &Envelope<C>, out: &mut Outbox<C>);
+}
+
+/// What a decision produces: the events that follow, and how long the service is busy before
+/// they go out (waiting on a payment gateway, say), on top of its latency model.
+#[derive(Debug)]
+pub struct Outbox<C: Choreography> {
+    pub events: Vec<C::Event>,
+    pub busy: Duration,
+}
+
+impl<C: Choreography> Default for Outbox<C> {
+    fn default() -> Self {
+        Outbox {
+            events: Vec::new(),
+            busy: Duration::ZERO,
+        }
+    }
+}
+
+impl<C: Choreography> Outbox<C> {
+    pub fn publish(&mut self, event: C::Event) {
+        self.events.push(event);
+    }
+
+    pub fn busy_for(&mut self, duration: Duration) {
+        self.busy += duration;
+    }
+}
+
+/// Per-instance state kept by the task loop: the service's own, and which events it has
+/// already taken, so an event delivered twice (same id) is acted on once.
+///
+/// An instance's record lives while the instance is in flight. When it finishes, the record
+/// goes and the id joins the last `window` finished instances remembered, so a late duplicate
+/// of one of its events is recognised too. Memory: the instances in flight, plus `window` ids.
+#[derive(Debug)]
+pub struct Inbox<K: crate::engine::Name, T> {
+    live: FxHashMap<InstanceId, Record<K, T>>,
+    finished: Recent<InstanceId, ()>,
+}
+
+#[derive(Debug)]
+struct Record<K: crate::engine::Name, T> {
+    taken: Kinds<K>,
+    state: T,
+}
+
+impl<K: crate::engine::Name, T: Default> Inbox<K, T> {
+    /// Remembers the last `window` finished instances, and all that finished within `min_age`
+    /// (the longest a duplicate can come after the original).
+    pub fn new(window: usize, min_age: Duration) -> Self {
+        Inbox {
+            live: FxHashMap::default(),
+            finished: Recent::with_min_age(window, min_age),
+        }
+    }
+
+    /// Records the delivery of event `kind` of `order_id` and returns the instance's state;
+    /// `None` if this event was taken before, or its instance has finished.
+    pub fn take(&mut self, order_id: InstanceId, kind: K) -> Option<&mut T> {
+        let record = match self.live.entry(order_id) {
+            Entry::Occupied(record) => record.into_mut(),
+            Entry::Vacant(_) if self.finished.contains(&order_id) => return None,
+            Entry::Vacant(slot) => slot.insert(Record {
+                taken: Kinds::empty(),
+                state: T::default(),
+            }),
+        };
+        if record.taken.contains(kind) {
+            return None;
+        }
+        record.taken.insert(kind);
+        Some(&mut record.state)
+    }
+
+    /// Whether the event would be taken, without taking it.
+    pub fn is_new(&self, order_id: InstanceId, kind: K) -> bool {
+        match self.live.get(&order_id) {
+            Some(record) => !record.taken.contains(kind),
+            None => !self.finished.contains(&order_id),
+        }
+    }
+
+    /// Drops a finished instance's record and remembers its id among the finished.
+    pub fn finish(&mut self, order_id: InstanceId) {
+        self.live.remove(&order_id);
+        self.finished.insert(order_id, ());
+    }
+
+    /// Instances in flight.
+    pub fn in_flight(&self) -> usize {
+        self.live.len()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Bus(#[from] BusError),
+    #[error("{service} has no worker to run: it was lost in an earlier crash")]
+    NoWorker { service: &'static str },
+    #[error("{service} published {kind}, which it does not declare in PUBLISHES")]
+    Undeclared {
+        service: &'static str,
+        kind: &'static str,
+    },
+}
+
+/// Test support: a service with the per-instance state the task loop would keep for it, and
+/// envelopes as it would receive them. For unit tests of a choreography's decisions.
+#[derive(Debug)]
+pub struct Harness<C: Choreography, S: Service<C>> {
+    pub service: S,
+    pub states: std::collections::HashMap<InstanceId, S::State>,
+    marker: std::marker::PhantomData<C>,
+}
+
+impl<C: Choreography, S: Service<C>> Harness<C, S> {
+    pub fn new(service: S) -> Self {
+        Harness {
+            service,
+            states: std::collections::HashMap::new(),
+            marker: std::marker::PhantomData,
+        }
+    }
+
+    /// What the service publishes in reaction to `event` for instance `order_id`, checked
+    /// against what it declares.
+    ///
+    /// # Panics
+    /// If the service does not subscribe to the event, or publishes something undeclared:
+    /// this is for tests.
+    pub fn react(&mut self, order_id: u64, event: C::Event) -> Vec<C::Event> {
+        self.react_from(S::NAME, order_id, event)
+    }
+
+    /// [`Self::react`], to an event as if `emitter` had published it: for decisions that
+    /// depend on who published an event.
+    ///
+    /// # Panics
+    /// As [`Self::react`].
+    pub fn react_from(
+        &mut self,
+        emitter: C::Service,
+        order_id: u64,
+        event: C::Event,
+    ) -> Vec<C::Event> {
+        let envelope = delivered::<C>(order_id, emitter, event);
+        assert!(
+            S::SUBSCRIBES.contains(&envelope.kind()),
+            "{} does not subscribe to {}",
+            S::NAME,
+            envelope.kind()
+        );
+        let state = self.states.entry(envelope.order_id).or_default();
+        let mut out = Outbox::default();
+        self.service.handle(state, &envelope, &mut out);
+        for event in &out.events {
+            let kind = C::kind(event);
+            assert!(S::PUBLISHES.contains(&kind), "undeclared {kind}");
+        }
+        out.events
+    }
+}
+
+/// Test support: an envelope as a service would receive it, as if `service` emitted it.
+///
+/// # Panics
+/// If `order_id` is 0: this is for tests.
+pub fn delivered<C: Choreography>(
+    order_id: u64,
+    service: C::Service,
+    event: C::Event,
+) -> Envelope<C> {
+    let order_id = InstanceId::new(order_id).expect("a valid instance id");
+    Envelope {
+        seq: 0,
+        at_us: 0,
+        id: crate::engine::envelope::EventId {
+            order_id,
+            kind: C::kind(&event),
+        },
+        order_id,
+        service,
+        cause: None,
+        event,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    crate::names! {
+        enum Kind { Created, Checked }
+    }
+
+    fn id(n: u64) -> InstanceId {
+        InstanceId::new(n).expect("valid id")
+    }
+
+    #[test]
+    fn the_same_event_is_taken_once() {
+        let mut inbox = Inbox::<Kind, u32>::new(4, Duration::ZERO);
+        *inbox.take(id(1), Kind::Created).expect("first delivery") += 1;
+        assert!(
+            inbox.take(id(1), Kind::Created).is_none(),
+            "second delivery"
+        );
+        assert!(inbox.take(id(1), Kind::Checked).is_some(), "another kind");
+        assert!(
+            inbox.take(id(2), Kind::Created).is_some(),
+            "another instance's event"
+        );
+    }
+
+    #[test]
+    fn a_late_duplicate_of_a_finished_instance_is_ignored() {
+        let mut inbox = Inbox::<Kind, u32>::new(2, Duration::ZERO);
+        inbox.take(id(1), Kind::Created).expect("first delivery");
+        inbox.finish(id(1));
+        assert!(!inbox.is_new(id(1), Kind::Checked));
+        assert!(
+            inbox.take(id(1), Kind::Checked).is_none(),
+            "finished, within the window"
+        );
+        assert_eq!(inbox.in_flight(), 0);
+    }
+
+    #[test]
+    fn finishing_drops_the_service_state() {
+        let mut inbox = Inbox::<Kind, Vec<u8>>::new(10, Duration::ZERO);
+        inbox
+            .take(id(1), Kind::Created)
+            .expect("first")
+            .extend([1, 2, 3]);
+        inbox.finish(id(1));
+        assert!(inbox.live.is_empty());
+    }
+}

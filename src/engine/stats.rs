@@ -1,0 +1,263 @@
+//! Run statistics: the summary, folded from the events in bus order: instances per outcome,
+//! events, losses, restarts, dead letters, latency, and the choreography's own figures
+//! ([`Stats`]). Printed on stderr for people (`view::summary`) and written as JSON by
+//! `--summary FILE`.
+
+use derive_where::derive_where;
+use std::collections::BTreeMap;
+
+use hdrhistogram::Histogram;
+use serde::Serialize;
+
+use crate::engine::choreography::{Choreography, Outcome, Stats};
+use crate::engine::envelope::Envelope;
+use crate::input::InstanceId;
+
+/// One instance, finished: the one definition of its outcome and its latency, which the
+/// summary and the report share. (Times within an instance, in `trace` and the report's
+/// steps, run from its start: [`Envelope::is_start`].)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Finished {
+    pub order_id: InstanceId,
+    pub outcome: Outcome,
+    /// When it arrived, in microseconds since the run started: its `at_ms`, or when the
+    /// arrival process made it due. Admission may let it in later, when the bus has room.
+    pub arrived_us: u64,
+    /// When its terminal event was published.
+    pub finished_us: u64,
+}
+
+impl Finished {
+    /// From arrival to the terminal event: the wait for admission included, since a user
+    /// waits through it too.
+    pub fn latency_us(&self) -> u64 {
+        self.finished_us.saturating_sub(self.arrived_us)
+    }
+}
+
+/// What a run did, whether or not it succeeded.
+#[derive(Serialize)]
+#[serde(bound = "")]
+#[derive_where(Clone, Debug)]
+pub struct Summary<C: Choreography> {
+    /// Orders read from the input.
+    pub orders: u64,
+    /// Orders that reached ShippingArranged.
+    pub completed: u64,
+    /// Orders that reached OrderRejected.
+    pub rejected: u64,
+    /// Orders that reached OrderCancelled.
+    pub cancelled: u64,
+    /// Orders without a terminal event when the run ended (admitted or not).
+    pub unfinished: u64,
+    /// Events that some subscriber lost to lag.
+    pub lost_events: u64,
+    /// Events published on the bus.
+    pub events: u64,
+    /// The choreography's own figures (the shop's revenue and stock).
+    #[serde(flatten)]
+    pub stats: C::Stats,
+    /// Events a service gave up on after crashing on them again and again: how many, per
+    /// service, and the first [`LISTED_DEAD_LETTERS`] of them with their orders (a bounded
+    /// list, however long the run).
+    pub dead_lettered: BTreeMap<C::Service, u64>,
+    pub dead_letters: Vec<DeadLetter<C>>,
+    /// Times each service was restarted after a crash.
+    pub restarts: BTreeMap<C::Service, u64>,
+    /// From each order's arrival to its terminal event, per terminal state, in milliseconds
+    /// (simulated with the virtual clock).
+    pub latency_ms: Latencies,
+    /// Time of the last event, in milliseconds since the start (simulated with the virtual
+    /// clock), and orders finished per second of it.
+    pub elapsed_ms: f64,
+    pub orders_per_second: f64,
+    /// JSON Lines input, every line accounted for: `lines` = orders read + `blank_lines` +
+    /// `invalid_lines` + `unread_lines` (after a stop at an invalid line). 0 for documents.
+    pub lines: u64,
+    pub blank_lines: u64,
+    pub invalid_lines: u64,
+    pub unread_lines: u64,
+    /// How the machine took it: the one part of the summary that differs between runs.
+    pub machine: Machine,
+}
+
+/// Wall time and memory of the run, measured by the process itself.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Machine {
+    /// Wall-clock milliseconds from the first order admitted to the last service stopped.
+    pub wall_ms: u64,
+    /// Peak resident memory of the whole process, in KiB (Linux `VmHWM`); `null` elsewhere.
+    pub peak_rss_kib: Option<u64>,
+}
+
+impl Machine {
+    /// Measures now, for a run that started at `started`.
+    pub fn measure(started: std::time::Instant) -> Self {
+        Machine {
+            wall_ms: started.elapsed().as_millis() as u64,
+            peak_rss_kib: peak_rss_kib(),
+        }
+    }
+}
+
+/// The process's peak resident set, from `/proc/self/status` where there is one.
+fn peak_rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// How many dead letters the summary lists one by one.
+pub const LISTED_DEAD_LETTERS: usize = 100;
+
+/// An event given up on.
+#[derive(Serialize)]
+#[serde(bound = "")]
+#[derive_where(Clone, Debug)]
+pub struct DeadLetter<C: Choreography> {
+    pub order_id: InstanceId,
+    pub service: C::Service,
+    pub event: C::Kind,
+    pub crashes: u32,
+}
+
+/// Latency histograms per terminal state, serialized as their percentiles.
+#[derive(Debug, Clone)]
+pub struct Latencies {
+    /// By [`Outcome::index`].
+    by_outcome: [Histogram<u64>; 3],
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        // Microseconds up to about 12 days of simulated time, 3 significant digits.
+        let histogram = || Histogram::new_with_bounds(1, 1 << 40, 3).expect("valid bounds");
+        Latencies {
+            by_outcome: [histogram(), histogram(), histogram()],
+        }
+    }
+}
+
+impl Latencies {
+    fn record(&mut self, outcome: Outcome, micros: u64) {
+        self.by_outcome[outcome.index()].saturating_record(micros);
+    }
+
+    fn stats(histogram: &Histogram<u64>) -> LatencyStats {
+        let ms = |micros: u64| {
+            if histogram.is_empty() {
+                0.0
+            } else {
+                micros as f64 / 1000.0
+            }
+        };
+        LatencyStats {
+            count: histogram.len(),
+            p50: ms(histogram.value_at_quantile(0.50)),
+            p90: ms(histogram.value_at_quantile(0.90)),
+            p99: ms(histogram.value_at_quantile(0.99)),
+            max: ms(histogram.max()),
+        }
+    }
+
+    /// Per terminal state: `completed`, `rejected`, `cancelled`.
+    pub fn by_state(&self) -> [(&'static str, LatencyStats); 3] {
+        Outcome::ALL.map(|outcome| {
+            (
+                outcome.name(),
+                Self::stats(&self.by_outcome[outcome.index()]),
+            )
+        })
+    }
+}
+
+impl Serialize for Latencies {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(3))?;
+        for (state, stats) in self.by_state() {
+            map.serialize_entry(state, &stats)?;
+        }
+        map.end()
+    }
+}
+
+/// Percentiles of one terminal state's latencies, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LatencyStats {
+    pub count: u64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+impl<C: Choreography> Summary<C> {
+    /// An empty summary for a run of the choreography's `config`.
+    pub fn new(config: &C::Config) -> Self {
+        Summary {
+            orders: 0,
+            completed: 0,
+            rejected: 0,
+            cancelled: 0,
+            unfinished: 0,
+            lost_events: 0,
+            events: 0,
+            stats: C::Stats::new(config),
+            dead_lettered: BTreeMap::new(),
+            dead_letters: Vec::new(),
+            restarts: BTreeMap::new(),
+            latency_ms: Latencies::default(),
+            elapsed_ms: 0.0,
+            orders_per_second: 0.0,
+            lines: 0,
+            blank_lines: 0,
+            invalid_lines: 0,
+            unread_lines: 0,
+            machine: Machine::default(),
+        }
+    }
+
+    /// Takes one event into account; events must come in bus order.
+    pub fn record(&mut self, envelope: &Envelope<C>) {
+        match envelope.outcome() {
+            Some(Outcome::Completed) => self.completed += 1,
+            Some(Outcome::Rejected) => self.rejected += 1,
+            Some(Outcome::Cancelled) => self.cancelled += 1,
+            None => {}
+        }
+        if let Some((gave_up_on, crashes)) = C::as_dead_letter(&envelope.event) {
+            *self.dead_lettered.entry(envelope.service).or_default() += 1;
+            if self.dead_letters.len() < LISTED_DEAD_LETTERS {
+                self.dead_letters.push(DeadLetter {
+                    order_id: envelope.order_id,
+                    service: envelope.service,
+                    event: gave_up_on,
+                    crashes,
+                });
+            }
+        }
+        self.stats.record(envelope);
+        self.elapsed_ms = envelope.at_us as f64 / 1000.0;
+    }
+
+    /// Takes a finished instance's latency into account.
+    pub fn record_finished(&mut self, finished: &Finished) {
+        self.latency_ms
+            .record(finished.outcome, finished.latency_us());
+    }
+
+    /// Orders finished per second of run time (simulated with the virtual clock).
+    pub fn throughput(&self) -> f64 {
+        if self.elapsed_ms > 0.0 {
+            self.finished() as f64 / (self.elapsed_ms / 1000.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// Orders that reached a terminal event.
+    pub fn finished(&self) -> u64 {
+        self.completed + self.rejected + self.cancelled
+    }
+}

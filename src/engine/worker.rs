@@ -1,0 +1,423 @@
+//! The one task loop every service runs in: receive, decide, publish; with the simulated
+//! latency and faults of `[simulation]` around it.
+//!
+//! A [`Worker`] is everything a service is apart from its task: its decisions and state, its
+//! per-order records, its subscription, and the event it has in hand. It lives in a shared
+//! slot while its task runs, and a guard puts it back if the task panics, so the supervisor
+//! can restart the service from its state as of its last completed event, with the same
+//! receiver (nothing published meanwhile is missed), and hand it the interrupted event again:
+//! the recovery a real service gets from its database and its broker's redelivery.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use rustc_hash::FxHashMap;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+use tokio::time::Instant;
+
+use crate::engine::bus::{Bus, Subscription};
+use crate::engine::choreography::{Choreography, Name};
+use crate::engine::envelope::{Envelope, EventId, Kinds};
+use crate::engine::service::{Inbox, Outbox, Service, ServiceError};
+use crate::input::InstanceId;
+use crate::sim::{self, Latency, Rng, ServiceFaults};
+
+/// Events a task takes in a row before it yields.
+pub(crate) const BATCH: u32 = 128;
+
+/// The panic payload of a simulated crash. The supervisor restarts a service whose task
+/// ended with it; any other panic is a bug and fails the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InjectedCrash {
+    pub service: &'static str,
+    pub event: String,
+}
+
+/// Everything a service is apart from its task; see the module documentation.
+pub struct Worker<C: Choreography, S: Service<C>> {
+    service: S,
+    inbox: Inbox<C::Kind, S::State>,
+    events: Subscription<C>,
+    /// `S::SUBSCRIBES` and `S::PUBLISHES` as bit sets, checked on every event.
+    subscribes: Kinds<C::Kind>,
+    publishes: Kinds<C::Kind>,
+    /// The event being handled. Set before handling starts and cleared once it is done, so an
+    /// event interrupted by a crash is delivered again after the restart. (Kept only when
+    /// crashes are simulated: nothing else panics on purpose.)
+    in_hand: Option<Arc<Envelope<C>>>,
+    /// Whether crashes (or poison) are simulated at all: the hot path skips what they need.
+    may_crash: bool,
+    /// The kind a poison event can be: the service's forward event, if the choreography
+    /// has a dead letter to give up with.
+    poisonable: Option<C::Kind>,
+    /// Events due before anything new from the bus (a late event, and those of its order that
+    /// waited behind it).
+    ready: VecDeque<Arc<Envelope<C>>>,
+    /// Late deliveries and duplicates, each with the time it is due. Every one is `delay_ms`
+    /// after it was scheduled, so the queue is in due order and a plain deque keeps it.
+    late: VecDeque<(Instant, Late<C>)>,
+    /// Orders with an event delivered late: their later events wait here, in order.
+    held: FxHashMap<InstanceId, VecDeque<Arc<Envelope<C>>>>,
+    latency: Latency,
+    faults: ServiceFaults,
+    seed: u64,
+    poison_crashes: u32,
+    /// The event that crashed the service last, and how many times in a row.
+    crashes: Option<(EventId<C::Kind>, u32)>,
+    rngs: Streams,
+    out: Outbox<C>,
+}
+
+/// One random stream per kind of draw, so turning one fault on does not change what another
+/// draws.
+#[derive(Debug)]
+struct Streams {
+    latency: Rng,
+    delay: Rng,
+    duplicate: Rng,
+    crash: Rng,
+}
+
+enum Late<C: Choreography> {
+    /// Delivered late: the order's later events wait behind it.
+    Delayed(Arc<Envelope<C>>),
+    /// Delivered a second time.
+    Duplicate(Arc<Envelope<C>>),
+}
+
+/// How a worker's service is simulated.
+#[derive(Debug, Clone)]
+pub struct Simulated {
+    pub latency: Latency,
+    pub faults: ServiceFaults,
+    pub seed: u64,
+    pub poison_crashes: u32,
+}
+
+impl<C: Choreography, S: Service<C>> Worker<C, S> {
+    pub fn new(service: S, events: Subscription<C>, dedup_window: usize, sim: Simulated) -> Self {
+        // Poison needs a dead letter to give up with; without one it is not simulated.
+        let poisonable = S::FORWARD.filter(|kind| C::dead_lettered(*kind, 0).is_some());
+        Worker {
+            service,
+            // A duplicate comes `delay_ms` after the original, which itself may have waited up
+            // to `delay_ms`: finished orders are remembered at least that long.
+            inbox: Inbox::new(
+                dedup_window,
+                if sim.faults.duplicate.is_zero() && sim.faults.delay.is_zero() {
+                    Duration::ZERO
+                } else {
+                    sim::millis(2.0 * sim.faults.delay_ms.0 + 1.0)
+                },
+            ),
+            events,
+            subscribes: Kinds::of(S::SUBSCRIBES),
+            publishes: Kinds::of(S::PUBLISHES),
+            in_hand: None,
+            may_crash: !(sim.faults.crash.is_zero()
+                && (sim.faults.poison.is_zero() || poisonable.is_none())),
+            poisonable,
+            ready: VecDeque::new(),
+            late: VecDeque::new(),
+            held: FxHashMap::default(),
+            latency: sim.latency,
+            faults: sim.faults,
+            seed: sim.seed,
+            poison_crashes: sim.poison_crashes,
+            crashes: None,
+            rngs: Streams {
+                latency: sim::stream(sim.seed, &format!("{}/latency", S::NAME)),
+                delay: sim::stream(sim.seed, &format!("{}/delay", S::NAME)),
+                duplicate: sim::stream(sim.seed, &format!("{}/duplicate", S::NAME)),
+                crash: sim::stream(sim.seed, &format!("{}/crash", S::NAME)),
+            },
+            out: Outbox::default(),
+        }
+    }
+
+    /// The next event to handle: the one in hand after a restart, one that is due, or the
+    /// next from the bus. `None` once `cancel` fires.
+    async fn next(
+        &mut self,
+        cancel: &CancellationToken,
+        budget: &mut u32,
+    ) -> Result<Option<Arc<Envelope<C>>>, ServiceError> {
+        loop {
+            if let Some(envelope) = &self.in_hand {
+                return Ok(Some(Arc::clone(envelope)));
+            }
+            if let Some(envelope) = self.ready.pop_front() {
+                return Ok(Some(self.hold(envelope)));
+            }
+            if self.release_due() {
+                continue;
+            }
+            // Take what is ready without waiting, and wait (heeding cancellation) only when
+            // nothing is: far cheaper than a `select!` per event. Every `BATCH` events the
+            // task yields, so the others on its thread get to run, and looks at the clock.
+            if *budget == 0 {
+                *budget = BATCH;
+                tokio::task::yield_now().await;
+                if cancel.is_cancelled() {
+                    return Ok(None);
+                }
+            }
+            *budget -= 1;
+            let received = match self.events.try_recv()? {
+                Some(envelope) => envelope,
+                None => {
+                    let next_due = self.late.front().map(|(due, _)| *due);
+                    tokio::select! {
+                        // Cancellation first: once told to stop, a service stops.
+                        biased;
+                        () = cancel.cancelled() => return Ok(None),
+                        () = tokio::time::sleep_until(next_due.unwrap_or_else(Instant::now)),
+                            if next_due.is_some() => continue,
+                        received = self.events.recv() => received?,
+                    }
+                }
+            };
+            if let Some(envelope) = self.route(received) {
+                return Ok(Some(self.hold(envelope)));
+            }
+        }
+    }
+
+    /// Puts `envelope` in hand, if crashes are simulated, and returns it.
+    fn hold(&mut self, envelope: Arc<Envelope<C>>) -> Arc<Envelope<C>> {
+        if self.may_crash {
+            self.in_hand = Some(Arc::clone(&envelope));
+        }
+        envelope
+    }
+
+    /// A fresh event from the bus: handled now, or made to wait (delay fault, or its order
+    /// already waiting behind a late event).
+    fn route(&mut self, envelope: Arc<Envelope<C>>) -> Option<Arc<Envelope<C>>> {
+        if !self.held.is_empty() {
+            if let Some(waiting) = self.held.get_mut(&envelope.order_id) {
+                waiting.push_back(envelope);
+                return None;
+            }
+        }
+        if self.faults.delay.happens(&mut self.rngs.delay) {
+            self.held.insert(envelope.order_id, VecDeque::new());
+            self.schedule(Late::Delayed(envelope));
+            return None;
+        }
+        Some(envelope)
+    }
+
+    /// Schedules a late delivery `delay_ms` from now.
+    fn schedule(&mut self, late: Late<C>) {
+        let due = Instant::now() + sim::millis(self.faults.delay_ms.0);
+        self.late.push_back((due, late));
+    }
+
+    /// Moves every late delivery that is due to `ready`; whether there was any.
+    fn release_due(&mut self) -> bool {
+        if self.late.is_empty() {
+            return false;
+        }
+        let now = Instant::now();
+        let mut released = false;
+        while self.late.front().is_some_and(|(due, _)| *due <= now) {
+            if let Some((_, late)) = self.late.pop_front() {
+                self.arrive_late(late);
+                released = true;
+            }
+        }
+        released
+    }
+
+    fn arrive_late(&mut self, late: Late<C>) {
+        match late {
+            Late::Delayed(envelope) => {
+                let waiting = self.held.remove(&envelope.order_id).unwrap_or_default();
+                self.ready.push_back(envelope);
+                self.ready.extend(waiting);
+            }
+            Late::Duplicate(envelope) => self.ready.push_back(envelope),
+        }
+    }
+
+    /// Handles the event in hand: faults, decision, latency, publishing. `Ok(false)` if told
+    /// to stop while busy.
+    async fn handle(
+        &mut self,
+        envelope: &Envelope<C>,
+        bus: &Bus<C>,
+        cancel: &CancellationToken,
+    ) -> Result<bool, ServiceError> {
+        let kind = envelope.kind();
+        let subscribed = self.subscribes.contains(kind);
+        let terminal = envelope.is_terminal();
+        if !(subscribed || terminal) {
+            return Ok(true);
+        }
+        if self.may_crash && subscribed && self.inbox.is_new(envelope.order_id, kind) {
+            if let Some(given_up) = self.maybe_crash(envelope) {
+                return self.dead_letter(envelope, given_up, bus).map(|()| true);
+            }
+        }
+        let Some(state) = self.inbox.take(envelope.order_id, kind) else {
+            tracing::debug!(order_id = %envelope.order_id, id = %envelope.id, "duplicate delivery ignored");
+            return Ok(true);
+        };
+        if subscribed {
+            self.service.handle(state, envelope, &mut self.out);
+            let mut busy = std::mem::take(&mut self.out.busy);
+            if !self.latency.is_zero() {
+                busy += self.latency.sample(&mut self.rngs.latency);
+            }
+            if !busy.is_zero() {
+                tokio::select! {
+                    biased;
+                    () = cancel.cancelled() => return Ok(false),
+                    () = tokio::time::sleep(busy) => {}
+                }
+            }
+            tracing::trace!(order_id = %envelope.order_id, id = %envelope.id, ?busy, "handled");
+            for event in self.out.events.drain(..) {
+                publish::<C, S>(bus, self.publishes, envelope, event)?;
+            }
+        }
+        // The terminal event, subscribed or not, ends what the service keeps for the order.
+        if terminal {
+            self.inbox.finish(envelope.order_id);
+        }
+        if self.faults.duplicate.happens(&mut self.rngs.duplicate) {
+            self.schedule(Late::Duplicate(Arc::new(envelope.clone())));
+        }
+        Ok(true)
+    }
+
+    /// Crashes the service (panics) if a fault says so; returns the number of crashes when a
+    /// poison event has crashed it often enough to be given up on instead.
+    fn maybe_crash(&mut self, envelope: &Envelope<C>) -> Option<u32> {
+        let poison = self.poisonable == Some(envelope.kind())
+            && sim::is_poison(self.seed, S::NAME.name(), &envelope.id, self.faults.poison);
+        let crash = poison || self.faults.crash.happens(&mut self.rngs.crash);
+        if !crash {
+            self.crashes = None;
+            return None;
+        }
+        let in_a_row = match self.crashes {
+            Some((id, n)) if id == envelope.id => n + 1,
+            _ => 1,
+        };
+        if poison && in_a_row > self.poison_crashes {
+            self.crashes = None;
+            return Some(in_a_row - 1);
+        }
+        self.crashes = Some((envelope.id, in_a_row));
+        tracing::debug!(id = %envelope.id, in_a_row, "injected crash");
+        std::panic::panic_any(InjectedCrash {
+            service: S::NAME.name(),
+            event: envelope.id.to_string(),
+        })
+    }
+
+    fn dead_letter(
+        &mut self,
+        envelope: &Envelope<C>,
+        crashes: u32,
+        bus: &Bus<C>,
+    ) -> Result<(), ServiceError> {
+        tracing::info!(order_id = %envelope.order_id, id = %envelope.id, crashes, "dead-lettered");
+        self.inbox.take(envelope.order_id, envelope.kind());
+        // A choreography without dead letters never simulates poison (see `may_crash`).
+        match C::dead_lettered(envelope.kind(), crashes) {
+            Some(event) => publish::<C, S>(bus, self.publishes, envelope, event),
+            None => Ok(()),
+        }
+    }
+}
+
+fn publish<C: Choreography, S: Service<C>>(
+    bus: &Bus<C>,
+    publishes: Kinds<C::Kind>,
+    cause: &Envelope<C>,
+    event: C::Event,
+) -> Result<(), ServiceError> {
+    let kind = C::kind(&event);
+    if !publishes.contains(kind) {
+        return Err(ServiceError::Undeclared {
+            service: S::NAME.name(),
+            kind: kind.name(),
+        });
+    }
+    tracing::trace!(%kind, "publish");
+    bus.publish(cause.order_id, S::NAME, Some(cause.id), event)?;
+    Ok(())
+}
+
+/// Where a worker waits while its task is not running: between a crash and the restart.
+pub type Slot<C, S> = Arc<Mutex<Option<Worker<C, S>>>>;
+
+/// Holds the worker while the task runs and puts it back into its slot when the task ends,
+/// by return or by panic.
+struct Lease<C: Choreography, S: Service<C>> {
+    worker: Option<Worker<C, S>>,
+    slot: Slot<C, S>,
+}
+
+impl<C: Choreography, S: Service<C>> Drop for Lease<C, S> {
+    fn drop(&mut self) {
+        if let Some(worker) = self.worker.take() {
+            *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(worker);
+        }
+    }
+}
+
+/// Runs the worker in `slot` until `cancel` fires.
+///
+/// Returns an error, ending the task, when the subscription lags or closes: a service that
+/// missed events can no longer be trusted to decide, and the supervisor fails the run.
+pub async fn run<C: Choreography, S: Service<C>>(
+    slot: Slot<C, S>,
+    bus: Arc<Bus<C>>,
+    cancel: CancellationToken,
+) -> Result<(), ServiceError> {
+    let worker = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
+    let mut lease = Lease { worker, slot };
+    let Some(worker) = lease.worker.as_mut() else {
+        return Err(ServiceError::NoWorker {
+            service: S::NAME.name(),
+        });
+    };
+    let mut budget = BATCH;
+    while let Some(envelope) = worker.next(&cancel, &mut budget).await? {
+        if !worker.handle(&envelope, &bus, &cancel).await? {
+            break;
+        }
+        worker.in_hand = None;
+    }
+    Ok(())
+}
+
+/// Keeps the default panic message for real panics and silences simulated crashes, which
+/// are expected and reported by the supervisor. Installed once per process.
+pub fn quiet_injected_crashes() {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !info.payload().is::<InjectedCrash>() {
+                default(info);
+            }
+        }));
+    });
+}
+
+impl<C: Choreography, S: Service<C>> std::fmt::Debug for Worker<C, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("service", &self.service)
+            .field("in_flight", &self.inbox.in_flight())
+            .field("events", &self.events)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,802 @@
+//! Input records and the files they come in.
+//!
+//! An input file (an "order file", whatever the choreography calls its records) is one JSON
+//! object, a JSON array of them, or JSON Lines (one object per line, for files ending in
+//! `.jsonl` or `.ndjson`). Every field is checked while it is parsed, so a bad value is
+//! reported with the file, line and column where it stands, and the rest of the program only
+//! ever sees valid [`Record`]s. Every record carries an `order_id`, the [`InstanceId`] of the
+//! instance it starts, and may carry an `at_ms` arrival time.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde::de::{self, Visitor};
+use serde::{Deserializer, Serialize};
+use serde_json::value::RawValue;
+
+use crate::engine::recent::Recent;
+
+/// Largest arrival time accepted, in milliseconds: about 285 years, so any sum of times fits.
+pub const MAX_AT_MS: u64 = 1 << 53;
+
+pub fn at_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    deserializer
+        .deserialize_u64(WholeNumber {
+            what: "at_ms",
+            min: 0,
+            max: MAX_AT_MS,
+        })
+        .map(Some)
+}
+
+/// Largest id accepted: the largest integer a JSON reader that uses doubles (JavaScript, jq)
+/// still reads exactly, so ids survive a round trip through other tools.
+pub const MAX_ID: u64 = (1 << 53) - 1;
+
+/// Largest quantity one order may ask for.
+pub const MAX_QUANTITY: u64 = 1_000_000;
+
+/// Writes a newtype for a whole number within 1 ..= `$max`, that deserializes with a plain
+/// message for anything else and parses from the decimal text of a TOML key.
+#[macro_export]
+macro_rules! bounded_integer {
+    ($(#[$doc:meta])* $name:ident($inner:ty), $what:literal, $max:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, $crate::serde::Serialize)]
+        #[serde(transparent, crate = "choreo::serde")]
+        pub struct $name($inner);
+
+        impl $name {
+            /// `None` unless `value` is within 1 ..= the documented maximum.
+            pub fn new(value: u64) -> Option<Self> {
+                (1..=$max).contains(&value).then(|| $name(value as $inner))
+            }
+
+            pub fn get(self) -> $inner {
+                self.0
+            }
+        }
+
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                ::std::fmt::Display::fmt(&self.0, f)
+            }
+        }
+
+        /// Parses the decimal text of an id, as in a TOML table key.
+        impl std::str::FromStr for $name {
+            type Err = String;
+
+            fn from_str(text: &str) -> Result<Self, String> {
+                text.parse().ok().and_then($name::new).ok_or_else(|| {
+                    format!("`{text}` is not a {}: expected a whole number from 1 to {}", $what, $max)
+                })
+            }
+        }
+
+        impl<'de> $crate::serde::Deserialize<'de> for $name {
+            fn deserialize<D: $crate::serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let value = deserializer.deserialize_u64($crate::input::WholeNumber {
+                    what: $what,
+                    min: 1,
+                    max: $max,
+                })?;
+                Ok($name(value as $inner))
+            }
+        }
+    };
+}
+
+crate::bounded_integer!(
+    /// An instance's id (`order_id` in files and journals): unique within a run,
+    /// 1 ..= [`MAX_ID`].
+    InstanceId(u64), "order_id", MAX_ID
+);
+
+/// One input record: the start of one instance of a choreography (an order, a booking).
+///
+/// Deserialize it from a JSON object only, with `deny_unknown_fields`, so a typo is an error
+/// where it stands; an `at_ms` field, if it has one, through [`at_ms`].
+pub trait Record: serde::de::DeserializeOwned + Clone + fmt::Debug + Send + Sync + 'static {
+    /// The instance's id, unique within a run.
+    fn id(&self) -> InstanceId;
+    /// When the instance arrives, in milliseconds since the run started; `None` leaves it to
+    /// the configured arrival process.
+    fn at_ms(&self) -> Option<u64>;
+}
+
+/// Accepts a whole number in `min..=max` and says plainly what is wrong with anything else.
+#[derive(Debug)]
+pub struct WholeNumber {
+    pub what: &'static str,
+    pub min: u64,
+    pub max: u64,
+}
+
+impl WholeNumber {
+    fn out_of_range<E: de::Error>(&self, got: impl fmt::Display) -> E {
+        E::custom(format_args!(
+            "{} must be a whole number from {} to {}, got {got}",
+            self.what, self.min, self.max
+        ))
+    }
+}
+
+impl Visitor<'_> for WholeNumber {
+    type Value = u64;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} as a whole number from {} to {}",
+            self.what, self.min, self.max
+        )
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+        if (self.min..=self.max).contains(&v) {
+            Ok(v)
+        } else {
+            Err(self.out_of_range(v))
+        }
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
+        match u64::try_from(v) {
+            Ok(v) => self.visit_u64(v),
+            Err(_) => Err(self.out_of_range(v)),
+        }
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+        // Debug keeps what marks it as not a whole number: `2.0`, `1e20`.
+        Err(self.out_of_range(format_args!("{v:?}")))
+    }
+}
+
+/// Why an order file could not be read. Every message starts with the file's path and, where
+/// there is one, the line and column, so editors and terminals can jump to it.
+#[derive(Debug, thiserror::Error)]
+pub enum OrderFileError {
+    #[error("{path}: cannot read order file: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path}: is a directory, expected an order file")]
+    Directory { path: PathBuf },
+    #[error(
+        "{path}: the file is empty, expected an order object, an array of orders, or JSON Lines"
+    )]
+    Empty { path: PathBuf },
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+impl OrderFileError {
+    fn invalid(path: &Path, line: usize, column: usize, message: impl Into<String>) -> Self {
+        OrderFileError::Invalid {
+            path: path.to_owned(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    /// Positions a `serde_json` error from text that starts at `(line, column)` of the file
+    /// (a line of JSON Lines, an element of an array; `(0, 1)` for the whole file).
+    fn from_json(path: &Path, (line, column): (usize, usize), err: &serde_json::Error) -> Self {
+        // serde_json appends " at line L column C" to its messages; we put the position first,
+        // and say "an order object" where serde names the Rust type.
+        let text = err.to_string();
+        let suffix = format!(" at line {} column {}", err.line(), err.column());
+        let message = text
+            .strip_suffix(&suffix)
+            .unwrap_or(&text)
+            .replace("struct Order", "an order object");
+        let message = match err.classify() {
+            serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+                format!("not valid JSON: {message}")
+            }
+            _ => message,
+        };
+        // serde_json says column 0 for "before the line's first character".
+        let at_column = err.column().max(1);
+        let (line, column) = match (line, err.line()) {
+            (0, at) => (at, at_column),
+            (first, 1) => (first, column + at_column - 1),
+            (first, at) => (first + at - 1, at_column),
+        };
+        Self::invalid(path, line, column, message)
+    }
+}
+
+/// Where a run's orders come from.
+#[derive(Debug)]
+pub enum OrderSource<R> {
+    /// One object or an array: read and checked whole before anything runs.
+    Document(Vec<R>),
+    /// JSON Lines: read one line at a time while the run goes on, so memory does not grow
+    /// with the file.
+    Lines(Box<JsonLines<R, BufReader<File>>>),
+}
+
+fn is_json_lines(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("jsonl" | "ndjson")
+    )
+}
+
+/// Opens an order file: a document is read and checked whole; JSON Lines are streamed, with
+/// a repeated `order_id` refused while the first is among the last `duplicate_window` read.
+pub fn open_order_file<R: Record>(
+    path: &Path,
+    duplicate_window: usize,
+) -> Result<OrderSource<R>, OrderFileError> {
+    let io_error = |source| OrderFileError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if path.is_dir() {
+        return Err(OrderFileError::Directory {
+            path: path.to_owned(),
+        });
+    }
+    if is_json_lines(path) {
+        // An empty file is refused before the run, like an empty document. (Only a regular
+        // file is looked at twice: a pipe's data would be gone.)
+        let regular = std::fs::metadata(path).map_err(io_error)?.is_file();
+        if regular && !has_content(path).map_err(io_error)? {
+            return Err(OrderFileError::Empty {
+                path: path.to_owned(),
+            });
+        }
+        let file = File::open(path).map_err(io_error)?;
+        let lines = JsonLines::new(path, BufReader::new(file), duplicate_window);
+        return Ok(OrderSource::Lines(Box::new(lines)));
+    }
+    let bytes = std::fs::read(path).map_err(io_error)?;
+    let text = std::str::from_utf8(&bytes).map_err(|err| {
+        let valid = std::str::from_utf8(&bytes[..err.valid_up_to()]).unwrap_or_default();
+        let (line, column) = position_of(valid, valid.len());
+        OrderFileError::invalid(path, line, column, "the file is not valid UTF-8 text")
+    })?;
+    parse_json_document(path, text).map(OrderSource::Document)
+}
+
+/// Whether the file holds anything but white space; reads only up to the first other byte.
+fn has_content(path: &Path) -> io::Result<bool> {
+    let mut reader = BufReader::new(File::open(path)?);
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(false);
+        }
+        if chunk.iter().any(|b| !b.is_ascii_whitespace()) {
+            return Ok(true);
+        }
+        let len = chunk.len();
+        reader.consume(len);
+    }
+}
+
+/// Reads and checks a whole order file of any kind: every order valid, every `order_id`
+/// unique. For callers that want all orders up front (tests, small files).
+pub fn read_order_file<R: Record>(path: &Path) -> Result<Vec<R>, OrderFileError> {
+    match open_order_file(path, usize::MAX)? {
+        OrderSource::Document(orders) => Ok(orders),
+        OrderSource::Lines(lines) => lines.collect(),
+    }
+}
+
+const BYTE_ORDER_MARK: &str = "\u{feff}";
+
+/// Parses a document holding one order object or an array of orders.
+pub fn parse_json_document<R: Record>(path: &Path, text: &str) -> Result<Vec<R>, OrderFileError> {
+    // Editors on some systems start UTF-8 files with a byte-order mark; it is not content.
+    let text = text.strip_prefix(BYTE_ORDER_MARK).unwrap_or(text);
+    let start = text.trim_start();
+    match start.chars().next() {
+        None => Err(OrderFileError::Empty {
+            path: path.to_owned(),
+        }),
+        Some('{') => {
+            let order: R = serde_json::from_str(text).map_err(|err| {
+                let mut err = OrderFileError::from_json(path, (0, 1), &err);
+                if let OrderFileError::Invalid { message, .. } = &mut err {
+                    if message.ends_with("trailing characters") {
+                        message.push_str(
+                            " after the first order (for one order per line, name the file .jsonl)",
+                        );
+                    }
+                }
+                err
+            })?;
+            Ok(vec![order])
+        }
+        Some('[') => parse_array(path, text),
+        Some(_) => {
+            let (line, column) = position_of(text, text.len() - start.len());
+            Err(OrderFileError::invalid(
+                path,
+                line,
+                column,
+                "expected an order object `{...}` or an array of orders `[...]`",
+            ))
+        }
+    }
+}
+
+/// An array is split into its elements' raw text first, so an error in an element, or a
+/// repeated id, can be placed where that element starts.
+fn parse_array<R: Record>(path: &Path, text: &str) -> Result<Vec<R>, OrderFileError> {
+    let elements: Vec<&RawValue> =
+        serde_json::from_str(text).map_err(|err| OrderFileError::from_json(path, (0, 1), &err))?;
+    // Positions are worked out only for an error: scanning for each element would be
+    // quadratic in the file's size.
+    let start_of = |raw: &RawValue| {
+        let offset = raw.get().as_ptr() as usize - text.as_ptr() as usize;
+        position_of(text, offset)
+    };
+    let mut orders = Vec::with_capacity(elements.len());
+    let mut first_index_of: HashMap<InstanceId, usize> = HashMap::with_capacity(elements.len());
+    for (index, raw) in elements.iter().enumerate() {
+        let order: R = serde_json::from_str(raw.get())
+            .map_err(|err| OrderFileError::from_json(path, start_of(raw), &err))?;
+        if let Some(first) = first_index_of.insert(order.id(), index) {
+            let (line, column) = start_of(raw);
+            return Err(OrderFileError::invalid(
+                path,
+                line,
+                column,
+                format!(
+                    "duplicate order_id {} (element {} repeats element {})",
+                    order.id(),
+                    index + 1,
+                    first + 1
+                ),
+            ));
+        }
+        orders.push(order);
+    }
+    Ok(orders)
+}
+
+/// Lines of a JSON Lines file, accounted for: every line read is an order, blank or invalid.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct LineStats {
+    /// Lines read so far.
+    pub lines: u64,
+    pub blank_lines: u64,
+    pub invalid_lines: u64,
+}
+
+impl LineStats {
+    /// Lines that were valid orders.
+    pub fn orders(&self) -> u64 {
+        self.lines - self.blank_lines - self.invalid_lines
+    }
+}
+
+/// Streams orders from JSON Lines: one object per line, blank lines skipped. Yields an error
+/// for each invalid line (and goes on if asked to), and one for a file with no order at all.
+#[derive(Debug)]
+pub struct JsonLines<T, R> {
+    path: PathBuf,
+    reader: R,
+    line: Vec<u8>,
+    /// The ids of recently read orders, with the line each was on.
+    recent: Recent<InstanceId, usize>,
+    records: std::marker::PhantomData<T>,
+    stats: LineStats,
+    done: bool,
+}
+
+impl<T: Record, R: BufRead> JsonLines<T, R> {
+    pub fn new(path: &Path, reader: R, duplicate_window: usize) -> Self {
+        JsonLines {
+            path: path.to_owned(),
+            reader,
+            line: Vec::new(),
+            recent: Recent::new(duplicate_window),
+            records: std::marker::PhantomData,
+            stats: LineStats::default(),
+            done: false,
+        }
+    }
+
+    pub fn stats(&self) -> LineStats {
+        self.stats
+    }
+
+    /// Reads the rest of the file without parsing it; returns how many lines it held.
+    pub fn skip_rest(&mut self) -> Result<u64, OrderFileError> {
+        self.done = true;
+        let mut unread = 0;
+        let mut ends_without_newline = false;
+        loop {
+            let chunk = self
+                .reader
+                .fill_buf()
+                .map_err(|source| OrderFileError::Io {
+                    path: self.path.clone(),
+                    source,
+                })?;
+            if chunk.is_empty() {
+                break;
+            }
+            unread += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+            ends_without_newline = chunk.last() != Some(&b'\n');
+            let len = chunk.len();
+            self.reader.consume(len);
+        }
+        Ok(unread + u64::from(ends_without_newline))
+    }
+
+    fn parse(&mut self, line_no: usize) -> Result<T, OrderFileError> {
+        // Without its line ending, an object cut short is reported on its own line.
+        let mut bytes = self.line.strip_suffix(b"\n").unwrap_or(&self.line);
+        bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        if line_no == 1 {
+            bytes = bytes
+                .strip_prefix(BYTE_ORDER_MARK.as_bytes())
+                .unwrap_or(bytes);
+        }
+        let order: T = serde_json::from_slice(bytes)
+            .map_err(|err| OrderFileError::from_json(&self.path, (line_no, 1), &err))?;
+        if let Some(first) = self.recent.get(&order.id()).copied() {
+            let column = bytes.iter().take_while(|b| b.is_ascii_whitespace()).count() + 1;
+            return Err(OrderFileError::invalid(
+                &self.path,
+                line_no,
+                column,
+                format!("duplicate order_id {} (first on line {first})", order.id()),
+            ));
+        }
+        self.recent.insert(order.id(), line_no);
+        Ok(order)
+    }
+}
+
+impl<T: Record, R: BufRead> Iterator for JsonLines<T, R> {
+    type Item = Result<T, OrderFileError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.done {
+            self.line.clear();
+            // A line is read up to MAX_LINE bytes and its line ending; the rest of a longer one
+            // is skipped unread, so one huge line cannot take the memory with it.
+            let mut limited = (&mut self.reader).take(MAX_LINE as u64 + 2);
+            match limited.read_until(b'\n', &mut self.line) {
+                Ok(0) => {
+                    self.done = true;
+                    if self.stats.lines == self.stats.blank_lines {
+                        return Some(Err(OrderFileError::Empty {
+                            path: self.path.clone(),
+                        }));
+                    }
+                }
+                Ok(_) if content_len(&self.line) > MAX_LINE => {
+                    self.stats.lines += 1;
+                    self.stats.invalid_lines += 1;
+                    // Only a line cut off by the limit has a rest to skip: one that ended
+                    // within it was read to its end already.
+                    let cut_off = self.line.last() != Some(&b'\n');
+                    if cut_off {
+                        if let Err(source) = skip_line(&mut self.reader) {
+                            self.done = true;
+                            return Some(Err(OrderFileError::Io {
+                                path: self.path.clone(),
+                                source,
+                            }));
+                        }
+                    }
+                    return Some(Err(OrderFileError::invalid(
+                        &self.path,
+                        self.stats.lines as usize,
+                        MAX_LINE + 1,
+                        format!(
+                            "line longer than {MAX_LINE} bytes (the limit); an order takes well under 1 KiB"
+                        ),
+                    )));
+                }
+                Ok(_) => {
+                    self.stats.lines += 1;
+                    if self.line.iter().all(u8::is_ascii_whitespace) {
+                        self.stats.blank_lines += 1;
+                        continue;
+                    }
+                    let parsed = self.parse(self.stats.lines as usize);
+                    if parsed.is_err() {
+                        self.stats.invalid_lines += 1;
+                    }
+                    return Some(parsed);
+                }
+                Err(source) => {
+                    self.done = true;
+                    return Some(Err(OrderFileError::Io {
+                        path: self.path.clone(),
+                        source,
+                    }));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The longest JSON Lines line read, without its line ending; longer ones are invalid.
+pub const MAX_LINE: usize = 64 * 1024;
+
+/// A line's length without its line ending (`\n` or `\r\n`).
+fn content_len(line: &[u8]) -> usize {
+    let line = line
+        .strip_suffix(b"\n")
+        .map_or(line, |l| l.strip_suffix(b"\r").unwrap_or(l));
+    line.len()
+}
+
+/// Consumes the rest of the current line, without keeping it.
+fn skip_line(reader: &mut impl BufRead) -> io::Result<()> {
+    loop {
+        let chunk = reader.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        match chunk.iter().position(|b| *b == b'\n') {
+            Some(end) => {
+                reader.consume(end + 1);
+                return Ok(());
+            }
+            None => {
+                let len = chunk.len();
+                reader.consume(len);
+            }
+        }
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub fn position_of(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shop::{CustomerId, Order, OrderId, ProductId, Quantity};
+
+    fn parse(text: &str) -> Result<Vec<Order>, String> {
+        parse_json_document(Path::new("o.json"), text).map_err(|e| e.to_string())
+    }
+
+    fn lines(text: &str) -> Result<Vec<Order>, String> {
+        JsonLines::new(Path::new("o.jsonl"), text.as_bytes(), usize::MAX)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())
+    }
+
+    fn order(order_id: u64, product_id: u64, quantity: u64) -> Order {
+        Order {
+            order_id: OrderId::new(order_id).expect("valid id"),
+            product_id: ProductId::new(product_id).expect("valid id"),
+            quantity: Quantity::new(quantity).expect("valid quantity"),
+            customer_id: None,
+            at_ms: None,
+        }
+    }
+
+    #[test]
+    fn reads_the_reference_order_object() {
+        let orders = parse(r#"{"order_id": 1, "product_id": 101, "quantity": 2}"#);
+        assert_eq!(orders, Ok(vec![order(1, 101, 2)]));
+    }
+
+    #[test]
+    fn reads_an_array_in_file_order() {
+        let orders = parse(
+            r#"[{"order_id": 2, "product_id": 7, "quantity": 1},
+                {"order_id": 1, "product_id": 8, "quantity": 3}]"#,
+        );
+        assert_eq!(orders, Ok(vec![order(2, 7, 1), order(1, 8, 3)]));
+    }
+
+    #[test]
+    fn a_customer_id_is_optional() {
+        let orders =
+            parse(r#"{"order_id": 1, "product_id": 101, "quantity": 2, "customer_id": 7}"#)
+                .expect("valid");
+        assert_eq!(orders[0].customer_id, CustomerId::new(7));
+        let err = parse(r#"{"order_id": 1, "product_id": 101, "quantity": 2, "customer_id": 0}"#);
+        assert!(err
+            .unwrap_err()
+            .contains("customer_id must be a whole number"));
+    }
+
+    #[test]
+    fn a_positional_array_is_not_an_order() {
+        let err = parse("[[1, 101, 2]]").unwrap_err();
+        assert!(err.contains("expected an order object"), "{err}");
+        let err = lines("[1, 101, 2]").unwrap_err();
+        assert!(
+            err.starts_with("o.jsonl:1:1: invalid type: sequence"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn an_object_cut_short_is_reported_on_its_own_line() {
+        let err =
+            lines("{\"order_id\": 1, \"product_id\": 1, \"quantity\": 1}\n{\"order_id\": 2\n")
+                .unwrap_err();
+        assert!(err.starts_with("o.jsonl:2:"), "{err}");
+        assert!(!err.starts_with("o.jsonl:2:0"), "{err}");
+    }
+
+    #[test]
+    fn an_overlong_line_is_invalid_and_skipped() {
+        let long = format!("{{\"order_id\": 1, \"pad\": \"{}\"}}", "x".repeat(MAX_LINE));
+        let text = format!("{long}\n{{\"order_id\": 2, \"product_id\": 1, \"quantity\": 1}}\n");
+        let mut reader = JsonLines::new(Path::new("o.jsonl"), text.as_bytes(), 10);
+        let first = reader.next().expect("a result").unwrap_err().to_string();
+        assert!(first.contains("line longer than"), "{first}");
+        let second: Order = reader
+            .next()
+            .expect("a result")
+            .expect("the next line is read");
+        assert_eq!(second.order_id.get(), 2);
+    }
+
+    /// A line of exactly the limit is read whole, and the next line is still read: nothing is
+    /// swallowed at the boundary (with `\n` or `\r\n`), and one byte more is refused.
+    #[test]
+    fn a_line_of_exactly_the_limit_is_read_and_the_next_one_too() {
+        let order = |id: u64, len: usize| {
+            let head = format!("{{\"order_id\": {id}, \"product_id\": 1, \"quantity\": 1");
+            let tail = "}";
+            let pad = len - head.len() - tail.len();
+            format!("{head}{}{tail}", " ".repeat(pad))
+        };
+        for ending in ["\n", "\r\n"] {
+            let text = format!("{}{ending}{}{ending}", order(1, MAX_LINE), order(2, 60));
+            let read: Vec<u64> =
+                JsonLines::<Order, _>::new(Path::new("o.jsonl"), text.as_bytes(), 10)
+                    .map(|r| r.map(|o| o.order_id.get()).map_err(|e| e.to_string()))
+                    .collect::<Result<_, _>>()
+                    .expect("both lines valid");
+            assert_eq!(read, [1, 2], "line ending {ending:?}");
+
+            let text = format!("{}{ending}{}{ending}", order(1, MAX_LINE + 1), order(2, 60));
+            let mut reader = JsonLines::<Order, _>::new(Path::new("o.jsonl"), text.as_bytes(), 10);
+            let err = reader.next().expect("a result").unwrap_err().to_string();
+            assert!(
+                err.contains("o.jsonl:1:65537: line longer than 65536 bytes"),
+                "{err}"
+            );
+            let next = reader.next().expect("a result").expect("line 2 read");
+            assert_eq!(next.order_id.get(), 2);
+            assert_eq!(reader.stats().lines, 2);
+        }
+    }
+
+    #[test]
+    fn an_empty_array_is_zero_orders() {
+        assert_eq!(parse(" [ ] "), Ok(vec![]));
+    }
+
+    #[test]
+    fn reads_json_lines_skipping_blank_lines() {
+        let orders = lines(
+            "{\"order_id\": 1, \"product_id\": 101, \"quantity\": 2}\n\n  \
+             {\"order_id\": 3, \"product_id\": 5, \"quantity\": 9}\n",
+        );
+        assert_eq!(orders, Ok(vec![order(1, 101, 2), order(3, 5, 9)]));
+    }
+
+    #[test]
+    fn whitespace_only_is_empty() {
+        assert!(parse(" \n\t").unwrap_err().contains("the file is empty"));
+        assert!(lines("\n\n").unwrap_err().contains("the file is empty"));
+    }
+
+    #[test]
+    fn zero_quantity_is_positioned() {
+        let err = parse("{\"order_id\": 1,\n \"product_id\": 101, \"quantity\": 0}").unwrap_err();
+        assert_eq!(
+            err,
+            "o.json:2:33: quantity must be a whole number from 1 to 1000000, got 0"
+        );
+    }
+
+    #[test]
+    fn negative_fractional_and_huge_numbers_are_refused() {
+        let negative = parse(r#"{"order_id": -4, "product_id": 1, "quantity": 1}"#).unwrap_err();
+        assert!(
+            negative.contains("order_id must be a whole number from 1 to 9007199254740991, got -4")
+        );
+        let fraction = parse(r#"{"order_id": 4, "product_id": 1, "quantity": 1.5}"#).unwrap_err();
+        assert!(fraction.contains("quantity must be a whole number from 1 to 1000000, got 1.5"));
+        let huge = parse(r#"{"order_id": 9007199254740992, "product_id": 1, "quantity": 1}"#);
+        assert!(huge.unwrap_err().contains("got 9007199254740992"));
+        let too_many = parse(r#"{"order_id": 4, "product_id": 1, "quantity": 1000001}"#);
+        assert!(too_many.unwrap_err().contains("got 1000001"));
+    }
+
+    #[test]
+    fn wrong_type_missing_and_unknown_fields_are_named() {
+        let wrong = parse(r#"{"order_id": "1", "product_id": 1, "quantity": 1}"#).unwrap_err();
+        assert!(
+            wrong.starts_with("o.json:1:16: invalid type: string \"1\""),
+            "{wrong}"
+        );
+        let missing = parse(r#"{"order_id": 1, "product_id": 1}"#).unwrap_err();
+        assert!(missing.contains("missing field `quantity`"), "{missing}");
+        let unknown = parse(r#"{"order_id": 1, "product_id": 1, "quantity": 1, "qty": 2}"#);
+        assert!(unknown.unwrap_err().contains("unknown field `qty`"));
+    }
+
+    #[test]
+    fn invalid_json_is_positioned() {
+        let err = parse("[\n  {\"order_id\": 1,, }\n]").unwrap_err();
+        assert!(err.starts_with("o.json:2:18: "), "{err}");
+    }
+
+    #[test]
+    fn a_scalar_document_is_refused_where_it_starts() {
+        assert_eq!(
+            parse("\n  42").unwrap_err(),
+            "o.json:2:3: expected an order object `{...}` or an array of orders `[...]`"
+        );
+    }
+
+    #[test]
+    fn several_objects_in_a_json_file_hint_at_jsonl() {
+        let err = parse("{\"order_id\": 1, \"product_id\": 1, \"quantity\": 1}\n{}").unwrap_err();
+        assert!(err.contains("name the file .jsonl"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_ids_are_refused_with_their_position() {
+        let err = parse(
+            "[{\"order_id\": 1, \"product_id\": 1, \"quantity\": 1},\n \
+             {\"order_id\": 1, \"product_id\": 2, \"quantity\": 1}]",
+        )
+        .unwrap_err();
+        assert!(err.starts_with("o.json:2:"), "{err}");
+        assert!(
+            err.contains("duplicate order_id 1 (element 2 repeats element 1)"),
+            "{err}"
+        );
+
+        let err = lines(
+            "{\"order_id\": 1, \"product_id\": 1, \"quantity\": 1}\n\
+             {\"order_id\": 1, \"product_id\": 1, \"quantity\": 1}",
+        )
+        .unwrap_err();
+        assert_eq!(err, "o.jsonl:2:1: duplicate order_id 1 (first on line 1)");
+    }
+
+    #[test]
+    fn json_lines_errors_carry_the_file_line() {
+        let err = lines(
+            "{\"order_id\": 1, \"product_id\": 1, \"quantity\": 1}\n\
+             {\"order_id\": 2, \"product_id\": 1, \"quantity\": 0}",
+        )
+        .unwrap_err();
+        assert!(err.starts_with("o.jsonl:2:"), "{err}");
+        assert!(err.contains("quantity must be"), "{err}");
+    }
+}

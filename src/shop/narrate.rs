@@ -1,0 +1,57 @@
+//! What the shop's services say about their events: the `Service: message` lines, a
+//! function of each event alone, so the text output can be rebuilt from a journal.
+
+use std::io;
+
+use crate::engine::envelope::Envelope;
+use crate::shop::event::{Event, EventKind, ServiceName};
+use crate::shop::input::OrderId;
+use crate::shop::{inventory, order, payment, shipping, Shop};
+
+/// Writes one line `{before}{order_id}{after}\n`: the happy path's lines, which are most of
+/// the output at volume, without the formatting machinery.
+pub(crate) fn say(
+    out: &mut impl io::Write,
+    before: &str,
+    order_id: OrderId,
+    after: &str,
+) -> io::Result<()> {
+    let mut digits = itoa::Buffer::new();
+    out.write_all(before.as_bytes())?;
+    out.write_all(digits.format(order_id.get()).as_bytes())?;
+    out.write_all(after.as_bytes())?;
+    out.write_all(b"\n")
+}
+
+/// The line of a `DeadLettered` event, the same for every service.
+pub(crate) fn dead_lettered(
+    out: &mut impl io::Write,
+    service: ServiceName,
+    gave_up_on: EventKind,
+    order_id: OrderId,
+    crashes: u32,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "{service}: Gave up on {gave_up_on} for order {order_id} after {crashes} crashes: dead-lettered"
+    )
+}
+
+/// Writes what the emitting service says about `envelope`, one `Service: message` line each.
+pub fn narrate(envelope: &Envelope<Shop>, out: &mut impl io::Write) -> io::Result<()> {
+    let order_id = envelope.order_id;
+    match envelope.service {
+        ServiceName::OrderService => order::narrate(&envelope.event, order_id, out),
+        ServiceName::InventoryService => inventory::narrate(&envelope.event, order_id, out),
+        ServiceName::PaymentService => payment::narrate(&envelope.event, order_id, out),
+        ServiceName::ShippingService => shipping::narrate(&envelope.event, order_id, out),
+    }
+}
+
+/// A service narrates only what it publishes, which the task loop enforces.
+pub(super) fn unreachable_narration(service: ServiceName, event: &Event) -> io::Result<()> {
+    Err(io::Error::other(format!(
+        "{service} does not publish {}",
+        event.kind()
+    )))
+}

@@ -1,0 +1,158 @@
+//! What the user sees, derived from the event stream in bus order.
+//!
+//! The observer feeds every event to one [`EventSink`], in sequence order, from one task:
+//! output never depends on which service task happened to run first.
+
+use std::io::{self, Write};
+
+use std::marker::PhantomData;
+
+use crate::engine::choreography::Choreography;
+use crate::engine::envelope::Envelope;
+use crate::engine::sink::EventSink;
+use crate::engine::stats::Finished;
+
+/// How events are written to stdout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Format {
+    /// The reference's `Service: message` lines.
+    #[default]
+    Text,
+    /// One JSON object per event, per line (the envelope: seq, id, event, order_id, service,
+    /// cause, and the event's facts).
+    Json,
+    /// No per-event output: the summary only.
+    None,
+}
+
+/// Writes events in `format` to `out`.
+///
+/// When the reader of `out` goes away (`choreo run big.jsonl | head`), the writer falls quiet
+/// and the run goes on: a closed pipe is not an error.
+#[derive(Debug)]
+pub struct Writer<C, W: Write> {
+    format: Format,
+    out: W,
+    closed: bool,
+    choreography: PhantomData<fn() -> C>,
+}
+
+impl<C: Choreography, W: Write> Writer<C, W> {
+    pub fn new(format: Format, out: W) -> Self {
+        Writer {
+            format,
+            out,
+            closed: false,
+            choreography: PhantomData,
+        }
+    }
+
+    pub fn into_inner(self) -> W {
+        self.out
+    }
+
+    fn write(&mut self, envelope: &Envelope<C>) -> io::Result<()> {
+        match self.format {
+            Format::Text => C::narrate(envelope, &mut self.out),
+            Format::Json => {
+                serde_json::to_writer(&mut self.out, envelope)?;
+                self.out.write_all(b"\n")
+            }
+            Format::None => Ok(()),
+        }
+    }
+
+    /// A closed pipe quiets the writer; any other error is returned, once, and quiets it
+    /// too (the run reports it; the other outputs go on).
+    fn quiet_if_closed(&mut self, result: io::Result<()>) -> io::Result<()> {
+        match result {
+            Err(err) if err.kind() == io::ErrorKind::BrokenPipe => {
+                tracing::debug!("output closed by its reader; continuing without output");
+                self.closed = true;
+                Ok(())
+            }
+            Err(err) => {
+                self.closed = true;
+                Err(err)
+            }
+            ok => ok,
+        }
+    }
+}
+
+impl<C: Choreography, W: Write> EventSink<C> for Writer<C, W> {
+    fn event(&mut self, envelope: &Envelope<C>) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.write(envelope);
+        self.quiet_if_closed(result)
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        let result = self.out.flush();
+        self.quiet_if_closed(result)
+    }
+}
+
+/// Counts finished orders on a progress bar, then passes every event on to `inner`.
+///
+/// The bar draws on stderr only when stderr is a terminal, at most a few times a second;
+/// otherwise there is no bar at all, and no cost.
+#[derive(Debug)]
+pub struct Progress<S> {
+    bar: Option<indicatif::ProgressBar>,
+    inner: S,
+}
+
+impl<S> Progress<S> {
+    /// `total`: the number of orders, when known before the run.
+    pub fn new(total: Option<u64>, inner: S) -> Self {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() {
+            return Progress { bar: None, inner };
+        }
+        let bar = match total {
+            Some(total) => indicatif::ProgressBar::new(total).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:30} {human_pos}/{human_len} orders, {per_sec}, ETA {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            ),
+            None => indicatif::ProgressBar::no_length().with_style(
+                indicatif::ProgressStyle::with_template("{spinner} {human_pos} orders, {per_sec}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            ),
+        };
+        bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
+        Progress {
+            bar: Some(bar),
+            inner,
+        }
+    }
+}
+
+impl<C: Choreography, S: EventSink<C>> EventSink<C> for Progress<S> {
+    fn event(&mut self, envelope: &Envelope<C>) -> io::Result<()> {
+        if let Some(bar) = &self.bar {
+            if envelope.is_terminal() {
+                bar.inc(1);
+            }
+        }
+        self.inner.event(envelope)
+    }
+
+    fn finished(&mut self, instance: &Finished) {
+        self.inner.finished(instance);
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        self.inner.finish()
+    }
+}

@@ -1,0 +1,119 @@
+//! Odd inputs, configs, outputs and signals: no silent loss, no panic, no hang.
+
+use std::fs::File;
+use std::process::{Command, Stdio};
+
+use crate::helpers::repo_path;
+
+/// Logging to a stderr that cannot be written (here: a full device) neither panics nor
+/// fails the run: the orders run, the summary is written, the exit code is 0.
+#[test]
+fn verbose_logging_to_an_unwritable_stderr_does_not_take_the_run_down() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let summary = dir.path().join("summary.json");
+    let status = Command::new(env!("CARGO_BIN_EXE_choreo"))
+        .args(["run", "-vvv", "--format", "none", "--summary"])
+        .arg(&summary)
+        .arg(repo_path("orders/mixed.jsonl"))
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(File::create("/dev/full").expect("/dev/full"))
+        .status()
+        .expect("run choreo");
+    assert_eq!(status.code(), Some(0));
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary written"))
+            .expect("summary JSON");
+    assert_eq!(written["orders"], 10);
+}
+
+/// Revenue past what 64 bits hold is summed exactly, never wrapped: 20,000 of the largest
+/// charges (a million units at the highest price) come to 2 x 10^19 cents.
+#[tokio::test(start_paused = true)]
+async fn revenue_beyond_64_bits_is_exact() {
+    let config = crate::helpers::Config::load(
+        &[],
+        &[
+            "products.101.price_cents=1000000000".into(),
+            "products.101.stock=100000000000".into(),
+            // TOML integers stop at i64::MAX: three customers hold the charges between them.
+            format!("customers.1.credit_limit_cents={}", i64::MAX),
+            format!(
+                r#"customers.2={{ name = "b", credit_limit_cents = {} }}"#,
+                i64::MAX
+            ),
+            format!(
+                r#"customers.3={{ name = "c", credit_limit_cents = {} }}"#,
+                i64::MAX
+            ),
+            "shipping.max_quantity_per_shipment=1000000".into(),
+        ],
+    )
+    .expect("valid config");
+    let orders = (1..=20_000u64).map(|id| {
+        serde_json::from_value(serde_json::json!({
+            "order_id": id, "product_id": 101, "quantity": 1_000_000, "customer_id": id % 3 + 1,
+        }))
+        .expect("valid order")
+    });
+    let mut events: Vec<crate::helpers::Envelope> = Vec::new();
+    let summary = choreo::engine::run(
+        &config,
+        orders.collect::<Vec<choreo::shop::Order>>(),
+        &mut events,
+    )
+    .await
+    .expect("run succeeds");
+    assert_eq!(summary.completed, 20_000);
+    assert_eq!(
+        summary.stats.revenue_cents,
+        20_000 * 1_000_000_000_000_000u128
+    );
+}
+
+/// Two outputs that are one file, or an output that is an input, are refused before
+/// anything is written: exit 2, and the file is as it was.
+#[test]
+fn outputs_that_collide_with_each_other_or_an_input_are_refused() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let orders = dir.path().join("orders.jsonl");
+    let original = std::fs::read(repo_path("orders/mixed.jsonl")).expect("sample orders");
+    std::fs::write(&orders, &original).expect("copy");
+    let config = dir.path().join("c.toml");
+    std::fs::write(&config, "[bus]\ncapacity = 64\n").expect("config");
+    let existing = dir.path().join("kept.json");
+    std::fs::write(&existing, "keep me").expect("write");
+    let o = orders.to_str().expect("utf-8");
+    let c = config.to_str().expect("utf-8");
+    let k = existing.to_str().expect("utf-8");
+    let same_by_another_name = format!(
+        "{}/../{}/kept.json",
+        dir.path().display(),
+        dir.path()
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("name")
+    );
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["--journal", k, "--summary", k],
+        vec!["--summary", k, "--report", same_by_another_name.as_str()],
+        vec!["--report", o],
+        vec!["--journal", c, "--config", c],
+        vec!["--summary", "new.json", "--journal", "./new.json"],
+    ];
+    for extra in cases {
+        let mut args = vec!["run", o];
+        args.extend(&extra);
+        let run = crate::helpers::choreo_in(dir.path(), &args);
+        assert_eq!(run.code, 2, "{extra:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("are the same file"),
+            "{extra:?}: {}",
+            run.stderr
+        );
+        assert!(run.stdout.is_empty(), "nothing ran");
+    }
+    assert_eq!(std::fs::read(&orders).expect("orders"), original);
+    assert_eq!(std::fs::read_to_string(&existing).expect("kept"), "keep me");
+    assert!(!dir.path().join("new.json").exists());
+}
