@@ -8,31 +8,19 @@
 //! re-validates. The choreography's keys ([`Choreography::CONFIG_KEYS`]) are split off and
 //! parsed into its own type; everything else is the engine's.
 
-use derive_where::derive_where;
 use std::fmt;
 use std::path::PathBuf;
-use std::time::Duration;
 
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
-use crate::engine::bus::Capacity;
-use crate::engine::choreography::Choreography;
+use crate::engine::config::{BusConfig, InputConfig, RunConfig, ServicesConfig};
+use crate::engine::Choreography;
 use crate::sim::SimulationConfig;
+
+pub use crate::engine::config::Config;
 
 /// The text of `config/engine.toml`: every engine setting with its default and a comment.
 pub const ENGINE_TOML: &str = include_str!("../config/engine.toml");
-
-/// A whole configuration: the engine's settings and the choreography's own.
-#[derive_where(Clone, Debug, PartialEq)]
-pub struct Config<C: Choreography> {
-    pub bus: BusConfig,
-    pub run: RunConfig,
-    pub services: ServicesConfig,
-    pub input: InputConfig,
-    pub simulation: SimulationConfig<C>,
-    /// The choreography's own settings (the shop's catalog, customers, ...).
-    pub choreography: C::Config,
-}
 
 /// The engine's part, as written in the file.
 #[derive(Deserialize)]
@@ -42,76 +30,7 @@ struct EngineConfig<C: Choreography> {
     run: RunConfig,
     services: ServicesConfig,
     input: InputConfig,
-    simulation: SimulationConfig<C>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InputConfig {
-    /// JSON Lines: a repeated `order_id` is refused while the first is among this many of the
-    /// most recently read orders.
-    pub duplicate_window: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServicesConfig {
-    /// How many finished orders each service remembers, to ignore late duplicate deliveries.
-    pub dedup_window: usize,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BusConfig {
-    /// Slots in the broadcast channel.
-    pub capacity: Capacity,
-    /// Admit orders only while their events fit in the bus. Off only for experiments: every
-    /// order goes in at once, subscribers lag, and the run fails counting the lost events.
-    pub admission: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RunConfig {
-    /// The run stops with the unfinished orders listed once this has passed.
-    #[serde(deserialize_with = "positive_duration")]
-    pub time_limit: Duration,
-    /// How long services get to stop once told to.
-    #[serde(deserialize_with = "positive_duration")]
-    pub shutdown_timeout: Duration,
-}
-
-/// A table keyed by ids (`[products.101]`): TOML keys are strings, so each is parsed here.
-/// A key must be the id as choreo writes it (`101`, not `0101` or `+101`): two spellings of
-/// one id would otherwise be two entries of which one silently wins.
-pub fn keyed_by_id<'de, D, K, V>(
-    deserializer: D,
-) -> Result<std::collections::BTreeMap<K, V>, D::Error>
-where
-    D: Deserializer<'de>,
-    K: std::str::FromStr<Err = String> + Ord + fmt::Display,
-    V: Deserialize<'de>,
-{
-    std::collections::BTreeMap::<String, V>::deserialize(deserializer)?
-        .into_iter()
-        .map(|(key, value)| {
-            let id: K = key.parse().map_err(serde::de::Error::custom)?;
-            if id.to_string() != key {
-                return Err(serde::de::Error::custom(format_args!(
-                    "key `{key}` is not an id as written by choreo: write it `{id}`"
-                )));
-            }
-            Ok((id, value))
-        })
-        .collect()
-}
-
-fn positive_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    let duration: Duration = humantime_serde::deserialize(deserializer)?;
-    if duration.is_zero() {
-        return Err(serde::de::Error::custom("must be longer than zero"));
-    }
-    Ok(duration)
+    simulation: SimulationConfig<C::Service>,
 }
 
 /// Where a bad setting came from, so the message can point at it.
@@ -180,6 +99,8 @@ struct Layer {
     table: toml::Table,
 }
 
+/// Loading: the layers, and the engine's and the choreography's checks with blame. (The
+/// types are the engine's: [`crate::engine::config`].)
 impl<C: Choreography> Config<C> {
     /// Loads the built-in defaults, then each of `files` in order, then each `KEY=VALUE` of
     /// `overrides`.
@@ -198,6 +119,16 @@ impl<C: Choreography> Config<C> {
         Self::from_layers(layers, overrides)
     }
 
+    /// Checks a config built or changed in code as a loaded one is checked; an error names the
+    /// key. (Fields are public, so a value can be set out of range.)
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check().map_err(|(key, message)| ConfigError::Invalid {
+            key,
+            origin: Source::Code,
+            message,
+        })
+    }
+
     /// The built-in defaults with `toml` over them: only the keys it changes, e.g.
     /// `Config::from_toml("[bus]\ncapacity = 64")`. Checked like a loaded file.
     pub fn from_toml(toml: &str) -> Result<Self, ConfigError> {
@@ -206,19 +137,6 @@ impl<C: Choreography> Config<C> {
             origin: Source::Text,
         };
         Self::from_layers(vec![layer], &[])
-    }
-
-    /// Checks a config built or changed in code as a loaded one is checked; an error names the
-    /// key. (Fields are public, so a value can be set out of range.)
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        let invalid = |key: &str, message: String| ConfigError::Invalid {
-            key: key.to_owned(),
-            origin: Source::Code,
-            message,
-        };
-        self.check_engine()
-            .map_err(|(key, message)| invalid(&key, message))?;
-        C::validate(&self.choreography).map_err(|(key, message)| invalid(&key, message))
     }
 
     fn from_layers(files: Vec<Layer>, overrides: &[String]) -> Result<Self, ConfigError> {
@@ -273,47 +191,14 @@ impl<C: Choreography> Config<C> {
             choreography,
         };
         config
-            .check_engine()
+            .check()
             .map_err(|(key, message)| ConfigError::Invalid {
                 origin: blame(&key),
                 key,
                 message,
             })?;
-        C::validate(&config.choreography).map_err(|(key, message)| ConfigError::Invalid {
-            origin: blame(&key),
-            key,
-            message,
-        })?;
         Ok(config)
     }
-}
-
-impl<C: Choreography> Config<C> {
-    /// What the engine's types cannot check alone: the bus against the choreography, latency
-    /// ranges the right way round. The error is the key and the message.
-    fn check_engine(&self) -> Result<(), (String, String)> {
-        check_capacity::<C>(self.bus.capacity).map_err(|m| ("bus.capacity".to_owned(), m))?;
-        for (service, latency) in self.simulation.latency.iter() {
-            latency
-                .check()
-                .map_err(|m| (format!("simulation.latency.{}", C::key(service)), m))?;
-        }
-        Ok(())
-    }
-}
-
-/// Room on the bus for every event one instance can cause: admission never lets an instance
-/// in without that much room, so a smaller bus could never admit anything.
-fn check_capacity<C: Choreography>(capacity: Capacity) -> Result<(), String> {
-    let slots = capacity.get() as u64;
-    if (C::MAX_EVENTS..=Capacity::MAX as u64).contains(&slots) {
-        return Ok(());
-    }
-    Err(format!(
-        "capacity (at least the most events one order can cause) must be a whole number from {} to {}, got {slots}",
-        C::MAX_EVENTS,
-        Capacity::MAX
-    ))
 }
 
 /// Removes the value at a dotted `key`, if there is one.
@@ -418,7 +303,10 @@ fn key_covers(set_key: &str, error_key: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::engine::config::Capacity;
     use crate::shop::Shop;
 
     type Config = super::Config<Shop>;

@@ -10,8 +10,11 @@
 //! travel-booking saga in `examples/trip/` is a second.
 //!
 //! # Layout
-//! Dependencies run one way: [`input`] and [`sim`] under [`engine`]; [`engine`] under
-//! [`shop`]; [`shop`] under [`view`]; [`view`], [`config`] and [`cli`] under [`app`].
+//! Dependencies run one way, with no cycle between modules: [`name`] and [`recent`] at the
+//! bottom; [`input`] and [`sim`] on them; [`engine`] on those; [`shop`] on the engine;
+//! [`view`] and [`config`] (the loader) above; [`cli`] and [`app`] on top.
+//! - [`name`]: closed sets of names (services, kinds) and the [`names!`] macro.
+//! - [`recent`]: bounded memory of the last N keys.
 //! - [`engine`]: the contract, envelopes, the bus, the task loop, supervision, admission,
 //!   the run, sinks, statistics, failures.
 //! - [`sim`]: seeded random streams, latency models, arrivals, delivery faults.
@@ -23,8 +26,8 @@
 //!
 //! # Stable API
 //! For writing a choreography: [`engine::Choreography`], [`engine::Service`],
-//! [`engine::Outbox`], [`engine::Stats`], [`engine::Name`] and [`names!`], [`input::Record`],
-//! [`config::Config`], [`engine::run`], [`engine::EventSink`], [`app::main`]. Everything else
+//! [`engine::Outbox`], [`engine::Stats`], [`name::Name`] and [`names!`], [`input::Record`],
+//! [`config::Config`], [`engine::run()`], [`engine::EventSink`], [`app::main`]. Everything else
 //! is public so the views can be reused, but may change between versions.
 //!
 //! # Using it from tests
@@ -51,6 +54,8 @@ pub mod cli;
 pub mod config;
 pub mod engine;
 pub mod input;
+pub mod name;
+pub mod recent;
 pub mod shop;
 pub mod sim;
 pub mod telemetry;

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use choreo::config::keyed_by_id;
+use choreo::input::keyed_by_id;
 use serde::Deserialize;
 
 use crate::booking::{CarClass, FlightCode, HotelName};

@@ -138,13 +138,13 @@ choreo::names! {
     #[allow(clippy::enum_variant_names)]
     pub enum ServiceName {
         /// Opens every trip, and closes it: confirmed, rejected or cancelled.
-        TripService,
+        TripService = "trip",
         /// Owns the seats on every flight.
-        FlightService,
+        FlightService = "flight",
         /// Owns the rooms of every hotel.
-        HotelService,
+        HotelService = "hotel",
         /// Owns the hire cars, by class.
-        CarService,
+        CarService = "car",
     }
 }
 

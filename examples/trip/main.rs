@@ -77,15 +77,6 @@ impl Choreography for Trip {
         event.kind()
     }
 
-    fn key(service: ServiceName) -> &'static str {
-        match service {
-            ServiceName::TripService => "trip",
-            ServiceName::FlightService => "flight",
-            ServiceName::HotelService => "hotel",
-            ServiceName::CarService => "car",
-        }
-    }
-
     fn outcome(kind: Kind) -> Option<Outcome> {
         match kind {
             Kind::TripConfirmed => Some(Outcome::Completed),
@@ -126,10 +117,10 @@ impl Choreography for Trip {
     }
 
     fn services(
-        config: &choreo::config::Config<Self>,
+        trip: &TripConfig,
+        _seed: u64,
         services: &mut impl Services<Self>,
     ) -> Result<(), SpawnError> {
-        let trip = &config.choreography;
         services.add(trip::TripService)?;
         services.add(flight::FlightService::new(&trip.flights))?;
         services.add(hotel::HotelService::new(&trip.hotels))?;

@@ -16,11 +16,10 @@ use tokio::sync::broadcast::{
 };
 use tokio::sync::Notify;
 
-use serde::{Deserialize, Deserializer};
-
 use crate::engine::choreography::Choreography;
-use crate::engine::envelope::{Envelope, EventId};
-use crate::input::{InstanceId, WholeNumber};
+use crate::engine::choreography::{Envelope, EventId};
+use crate::engine::config::Capacity;
+use crate::input::InstanceId;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BusError {
@@ -270,55 +269,20 @@ impl<C: Choreography> std::fmt::Debug for Bus<C> {
     }
 }
 
-/// A bus capacity: 1 ..= [`Capacity::MAX`] slots. (A run also needs room for every event one
-/// instance can cause: the config checks that against the choreography.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Capacity(usize);
-
-impl Capacity {
-    /// Large enough for any sensible window; small enough that the up-front allocation
-    /// (about 32 bytes a slot) stays modest.
-    pub const MAX: usize = 1 << 20;
-
-    pub fn new(slots: usize) -> Option<Self> {
-        (1..=Self::MAX).contains(&slots).then_some(Capacity(slots))
-    }
-
-    pub fn get(self) -> usize {
-        self.0
-    }
-}
-
-impl<'de> Deserialize<'de> for Capacity {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let slots = deserializer.deserialize_u64(WholeNumber {
-            what: "capacity (at least the most events one order can cause)",
-            // The lower bound is the choreography's: `Config` checks it right after.
-            min: 0,
-            max: Self::MAX as u64,
-        })?;
-        Ok(Capacity(slots as usize))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::shop::{CustomerId, Event, ProductId, Quantity, ServiceName, Shop};
+    use crate::engine::testing::{Node, Signal, Tiny};
 
     fn id(n: u64) -> InstanceId {
         InstanceId::new(n).expect("valid id")
     }
 
-    fn created() -> Event {
-        Event::OrderCreated {
-            product_id: ProductId::new(1).expect("valid"),
-            quantity: Quantity::new(1).expect("valid"),
-            customer_id: CustomerId::new(1).expect("valid"),
-        }
+    fn created() -> Signal {
+        Signal::Done
     }
 
-    fn bus(capacity: usize) -> Arc<Bus<Shop>> {
+    fn bus(capacity: usize) -> Arc<Bus<Tiny>> {
         Arc::new(Bus::new(Capacity::new(capacity).expect("valid capacity")))
     }
 
@@ -328,7 +292,7 @@ mod tests {
         let mut a = bus.subscribe("a").expect("subscribe");
         let mut b = bus.subscribe("b").expect("subscribe");
         for n in 1..=3 {
-            bus.publish(id(n), ServiceName::OrderService, None, created())
+            bus.publish(id(n), Node::Only, None, created())
                 .expect("publish");
         }
         for sub in [&mut a, &mut b] {
@@ -346,7 +310,7 @@ mod tests {
         let bus = bus(8);
         let mut slow = bus.subscribe("slow").expect("subscribe");
         for n in 1..=14 {
-            bus.publish(id(n), ServiceName::OrderService, None, created())
+            bus.publish(id(n), Node::Only, None, created())
                 .expect("publish");
         }
         let err = slow.recv().await.expect_err("lagged");
@@ -366,13 +330,13 @@ mod tests {
         let mut early = bus.subscribe("early").expect("subscribe");
         let mut late = bus.subscribe("late").expect("subscribe");
         for n in 1..=10 {
-            bus.publish(id(n), ServiceName::OrderService, None, created())
+            bus.publish(id(n), Node::Only, None, created())
                 .expect("publish");
         }
         // `early` lost seqs 0 and 1; `late` will lose 0..=5 once 4 more are published.
         assert!(early.recv().await.is_err());
         for n in 11..=14 {
-            bus.publish(id(n), ServiceName::OrderService, None, created())
+            bus.publish(id(n), Node::Only, None, created())
                 .expect("publish");
         }
         assert!(late.recv().await.is_err());
@@ -383,7 +347,7 @@ mod tests {
     async fn subscribing_after_the_first_publish_is_refused() {
         let bus = bus(8);
         let _early = bus.subscribe("early").expect("subscribe");
-        bus.publish(id(1), ServiceName::OrderService, None, created())
+        bus.publish(id(1), Node::Only, None, created())
             .expect("publish");
         let err = bus.subscribe("late").expect_err("refused");
         assert!(matches!(err, BusError::LateSubscriber { .. }));
@@ -393,7 +357,7 @@ mod tests {
     fn publishing_with_no_subscriber_is_an_error() {
         let bus = bus(8);
         let err = bus
-            .publish(id(1), ServiceName::OrderService, None, created())
+            .publish(id(1), Node::Only, None, created())
             .expect_err("no subscriber");
         assert_eq!(err, BusError::NoSubscribers);
     }

@@ -1,5 +1,7 @@
 //! The contract: what one choreography must say about itself for the engine, the simulator
-//! and every view to run it.
+//! and every view to run it: [`Choreography`], its [`Service`]s and their [`Outbox`], and
+//! the [`Envelope`] every event travels in. (One file, because each of these names the
+//! others.)
 //!
 //! A [`Choreography`] is a type (usually an empty enum or unit struct) that names its event
 //! type, its event kinds, its services, its input records and its config section, and answers
@@ -10,46 +12,18 @@
 //! where the compiler asks what it means.
 
 use std::fmt;
-use std::hash::Hash;
 use std::io;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::config::Config;
-use crate::engine::envelope::Envelope;
-use crate::engine::service::Service;
+use std::time::Duration;
+
+use derive_where::derive_where;
+use serde::{Deserialize, Deserializer, Serializer};
+
 use crate::input::{InstanceId, Record};
-
-/// A closed set of names: a choreography's services, or its event kinds. Implement it with
-/// [`names!`](crate::names), which writes the enum and this impl from one list.
-pub trait Name:
-    Copy
-    + Eq
-    + Ord
-    + Hash
-    + fmt::Debug
-    + fmt::Display
-    + Send
-    + Sync
-    + Serialize
-    + DeserializeOwned
-    + 'static
-{
-    /// Every name, in the order views list them (for kinds: the happy path first reads best).
-    const ALL: &'static [Self];
-
-    /// The name as written in output and JSON.
-    fn name(self) -> &'static str;
-
-    /// Its position in the declaration, 0-based: tables indexed by it cover every name.
-    fn index(self) -> usize;
-
-    /// The name spelled `text`, if any.
-    fn parse(text: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|n| n.name() == text)
-    }
-}
+pub use crate::name::Name;
 
 /// How an instance ended. Every choreography choreo runs is a saga: an instance either did
 /// what it was asked ([`Completed`](Outcome::Completed)), was refused before anything had to
@@ -152,11 +126,6 @@ pub trait Choreography: Sized + Send + Sync + 'static {
     /// The kind of an event.
     fn kind(event: &Self::Event) -> Self::Kind;
 
-    /// A service's short name, its key in per-service config tables
-    /// (`[simulation.latency] inventory = ...`) and on the command line: lower case, no
-    /// spaces.
-    fn key(service: Self::Service) -> &'static str;
-
     /// What reaching `kind` means: `Some` for a terminal kind (the instance is finished;
     /// nothing follows it), `None` for every other.
     fn outcome(kind: Self::Kind) -> Option<Outcome>;
@@ -174,9 +143,12 @@ pub trait Choreography: Sized + Send + Sync + 'static {
     /// The instance's first event, and the service that emits it, for an input record.
     fn start(input: &Self::Input, config: &Self::Config) -> (Self::Service, Self::Event);
 
-    /// Builds every service and hands each to `services`; each service exactly once.
+    /// Builds every service from the choreography's config and hands each to `services`, each
+    /// service exactly once. `seed` is the run's: a service that draws at random (the shop's
+    /// payment gateway) seeds its own stream from it (`sim::stream(seed, "...")`).
     fn services(
-        config: &Config<Self>,
+        config: &Self::Config,
+        seed: u64,
         services: &mut impl Services<Self>,
     ) -> Result<(), SpawnError>;
 
@@ -195,7 +167,7 @@ pub trait Choreography: Sized + Send + Sync + 'static {
         format!(
             "order {} {outcome}: {}",
             terminal.order_id,
-            crate::engine::envelope::Facts::<Self>(&terminal.event)
+            Facts::<Self>(&terminal.event)
         )
     }
 
@@ -239,8 +211,11 @@ pub trait Services<C: Choreography> {
 /// A service could not be started.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpawnError {
-    #[error(transparent)]
-    Bus(#[from] crate::engine::bus::BusError),
+    #[error("{service} cannot subscribe to the bus: {reason}")]
+    Subscribe {
+        service: &'static str,
+        reason: String,
+    },
     #[error("{0} was added twice by the choreography")]
     Twice(&'static str),
     #[error("{0} was never added by the choreography")]
@@ -252,41 +227,157 @@ pub fn id_text<K: Name>(order_id: InstanceId, kind: K) -> String {
     format!("{order_id}.{}", kind.name())
 }
 
-/// Writes an enum and its [`Name`] impl from one list of variants, each with its doc comment.
+/// One service's decisions: event in, events out.
+pub trait Service<C: Choreography>: Send + std::fmt::Debug + 'static {
+    const NAME: C::Service;
+    /// The events this service reacts to; every other event is passed over.
+    const SUBSCRIBES: &'static [C::Kind];
+    /// The events this service may publish. Publishing anything else fails the service, so the
+    /// declared wiring is the real one.
+    const PUBLISHES: &'static [C::Kind];
+    /// The event this service handles on an instance's way forward, if any: the one a poison
+    /// event can be, since giving up on it leaves a compensation that undoes what came before.
+    const FORWARD: Option<C::Kind> = None;
+
+    /// What the service keeps about one instance in flight (a reservation, a charge). The
+    /// task loop holds it and drops it when the instance reaches its terminal event, so memory
+    /// is bounded by the instances in flight, and no service has to remember to forget.
+    type State: Default + Send + std::fmt::Debug;
+
+    /// Decides what follows `event` (one of [`Self::SUBSCRIBES`]) for the instance it belongs
+    /// to, whose state is `state`, and puts it in `out`. Everything published belongs to the
+    /// same instance and is caused by `event`.
+    fn handle(&mut self, state: &mut Self::State, event: &Envelope<C>, out: &mut Outbox<C>);
+}
+
+/// What a decision produces: the events that follow, and how long the service is busy before
+/// they go out (waiting on a payment gateway, say), on top of its latency model.
+#[derive(Debug)]
+pub struct Outbox<C: Choreography> {
+    pub events: Vec<C::Event>,
+    pub busy: Duration,
+}
+
+impl<C: Choreography> Default for Outbox<C> {
+    fn default() -> Self {
+        Outbox {
+            events: Vec::new(),
+            busy: Duration::ZERO,
+        }
+    }
+}
+
+impl<C: Choreography> Outbox<C> {
+    pub fn publish(&mut self, event: C::Event) {
+        self.events.push(event);
+    }
+
+    pub fn busy_for(&mut self, duration: Duration) {
+        self.busy += duration;
+    }
+}
+
+/// A unique, deterministic event id: the instance it belongs to and the event's kind.
 ///
-/// ```
-/// choreo::names! {
-///     /// The trip's services.
-///     pub enum TripService { Flights, Hotels }
-/// }
-/// use choreo::engine::Name;
-/// assert_eq!(TripService::ALL, &[TripService::Flights, TripService::Hotels]);
-/// assert_eq!(TripService::Hotels.name(), "Hotels");
-/// ```
-#[macro_export]
-macro_rules! names {
-    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident),+ $(,)? }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, $crate::serde::Serialize, $crate::serde::Deserialize)]
-        #[serde(crate = "choreo::serde")]
-        $vis enum $name { $($(#[$vmeta])* $variant),+ }
+/// Each kind happens at most once per instance (every instance is one path through the flow),
+/// so the pair is unique. Because the emitter derives it from the facts alone, an event that
+/// is published again (a redelivery, a service recovering from a crash) keeps its id, which is
+/// what lets consumers drop duplicates, and what a broker's de-duplication (JetStream's
+/// `Nats-Msg-Id`) keys on. Written as `"<order_id>.<Kind>"`, e.g. `"1.OrderCreated"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EventId<K> {
+    pub order_id: InstanceId,
+    pub kind: K,
+}
 
-        impl $crate::engine::Name for $name {
-            const ALL: &'static [Self] = &[$($name::$variant),+];
+impl<K: Name> fmt::Display for EventId<K> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.order_id, self.kind.name())
+    }
+}
 
-            fn name(self) -> &'static str {
-                match self { $($name::$variant => stringify!($variant)),+ }
-            }
+impl<K: Name> Serialize for EventId<K> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
 
-            fn index(self) -> usize {
-                self as usize
-            }
-        }
+impl<'de, K: Name> Deserialize<'de> for EventId<K> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let text = String::deserialize(deserializer)?;
+        let invalid = || D::Error::custom(format!("invalid event id `{text}`"));
+        let (order, kind) = text.split_once('.').ok_or_else(invalid)?;
+        let order_id =
+            InstanceId::new(order.parse().map_err(|_| invalid())?).ok_or_else(invalid)?;
+        let kind = K::parse(kind).ok_or_else(invalid)?;
+        Ok(EventId { order_id, kind })
+    }
+}
 
-        impl ::std::fmt::Display for $name {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                f.write_str($crate::engine::Name::name(*self))
-            }
-        }
-    };
+/// An event as it travels on the bus.
+#[derive(Serialize, Deserialize)]
+#[serde(bound = "")]
+#[derive_where(Clone, Debug, PartialEq)]
+pub struct Envelope<C: Choreography> {
+    /// Position on the bus: every subscriber receives events in this order, starting at 0.
+    pub seq: u64,
+    /// When it was published, in microseconds since the run started: simulated time with
+    /// the virtual clock, wall time with the real one.
+    pub at_us: u64,
+    /// Unique and stable across redeliveries; see [`EventId`].
+    pub id: EventId<C::Kind>,
+    /// The instance this event belongs to (correlation id); `order_id` in every
+    /// choreography's journal.
+    pub order_id: InstanceId,
+    /// The service that emitted the event.
+    pub service: C::Service,
+    /// The event this one reacts to (causation id); `None` for an instance's first event.
+    pub cause: Option<EventId<C::Kind>>,
+    #[serde(flatten)]
+    pub event: C::Event,
+}
+
+impl<C: Choreography> Envelope<C> {
+    pub fn kind(&self) -> C::Kind {
+        self.id.kind
+    }
+
+    /// What reaching this event means for its instance; `None` unless it is terminal.
+    pub fn outcome(&self) -> Option<Outcome> {
+        C::outcome(self.kind())
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        self.outcome().is_some()
+    }
+
+    /// Whether this event starts its instance: the one event caused by nothing (made from an
+    /// input record). An instance's times (`trace`, the report's swimlanes) run from it.
+    pub fn is_start(&self) -> bool {
+        self.cause.is_none()
+    }
+
+    /// How long the step to this event took: from its cause's publication to its own,
+    /// queueing included.
+    pub fn step_us(&self, cause: &Envelope<C>) -> u64 {
+        self.at_us.saturating_sub(cause.at_us)
+    }
+}
+
+impl<C: Choreography> Eq for Envelope<C> where C::Event: Eq {}
+
+/// The facts of an event that explain what happened to its instance, in a few words.
+pub struct Facts<'a, C: Choreography>(pub &'a C::Event);
+
+impl<C: Choreography> fmt::Debug for Facts<'_, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Facts").field(self.0).finish()
+    }
+}
+
+impl<C: Choreography> fmt::Display for Facts<'_, C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        C::facts(self.0, f)
+    }
 }

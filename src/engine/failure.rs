@@ -110,12 +110,13 @@ pub enum Failure {
     },
     #[error(transparent)]
     Bus(#[from] BusError),
-    /// The config does not pass [`Config::validate`](crate::config::Config::validate) (one
-    /// built or changed in code): nothing was run.
+    /// The config does not pass its checks
+    /// ([`Config::check`](crate::engine::config::Config::check); one built or changed in
+    /// code): nothing was run.
     #[error("{0}")]
     Config(String),
     #[error("cannot start the services: {0}")]
-    Spawn(crate::engine::choreography::SpawnError),
+    Spawn(crate::engine::SpawnError),
     #[error("order {order_id}: {problem}")]
     Protocol {
         order_id: InstanceId,

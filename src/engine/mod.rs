@@ -1,34 +1,44 @@
 //! The engine: everything that runs a choreography, generic over [`Choreography`] and
 //! knowing nothing of any particular one.
 //!
-//! - [`choreography`]: the contract a choreography implements.
-//! - [`envelope`]: the envelope every event travels in, event ids, sets of kinds.
-//! - [`service`]: the service contract (decisions, no Tokio) and per-instance bookkeeping.
+//! - [`choreography`]: the contract: [`Choreography`], [`Service`], [`Outbox`], and the
+//!   [`Envelope`] every event travels in.
+//! - [`kinds`]: bit sets of kinds.
+//! - [`config`]: the engine's typed settings, and [`Config`] composed with the choreography's.
+//! - [`service`]: per-instance bookkeeping (state, de-duplication), a test harness.
 //! - [`bus`]: the broadcast bus; lag is an error, counted, never skipped.
 //! - [`worker`]: the one task loop every service runs in, and its crash-recovery slot.
 //! - [`supervisor`]: spawning, restart intensity, stopping, each task's result.
 //! - [`admission`]: the credit window that keeps the bus lossless.
-//! - [`run`]: a whole run: admit, observe in bus order, time limit, shutdown, report.
+//! - [`run`](mod@run): a whole run: admit, observe in bus order, time limit, shutdown, report.
 //! - [`sink`], [`stats`], [`failure`]: where events go, what a run did, how it failed.
-//! - [`recent`]: bounded memory of the last N keys.
+//!
+//! Inside, dependencies run one way, from the contract up to [`run`](mod@run): nothing here imports
+//! the shop, the views, the config loader or the command line.
 
 pub mod admission;
 pub mod bus;
 pub mod choreography;
-pub mod envelope;
+pub mod config;
 pub mod failure;
-pub mod recent;
+pub mod kinds;
 pub mod run;
 pub mod service;
 pub mod sink;
 pub mod stats;
 pub mod supervisor;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod worker;
 
-pub use choreography::{Cause, Choreography, Name, Outcome, Role, Services, SpawnError, Stats};
-pub use envelope::{Envelope, EventId, Facts, Kinds};
+pub use choreography::{
+    Cause, Choreography, Envelope, EventId, Facts, Name, Outbox, Outcome, Role, Service, Services,
+    SpawnError, Stats,
+};
+pub use config::Config;
 pub use failure::{Failure, RunFailed};
+pub use kinds::Kinds;
 pub use run::{run, run_until, Interrupt};
-pub use service::{Outbox, Service, ServiceError};
+pub use service::ServiceError;
 pub use sink::{EventSink, Fanout};
 pub use stats::Summary;

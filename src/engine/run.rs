@@ -3,7 +3,7 @@
 //!
 //! The supervisor is also the bus's observer: it holds its own subscription, so it sees every
 //! event in sequence order, feeds it to the sinks, and knows when each instance is finished.
-//! Admission's arithmetic is [`Credit`](crate::engine::admission::Credit).
+//! Admission's arithmetic is [`Credit`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,11 +12,11 @@ use rustc_hash::FxHashMap;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
 use crate::engine::admission::Credit;
 use crate::engine::bus::{Bus, Subscription};
-use crate::engine::choreography::{Choreography, Name};
-use crate::engine::envelope::Envelope;
+use crate::engine::choreography::Envelope;
+use crate::engine::choreography::{Choreography, Name, SpawnError};
+use crate::engine::config::Config;
 use crate::engine::failure::{Failure, RunFailed};
 use crate::engine::sink::EventSink;
 use crate::engine::stats::{Finished, Summary};
@@ -56,10 +56,10 @@ pub async fn run_until<C: Choreography>(
     interrupt: &Interrupt,
 ) -> Result<Summary<C>, RunFailed<C>> {
     // A config built in code gets the checks a loaded one got, before anything runs.
-    if let Err(err) = config.validate() {
+    if let Err((key, message)) = config.check() {
         return Err(RunFailed {
             summary: Summary::new(&config.choreography),
-            failures: vec![Failure::Config(err.to_string())],
+            failures: vec![Failure::Config(format!("config key `{key}`: {message}"))],
         });
     }
     let bus = Arc::new(Bus::new(config.bus.capacity));
@@ -72,7 +72,13 @@ pub async fn run_until<C: Choreography>(
     // Every subscription exists before the first order goes in: a receiver only sees events
     // published after it subscribed.
     let (mut services, started) = Services::start(config, &bus, &cancel);
-    let started = started.and_then(|()| Ok(bus.subscribe("supervisor")?));
+    let started = started.and_then(|()| {
+        bus.subscribe("supervisor")
+            .map_err(|err| SpawnError::Subscribe {
+                service: "the supervisor",
+                reason: err.to_string(),
+            })
+    });
     let mut admission = match started {
         Ok(observer) => {
             let mut admission = Admission::new(&bus, orders.into_iter(), observer, config);

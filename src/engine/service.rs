@@ -1,10 +1,6 @@
-//! The service contract: each service's decisions as plain code, event in -> events out.
-//!
-//! A [`Service`] decides: given an event it subscribes to, which events follow. It knows
-//! nothing of Tokio or of the bus, so its rules are unit-tested directly and run unchanged
-//! over any transport. The task loop ([`worker`](crate::engine::worker)) is the only place
-//! where a service meets the bus; the per-instance bookkeeping it keeps for every service
-//! ([`Inbox`]: state, de-duplication, forgetting finished instances) is here, as plain code.
+//! What the task loop keeps for every service, as plain code: the per-instance [`Inbox`]
+//! (state, de-duplication, forgetting finished instances), the errors that end a service,
+//! and a test [`Harness`] for a service's decisions.
 
 use std::collections::hash_map::Entry;
 use std::time::Duration;
@@ -12,60 +8,10 @@ use std::time::Duration;
 use rustc_hash::FxHashMap;
 
 use crate::engine::bus::BusError;
-use crate::engine::choreography::Choreography;
-use crate::engine::envelope::{Envelope, Kinds};
-use crate::engine::recent::Recent;
+use crate::engine::choreography::{Choreography, Envelope, Outbox, Service};
+use crate::engine::kinds::Kinds;
 use crate::input::InstanceId;
-
-/// One service's decisions: event in, events out.
-pub trait Service<C: Choreography>: Send + std::fmt::Debug + 'static {
-    const NAME: C::Service;
-    /// The events this service reacts to; every other event is passed over.
-    const SUBSCRIBES: &'static [C::Kind];
-    /// The events this service may publish. Publishing anything else fails the service, so the
-    /// declared wiring is the real one.
-    const PUBLISHES: &'static [C::Kind];
-    /// The event this service handles on an instance's way forward, if any: the one a poison
-    /// event can be, since giving up on it leaves a compensation that undoes what came before.
-    const FORWARD: Option<C::Kind> = None;
-
-    /// What the service keeps about one instance in flight (a reservation, a charge). The
-    /// task loop holds it and drops it when the instance reaches its terminal event, so memory
-    /// is bounded by the instances in flight, and no service has to remember to forget.
-    type State: Default + Send + std::fmt::Debug;
-
-    /// Decides what follows `event` (one of [`Self::SUBSCRIBES`]) for the instance it belongs
-    /// to, whose state is `state`, and puts it in `out`. Everything published belongs to the
-    /// same instance and is caused by `event`.
-    fn handle(&mut self, state: &mut Self::State, event: &Envelope<C>, out: &mut Outbox<C>);
-}
-
-/// What a decision produces: the events that follow, and how long the service is busy before
-/// they go out (waiting on a payment gateway, say), on top of its latency model.
-#[derive(Debug)]
-pub struct Outbox<C: Choreography> {
-    pub events: Vec<C::Event>,
-    pub busy: Duration,
-}
-
-impl<C: Choreography> Default for Outbox<C> {
-    fn default() -> Self {
-        Outbox {
-            events: Vec::new(),
-            busy: Duration::ZERO,
-        }
-    }
-}
-
-impl<C: Choreography> Outbox<C> {
-    pub fn publish(&mut self, event: C::Event) {
-        self.events.push(event);
-    }
-
-    pub fn busy_for(&mut self, duration: Duration) {
-        self.busy += duration;
-    }
-}
+use crate::recent::Recent;
 
 /// Per-instance state kept by the task loop: the service's own, and which events it has
 /// already taken, so an event delivered twice (same id) is acted on once.
@@ -74,18 +20,18 @@ impl<C: Choreography> Outbox<C> {
 /// goes and the id joins the last `window` finished instances remembered, so a late duplicate
 /// of one of its events is recognised too. Memory: the instances in flight, plus `window` ids.
 #[derive(Debug)]
-pub struct Inbox<K: crate::engine::Name, T> {
+pub struct Inbox<K: crate::name::Name, T> {
     live: FxHashMap<InstanceId, Record<K, T>>,
     finished: Recent<InstanceId, ()>,
 }
 
 #[derive(Debug)]
-struct Record<K: crate::engine::Name, T> {
+struct Record<K: crate::name::Name, T> {
     taken: Kinds<K>,
     state: T,
 }
 
-impl<K: crate::engine::Name, T: Default> Inbox<K, T> {
+impl<K: crate::name::Name, T: Default> Inbox<K, T> {
     /// Remembers the last `window` finished instances, and all that finished within `min_age`
     /// (the longest a duplicate can come after the original).
     pub fn new(window: usize, min_age: Duration) -> Self {
@@ -216,7 +162,7 @@ pub fn delivered<C: Choreography>(
     Envelope {
         seq: 0,
         at_us: 0,
-        id: crate::engine::envelope::EventId {
+        id: crate::engine::EventId {
             order_id,
             kind: C::kind(&event),
         },

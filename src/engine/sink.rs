@@ -3,7 +3,7 @@
 use std::io;
 
 use crate::engine::choreography::Choreography;
-use crate::engine::envelope::Envelope;
+use crate::engine::choreography::Envelope;
 use crate::engine::stats::Finished;
 
 /// Receives every event of a run, in bus order.

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::engine::choreography::Envelope;
 use crate::engine::choreography::{Choreography, Outcome, Stats};
-use crate::engine::envelope::Envelope;
 use crate::input::InstanceId;
 
 /// One instance, finished: the one definition of its outcome and its latency, which the

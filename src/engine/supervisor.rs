@@ -2,7 +2,7 @@
 //! restart intensity, tell every task to stop and collect each one's result.
 //!
 //! A service's [`Worker`] lives in a slot that outlives its task (see
-//! [`worker`](crate::engine::worker)), so a restart resumes from the service's state as of its
+//! [`worker`]), so a restart resumes from the service's state as of its
 //! last completed event, on the same subscription: nothing published meanwhile is missed.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -14,11 +14,12 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-use crate::config::Config;
 use crate::engine::bus::Bus;
+use crate::engine::choreography::Service;
 use crate::engine::choreography::{self, Choreography, Name, SpawnError};
+use crate::engine::config::Config;
 use crate::engine::failure::Failure;
-use crate::engine::service::{Service, ServiceError};
+use crate::engine::service::ServiceError;
 use crate::engine::worker::{self, InjectedCrash, Simulated, Slot, Worker};
 use crate::sim::SimulationConfig;
 
@@ -35,7 +36,7 @@ pub(crate) struct Services<C: Choreography> {
     /// Restarts over the whole run, per service.
     pub(crate) restarted: BTreeMap<C::Service, u64>,
     dedup_window: usize,
-    sim: SimulationConfig<C>,
+    sim: SimulationConfig<C::Service>,
     bus: Arc<Bus<C>>,
     cancel: CancellationToken,
 }
@@ -57,15 +58,16 @@ impl<C: Choreography> Services<C> {
         cancel: &CancellationToken,
     ) -> (Self, Result<(), SpawnError>) {
         let mut services = Services::new(config, bus, cancel);
-        let started = C::services(config, &mut services).and_then(|()| {
-            match C::Service::ALL
-                .iter()
-                .find(|s| !services.respawn.contains_key(*s))
-            {
-                Some(missing) => Err(SpawnError::Missing(missing.name())),
-                None => Ok(()),
-            }
-        });
+        let started = C::services(&config.choreography, config.simulation.seed, &mut services)
+            .and_then(|()| {
+                match C::Service::ALL
+                    .iter()
+                    .find(|s| !services.respawn.contains_key(*s))
+                {
+                    Some(missing) => Err(SpawnError::Missing(missing.name())),
+                    None => Ok(()),
+                }
+            });
         (services, started)
     }
 
@@ -87,7 +89,13 @@ impl<C: Choreography> Services<C> {
         if self.respawn.contains_key(&S::NAME) {
             return Err(SpawnError::Twice(S::NAME.name()));
         }
-        let events = self.bus.subscribe(S::NAME.name())?;
+        let events = self
+            .bus
+            .subscribe(S::NAME.name())
+            .map_err(|err| SpawnError::Subscribe {
+                service: S::NAME.name(),
+                reason: err.to_string(),
+            })?;
         let simulated = Simulated {
             latency: *self.sim.latency.get(S::NAME),
             faults: self.sim.faults.of(S::NAME).clone(),

@@ -19,8 +19,10 @@ use tokio::time::Instant;
 
 use crate::engine::bus::{Bus, Subscription};
 use crate::engine::choreography::{Choreography, Name};
-use crate::engine::envelope::{Envelope, EventId, Kinds};
-use crate::engine::service::{Inbox, Outbox, Service, ServiceError};
+use crate::engine::choreography::{Envelope, EventId};
+use crate::engine::choreography::{Outbox, Service};
+use crate::engine::kinds::Kinds;
+use crate::engine::service::{Inbox, ServiceError};
 use crate::input::InstanceId;
 use crate::sim::{self, Latency, Rng, ServiceFaults};
 

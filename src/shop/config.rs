@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Deserializer};
 
-use crate::config::keyed_by_id;
+use crate::input::keyed_by_id;
 use crate::shop::input::{CustomerId, ProductId, Quantity};
 use crate::sim::{Millis, Probability};
 

@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Name;
+use crate::name::Name;
 use crate::shop::input::{CustomerId, ProductId, Quantity};
 
 /// What happened, with the facts a reader needs to understand why.
@@ -220,12 +220,12 @@ impl fmt::Display for EventKind {
 }
 
 crate::names! {
-    /// The shop's services.
+    /// The shop's services, with their short names in config (`[simulation.latency]`).
     pub enum ServiceName {
-        OrderService,
-        InventoryService,
-        PaymentService,
-        ShippingService,
+        OrderService = "order",
+        InventoryService = "inventory",
+        PaymentService = "payment",
+        ShippingService = "shipping",
     }
 }
 

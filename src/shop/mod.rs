@@ -13,6 +13,7 @@ pub mod config;
 pub mod event;
 pub mod input;
 pub mod inventory;
+pub mod lines;
 pub mod narrate;
 pub mod order;
 pub mod payment;
@@ -33,9 +34,8 @@ pub use payment::PaymentService;
 pub use shipping::ShippingService;
 pub use stats::{ShopStats, StockLine};
 
-use crate::config::Config;
-use crate::engine::choreography::{Cause, Choreography, Outcome, Role, Services, SpawnError};
-use crate::engine::envelope::Envelope;
+use crate::engine::Envelope;
+use crate::engine::{Cause, Choreography, Outcome, Role, Services, SpawnError};
 
 /// The shop, as a [`Choreography`].
 #[derive(Debug, Clone, Copy, Default)]
@@ -65,15 +65,6 @@ impl Choreography for Shop {
 
     fn kind(event: &Event) -> EventKind {
         event.kind()
-    }
-
-    fn key(service: ServiceName) -> &'static str {
-        match service {
-            ServiceName::OrderService => "order",
-            ServiceName::InventoryService => "inventory",
-            ServiceName::PaymentService => "payment",
-            ServiceName::ShippingService => "shipping",
-        }
     }
 
     fn outcome(kind: EventKind) -> Option<Outcome> {
@@ -143,15 +134,15 @@ impl Choreography for Shop {
     }
 
     fn services(
-        config: &Config<Self>,
+        shop: &ShopConfig,
+        seed: u64,
         services: &mut impl Services<Self>,
     ) -> Result<(), SpawnError> {
-        let shop = &config.choreography;
         services.add(OrderService)?;
         services.add(InventoryService::new(&shop.products))?;
         // The gateway's faults draw from their own stream, apart from PaymentService's
         // latency and crashes.
-        let rng = crate::sim::stream(config.simulation.seed, "PaymentService/gateway");
+        let rng = crate::sim::stream(seed, "PaymentService/gateway");
         let gateway = shop.simulation.faults.gateway.clone();
         services.add(PaymentService::new(
             &shop.products,

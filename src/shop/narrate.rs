@@ -3,39 +3,9 @@
 
 use std::io;
 
-use crate::engine::envelope::Envelope;
-use crate::shop::event::{Event, EventKind, ServiceName};
-use crate::shop::input::OrderId;
+use crate::engine::Envelope;
+use crate::shop::event::ServiceName;
 use crate::shop::{inventory, order, payment, shipping, Shop};
-
-/// Writes one line `{before}{order_id}{after}\n`: the happy path's lines, which are most of
-/// the output at volume, without the formatting machinery.
-pub(crate) fn say(
-    out: &mut impl io::Write,
-    before: &str,
-    order_id: OrderId,
-    after: &str,
-) -> io::Result<()> {
-    let mut digits = itoa::Buffer::new();
-    out.write_all(before.as_bytes())?;
-    out.write_all(digits.format(order_id.get()).as_bytes())?;
-    out.write_all(after.as_bytes())?;
-    out.write_all(b"\n")
-}
-
-/// The line of a `DeadLettered` event, the same for every service.
-pub(crate) fn dead_lettered(
-    out: &mut impl io::Write,
-    service: ServiceName,
-    gave_up_on: EventKind,
-    order_id: OrderId,
-    crashes: u32,
-) -> io::Result<()> {
-    writeln!(
-        out,
-        "{service}: Gave up on {gave_up_on} for order {order_id} after {crashes} crashes: dead-lettered"
-    )
-}
 
 /// Writes what the emitting service says about `envelope`, one `Service: message` line each.
 pub fn narrate(envelope: &Envelope<Shop>, out: &mut impl io::Write) -> io::Result<()> {
@@ -46,12 +16,4 @@ pub fn narrate(envelope: &Envelope<Shop>, out: &mut impl io::Write) -> io::Resul
         ServiceName::PaymentService => payment::narrate(&envelope.event, order_id, out),
         ServiceName::ShippingService => shipping::narrate(&envelope.event, order_id, out),
     }
-}
-
-/// A service narrates only what it publishes, which the task loop enforces.
-pub(super) fn unreachable_narration(service: ServiceName, event: &Event) -> io::Result<()> {
-    Err(io::Error::other(format!(
-        "{service} does not publish {}",
-        event.kind()
-    )))
 }

@@ -6,12 +6,12 @@ use std::io;
 use crate::shop::event::{CancelReason, Event, EventKind, ServiceName};
 use crate::shop::input::{CustomerId, Order, OrderId};
 
-use super::narrate::{say, unreachable_narration};
+use super::lines::{say, unreachable_narration};
 use super::Shop;
-use crate::engine::service::Service;
+use crate::engine::Service;
 
-type Outbox = crate::engine::service::Outbox<Shop>;
-type Envelope = crate::engine::envelope::Envelope<Shop>;
+type Outbox = crate::engine::Outbox<Shop>;
+type Envelope = crate::engine::Envelope<Shop>;
 
 #[derive(Debug, Default)]
 pub struct OrderService;

@@ -6,14 +6,14 @@ use std::io;
 use crate::shop::event::{Event, EventKind, ServiceName};
 use crate::shop::input::{OrderId, ProductId, Quantity};
 
-use super::narrate::dead_lettered;
-use super::narrate::say;
-use super::narrate::unreachable_narration;
+use super::lines::dead_lettered;
+use super::lines::say;
+use super::lines::unreachable_narration;
 use super::Shop;
-use crate::engine::service::Service;
+use crate::engine::Service;
 
-type Outbox = crate::engine::service::Outbox<Shop>;
-type Envelope = crate::engine::envelope::Envelope<Shop>;
+type Outbox = crate::engine::Outbox<Shop>;
+type Envelope = crate::engine::Envelope<Shop>;
 
 #[derive(Debug)]
 pub struct ShippingService {

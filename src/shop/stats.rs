@@ -4,8 +4,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::engine::choreography::Stats;
-use crate::engine::envelope::Envelope;
+use crate::engine::Envelope;
+use crate::engine::Stats;
 use crate::shop::config::ShopConfig;
 use crate::shop::event::{Event, Money};
 use crate::shop::input::ProductId;

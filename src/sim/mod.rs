@@ -16,64 +16,64 @@ use rand_distr::{Distribution, Exp, LogNormal, Normal};
 
 use serde::{Deserialize, Deserializer};
 
-use crate::engine::choreography::{Choreography, Name};
+use crate::name::Name;
 
 /// `[simulation]`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, bound = "")]
 #[derive_where(Clone, Debug, PartialEq)]
-pub struct SimulationConfig<C: Choreography> {
+pub struct SimulationConfig<S: Name> {
     /// Seeds every random choice; `--seed N` overrides it.
     pub seed: u64,
     pub arrivals: ArrivalsConfig,
     /// How long each service takes to handle an event it reacts to.
     #[serde(default)]
-    pub latency: PerService<C, Latency>,
-    pub faults: FaultsConfig<C>,
+    pub latency: PerService<S, Latency>,
+    pub faults: FaultsConfig<S>,
 }
 
 /// One setting per service, keyed in config by the service's short name
-/// ([`Choreography::key`]); a service left out gets `T::default()` (no latency, no faults).
+/// ([`Name::key`]); a service left out gets `T::default()` (no latency, no faults).
 #[derive_where(Clone, PartialEq; T)]
-pub struct PerService<C: Choreography, T> {
+pub struct PerService<S: Name, T> {
     /// By [`Name::index`] of the service.
     values: Vec<T>,
-    services: std::marker::PhantomData<C>,
+    services: std::marker::PhantomData<S>,
 }
 
-impl<C: Choreography, T> PerService<C, T> {
-    pub fn get(&self, service: C::Service) -> &T {
+impl<S: Name, T> PerService<S, T> {
+    pub fn get(&self, service: S) -> &T {
         &self.values[service.index()]
     }
 
-    pub fn get_mut(&mut self, service: C::Service) -> &mut T {
+    pub fn get_mut(&mut self, service: S) -> &mut T {
         &mut self.values[service.index()]
     }
 
     /// Every service with its setting, in [`Name::ALL`] order.
-    pub fn iter(&self) -> impl Iterator<Item = (C::Service, &T)> {
-        C::Service::ALL.iter().map(|s| (*s, self.get(*s)))
+    pub fn iter(&self) -> impl Iterator<Item = (S, &T)> {
+        S::ALL.iter().map(|s| (*s, self.get(*s)))
     }
 }
 
-impl<C: Choreography, T: Default> Default for PerService<C, T> {
+impl<S: Name, T: Default> Default for PerService<S, T> {
     fn default() -> Self {
         PerService {
-            values: C::Service::ALL.iter().map(|_| T::default()).collect(),
+            values: S::ALL.iter().map(|_| T::default()).collect(),
             services: std::marker::PhantomData,
         }
     }
 }
 
-impl<C: Choreography, T: fmt::Debug> fmt::Debug for PerService<C, T> {
+impl<S: Name, T: fmt::Debug> fmt::Debug for PerService<S, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_map()
-            .entries(self.iter().map(|(s, v)| (C::key(s), v)))
+            .entries(self.iter().map(|(s, v)| (s.key(), v)))
             .finish()
     }
 }
 
-impl<'de, C: Choreography, T: Deserialize<'de> + Default> Deserialize<'de> for PerService<C, T> {
+impl<'de, S: Name, T: Deserialize<'de> + Default> Deserialize<'de> for PerService<S, T> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         deserializer.deserialize_map(PerServiceVisitor {
             per_service: PerService::default(),
@@ -88,23 +88,21 @@ enum Others<'a> {
     Faults(&'a mut FaultsGeneral),
 }
 
-struct PerServiceVisitor<'a, C: Choreography, T> {
-    per_service: PerService<C, T>,
+struct PerServiceVisitor<'a, S: Name, T> {
+    per_service: PerService<S, T>,
     others: Others<'a>,
 }
 
-impl<'de, C: Choreography, T: Deserialize<'de>> serde::de::Visitor<'de>
-    for PerServiceVisitor<'_, C, T>
-{
-    type Value = PerService<C, T>;
+impl<'de, S: Name, T: Deserialize<'de>> serde::de::Visitor<'de> for PerServiceVisitor<'_, S, T> {
+    type Value = PerService<S, T>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a table keyed by service (")?;
-        for (i, service) in C::Service::ALL.iter().enumerate() {
+        for (i, service) in S::ALL.iter().enumerate() {
             if i > 0 {
                 f.write_str(", ")?;
             }
-            f.write_str(C::key(*service))?;
+            f.write_str(service.key())?;
         }
         f.write_str(")")
     }
@@ -114,7 +112,7 @@ impl<'de, C: Choreography, T: Deserialize<'de>> serde::de::Visitor<'de>
         mut map: A,
     ) -> Result<Self::Value, A::Error> {
         while let Some(key) = map.next_key::<String>()? {
-            if let Some(service) = C::Service::ALL.iter().find(|s| C::key(**s) == key) {
+            if let Some(service) = S::ALL.iter().find(|s| s.key() == key) {
                 *self.per_service.get_mut(*service) = map.next_value()?;
                 continue;
             }
@@ -124,8 +122,7 @@ impl<'de, C: Choreography, T: Deserialize<'de>> serde::de::Visitor<'de>
             };
             if !taken {
                 {
-                    let mut expected: Vec<&'static str> =
-                        C::Service::ALL.iter().map(|s| C::key(*s)).collect();
+                    let mut expected: Vec<&'static str> = S::ALL.iter().map(|s| s.key()).collect();
                     if let Others::Faults(_) = self.others {
                         expected.extend(FaultsGeneral::KEYS);
                     }
@@ -315,8 +312,8 @@ pub enum ArrivalProcess {
 /// `[simulation.faults]`: one table of [`ServiceFaults`] per service (by its short name),
 /// and the settings below for every service.
 #[derive_where(Clone, Debug, PartialEq)]
-pub struct FaultsConfig<C: Choreography> {
-    pub services: PerService<C, ServiceFaults>,
+pub struct FaultsConfig<S: Name> {
+    pub services: PerService<S, ServiceFaults>,
     pub general: FaultsGeneral,
 }
 
@@ -377,8 +374,8 @@ impl FaultsGeneral {
     }
 }
 
-impl<C: Choreography> FaultsConfig<C> {
-    pub fn of(&self, service: C::Service) -> &ServiceFaults {
+impl<S: Name> FaultsConfig<S> {
+    pub fn of(&self, service: S) -> &ServiceFaults {
         self.services.get(service)
     }
 
@@ -390,7 +387,7 @@ impl<C: Choreography> FaultsConfig<C> {
     }
 }
 
-impl<'de, C: Choreography> Deserialize<'de> for FaultsConfig<C> {
+impl<'de, S: Name> Deserialize<'de> for FaultsConfig<S> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut general = FaultsGeneral::default();
         let services = deserializer.deserialize_map(PerServiceVisitor {

@@ -15,9 +15,7 @@
 use std::io;
 
 use crate::config::Config;
-use crate::engine::choreography::{self, Choreography, Name, Role, SpawnError};
-use crate::engine::envelope::{Envelope, Kinds};
-use crate::engine::service::Service;
+use crate::engine::{Choreography, Envelope, Kinds, Name, Role, Service, Services, SpawnError};
 use crate::input::InstanceId;
 
 /// One service's declared wiring: its name, the kinds it subscribes to, the kinds it publishes.
@@ -31,7 +29,7 @@ pub type Declaration<C> = (
 /// the services the choreography builds, so that nothing here restates them.
 pub fn declarations<C: Choreography>() -> Vec<Declaration<C>> {
     struct Collect<C: Choreography>(Vec<Declaration<C>>);
-    impl<C: Choreography> choreography::Services<C> for Collect<C> {
+    impl<C: Choreography> Services<C> for Collect<C> {
         fn add<S: Service<C>>(&mut self, _service: S) -> Result<(), SpawnError> {
             self.0
                 .push((S::NAME, Kinds::of(S::SUBSCRIBES), Kinds::of(S::PUBLISHES)));
@@ -41,7 +39,8 @@ pub fn declarations<C: Choreography>() -> Vec<Declaration<C>> {
     let mut collect = Collect(Vec::new());
     // Building the services needs a config; the wiring does not depend on it. (A choreography
     // whose default config cannot build its services draws none: its own tests catch that.)
-    if C::services(&Config::<C>::default(), &mut collect).is_err() {
+    let config = Config::<C>::default();
+    if C::services(&config.choreography, config.simulation.seed, &mut collect).is_err() {
         tracing::warn!("the choreography could not build its services for the diagram");
     }
     collect.0.sort_by_key(|(service, _, _)| service.index());
@@ -191,7 +190,7 @@ pub fn topology<C: Choreography>(out: &mut impl io::Write) -> io::Result<()> {
 
 /// A sequence diagram of one order across the four services.
 ///
-/// The four services are always the participants, in [`ServiceName::ALL`] order, so diagrams
+/// Every service is a participant, in [`Name::ALL`] order, so diagrams
 /// of different orders line up. Each event of the order, in journal (bus) order, is drawn as
 /// one message from its emitter to each service that subscribes to it (their `SUBSCRIBES`):
 /// the bus delivers it there, whether or not the service then acts on it. The emitter's own

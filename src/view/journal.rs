@@ -8,9 +8,9 @@ use std::fs::File;
 use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 
-use crate::engine::choreography::Choreography;
-use crate::engine::envelope::Envelope;
 use crate::engine::sink::EventSink;
+use crate::engine::Choreography;
+use crate::engine::Envelope;
 use crate::view::output::{Format, Writer};
 
 /// Writes a journal to a file, buffered; flushed by [`EventSink::finish`], which the

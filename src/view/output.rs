@@ -7,10 +7,10 @@ use std::io::{self, Write};
 
 use std::marker::PhantomData;
 
-use crate::engine::choreography::Choreography;
-use crate::engine::envelope::Envelope;
 use crate::engine::sink::EventSink;
 use crate::engine::stats::Finished;
+use crate::engine::Choreography;
+use crate::engine::Envelope;
 
 /// How events are written to stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]

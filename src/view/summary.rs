@@ -2,8 +2,8 @@
 
 use std::fmt;
 
-use crate::engine::choreography::{Choreography, Stats};
 use crate::engine::stats::Summary;
+use crate::engine::{Choreography, Stats};
 
 /// The human summary, a few lines for stderr.
 impl<C: Choreography> fmt::Display for Summary<C> {

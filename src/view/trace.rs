@@ -17,8 +17,8 @@ use std::io;
 
 use rustc_hash::FxHashMap;
 
-use crate::engine::choreography::Choreography;
-use crate::engine::envelope::{Envelope, EventId, Facts};
+use crate::engine::Choreography;
+use crate::engine::{Envelope, EventId, Facts};
 use crate::input::InstanceId;
 
 /// Prints `order`'s causal chain as a tree: each event, its service, and the time since the
@@ -277,8 +277,8 @@ mod tests {
         Quantity, ServiceName, Shop, Unavailable,
     };
 
-    type Envelope = crate::engine::envelope::Envelope<Shop>;
-    type EventId = crate::engine::envelope::EventId<EventKind>;
+    type Envelope = crate::engine::Envelope<Shop>;
+    type EventId = crate::engine::EventId<EventKind>;
 
     fn id(order: u64, kind: EventKind) -> EventId {
         EventId {

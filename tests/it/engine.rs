@@ -23,7 +23,7 @@ struct Relay;
 
 choreo::names! {
     /// The relay's services.
-    enum Node { Caller, Echo }
+    enum Node { Caller = "caller", Echo = "echo" }
 }
 
 choreo::names! {
@@ -137,13 +137,6 @@ impl Choreography for Relay {
         }
     }
 
-    fn key(service: Node) -> &'static str {
-        match service {
-            Node::Caller => "caller",
-            Node::Echo => "echo",
-        }
-    }
-
     fn outcome(kind: Step) -> Option<Outcome> {
         match kind {
             Step::Closed => Some(Outcome::Completed),
@@ -169,7 +162,8 @@ impl Choreography for Relay {
     }
 
     fn services(
-        _config: &Config<Self>,
+        _config: &NoConfig,
+        _seed: u64,
         services: &mut impl Services<Self>,
     ) -> Result<(), SpawnError> {
         services.add(Caller)?;
@@ -257,7 +251,7 @@ fn a_bus_without_room_for_one_instance_is_refused() {
 #[tokio::test]
 async fn a_config_changed_in_code_is_checked_before_the_run() {
     let mut config = config(&[]);
-    config.bus.capacity = engine::bus::Capacity::new(1).expect("in the type's range");
+    config.bus.capacity = engine::config::Capacity::new(1).expect("in the type's range");
     let mut events = Vec::new();
     let failed = engine::run(&config, calls(3), &mut events)
         .await

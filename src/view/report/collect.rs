@@ -1,8 +1,8 @@
 //! What the report counts: how each instance ended and why, latency and step histograms in
 //! log-scale buckets, instances finished over time. All of it in bounded memory.
 
-use crate::engine::choreography::{Cause, Choreography, Name, Outcome};
-use crate::engine::envelope::Envelope;
+use crate::engine::Envelope;
+use crate::engine::{Cause, Choreography, Name, Outcome};
 use crate::input::InstanceId;
 
 use super::{position, FIRST_SLOT_US, TIME_SLOTS};

@@ -12,9 +12,9 @@
 //! ([`declarations`](crate::view::diagram::declarations)), and the choreography's own figures
 //! from its [`Stats`](crate::engine::Stats) as they serialize.
 //!
-//! - [`collect`]: what the report counts, in bounded memory.
-//! - [`page`]: the page and its sections.
-//! - [`svg`]: the charts.
+//! - `collect`: what the report counts, in bounded memory.
+//! - `page`: the page and its sections; `html`: the formatting they share.
+//! - `svg`: the charts.
 //!
 //! # Bounded memory
 //! A run can have ten million orders, so [`Report`] keeps nothing per order once the order is
@@ -46,13 +46,13 @@ use std::path::Path;
 use rustc_hash::FxHashMap;
 
 use crate::config::Config;
-use crate::engine::choreography::{Choreography, Name, Outcome, Role};
-use crate::engine::envelope::{Envelope, Kinds};
 use crate::engine::sink::EventSink;
 use crate::engine::stats::{Finished, Summary};
+use crate::engine::{Choreography, Name, Outcome, Role};
+use crate::engine::{Envelope, Kinds};
 use crate::input::InstanceId;
 
-/// Writes to a [`page::Page`]. Writing to a `String` cannot fail, so the `fmt::Result` is
+/// Writes to a [`html::Page`]. Writing to a `String` cannot fail, so the `fmt::Result` is
 /// dropped.
 macro_rules! w {
     ($page:expr, $($arg:tt)*) => {
@@ -61,6 +61,7 @@ macro_rules! w {
 }
 
 mod collect;
+mod html;
 mod page;
 mod svg;
 
@@ -152,7 +153,7 @@ impl<C: Choreography> Report<C> {
     /// The page, as text.
     pub fn render(&self, summary: &Summary<C>) -> String {
         let declarations = crate::view::diagram::declarations::<C>();
-        let mut page = page::Page::default();
+        let mut page = html::Page::default();
         let unfinished = self.unfinished();
         page.head(self, summary);
         self.summary_section(&mut page, summary);
@@ -357,16 +358,16 @@ fn and_list<T: fmt::Display>(items: impl IntoIterator<Item = T>, last: &str) -> 
 
 #[cfg(test)]
 mod tests {
-    use super::page::{dur, esc, num, Page};
+    use super::html::{dur, esc, num, Page};
     use super::svg::{decade_label, topology_svg};
     use super::*;
-    use crate::engine::envelope::EventId;
+    use crate::engine::EventId;
     use crate::shop::{
         CancelReason, CustomerId, DeclineReason, Declined, Event, EventKind, OrderId, ProductId,
         Quantity, ServiceName, Shop, Unavailable,
     };
 
-    type Envelope = crate::engine::envelope::Envelope<Shop>;
+    type Envelope = crate::engine::Envelope<Shop>;
 
     fn config() -> Config<Shop> {
         Config::default()

@@ -6,36 +6,21 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use crate::engine::choreography::{Choreography, Name, Outcome};
-use crate::engine::envelope::{Envelope, Facts, Kinds};
 use crate::engine::stats::Summary;
+use crate::engine::{Choreography, Name, Outcome};
+use crate::engine::{Envelope, Kinds};
 use crate::input::InstanceId;
 use crate::view::diagram::Declaration;
 
 use super::collect::{Ending, EndingOf};
+use super::html::{dur, esc, ms, ms_to_us, num, Page};
 use super::svg::{bar_range, histogram_svg, swimlane, timeline_svg, topology_svg};
 use super::{
     and_list, outcome_color, position, service_color, terminal_kinds, Drawn, Report, FIRST_IDS,
     SAMPLE_MAX, SAMPLE_UNFINISHED,
 };
 
-/// The page being written.
-#[derive(Debug, Default)]
-pub(super) struct Page(String);
-
 impl Page {
-    pub fn push(&mut self, args: fmt::Arguments<'_>) {
-        let _ = fmt::Write::write_fmt(&mut self.0, args);
-    }
-
-    pub fn raw(&mut self, text: &str) {
-        self.0.push_str(text);
-    }
-
-    pub fn into_string(self) -> String {
-        self.0
-    }
-
     pub fn head<C: Choreography>(&mut self, report: &Report<C>, summary: &Summary<C>) {
         self.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
         self.raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
@@ -731,11 +716,6 @@ fn kinds_list<C: Choreography>(
     }
 }
 
-/// The facts an event carries, in words (the same words as `choreo trace`).
-pub(super) fn facts<C: Choreography>(envelope: &Envelope<C>) -> String {
-    Facts::<C>(&envelope.event).to_string()
-}
-
 // ---------------------------------------------------------------------------------------------
 // The choreography's own figures
 //
@@ -970,66 +950,6 @@ fn figure_table(page: &mut Page, key: &str, value: &Json) {
         }
         other => {
             w!(page, "<p id=\"summary-{id}\">{}.</p>\n", other.text(key));
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Formatting
-
-/// Escapes text for HTML element content and attribute values.
-pub(super) fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A whole number with thousands separators: 1,234,567.
-pub(super) fn num(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-pub(super) fn ms_to_us(ms: f64) -> u64 {
-    (ms * 1000.0).round().max(0.0) as u64
-}
-
-fn ms(ms: f64) -> String {
-    dur(ms_to_us(ms))
-}
-
-/// A duration in microseconds, in the unit that reads best, in three digits or so: 250 µs,
-/// 3.20 ms, 41.5 ms, 760 ms, 2.35 s, 4 min 12 s.
-pub(super) fn dur(micros: u64) -> String {
-    match micros {
-        0..=999 => format!("{micros} \u{b5}s"),
-        1_000..=9_999 => format!("{:.2} ms", micros as f64 / 1e3),
-        10_000..=99_999 => format!("{:.1} ms", micros as f64 / 1e3),
-        100_000..=999_999 => format!("{:.0} ms", micros as f64 / 1e3),
-        1_000_000..=59_999_999 => format!("{:.2} s", micros as f64 / 1e6),
-        60_000_000..=3_599_999_999 => {
-            let s = micros / 1_000_000;
-            format!("{} min {} s", s / 60, s % 60)
-        }
-        _ => {
-            let m = micros / 60_000_000;
-            format!("{} h {} min", m / 60, m % 60)
         }
     }
 }

@@ -2,13 +2,13 @@
 
 use std::fmt;
 
-use crate::engine::choreography::{Choreography, Name, Outcome};
-use crate::engine::envelope::Envelope;
 use crate::engine::stats::Summary;
+use crate::engine::Envelope;
+use crate::engine::{Choreography, Name, Outcome};
 use crate::view::diagram::Declaration;
 
 use super::collect::{EndingOf, LogHistogram, Timeline, BARS_PER_DECADE, DECADES};
-use super::page::{dur, esc, facts, num, Page};
+use super::html::{dur, esc, facts, num, Page};
 use super::{outcome_color, position, service_color, Drawn, TIME_SLOTS};
 
 /// The topology as arcs between the service boxes, laid out in [`Name::ALL`] order. Orders

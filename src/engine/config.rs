@@ -1,0 +1,131 @@
+//! The engine's settings, typed: the bus, the run's limits, the services' memory, input
+//! windows and the simulation, composed with the choreography's own into one [`Config`].
+//! Loading them from layers of TOML with blame is the config loader's
+//! ([`crate::config`]); checking what types alone cannot is here.
+
+use std::time::Duration;
+
+use derive_where::derive_where;
+use serde::{Deserialize, Deserializer};
+
+use crate::engine::choreography::{Choreography, Name};
+use crate::input::WholeNumber;
+use crate::sim::SimulationConfig;
+
+/// A whole configuration: the engine's settings and the choreography's own.
+#[derive_where(Clone, Debug, PartialEq)]
+pub struct Config<C: Choreography> {
+    pub bus: BusConfig,
+    pub run: RunConfig,
+    pub services: ServicesConfig,
+    pub input: InputConfig,
+    pub simulation: SimulationConfig<C::Service>,
+    /// The choreography's own settings (the shop's catalog, customers, ...).
+    pub choreography: C::Config,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputConfig {
+    /// JSON Lines: a repeated `order_id` is refused while the first is among this many of the
+    /// most recently read orders.
+    pub duplicate_window: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesConfig {
+    /// How many finished orders each service remembers, to ignore late duplicate deliveries.
+    pub dedup_window: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusConfig {
+    /// Slots in the broadcast channel.
+    pub capacity: Capacity,
+    /// Admit orders only while their events fit in the bus. Off only for experiments: every
+    /// order goes in at once, subscribers lag, and the run fails counting the lost events.
+    pub admission: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// The run stops with the unfinished orders listed once this has passed.
+    #[serde(deserialize_with = "positive_duration")]
+    pub time_limit: Duration,
+    /// How long services get to stop once told to.
+    #[serde(deserialize_with = "positive_duration")]
+    pub shutdown_timeout: Duration,
+}
+
+fn positive_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let duration: Duration = humantime_serde::deserialize(deserializer)?;
+    if duration.is_zero() {
+        return Err(serde::de::Error::custom("must be longer than zero"));
+    }
+    Ok(duration)
+}
+
+/// A bus capacity: 1 ..= [`Capacity::MAX`] slots. (A run also needs room for every event one
+/// instance can cause: the config checks that against the choreography.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capacity(usize);
+
+impl Capacity {
+    /// Large enough for any sensible window; small enough that the up-front allocation
+    /// (about 32 bytes a slot) stays modest.
+    pub const MAX: usize = 1 << 20;
+
+    pub fn new(slots: usize) -> Option<Self> {
+        (1..=Self::MAX).contains(&slots).then_some(Capacity(slots))
+    }
+
+    pub fn get(self) -> usize {
+        self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Capacity {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let slots = deserializer.deserialize_u64(WholeNumber {
+            what: "capacity (at least the most events one order can cause)",
+            // The lower bound is the choreography's: `Config` checks it right after.
+            min: 0,
+            max: Self::MAX as u64,
+        })?;
+        Ok(Capacity(slots as usize))
+    }
+}
+
+impl<C: Choreography> Config<C> {
+    /// What the types cannot check alone: the bus against the choreography, latency ranges
+    /// the right way round, and the choreography's own checks
+    /// ([`Choreography::validate`]). The error is the key and the message. Every run checks
+    /// its config this way first, so one built or changed in code is held to what a loaded
+    /// one is.
+    pub fn check(&self) -> Result<(), (String, String)> {
+        check_capacity::<C>(self.bus.capacity).map_err(|m| ("bus.capacity".to_owned(), m))?;
+        for (service, latency) in self.simulation.latency.iter() {
+            latency
+                .check()
+                .map_err(|m| (format!("simulation.latency.{}", service.key()), m))?;
+        }
+        C::validate(&self.choreography)
+    }
+}
+
+/// Room on the bus for every event one instance can cause: admission never lets an instance
+/// in without that much room, so a smaller bus could never admit anything.
+fn check_capacity<C: Choreography>(capacity: Capacity) -> Result<(), String> {
+    let slots = capacity.get() as u64;
+    if (C::MAX_EVENTS..=Capacity::MAX as u64).contains(&slots) {
+        return Ok(());
+    }
+    Err(format!(
+        "capacity (at least the most events one order can cause) must be a whole number from {} to {}, got {slots}",
+        C::MAX_EVENTS,
+        Capacity::MAX
+    ))
+}
