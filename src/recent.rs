@@ -2,43 +2,29 @@
 //! of an endless stream (finished orders, order ids read) without growing with it.
 
 use std::hash::Hash;
-use std::time::Duration;
-
-use tokio::time::Instant;
 
 use rustc_hash::FxHashMap;
 
 /// Remembers at least the last `window` keys inserted, with a value each, in at most
-/// `2 * window` entries; and, if asked, every key inserted within the last `min_age` (of
-/// Tokio's clock: simulated when paused).
+/// `2 * window` entries.
 ///
-/// Two generations: keys go into the young one; when it holds `window` (and is `min_age`
-/// old), it becomes the old one and the previous old one is forgotten at once. That costs one
+/// Two generations: keys go into the young one; when it holds `window`, it becomes the old
+/// one and the previous old one is forgotten at once. That costs one
 /// insert per key and no per-key eviction, which matters on the hot path.
 #[derive(Debug)]
 pub struct Recent<K, V> {
     young: FxHashMap<K, V>,
     old: FxHashMap<K, V>,
     window: usize,
-    min_age: Duration,
-    young_since: Instant,
 }
 
 impl<K: Hash + Eq, V> Recent<K, V> {
     /// `window` 0 remembers nothing.
     pub fn new(window: usize) -> Self {
-        Self::with_min_age(window, Duration::ZERO)
-    }
-
-    /// Also keeps every key for at least `min_age`: memory then grows with the keys inserted
-    /// in that time, when that is more than `window`.
-    pub fn with_min_age(window: usize, min_age: Duration) -> Self {
         Recent {
             young: FxHashMap::default(),
             old: FxHashMap::default(),
             window,
-            min_age,
-            young_since: Instant::now(),
         }
     }
 
@@ -53,18 +39,13 @@ impl<K: Hash + Eq, V> Recent<K, V> {
     /// Remembers `key`. Callers insert a key once (they look it up first), so a repeat is not
     /// checked for: that would cost two lookups on every insert of the hot path.
     pub fn insert(&mut self, key: K, value: V) {
-        if self.window == 0 && self.min_age.is_zero() {
+        if self.window == 0 {
             return;
         }
-        if self.young.len() >= self.window
-            && (self.min_age.is_zero() || self.young_since.elapsed() >= self.min_age)
-        {
+        if self.young.len() >= self.window {
             // The old generation's allocation is reused for the new young one.
             std::mem::swap(&mut self.young, &mut self.old);
             self.young.clear();
-            if !self.min_age.is_zero() {
-                self.young_since = Instant::now();
-            }
         }
         self.young.insert(key, value);
     }

@@ -3,9 +3,8 @@
 //! and a test [`Harness`] for a service's decisions.
 
 use std::collections::hash_map::Entry;
-use std::time::Duration;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::engine::bus::BusError;
 use crate::engine::choreography::{Choreography, Envelope, Outbox, Service};
@@ -23,6 +22,12 @@ use crate::recent::Recent;
 pub struct Inbox<K: crate::name::Name, T> {
     live: FxHashMap<InstanceId, Record<K, T>>,
     finished: Recent<InstanceId, ()>,
+    /// Deliveries still scheduled per instance (late or duplicate), which must find their
+    /// instance remembered however long they wait.
+    pinned: FxHashMap<InstanceId, u32>,
+    /// Finished instances that are pinned: remembered until their last scheduled delivery is
+    /// handled, whatever the window.
+    finished_pinned: FxHashSet<InstanceId>,
 }
 
 #[derive(Debug)]
@@ -32,13 +37,36 @@ struct Record<K: crate::name::Name, T> {
 }
 
 impl<K: crate::name::Name, T: Default> Inbox<K, T> {
-    /// Remembers the last `window` finished instances, and all that finished within `min_age`
-    /// (the longest a duplicate can come after the original).
-    pub fn new(window: usize, min_age: Duration) -> Self {
+    /// Remembers the last `window` finished instances, and every finished instance a
+    /// scheduled delivery is pinned to ([`Inbox::pin`]).
+    pub fn new(window: usize) -> Self {
         Inbox {
             live: FxHashMap::default(),
-            finished: Recent::with_min_age(window, min_age),
+            finished: Recent::new(window),
+            pinned: FxHashMap::default(),
+            finished_pinned: FxHashSet::default(),
         }
+    }
+
+    /// A delivery of one of `order_id`'s events is scheduled: until it is handled
+    /// ([`Inbox::unpin`]), the instance is remembered if it finishes.
+    pub fn pin(&mut self, order_id: InstanceId) {
+        *self.pinned.entry(order_id).or_default() += 1;
+    }
+
+    /// The scheduled delivery was handled.
+    pub fn unpin(&mut self, order_id: InstanceId) {
+        if let Entry::Occupied(mut pins) = self.pinned.entry(order_id) {
+            *pins.get_mut() -= 1;
+            if *pins.get() == 0 {
+                pins.remove();
+                self.finished_pinned.remove(&order_id);
+            }
+        }
+    }
+
+    fn is_finished(&self, order_id: InstanceId) -> bool {
+        is_finished(&self.finished, &self.finished_pinned, order_id)
     }
 
     /// Records the delivery of event `kind` of `order_id` and returns the instance's state;
@@ -46,7 +74,9 @@ impl<K: crate::name::Name, T: Default> Inbox<K, T> {
     pub fn take(&mut self, order_id: InstanceId, kind: K) -> Option<&mut T> {
         let record = match self.live.entry(order_id) {
             Entry::Occupied(record) => record.into_mut(),
-            Entry::Vacant(_) if self.finished.contains(&order_id) => return None,
+            Entry::Vacant(_) if is_finished(&self.finished, &self.finished_pinned, order_id) => {
+                return None
+            }
             Entry::Vacant(slot) => slot.insert(Record {
                 taken: Kinds::empty(),
                 state: T::default(),
@@ -63,7 +93,7 @@ impl<K: crate::name::Name, T: Default> Inbox<K, T> {
     pub fn is_new(&self, order_id: InstanceId, kind: K) -> bool {
         match self.live.get(&order_id) {
             Some(record) => !record.taken.contains(kind),
-            None => !self.finished.contains(&order_id),
+            None => !self.is_finished(order_id),
         }
     }
 
@@ -71,12 +101,25 @@ impl<K: crate::name::Name, T: Default> Inbox<K, T> {
     pub fn finish(&mut self, order_id: InstanceId) {
         self.live.remove(&order_id);
         self.finished.insert(order_id, ());
+        if !self.pinned.is_empty() && self.pinned.contains_key(&order_id) {
+            self.finished_pinned.insert(order_id);
+        }
     }
 
     /// Instances in flight.
     pub fn in_flight(&self) -> usize {
         self.live.len()
     }
+}
+
+/// Whether a finished instance is remembered: within the window, or pinned.
+fn is_finished(
+    finished: &Recent<InstanceId, ()>,
+    finished_pinned: &FxHashSet<InstanceId>,
+    order_id: InstanceId,
+) -> bool {
+    finished.contains(&order_id)
+        || (!finished_pinned.is_empty() && finished_pinned.contains(&order_id))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -187,7 +230,7 @@ mod tests {
 
     #[test]
     fn the_same_event_is_taken_once() {
-        let mut inbox = Inbox::<Kind, u32>::new(4, Duration::ZERO);
+        let mut inbox = Inbox::<Kind, u32>::new(4);
         *inbox.take(id(1), Kind::Created).expect("first delivery") += 1;
         assert!(
             inbox.take(id(1), Kind::Created).is_none(),
@@ -202,7 +245,7 @@ mod tests {
 
     #[test]
     fn a_late_duplicate_of_a_finished_instance_is_ignored() {
-        let mut inbox = Inbox::<Kind, u32>::new(2, Duration::ZERO);
+        let mut inbox = Inbox::<Kind, u32>::new(2);
         inbox.take(id(1), Kind::Created).expect("first delivery");
         inbox.finish(id(1));
         assert!(!inbox.is_new(id(1), Kind::Checked));
@@ -213,9 +256,32 @@ mod tests {
         assert_eq!(inbox.in_flight(), 0);
     }
 
+    /// A finished instance with a delivery still scheduled is remembered even with no window
+    /// at all, until that delivery is handled; then the window alone decides.
+    #[test]
+    fn a_pinned_finished_instance_is_remembered_beyond_the_window() {
+        let mut inbox = Inbox::<Kind, u32>::new(0);
+        inbox.take(id(1), Kind::Created).expect("first delivery");
+        inbox.pin(id(1));
+        inbox.finish(id(1));
+        for n in 2..100 {
+            inbox.take(id(n), Kind::Created).expect("another instance");
+            inbox.finish(id(n));
+        }
+        assert!(
+            inbox.take(id(1), Kind::Created).is_none(),
+            "pinned: still finished"
+        );
+        inbox.unpin(id(1));
+        assert!(
+            inbox.take(id(1), Kind::Checked).is_some(),
+            "window 0: forgotten"
+        );
+    }
+
     #[test]
     fn finishing_drops_the_service_state() {
-        let mut inbox = Inbox::<Kind, Vec<u8>>::new(10, Duration::ZERO);
+        let mut inbox = Inbox::<Kind, Vec<u8>>::new(10);
         inbox
             .take(id(1), Kind::Created)
             .expect("first")

@@ -12,7 +12,6 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rustc_hash::FxHashMap;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use tokio::time::Instant;
@@ -56,7 +55,11 @@ pub struct Worker<C: Choreography, S: Service<C>> {
     poisonable: Option<C::Kind>,
     /// Events due before anything new from the bus (a late event, and those of its order that
     /// waited behind it).
-    ready: VecDeque<Arc<Envelope<C>>>,
+    /// Each with whether it was a scheduled late delivery, which pins its instance until
+    /// it is handled.
+    ready: VecDeque<(Arc<Envelope<C>>, bool)>,
+    /// The instance of the scheduled late delivery in hand, unpinned once it is handled.
+    unpin_after: Option<InstanceId>,
     /// Late deliveries and duplicates, each with the time it is due. Every one is `delay_ms`
     /// after it was scheduled, so the queue is in due order and a plain deque keeps it.
     late: VecDeque<(Instant, Late<C>)>,
@@ -104,16 +107,9 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         let poisonable = S::FORWARD.filter(|kind| C::dead_lettered(*kind, 0).is_some());
         Worker {
             service,
-            // A duplicate comes `delay_ms` after the original, which itself may have waited up
-            // to `delay_ms`: finished orders are remembered at least that long.
-            inbox: Inbox::new(
-                dedup_window,
-                if sim.faults.duplicate.is_zero() && sim.faults.delay.is_zero() {
-                    Duration::ZERO
-                } else {
-                    sim::millis(2.0 * sim.faults.delay_ms.0 + 1.0)
-                },
-            ),
+            // Late deliveries pin their instance in the inbox (see `schedule`), so the window
+            // only bounds the memory of instances with nothing pending.
+            inbox: Inbox::new(dedup_window),
             events,
             subscribes: Kinds::of(S::SUBSCRIBES),
             publishes: Kinds::of(S::PUBLISHES),
@@ -122,6 +118,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                 && (sim.faults.poison.is_zero() || poisonable.is_none())),
             poisonable,
             ready: VecDeque::new(),
+            unpin_after: None,
             late: VecDeque::new(),
             held: FxHashMap::default(),
             latency: sim.latency,
@@ -150,7 +147,10 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
             if let Some(envelope) = &self.in_hand {
                 return Ok(Some(Arc::clone(envelope)));
             }
-            if let Some(envelope) = self.ready.pop_front() {
+            if let Some((envelope, scheduled)) = self.ready.pop_front() {
+                if scheduled {
+                    self.unpin_after = Some(envelope.order_id);
+                }
                 return Ok(Some(self.hold(envelope)));
             }
             if self.release_due() {
@@ -212,10 +212,22 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         Some(envelope)
     }
 
-    /// Schedules a late delivery `delay_ms` from now.
+    /// Schedules a late delivery `delay_ms` from now. Its instance is pinned in the inbox
+    /// until the delivery is handled: a finished instance stays remembered however long the
+    /// delivery then waits (a busy service, a restart), so it cannot be taken as new.
     fn schedule(&mut self, late: Late<C>) {
         let due = Instant::now() + sim::millis(self.faults.delay_ms.0);
+        let (Late::Delayed(envelope) | Late::Duplicate(envelope)) = &late;
+        self.inbox.pin(envelope.order_id);
         self.late.push_back((due, late));
+    }
+
+    /// The scheduled late delivery in hand was handled: its instance is no longer pinned.
+    fn handled(&mut self) {
+        self.in_hand = None;
+        if let Some(order_id) = self.unpin_after.take() {
+            self.inbox.unpin(order_id);
+        }
     }
 
     /// Moves every late delivery that is due to `ready`; whether there was any.
@@ -238,10 +250,10 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         match late {
             Late::Delayed(envelope) => {
                 let waiting = self.held.remove(&envelope.order_id).unwrap_or_default();
-                self.ready.push_back(envelope);
-                self.ready.extend(waiting);
+                self.ready.push_back((envelope, true));
+                self.ready.extend(waiting.into_iter().map(|e| (e, false)));
             }
-            Late::Duplicate(envelope) => self.ready.push_back(envelope),
+            Late::Duplicate(envelope) => self.ready.push_back((envelope, true)),
         }
     }
 
@@ -290,6 +302,8 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         if terminal {
             self.inbox.finish(envelope.order_id);
         }
+        // A redelivery that was ignored returned above: only a delivery taken is duplicated,
+        // so a finished instance's events cannot keep coming.
         if self.faults.duplicate.happens(&mut self.rngs.duplicate) {
             self.schedule(Late::Duplicate(Arc::new(envelope.clone())));
         }
@@ -395,7 +409,7 @@ pub async fn run<C: Choreography, S: Service<C>>(
         if !worker.handle(&envelope, &bus, &cancel).await? {
             break;
         }
-        worker.in_hand = None;
+        worker.handled();
     }
     Ok(())
 }

@@ -117,3 +117,42 @@ fn outputs_that_collide_with_each_other_or_an_input_are_refused() {
     assert_eq!(std::fs::read_to_string(&existing).expect("kept"), "keep me");
     assert!(!dir.path().join("new.json").exists());
 }
+
+/// A duplicate storm with no memory of finished orders beyond what is needed: every
+/// redelivery of a finished order is still recognised (nothing acted on twice), and a
+/// redelivery never schedules another, so the run ends.
+#[tokio::test(start_paused = true)]
+async fn a_duplicate_storm_with_no_dedup_window_neither_doubles_nor_livelocks() {
+    let mut sets: Vec<String> = vec![
+        "services.dedup_window=0".into(),
+        "run.time_limit=1h".into(),
+        r#"simulation.latency.payment={ model = "fixed", ms = 40 }"#.into(),
+        r#"simulation.latency.inventory={ model = "fixed", ms = 40 }"#.into(),
+        // Long busy periods and restarts: deliveries fall due while nothing is handled.
+        "simulation.faults.gateway.timeout=0.3".into(),
+        "simulation.faults.gateway.timeout_ms=200".into(),
+        "simulation.faults.payment.crash=0.05".into(),
+        "simulation.faults.restart_delay=100ms".into(),
+        "simulation.faults.max_restarts=100000".into(),
+    ];
+    for service in ["order", "inventory", "payment", "shipping"] {
+        sets.push(format!("simulation.faults.{service}.duplicate=0.9"));
+        sets.push(format!("simulation.faults.{service}.delay=0.3"));
+        sets.push(format!("simulation.faults.{service}.delay_ms=2"));
+    }
+    let config = crate::helpers::Config::load(&[], &sets).expect("valid config");
+    // Every other order is for a product not in the catalog: rejected at once, so its
+    // order finishes while a redelivery of its first event may still be pending.
+    let orders: Vec<_> = (1..=500)
+        .map(|id| crate::helpers::order(id, if id % 2 == 0 { 999 } else { 101 }, 1))
+        .collect();
+    let mut events: Vec<crate::helpers::Envelope> = Vec::new();
+    let summary = choreo::engine::run(&config, orders, &mut events)
+        .await
+        .expect("the run ends, every order finished");
+    assert_eq!(summary.finished(), 500);
+    let mut ids = std::collections::HashSet::new();
+    for envelope in &events {
+        assert!(ids.insert(envelope.id), "{} published twice", envelope.id);
+    }
+}
