@@ -6,6 +6,8 @@ use std::fs::File;
 use std::io::{self, BufRead, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use clap::{CommandFactory, FromArgMatches};
@@ -79,6 +81,8 @@ pub enum Error {
     },
     #[error("cannot write output: {0}")]
     Output(io::Error),
+    #[error("{count} {} without a terminal state", if *count == 1 { "order" } else { "orders" })]
+    Stuck { count: u64 },
 }
 
 impl<C: Choreography> From<RunFailed<C>> for Error {
@@ -88,6 +92,17 @@ impl<C: Choreography> From<RunFailed<C>> for Error {
 }
 
 impl Error {
+    /// How serious it is, when a run ends with several: bad input first (nothing, or not all,
+    /// of what was asked could run), then a failed run or output, then an interrupt.
+    fn severity(&self) -> u8 {
+        match self.exit_code() {
+            EXIT_BAD_INPUT => 3,
+            EXIT_RUN_FAILED => 2,
+            EXIT_INTERRUPTED => 1,
+            _ => 0,
+        }
+    }
+
     /// The process exit code for this error (see README, "Exit codes").
     pub fn exit_code(&self) -> u8 {
         match self {
@@ -97,9 +112,11 @@ impl Error {
             | Error::Usage(_)
             | Error::CreateFile { .. } => EXIT_BAD_INPUT,
             Error::Run(failures) if failures.interrupted() => EXIT_INTERRUPTED,
-            Error::Run(_) | Error::Runtime(_) | Error::WriteFile { .. } | Error::Output(_) => {
-                EXIT_RUN_FAILED
-            }
+            Error::Run(_)
+            | Error::Runtime(_)
+            | Error::WriteFile { .. }
+            | Error::Output(_)
+            | Error::Stuck { .. } => EXIT_RUN_FAILED,
         }
     }
 }
@@ -120,7 +137,17 @@ pub fn execute<C: Choreography>(name: &str, cli: Cli) -> Result<(), Error> {
                     let order = order_id(id)?;
                     print(|out| trace::order(&events, order, out))
                 }
-                None => print(|out| trace::stuck(&events, out)),
+                None => {
+                    let mut stuck = 0;
+                    print(|out| {
+                        stuck = trace::stuck(&events, out)?;
+                        Ok(())
+                    })?;
+                    match stuck {
+                        0 => Ok(()),
+                        count => Err(Error::Stuck { count }),
+                    }
+                }
             }
         }
         Command::Diagram(DiagramCommand::Topology) => print(diagram::topology::<C>),
@@ -145,6 +172,7 @@ fn order_id(id: u64) -> Result<InstanceId, Error> {
 fn print(
     write: impl FnOnce(&mut BufWriter<io::StdoutLock<'static>>) -> io::Result<()>,
 ) -> Result<(), Error> {
+    stdout_is_open()?;
     let mut out = BufWriter::new(io::stdout().lock());
     match write(&mut out).and_then(|()| out.flush()) {
         Ok(()) => Ok(()),
@@ -187,6 +215,9 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     }
     let mut report = args.report.as_ref().map(|_| Report::<C>::new(&config));
 
+    if args.format != crate::view::output::Format::None {
+        stdout_is_open()?;
+    }
     let runtime = runtime(args.clock).map_err(Error::Runtime)?;
     let total = match &source {
         OrderSource::Document(orders) => Some(orders.len() as u64),
@@ -208,7 +239,12 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     // exit 130. A second one stops the orders in flight too (everything is still written).
     let interrupt = Interrupt::default();
     let on_interrupt = interrupt.clone();
+    // Reading stops at once too: a long run of invalid lines, or an overlong line from a slow
+    // or endless source, must not hold the signal up.
+    let stop_reading = Arc::new(AtomicBool::new(false));
+    let on_interrupt_reading = Arc::clone(&stop_reading);
     if let Err(err) = ctrlc::set_handler(move || {
+        on_interrupt_reading.store(true, Ordering::Relaxed);
         if on_interrupt.admitting.is_cancelled() {
             on_interrupt.everything.cancel();
         }
@@ -227,7 +263,8 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
             let result = runtime.block_on(run_until(&config, orders, &mut sinks, &interrupt));
             (result, None)
         }
-        OrderSource::Lines(mut lines) => {
+        OrderSource::Lines(lines) => {
+            let mut lines = Box::new(lines.stop_when(stop_reading));
             let mut feed = LineFeed {
                 name,
                 lines: &mut *lines,
@@ -260,31 +297,48 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     if !args.quiet {
         say(format_args!("{}", summary.to_string().trim_end()));
     }
+    // Every output is attempted whatever went wrong before it, and every failure reported;
+    // the exit code is the most serious one's (see `Error::severity`).
+    let mut errors: Vec<Error> = Vec::new();
     if let (Some(path), Some(file)) = (&args.summary, summary_file) {
-        write_summary(file, summary).map_err(|source| Error::WriteFile {
-            path: path.clone(),
-            what: "summary",
-            source,
-        })?;
+        if let Err(source) = write_summary(file, summary) {
+            errors.push(Error::WriteFile {
+                path: path.clone(),
+                what: "summary",
+                source,
+            });
+        }
     }
     if let (Some(path), Some(report)) = (&args.report, &report) {
-        report
-            .write(summary, path)
-            .map_err(|source| Error::WriteFile {
+        if let Err(source) = report.write(summary, path) {
+            errors.push(Error::WriteFile {
                 path: path.clone(),
                 what: "report",
                 source,
-            })?;
-    }
-    match (result, stopped_by) {
-        (result, Some(stop)) => {
-            if let Err(failed) = result {
-                say(format_args!("{name}: error: {failed}"));
-            }
-            Err(stop.into())
+            });
         }
-        (result, None) => result.map(drop).map_err(Error::from),
     }
+    if let Err(failed) = result {
+        errors.push(failed.into());
+    }
+    if let Some(stop) = stopped_by {
+        errors.push(stop.into());
+    }
+    worst(name, errors)
+}
+
+/// The most serious of `errors` (the first of equals), after reporting the others on stderr;
+/// `Ok` if there are none.
+fn worst(name: &str, mut errors: Vec<Error>) -> Result<(), Error> {
+    let Some(index) = (0..errors.len()).max_by_key(|i| (errors[*i].severity(), usize::MAX - i))
+    else {
+        return Ok(());
+    };
+    let worst = errors.remove(index);
+    for other in errors {
+        say(format_args!("{name}: error: {other}"));
+    }
+    Err(worst)
 }
 
 /// Refuses a run where two of its files are one: the order file, a config file, the journal,
@@ -334,6 +388,9 @@ enum FileIdentity {
 }
 
 fn identity(path: &std::path::Path) -> Option<FileIdentity> {
+    if path == std::path::Path::new(crate::input::STDIN) {
+        return None;
+    }
     match std::fs::metadata(path) {
         Ok(meta) => {
             #[cfg(unix)]
@@ -366,6 +423,40 @@ fn identity(path: &std::path::Path) -> Option<FileIdentity> {
             ))
         }
     }
+}
+
+/// Fails when standard output was closed (`>&-`), where the system shows how (Linux's
+/// `/proc`); elsewhere there is no check.
+///
+/// Rust's runtime reopens a closed stdout on `/dev/null` before `main` (read-write, which a
+/// shell's `>/dev/null` never is), so without this check every line would vanish with exit
+/// 0. (A pipe whose reader left is different: that is quiet success, see
+/// `view::output::Writer`.)
+fn stdout_is_open() -> Result<(), Error> {
+    if stdout_was_closed() {
+        return Err(Error::Output(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "standard output is closed",
+        )));
+    }
+    Ok(())
+}
+
+fn stdout_was_closed() -> bool {
+    const O_ACCMODE: u32 = 0o3;
+    const O_RDWR: u32 = 0o2;
+    let Ok(target) = std::fs::read_link("/proc/self/fd/1") else {
+        return false;
+    };
+    let Ok(info) = std::fs::read_to_string("/proc/self/fdinfo/1") else {
+        return false;
+    };
+    let flags = info
+        .lines()
+        .find_map(|line| line.strip_prefix("flags:"))
+        .and_then(|octal| u32::from_str_radix(octal.trim(), 8).ok());
+    target == std::path::Path::new("/dev/null")
+        && flags.is_some_and(|flags| flags & O_ACCMODE == O_RDWR)
 }
 
 /// The runtime for `clock`: virtual time is Tokio's paused clock on a single thread, which

@@ -40,8 +40,8 @@ pub enum Command {
 pub struct TraceArgs {
     /// A journal written by `run --journal`.
     pub journal: PathBuf,
-    /// The order to trace.
-    #[arg(long, value_name = "ID", group = "what")]
+    /// The order to trace: its `order_id`.
+    #[arg(long, value_name = "ID", group = "what", allow_negative_numbers = true, value_parser = order_id)]
     pub order: Option<u64>,
     /// List every order without a terminal state, with its last event.
     #[arg(long, group = "what")]
@@ -56,7 +56,8 @@ pub enum DiagramCommand {
     Order {
         /// A journal written by `run --journal`.
         journal: PathBuf,
-        #[arg(long, value_name = "ID")]
+        /// The order to draw: its `order_id`.
+        #[arg(long, value_name = "ID", allow_negative_numbers = true, value_parser = order_id)]
         order: u64,
     },
 }
@@ -122,6 +123,20 @@ pub struct RunArgs {
     /// Print nothing on stderr but errors: no seed line, no summary.
     #[arg(short, long)]
     pub quiet: bool,
+}
+
+/// An order id as the command line takes it, with the range in the message for anything else
+/// (`--order -1`, `--order x`).
+fn order_id(text: &str) -> Result<u64, String> {
+    text.parse::<u64>()
+        .ok()
+        .filter(|id| (1..=crate::input::MAX_ID).contains(id))
+        .ok_or_else(|| {
+            format!(
+                "an order id is a whole number from 1 to {}, got `{text}`",
+                crate::input::MAX_ID
+            )
+        })
 }
 
 #[cfg(test)]

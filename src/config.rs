@@ -65,6 +65,8 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
+    #[error("{path}: larger than 1 MiB, the most a config file may hold")]
+    TooLarge { path: PathBuf },
     #[error("{origin}:{line}:{column}: {message}")]
     Syntax {
         origin: Source,
@@ -107,10 +109,7 @@ impl<C: Choreography> Config<C> {
     pub fn load(files: &[PathBuf], overrides: &[String]) -> Result<Self, ConfigError> {
         let mut layers = Vec::with_capacity(files.len());
         for path in files {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-                path: path.to_owned(),
-                source,
-            })?;
+            let text = read_config(path)?;
             layers.push(Layer {
                 table: parse_table(&text, Source::File(path.to_owned()))?,
                 origin: Source::File(path.to_owned()),
@@ -210,6 +209,29 @@ fn take_path(table: &mut toml::Table, key: &str) -> Option<toml::Value> {
             _ => None,
         },
     }
+}
+
+/// The largest config file read: a config is a few KiB, so a bigger file is a mistake (or an
+/// endless source), refused before it fills the memory.
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
+
+fn read_config(path: &std::path::Path) -> Result<String, ConfigError> {
+    let io = |source| ConfigError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let bytes =
+        crate::input::read_bounded(std::fs::File::open(path).map_err(io)?, MAX_CONFIG_BYTES)
+            .map_err(io)?
+            .ok_or_else(|| ConfigError::TooLarge {
+                path: path.to_owned(),
+            })?;
+    String::from_utf8(bytes).map_err(|_| {
+        io(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "the file is not valid UTF-8 text",
+        ))
+    })
 }
 
 fn parse_table(text: &str, origin: Source) -> Result<toml::Table, ConfigError> {

@@ -220,13 +220,18 @@ impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
 
     /// Admits orders that have arrived while there is room. Returns when the next order has
     /// not arrived yet, there is no room, or the input is done.
-    fn admit(&mut self) -> Result<(), Failure> {
+    fn admit(&mut self, interrupt: &Interrupt) -> Result<(), Failure> {
         let now = Instant::now();
         // The room is measured once, when the first order is ready: it only grows while this
         // loop runs. (The next order is always read, so the caller knows what waits.)
         let mut room = None;
         while let Some((order, arrives)) = self.peek() {
             if arrives > now {
+                break;
+            }
+            // Nothing is admitted after an interrupt, however many orders are ready: the
+            // loop above only looks at it between batches.
+            if interrupt.admitting.is_cancelled() {
                 break;
             }
             let left = *room.get_or_insert_with(|| self.room());
@@ -277,7 +282,7 @@ impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
                 self.input_done = true;
                 self.next = None;
             }
-            if let Err(failure) = self.admit() {
+            if let Err(failure) = self.admit(interrupt) {
                 return Some(failure);
             }
             let done = self.input_done && self.in_flight.is_empty();

@@ -12,7 +12,10 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
+use derive_where::derive_where;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::value::RawValue;
@@ -192,6 +195,8 @@ pub enum OrderFileError {
     },
     #[error("{path}: is a directory, expected an order file")]
     Directory { path: PathBuf },
+    #[error("{path}: larger than {} MiB, the most an order document (a JSON object or array) may hold; give many orders as JSON Lines (a .jsonl file, or `-` for standard input), which are streamed", limit / (1024 * 1024))]
+    TooLarge { path: PathBuf, limit: u64 },
     #[error(
         "{path}: the file is empty, expected an order object, an array of orders, or JSON Lines"
     )]
@@ -250,14 +255,30 @@ pub enum OrderSource<R> {
     Document(Vec<R>),
     /// JSON Lines: read one line at a time while the run goes on, so memory does not grow
     /// with the file.
-    Lines(Box<JsonLines<R, BufReader<File>>>),
+    Lines(Box<JsonLines<R, Box<dyn BufRead + Send>>>),
 }
 
+/// The path that means standard input: `choreo run -` reads JSON Lines from it, streamed.
+pub const STDIN: &str = "-";
+
+/// How standard input is named in messages.
+pub const STDIN_NAME: &str = "<stdin>";
+
 fn is_json_lines(path: &Path) -> bool {
-    matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("jsonl" | "ndjson")
-    )
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case("jsonl") || e.eq_ignore_ascii_case("ndjson"))
+}
+
+/// The largest order document (`.json`) read: an order takes well under 1 KiB, so this is
+/// a quarter of a million orders or so; JSON Lines, streamed, have no limit.
+pub const MAX_DOCUMENT: u64 = 256 * 1024 * 1024;
+
+/// Reads at most `limit` bytes of `reader`; `Ok(None)` if there is more.
+pub fn read_bounded(reader: impl Read, limit: u64) -> io::Result<Option<Vec<u8>>> {
+    let mut bytes = Vec::new();
+    reader.take(limit + 1).read_to_end(&mut bytes)?;
+    Ok((bytes.len() as u64 <= limit).then_some(bytes))
 }
 
 /// Opens an order file: a document is read and checked whole; JSON Lines are streamed, with
@@ -270,6 +291,11 @@ pub fn open_order_file<R: Record>(
         path: path.to_owned(),
         source,
     };
+    if path == Path::new(STDIN) {
+        let reader: Box<dyn BufRead + Send> = Box::new(BufReader::new(io::stdin()));
+        let lines = JsonLines::new(Path::new(STDIN_NAME), reader, duplicate_window);
+        return Ok(OrderSource::Lines(Box::new(lines)));
+    }
     if path.is_dir() {
         return Err(OrderFileError::Directory {
             path: path.to_owned(),
@@ -285,10 +311,17 @@ pub fn open_order_file<R: Record>(
             });
         }
         let file = File::open(path).map_err(io_error)?;
-        let lines = JsonLines::new(path, BufReader::new(file), duplicate_window);
+        let reader: Box<dyn BufRead + Send> = Box::new(BufReader::new(file));
+        let lines = JsonLines::new(path, reader, duplicate_window);
         return Ok(OrderSource::Lines(Box::new(lines)));
     }
-    let bytes = std::fs::read(path).map_err(io_error)?;
+    // Bounded: a document read from an endless source (`/dev/zero`) must not take the memory.
+    let bytes = read_bounded(File::open(path).map_err(io_error)?, MAX_DOCUMENT)
+        .map_err(io_error)?
+        .ok_or_else(|| OrderFileError::TooLarge {
+            path: path.to_owned(),
+            limit: MAX_DOCUMENT,
+        })?;
     let text = std::str::from_utf8(&bytes).map_err(|err| {
         let valid = std::str::from_utf8(&bytes[..err.valid_up_to()]).unwrap_or_default();
         let (line, column) = position_of(valid, valid.len());
@@ -413,9 +446,10 @@ impl LineStats {
 
 /// Streams orders from JSON Lines: one object per line, blank lines skipped. Yields an error
 /// for each invalid line (and goes on if asked to), and one for a file with no order at all.
-#[derive(Debug)]
+#[derive_where(Debug)]
 pub struct JsonLines<T, R> {
     path: PathBuf,
+    #[derive_where(skip)]
     reader: R,
     line: Vec<u8>,
     /// The ids of recently read orders, with the line each was on.
@@ -423,6 +457,12 @@ pub struct JsonLines<T, R> {
     records: std::marker::PhantomData<T>,
     stats: LineStats,
     done: bool,
+    /// Set from outside (Ctrl-C): stop reading at the next line or chunk, whatever the
+    /// source, so a signal is never held up by a long file or a slow pipe.
+    stop: Option<Arc<AtomicBool>>,
+    /// The source has a line that never ends (an endless source): nothing after it can be
+    /// read, or counted.
+    endless: bool,
 }
 
 impl<T: Record, R: BufRead> JsonLines<T, R> {
@@ -433,9 +473,23 @@ impl<T: Record, R: BufRead> JsonLines<T, R> {
             line: Vec::new(),
             recent: Recent::new(duplicate_window),
             records: std::marker::PhantomData,
+            stop: None,
+            endless: false,
             stats: LineStats::default(),
             done: false,
         }
+    }
+
+    /// Stops reading once `stop` is set: the rest of the source is left unread.
+    pub fn stop_when(mut self, stop: Arc<AtomicBool>) -> Self {
+        self.stop = Some(stop);
+        self
+    }
+
+    fn stopped(&self) -> bool {
+        self.stop
+            .as_ref()
+            .is_some_and(|stop| stop.load(Ordering::Relaxed))
     }
 
     pub fn stats(&self) -> LineStats {
@@ -447,7 +501,8 @@ impl<T: Record, R: BufRead> JsonLines<T, R> {
         self.done = true;
         let mut unread = 0;
         let mut ends_without_newline = false;
-        loop {
+        // An endless source cannot be counted; a stopped one is not waited for.
+        while !self.endless && !self.stopped() {
             let chunk = self
                 .reader
                 .fill_buf()
@@ -496,6 +551,10 @@ impl<T: Record, R: BufRead> Iterator for JsonLines<T, R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         while !self.done {
+            if self.stopped() {
+                self.done = true;
+                return None;
+            }
             self.line.clear();
             // A line is read up to MAX_LINE bytes and its line ending; the rest of a longer one
             // is skipped unread, so one huge line cannot take the memory with it.
@@ -516,12 +575,29 @@ impl<T: Record, R: BufRead> Iterator for JsonLines<T, R> {
                     // within it was read to its end already.
                     let cut_off = self.line.last() != Some(&b'\n');
                     if cut_off {
-                        if let Err(source) = skip_line(&mut self.reader) {
-                            self.done = true;
-                            return Some(Err(OrderFileError::Io {
-                                path: self.path.clone(),
-                                source,
-                            }));
+                        match skip_line(&mut self.reader, self.stop.as_deref()) {
+                            Ok(Skipped::ToItsEnd) => {}
+                            Ok(Skipped::Stopped) => {
+                                self.done = true;
+                                return None;
+                            }
+                            Ok(Skipped::Endless) => {
+                                self.done = true;
+                                self.endless = true;
+                                return Some(Err(OrderFileError::invalid(
+                                    &self.path,
+                                    self.stats.lines as usize,
+                                    MAX_LINE + 1,
+                                    format!("line goes on past {} MiB without ending: not JSON Lines (an endless source?); nothing after it is read", MAX_SKIP / (1024 * 1024)),
+                                )));
+                            }
+                            Err(source) => {
+                                self.done = true;
+                                return Some(Err(OrderFileError::Io {
+                                    path: self.path.clone(),
+                                    source,
+                                }));
+                            }
                         }
                     }
                     return Some(Err(OrderFileError::invalid(
@@ -569,21 +645,40 @@ fn content_len(line: &[u8]) -> usize {
     line.len()
 }
 
-/// Consumes the rest of the current line, without keeping it.
-fn skip_line(reader: &mut impl BufRead) -> io::Result<()> {
+/// The most of one overlong line skipped in search of its end: a longer one means a source
+/// that is not JSON Lines at all (`/dev/zero`), and reading stops there.
+pub const MAX_SKIP: u64 = 64 * 1024 * 1024;
+
+enum Skipped {
+    ToItsEnd,
+    Stopped,
+    Endless,
+}
+
+/// Consumes the rest of the current line, without keeping it: up to [`MAX_SKIP`] bytes, and
+/// only until `stop` is set.
+fn skip_line(reader: &mut impl BufRead, stop: Option<&AtomicBool>) -> io::Result<Skipped> {
+    let mut skipped = 0u64;
     loop {
+        if stop.is_some_and(|stop| stop.load(Ordering::Relaxed)) {
+            return Ok(Skipped::Stopped);
+        }
+        if skipped > MAX_SKIP {
+            return Ok(Skipped::Endless);
+        }
         let chunk = reader.fill_buf()?;
         if chunk.is_empty() {
-            return Ok(());
+            return Ok(Skipped::ToItsEnd);
         }
         match chunk.iter().position(|b| *b == b'\n') {
             Some(end) => {
                 reader.consume(end + 1);
-                return Ok(());
+                return Ok(Skipped::ToItsEnd);
             }
             None => {
                 let len = chunk.len();
                 reader.consume(len);
+                skipped += len as u64;
             }
         }
     }

@@ -5,12 +5,13 @@
 //! text output, traces and diagrams are all derived from it.
 
 use std::fs::File;
-use std::io::{self, BufWriter};
+use std::io::{self, BufRead, BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 
 use crate::engine::sink::EventSink;
 use crate::engine::Choreography;
 use crate::engine::Envelope;
+use crate::input::MAX_LINE;
 use crate::view::output::{Format, Writer};
 
 /// Writes a journal to a file, buffered; flushed by [`EventSink::finish`], which the
@@ -38,36 +39,56 @@ pub enum JournalError {
     },
 }
 
-/// Reads a whole journal.
+/// Reads a whole journal, a line at a time: each line is bounded ([`MAX_LINE`]), so a file
+/// that is not a journal (or an endless source) fails at its first line instead of filling
+/// the memory.
 pub fn read<C: Choreography>(path: &Path) -> Result<Vec<Envelope<C>>, JournalError> {
     let io_error = |source| JournalError::Io {
         path: path.to_owned(),
         source,
     };
-    let text = std::fs::read_to_string(path).map_err(io_error)?;
+    let invalid = |line: usize, message: String| JournalError::Invalid {
+        path: path.to_owned(),
+        line,
+        message,
+    };
+    let mut reader = BufReader::new(File::open(path).map_err(io_error)?);
     let mut events = Vec::new();
-    let lines: Vec<&str> = text.split('\n').collect();
-    for (index, line) in lines.iter().enumerate() {
-        if line.trim().is_empty() {
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        (&mut reader)
+            .take(MAX_LINE as u64 + 2)
+            .read_until(b'\n', &mut line)
+            .map_err(io_error)?;
+        if line.is_empty() {
+            break;
+        }
+        let complete = line.ends_with(b"\n");
+        if !complete && line.len() > MAX_LINE {
+            return Err(invalid(
+                number,
+                format!("line longer than {MAX_LINE} bytes; a journal line takes well under 1 KiB"),
+            ));
+        }
+        if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        match serde_json::from_str::<Envelope<C>>(line) {
+        match serde_json::from_slice::<Envelope<C>>(&line) {
             Ok(envelope) => events.push(envelope),
             // A last line without its newline was cut off by a killed process: the journal
             // up to it is still whole.
-            Err(err) if index + 1 == lines.len() && err.is_eof() => {
-                tracing::warn!(
-                    line = index + 1,
-                    "journal ends with a cut-off line; ignored"
-                );
+            Err(err) if !complete && err.is_eof() => {
+                tracing::warn!(line = number, "journal ends with a cut-off line; ignored");
             }
-            Err(err) => {
-                return Err(JournalError::Invalid {
-                    path: path.to_owned(),
-                    line: index + 1,
-                    message: err.to_string(),
-                })
+            // An order file given where a journal is expected: say so plainly.
+            Err(_) if serde_json::from_slice::<C::Input>(&line).is_ok() => {
+                return Err(invalid(
+                    number,
+                    "this is an order file, not a journal: `run FILE --journal JOURNAL` writes the journal that replay, trace and diagram order read".into(),
+                ));
             }
+            Err(err) => return Err(invalid(number, err.to_string())),
         }
     }
     Ok(events)

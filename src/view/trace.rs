@@ -130,10 +130,11 @@ pub fn order<C: Choreography>(
 /// screen. Nothing else is printed, so the lines can be counted or filtered as they are.
 ///
 /// A stuck order is a fact about the run, not an error in reading it: the result is `Ok`
-/// either way.
+/// either way, with the number of stuck orders (the command line exits 1 when there are
+/// any, so scripts can tell).
 ///
 /// One pass over the journal; memory is one small record per order.
-pub fn stuck<C: Choreography>(events: &[Envelope<C>], out: &mut impl io::Write) -> io::Result<()> {
+pub fn stuck<C: Choreography>(events: &[Envelope<C>], out: &mut impl io::Write) -> io::Result<u64> {
     let mut orders: FxHashMap<InstanceId, Progress<C>> = FxHashMap::default();
     for envelope in events {
         let progress = orders.entry(envelope.order_id).or_insert(Progress {
@@ -156,9 +157,11 @@ pub fn stuck<C: Choreography>(events: &[Envelope<C>], out: &mut impl io::Write) 
         .filter(|(_, progress)| !progress.finished)
         .collect();
     if stuck.is_empty() {
-        return writeln!(out, "no stuck orders");
+        writeln!(out, "no stuck orders")?;
+        return Ok(0);
     }
     stuck.sort_unstable_by_key(|(order, _)| *order);
+    let count = stuck.len() as u64;
     for (order, progress) in stuck {
         let base = progress.created_at.unwrap_or(progress.earliest_at);
         writeln!(
@@ -169,7 +172,7 @@ pub fn stuck<C: Choreography>(events: &[Envelope<C>], out: &mut impl io::Write) 
             progress.last.seq
         )?;
     }
-    Ok(())
+    Ok(count)
 }
 
 /// What [`stuck`] remembers of one order while it reads the journal.

@@ -156,3 +156,223 @@ async fn a_duplicate_storm_with_no_dedup_window_neither_doubles_nor_livelocks() 
         assert!(ids.insert(envelope.id), "{} published twice", envelope.id);
     }
 }
+
+/// Runs `sh -c script` with the built binary as `$0`, from `dir`.
+fn shell(dir: &std::path::Path, script: &str) -> crate::helpers::Run {
+    let out = Command::new("sh")
+        .args(["-c", script, env!("CARGO_BIN_EXE_choreo")])
+        .current_dir(dir)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("run sh");
+    crate::helpers::Run {
+        code: out.status.code().expect("exited"),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// A summary that cannot be written does not stop the report from being written, nor hide
+/// the invalid line that stopped the run: both are reported, and the bad input's exit code
+/// (2) wins over the failed output's (1).
+#[test]
+fn every_output_is_attempted_and_every_failure_reported() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let orders = dir.path().join("orders.jsonl");
+    std::fs::write(
+        &orders,
+        "{\"order_id\": 1, \"product_id\": 101, \"quantity\": 1}\nnot json\n",
+    )
+    .expect("write");
+    let report = dir.path().join("r.html");
+    let run = crate::helpers::choreo_in(
+        dir.path(),
+        [
+            "run",
+            orders.to_str().expect("utf-8"),
+            "-q",
+            "--summary",
+            "/dev/full",
+            "--report",
+            report.to_str().expect("utf-8"),
+        ],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("/dev/full: cannot write the summary"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("orders.jsonl:2:"), "{}", run.stderr);
+    let page = std::fs::read_to_string(&report).expect("report");
+    assert!(page.contains("</html>"), "the report is written whole");
+}
+
+/// A closed stdout is an error (exit 1), not output silently lost; a closed pipe is not.
+#[test]
+fn a_closed_stdout_is_an_error_and_a_closed_pipe_is_not() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let seed = repo_path("orders/seed.json");
+    let seed = seed.to_str().expect("utf-8");
+    let closed = shell(dir.path(), &format!("exec \"$0\" run {seed} >&-"));
+    assert_eq!(closed.code, 1, "{}", closed.stderr);
+    assert!(
+        closed.stderr.contains("standard output is closed"),
+        "{}",
+        closed.stderr
+    );
+    let made = shell(
+        dir.path(),
+        &format!("exec \"$0\" run {seed} -q --journal j.jsonl >/dev/null"),
+    );
+    assert_eq!(made.code, 0, "{}", made.stderr);
+    let closed = shell(dir.path(), "exec \"$0\" replay j.jsonl >&-");
+    assert_eq!(closed.code, 1, "{}", closed.stderr);
+    // `>/dev/null` is a place to write to, not a closed stdout.
+    let null = shell(dir.path(), &format!("exec \"$0\" run {seed} -q >/dev/null"));
+    assert_eq!(null.code, 0, "{}", null.stderr);
+    // With no output asked for, a closed stdout does not matter.
+    let none = shell(
+        dir.path(),
+        &format!("exec \"$0\" run {seed} --format none -q >&-"),
+    );
+    assert_eq!(none.code, 0, "{}", none.stderr);
+    let swarm = repo_path("orders/swarm.jsonl");
+    let piped = shell(
+        dir.path(),
+        &format!(
+            "\"$0\" run {} --set products.101.stock=100000 | head -1",
+            swarm.display()
+        ),
+    );
+    assert_eq!(piped.code, 0, "{}", piped.stderr);
+    assert_eq!(piped.stdout.lines().count(), 1);
+}
+
+/// Endless sources fail fast with a clear message instead of filling the memory or
+/// spinning: a document, a JSON Lines file, a config and a journal that are `/dev/zero`.
+#[test]
+fn endless_sources_are_refused_not_read_for_ever() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for name in ["zero.json", "zero.jsonl", "zero.toml", "zero.journal"] {
+        std::os::unix::fs::symlink("/dev/zero", dir.path().join(name)).expect("symlink");
+    }
+    let seed = repo_path("orders/seed.json");
+    let seed = seed.to_str().expect("utf-8");
+    let started = std::time::Instant::now();
+    for (args, expected) in [
+        (vec!["run", "zero.json"], "zero.json: larger than 256 MiB"),
+        (
+            vec!["run", "zero.jsonl"],
+            "zero.jsonl:1:65537: line goes on past 64 MiB",
+        ),
+        (
+            vec!["run", seed, "--config", "zero.toml"],
+            "zero.toml: larger than 1 MiB",
+        ),
+        (
+            vec!["replay", "zero.journal"],
+            "zero.journal:1: not a journal line: line longer than 65536 bytes",
+        ),
+    ] {
+        let run = crate::helpers::choreo_in(dir.path(), &args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(expected), "{args:?}: {}", run.stderr);
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
+
+/// Ctrl-C is heeded in the middle of a long run of invalid lines: the run stops reading,
+/// reports, and exits 130, instead of reading to the end of the file and exiting 0.
+#[test]
+fn an_interrupt_stops_a_long_run_of_invalid_lines() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let orders = dir.path().join("bad.jsonl");
+    let mut text = String::from("{\"order_id\": 1, \"product_id\": 101, \"quantity\": 1}\n");
+    text.push_str(&"{\"nope\": 1}\n".repeat(3_000_000));
+    std::fs::write(&orders, text).expect("write");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_choreo"))
+        .args([
+            "run",
+            "--skip-invalid",
+            "--format",
+            "none",
+            "--summary",
+            "s.json",
+        ])
+        .arg(&orders)
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("s.json")).expect("summary"))
+            .expect("summary JSON");
+    let lines = summary["lines"].as_u64().expect("lines");
+    assert!(lines < 3_000_001, "stopped reading early: {lines} lines");
+}
+
+/// Orders can come on stdin (`run -`, JSON Lines, streamed); `.JSONL` is JSON Lines too.
+#[test]
+fn orders_are_read_from_stdin_and_from_upper_case_jsonl() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mixed = repo_path("orders/mixed.jsonl");
+    let expected = crate::helpers::choreo(["run", mixed.to_str().expect("utf-8"), "-q"]);
+    assert_eq!(expected.code, 0);
+    let piped = shell(
+        dir.path(),
+        &format!("exec \"$0\" run - -q < {}", mixed.display()),
+    );
+    assert_eq!(piped.code, 0, "{}", piped.stderr);
+    assert_eq!(piped.stdout, expected.stdout);
+    std::fs::copy(&mixed, dir.path().join("MIXED.JSONL")).expect("copy");
+    let upper = crate::helpers::choreo_in(dir.path(), ["run", "MIXED.JSONL", "-q"]);
+    assert_eq!(upper.code, 0, "{}", upper.stderr);
+    assert_eq!(upper.stdout, expected.stdout);
+    let bad = shell(dir.path(), "printf 'oops\\n' | \"$0\" run - -q");
+    assert_eq!(bad.code, 2);
+    assert!(bad.stderr.contains("<stdin>:1:1"), "{}", bad.stderr);
+}
+
+/// `replay` given an order file says so, instead of a JSON error.
+#[test]
+fn replaying_an_order_file_says_it_is_not_a_journal() {
+    let run = crate::helpers::choreo(["replay", "orders/mixed.jsonl"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("this is an order file, not a journal"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// `--order -1` explains the range of order ids.
+#[test]
+fn a_negative_order_id_is_explained() {
+    for args in [
+        ["trace", "j.jsonl", "--order", "-1"],
+        ["diagram", "order", "j.jsonl", "--order"],
+    ] {
+        let mut args = args.to_vec();
+        if args.len() == 4 && args[0] == "diagram" {
+            args.push("-1");
+        }
+        let run = crate::helpers::choreo(&args);
+        assert_eq!(run.code, 2, "{args:?}");
+        assert!(
+            run.stderr
+                .contains("an order id is a whole number from 1 to 9007199254740991, got `-1`"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}

@@ -146,8 +146,19 @@ fn orders_cut_short_are_listed_as_stuck_after_their_last_event() {
     assert_eq!(cut.lines().count() + 2, text.lines().count());
     let (_cut_dir, cut_journal) = temp_file("cut.jsonl", &cut);
 
+    // Stuck orders make `--stuck` exit 1, so scripts can tell.
+    let run = choreo([
+        "trace",
+        cut_journal.to_str().expect("utf-8 path"),
+        "--stuck",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
     assert_eq!(
-        trace(&cut_journal, &["--stuck"]),
+        run.stderr,
+        "choreo: error: 2 orders without a terminal state\n"
+    );
+    assert_eq!(
+        run.stdout,
         "\
 order 3: STUCK after PaymentProcessed (+130 ms, seq 25)
 order 6: STUCK after InventoryReleased (+232 ms, seq 40)
