@@ -392,6 +392,8 @@ fn identity(path: &std::path::Path) -> Option<FileIdentity> {
         return None;
     }
     match std::fs::metadata(path) {
+        // Devices, pipes and the like are not files to destroy: `/dev/null` twice is fine.
+        Ok(meta) if !meta.is_file() => None,
         Ok(meta) => {
             #[cfg(unix)]
             {

@@ -163,10 +163,22 @@ impl<C: Choreography> Config<C> {
         };
         let invalid = |err: serde_path_to_error::Error<toml::de::Error>| {
             let key = err.path().to_string();
+            let mut message = err.into_inner().message().trim_end().to_owned();
+            // The engine's part does not know the choreography's keys beside its own: an
+            // unknown key's list of what is expected gets them too.
+            if message.starts_with("unknown field") {
+                let parent = key.rsplit_once('.').map_or("", |(parent, _)| parent);
+                for own in C::CONFIG_KEYS {
+                    let (own_parent, name) = own.rsplit_once('.').unwrap_or(("", own));
+                    if own_parent == parent && !message.contains(&format!("`{name}`")) {
+                        message.push_str(&format!(", `{name}`"));
+                    }
+                }
+            }
             ConfigError::Invalid {
                 origin: blame(&key),
                 key,
-                message: err.into_inner().message().trim_end().to_owned(),
+                message,
             }
         };
         // The choreography's keys go to its own type, at the same paths, so an error names
@@ -485,6 +497,17 @@ mod tests {
             err,
             r#"config key `simulation.latency.payment` (--set simulation.latency.payment={ model = "uniform", min_ms = 9, max_ms = 2 }): min_ms (9) is more than max_ms (2)"#
         );
+    }
+
+    /// Poison where it cannot apply would silently do nothing: refused, with the key.
+    #[test]
+    fn poison_for_a_service_without_a_forward_event_is_refused() {
+        let err = load_with(&["simulation.faults.order.poison=0.1"]).unwrap_err();
+        assert_eq!(
+            err,
+            "config key `simulation.faults.order.poison` (--set simulation.faults.order.poison=0.1): OrderService has no forward event to give up on, so no event of it can be poison; set it to 0"
+        );
+        assert!(load_with(&["simulation.faults.inventory.poison=0.1"]).is_ok());
     }
 
     #[test]

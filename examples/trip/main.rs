@@ -147,7 +147,16 @@ impl Choreography for Trip {
             Event::TripCancelled { reason, .. } => {
                 format!("trip {trip} cancelled: {reason}, {}", reason.undone())
             }
-            other => format!("trip {trip} ended: {}", other.kind()),
+            // Not terminal: the engine passes only terminal events.
+            Event::TripRequested(_)
+            | Event::FlightBooked { .. }
+            | Event::HotelBooked { .. }
+            | Event::CarBooked { .. }
+            | Event::FlightUnavailable { .. }
+            | Event::HotelUnavailable { .. }
+            | Event::CarUnavailable { .. }
+            | Event::HotelCancelled { .. }
+            | Event::FlightCancelled { .. } => format!("trip {trip} ended: {}", terminal.kind()),
         }
     }
 

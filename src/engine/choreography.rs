@@ -22,6 +22,7 @@ use std::time::Duration;
 use derive_where::derive_where;
 use serde::{Deserialize, Deserializer, Serializer};
 
+use crate::engine::kinds::Kinds;
 use crate::input::{InstanceId, Record};
 pub use crate::name::Name;
 
@@ -208,6 +209,69 @@ pub trait Services<C: Choreography> {
     fn add<S: Service<C>>(&mut self, service: S) -> Result<(), SpawnError>;
 }
 
+/// One service's declared wiring, read from its trait constants: what the task loop enforces,
+/// and what diagrams and checks are drawn from.
+#[derive_where(Debug, Clone, Copy)]
+pub struct Declared<C: Choreography> {
+    pub name: C::Service,
+    pub subscribes: Kinds<C::Kind>,
+    pub publishes: Kinds<C::Kind>,
+    /// [`Service::FORWARD`].
+    pub forward: Option<C::Kind>,
+}
+
+/// Every service's declarations, in [`Name::ALL`] order: the services are built from `config`
+/// (as a run would), and only their constants are read.
+pub fn declarations<C: Choreography>(
+    config: &C::Config,
+    seed: u64,
+) -> Result<Vec<Declared<C>>, SpawnError> {
+    struct Collect<C: Choreography>(Vec<Declared<C>>);
+    impl<C: Choreography> Services<C> for Collect<C> {
+        fn add<S: Service<C>>(&mut self, _service: S) -> Result<(), SpawnError> {
+            self.0.push(Declared {
+                name: S::NAME,
+                subscribes: Kinds::of(S::SUBSCRIBES),
+                publishes: Kinds::of(S::PUBLISHES),
+                forward: S::FORWARD,
+            });
+            Ok(())
+        }
+    }
+    let mut collect = Collect(Vec::new());
+    C::services(config, seed, &mut collect)?;
+    collect.0.sort_by_key(|declared| declared.name.index());
+    Ok(collect.0)
+}
+
+/// Checks what a set of names promises and the engine relies on: the names' `index`es are
+/// `0 .. ALL.len()`, each once (tables are indexed by them; `ALL` may list them in another
+/// order), and there are at most [`Kinds::MAX`] (bit sets hold them). A failure is a bug in
+/// the choreography, found when it starts.
+pub fn check_names<N: Name>(what: &str) -> Result<(), SpawnError> {
+    if N::ALL.len() > Kinds::<N>::MAX {
+        return Err(SpawnError::Names(format!(
+            "{} {what}, more than the {} the engine holds",
+            N::ALL.len(),
+            Kinds::<N>::MAX
+        )));
+    }
+    let mut taken = vec![false; N::ALL.len()];
+    for name in N::ALL {
+        match taken.get_mut(name.index()) {
+            Some(slot) if !*slot => *slot = true,
+            _ => {
+                return Err(SpawnError::Names(format!(
+                    "{what} {name} has index {}, which is not one of 0 to {} that no other has",
+                    name.index(),
+                    N::ALL.len() - 1
+                )))
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A service could not be started.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpawnError {
@@ -220,6 +284,8 @@ pub enum SpawnError {
     Twice(&'static str),
     #[error("{0} was never added by the choreography")]
     Missing(&'static str),
+    #[error("the choreography's names are not as the engine needs them: {0}")]
+    Names(String),
 }
 
 /// An instance id and a kind name, e.g. `1.OrderCreated`, for messages.
@@ -379,5 +445,52 @@ impl<C: Choreography> fmt::Debug for Facts<'_, C> {
 impl<C: Choreography> fmt::Display for Facts<'_, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         C::facts(self.0, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hand-written set whose indexes clash.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+    enum Shuffled {
+        A,
+        B,
+    }
+
+    impl fmt::Display for Shuffled {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.name())
+        }
+    }
+
+    impl Name for Shuffled {
+        const ALL: &'static [Self] = &[Shuffled::B, Shuffled::A];
+
+        fn name(self) -> &'static str {
+            match self {
+                Shuffled::A => "A",
+                Shuffled::B => "B",
+            }
+        }
+
+        fn index(self) -> usize {
+            0
+        }
+    }
+
+    crate::names! {
+        enum Fine { One, Two }
+    }
+
+    #[test]
+    fn names_whose_indexes_clash_are_refused() {
+        let err = check_names::<Shuffled>("kinds").unwrap_err().to_string();
+        assert!(
+            err.contains("kinds A has index 0, which is not one of 0 to 1 that no other has"),
+            "{err}"
+        );
+        assert_eq!(check_names::<Fine>("kinds"), Ok(()));
     }
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 use derive_where::derive_where;
 use serde::{Deserialize, Deserializer};
 
-use crate::engine::choreography::{Choreography, Name};
+use crate::engine::choreography::{declarations, Choreography, Name};
 use crate::input::WholeNumber;
 use crate::sim::SimulationConfig;
 
@@ -112,7 +112,43 @@ impl<C: Choreography> Config<C> {
                 .check()
                 .map_err(|m| (format!("simulation.latency.{}", service.key()), m))?;
         }
+        self.check_poison()?;
         C::validate(&self.choreography)
+    }
+}
+
+impl<C: Choreography> Config<C> {
+    /// Poison only applies to a service's forward event, given up on with the choreography's
+    /// dead letter: a chance set for a service without them would silently do nothing.
+    fn check_poison(&self) -> Result<(), (String, String)> {
+        let faulty = self
+            .simulation
+            .faults
+            .services
+            .iter()
+            .any(|(_, faults)| !faults.poison.is_zero());
+        if !faulty {
+            return Ok(());
+        }
+        let declared = declarations::<C>(&self.choreography, self.simulation.seed)
+            .map_err(|err| (String::new(), err.to_string()))?;
+        for service in declared {
+            if self.simulation.faults.of(service.name).poison.is_zero() {
+                continue;
+            }
+            let why = match service.forward {
+                None => format!("{} has no forward event to give up on", service.name),
+                Some(kind) if C::dead_lettered(kind, 0).is_none() => {
+                    "the choreography has no dead letter to give up with".to_owned()
+                }
+                Some(_) => continue,
+            };
+            return Err((
+                format!("simulation.faults.{}.poison", service.name.key()),
+                format!("{why}, so no event of it can be poison; set it to 0"),
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -32,7 +32,7 @@ impl<K: Name> Kinds<K> {
     }
 
     fn bit(kind: K) -> u64 {
-        // `Name`s beyond 64 are refused when a choreography starts (see `Spawner`); the
+        // `Name`s beyond 64 are refused when a choreography starts (`choreography::check_names`); the
         // wrapping shift keeps a misuse from panicking here.
         1u64.wrapping_shl(kind.index() as u32)
     }

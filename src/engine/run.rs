@@ -18,6 +18,7 @@ use crate::engine::choreography::Envelope;
 use crate::engine::choreography::{Choreography, Name, SpawnError};
 use crate::engine::config::Config;
 use crate::engine::failure::{Failure, RunFailed};
+use crate::engine::kinds::Kinds;
 use crate::engine::sink::EventSink;
 use crate::engine::stats::{Finished, Summary};
 use crate::engine::supervisor::{judge, Ended, Services};
@@ -121,9 +122,12 @@ pub async fn run_until<C: Choreography>(
 
 /// An order admitted and not yet finished.
 #[derive(Debug, Clone, Copy)]
-struct InFlight {
+struct InFlight<K: Name> {
     /// Its events seen so far.
     seen: u64,
+    /// Their kinds: an event id is its instance and kind, so a kind seen twice is one id
+    /// published twice, which the services would take for a duplicate and drop.
+    kinds: Kinds<K>,
     /// When it arrived, in microseconds since the run started.
     arrived_us: u64,
 }
@@ -142,7 +146,7 @@ struct Admission<'b, C: Choreography, I> {
     credit: Credit,
     /// Each order in flight; an order leaves at its terminal event, so this holds only what
     /// is in flight.
-    in_flight: FxHashMap<InstanceId, InFlight>,
+    in_flight: FxHashMap<InstanceId, InFlight<C::Kind>>,
     summary: Summary<C>,
     /// Orders read from the input (admitted, or waiting to be).
     read: u64,
@@ -243,6 +247,7 @@ impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
             let arrived_us = arrives.duration_since(self.bus.started()).as_micros() as u64;
             let record = InFlight {
                 seen: 0,
+                kinds: Kinds::empty(),
                 arrived_us,
             };
             let order_id = order.id();
@@ -382,7 +387,19 @@ impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
             });
         };
         order.seen += 1;
-        let InFlight { seen, arrived_us } = *order;
+        if order.kinds.contains(envelope.kind()) {
+            return Err(Failure::Protocol {
+                order_id,
+                problem: format!(
+                    "{} published a second time: each kind happens at most once per order",
+                    envelope.id
+                ),
+            });
+        }
+        order.kinds.insert(envelope.kind());
+        let InFlight {
+            seen, arrived_us, ..
+        } = *order;
         if seen > C::MAX_EVENTS {
             return Err(Failure::Protocol {
                 order_id,

@@ -42,11 +42,11 @@ impl Finished {
 pub struct Summary<C: Choreography> {
     /// Orders read from the input.
     pub orders: u64,
-    /// Orders that reached ShippingArranged.
+    /// Orders whose terminal kind means [`Outcome::Completed`].
     pub completed: u64,
-    /// Orders that reached OrderRejected.
+    /// Orders whose terminal kind means [`Outcome::Rejected`].
     pub rejected: u64,
-    /// Orders that reached OrderCancelled.
+    /// Orders whose terminal kind means [`Outcome::Cancelled`].
     pub cancelled: u64,
     /// Orders without a terminal event when the run ended (admitted or not).
     pub unfinished: u64,

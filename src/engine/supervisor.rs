@@ -58,6 +58,11 @@ impl<C: Choreography> Services<C> {
         cancel: &CancellationToken,
     ) -> (Self, Result<(), SpawnError>) {
         let mut services = Services::new(config, bus, cancel);
+        let names = choreography::check_names::<C::Kind>("kinds")
+            .and_then(|()| choreography::check_names::<C::Service>("services"));
+        if let Err(err) = names {
+            return (services, Err(err));
+        }
         let started = C::services(&config.choreography, config.simulation.seed, &mut services)
             .and_then(|()| {
                 match C::Service::ALL

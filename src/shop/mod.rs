@@ -178,7 +178,16 @@ impl Choreography for Shop {
             },
             Event::OrderCancelled { reason } => format!("order {order} cancelled: {reason}"),
             Event::ShippingArranged { .. } => format!("order {order} completed"),
-            other => format!("order {order} ended: {}", other.kind()),
+            // Not terminal: the engine passes only terminal events.
+            Event::OrderCreated { .. }
+            | Event::InventoryChecked { .. }
+            | Event::InventoryUnavailable(_)
+            | Event::PaymentProcessed { .. }
+            | Event::PaymentDeclined(_)
+            | Event::ShippingFailed { .. }
+            | Event::PaymentRefunded { .. }
+            | Event::InventoryReleased { .. }
+            | Event::DeadLettered { .. } => format!("order {order} ended: {}", terminal.kind()),
         }
     }
 
@@ -266,7 +275,17 @@ impl Choreography for Shop {
                 gave_up_on,
                 crashes,
             } => Some((*gave_up_on, *crashes)),
-            _ => None,
+            Event::OrderCreated { .. }
+            | Event::InventoryChecked { .. }
+            | Event::InventoryUnavailable(_)
+            | Event::PaymentProcessed { .. }
+            | Event::PaymentDeclined(_)
+            | Event::ShippingArranged { .. }
+            | Event::ShippingFailed { .. }
+            | Event::PaymentRefunded { .. }
+            | Event::InventoryReleased { .. }
+            | Event::OrderRejected(_)
+            | Event::OrderCancelled { .. } => None,
         }
     }
 }

@@ -121,19 +121,40 @@ impl<'de, S: Name, T: Deserialize<'de>> serde::de::Visitor<'de> for PerServiceVi
                 Others::None => false,
             };
             if !taken {
-                {
-                    let mut expected: Vec<&'static str> = S::ALL.iter().map(|s| s.key()).collect();
-                    if let Others::Faults(_) = self.others {
-                        expected.extend(FaultsGeneral::KEYS);
-                    }
-                    // `unknown_field` wants a `'static` list: a few bytes per distinct
-                    // message, once, for an error that ends the program.
-                    let expected: &'static [&'static str] = Box::leak(expected.into_boxed_slice());
-                    return Err(serde::de::Error::unknown_field(&key, expected));
+                let mut expected: Vec<&'static str> = S::ALL.iter().map(|s| s.key()).collect();
+                if let Others::Faults(_) = self.others {
+                    expected.extend(FaultsGeneral::KEYS);
                 }
+                // Refused as its value is read, so the error's path names the key itself.
+                return map.next_value_seed(Refuse {
+                    key: &key,
+                    expected: &expected,
+                    value: std::marker::PhantomData,
+                });
             }
         }
         Ok(self.per_service)
+    }
+}
+
+/// Refuses the value of an unknown key, naming the key and what is expected, as serde's
+/// derive does for a struct.
+struct Refuse<'a, T> {
+    key: &'a str,
+    expected: &'a [&'static str],
+    value: std::marker::PhantomData<T>,
+}
+
+impl<'de, T> serde::de::DeserializeSeed<'de> for Refuse<'_, T> {
+    type Value = T;
+
+    fn deserialize<D: Deserializer<'de>>(self, _deserializer: D) -> Result<T, D::Error> {
+        let expected: Vec<String> = self.expected.iter().map(|k| format!("`{k}`")).collect();
+        Err(serde::de::Error::custom(format_args!(
+            "unknown field `{}`, expected one of {}",
+            self.key,
+            expected.join(", ")
+        )))
     }
 }
 

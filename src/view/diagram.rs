@@ -15,7 +15,7 @@
 use std::io;
 
 use crate::config::Config;
-use crate::engine::{Choreography, Envelope, Kinds, Name, Role, Service, Services, SpawnError};
+use crate::engine::{Choreography, Envelope, Kinds, Name, Role};
 use crate::input::InstanceId;
 
 /// One service's declared wiring: its name, the kinds it subscribes to, the kinds it publishes.
@@ -26,25 +26,29 @@ pub type Declaration<C> = (
 );
 
 /// Every service's declared wiring, in [`Name::ALL`] order, read from the trait constants of
-/// the services the choreography builds, so that nothing here restates them.
+/// the services the choreography builds from its default config, so that nothing here
+/// restates them. (The wiring does not depend on the config; a choreography whose defaults
+/// cannot build its services has none to draw, and its own tests say why.)
 pub fn declarations<C: Choreography>() -> Vec<Declaration<C>> {
-    struct Collect<C: Choreography>(Vec<Declaration<C>>);
-    impl<C: Choreography> Services<C> for Collect<C> {
-        fn add<S: Service<C>>(&mut self, _service: S) -> Result<(), SpawnError> {
-            self.0
-                .push((S::NAME, Kinds::of(S::SUBSCRIBES), Kinds::of(S::PUBLISHES)));
-            Ok(())
+    let declared = Config::<C>::load(&[], &[])
+        .map_err(|err| err.to_string())
+        .and_then(|config| {
+            crate::engine::choreography::declarations::<C>(
+                &config.choreography,
+                config.simulation.seed,
+            )
+            .map_err(|err| err.to_string())
+        });
+    match declared {
+        Ok(declared) => declared
+            .into_iter()
+            .map(|d| (d.name, d.subscribes, d.publishes))
+            .collect(),
+        Err(err) => {
+            tracing::error!(%err, "the choreography cannot build its services to draw them");
+            Vec::new()
         }
     }
-    let mut collect = Collect(Vec::new());
-    // Building the services needs a config; the wiring does not depend on it. (A choreography
-    // whose default config cannot build its services draws none: its own tests catch that.)
-    let config = Config::<C>::default();
-    if C::services(&config.choreography, config.simulation.seed, &mut collect).is_err() {
-        tracing::warn!("the choreography could not build its services for the diagram");
-    }
-    collect.0.sort_by_key(|(service, _, _)| service.index());
-    collect.0
 }
 
 /// How a kind is drawn: the choreography's [`Role`], except that a terminal kind is drawn as
@@ -68,7 +72,7 @@ fn role<C: Choreography>(kind: C::Kind) -> Drawn {
     }
 }
 
-/// The services that publish `kind`, in [`ServiceName::ALL`] order.
+/// The services that publish `kind`, in [`Name::ALL`] order.
 fn publishers<C: Choreography>(
     decls: &[Declaration<C>],
     kind: C::Kind,
@@ -81,7 +85,7 @@ fn publishers<C: Choreography>(
 
 /// Whether `service` hearing `kind` is it hearing its own event (as in the reference, each
 /// service confirms what it published) rather than reacting to another's: it is the only
-/// service that publishes the kind. `DeadLettered`, published by three services, is a real
+/// service that publishes the kind. A kind several services publish (the shop's `DeadLettered`) is a real
 /// reaction for each subscriber, since it hears the others' too.
 fn is_own<C: Choreography>(decls: &[Declaration<C>], service: C::Service, kind: C::Kind) -> bool {
     let mut publishing = publishers::<C>(decls, kind);
@@ -188,7 +192,7 @@ pub fn topology<C: Choreography>(out: &mut impl io::Write) -> io::Result<()> {
     Ok(())
 }
 
-/// A sequence diagram of one order across the four services.
+/// A sequence diagram of one order across the services.
 ///
 /// Every service is a participant, in [`Name::ALL`] order, so diagrams
 /// of different orders line up. Each event of the order, in journal (bus) order, is drawn as

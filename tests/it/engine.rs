@@ -34,7 +34,7 @@ choreo::names! {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event")]
 enum Signal {
-    Asked { refuse: bool },
+    Asked { refuse: bool, twice: bool },
     Answered,
     Refused,
     Closed,
@@ -46,6 +46,9 @@ struct Call {
     order_id: InstanceId,
     #[serde(default)]
     refuse: bool,
+    /// Makes the echo answer twice: a kind published twice for one instance.
+    #[serde(default)]
+    twice: bool,
 }
 
 impl Record for Call {
@@ -110,7 +113,11 @@ impl Service<Relay> for Echo {
         *decided += 1;
         assert_eq!(*decided, 1, "an event handled twice");
         match event.event {
-            Signal::Asked { refuse: true } => out.publish(Signal::Refused),
+            Signal::Asked { refuse: true, .. } => out.publish(Signal::Refused),
+            Signal::Asked { twice: true, .. } => {
+                out.publish(Signal::Answered);
+                out.publish(Signal::Answered);
+            }
             _ => out.publish(Signal::Answered),
         }
     }
@@ -157,6 +164,7 @@ impl Choreography for Relay {
             Node::Caller,
             Signal::Asked {
                 refuse: call.refuse,
+                twice: call.twice,
             },
         )
     }
@@ -197,6 +205,7 @@ fn calls(n: u64) -> impl Iterator<Item = Call> {
     (1..=n).map(|id| Call {
         order_id: InstanceId::new(id).expect("valid id"),
         refuse: id % 10 == 0,
+        twice: false,
     })
 }
 
@@ -234,6 +243,28 @@ async fn admission_keeps_a_bus_of_one_instance_lossless() {
     assert_eq!(summary.rejected, 2_000);
     assert_eq!(summary.lost_events, 0);
     assert_eq!(terminals(&events), 20_000);
+}
+
+/// A kind published twice for one instance (one event id, twice) fails the run loudly: the
+/// services would take the second for a duplicate and drop it.
+#[tokio::test]
+async fn a_kind_published_twice_for_one_instance_fails_the_run() {
+    let calls = [Call {
+        order_id: InstanceId::new(1).expect("valid id"),
+        refuse: false,
+        twice: true,
+    }];
+    let mut events = Vec::new();
+    let failed = engine::run(&config(&[]), calls, &mut events)
+        .await
+        .expect_err("refused");
+    assert!(
+        failed.failures.iter().any(|f| matches!(
+            f,
+            Failure::Protocol { problem, .. } if problem.contains("1.Answered published a second time")
+        )),
+        "{failed}"
+    );
 }
 
 /// A bus smaller than one instance's events is refused when the config is loaded.

@@ -113,6 +113,23 @@ fn outputs_that_collide_with_each_other_or_an_input_are_refused() {
         );
         assert!(run.stdout.is_empty(), "nothing ran");
     }
+    let devices = crate::helpers::choreo_in(
+        dir.path(),
+        [
+            "run",
+            o,
+            "-q",
+            "--journal",
+            "/dev/null",
+            "--summary",
+            "/dev/null",
+        ],
+    );
+    assert_eq!(
+        devices.code, 0,
+        "/dev/null twice is fine: {}",
+        devices.stderr
+    );
     assert_eq!(std::fs::read(&orders).expect("orders"), original);
     assert_eq!(std::fs::read_to_string(&existing).expect("kept"), "keep me");
     assert!(!dir.path().join("new.json").exists());

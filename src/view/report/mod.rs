@@ -98,7 +98,8 @@ pub struct Report<C: Choreography> {
     /// From an event's cause to the event, per (cause, event) kind.
     steps: BTreeMap<CauseAndEffect<C::Kind>, Step<C::Service>>,
     timeline: Timeline,
-    /// Events published, per kind (indexed by [`Name::index`]).
+    /// Events published, per service and kind: at `service.index() * kinds + kind.index()`
+    /// (see [`published_at`]), so an edge carries its own publisher's count.
     published: Vec<u64>,
     /// The kinds of the orders' first events (the ones without a cause), and the services
     /// that published them: where orders enter.
@@ -136,7 +137,7 @@ impl<C: Choreography> Report<C> {
             latency: std::array::from_fn(|_| LogHistogram::default()),
             steps: BTreeMap::new(),
             timeline: Timeline::default(),
-            published: vec![0; C::Kind::ALL.len()],
+            published: vec![0; C::Service::ALL.len() * C::Kind::ALL.len()],
             starts: Kinds::empty(),
             entries: Kinds::empty(),
             events: 0,
@@ -215,11 +216,19 @@ impl<C: Choreography> Report<C> {
     }
 }
 
+/// Where [`Report::published`] counts `kind` published by `service`.
+fn published_at<C: Choreography>(service: C::Service, kind: C::Kind) -> usize {
+    service.index() * C::Kind::ALL.len() + kind.index()
+}
+
 impl<C: Choreography> EventSink<C> for Report<C> {
     fn event(&mut self, envelope: &Envelope<C>) -> io::Result<()> {
         let kind = envelope.kind();
         self.events += 1;
-        if let Some(published) = self.published.get_mut(kind.index()) {
+        if let Some(published) = self
+            .published
+            .get_mut(published_at::<C>(envelope.service, kind))
+        {
             *published += 1;
         }
         if envelope.cause.is_none() {
@@ -716,12 +725,47 @@ mod tests {
         assert_eq!(timeline.slots[0][0] + timeline.slots[0][1], 2);
     }
 
+    /// A kind several services publish carries, on each service's edge, that service's own
+    /// count, not the run's total.
+    #[test]
+    fn each_edge_counts_what_its_own_publisher_published() {
+        use ServiceName::*;
+        let config = config();
+        let mut report = Report::new(&config);
+        let mut feed = Feed::default();
+        let gave_up = |on| Event::DeadLettered {
+            gave_up_on: on,
+            crashes: 3,
+        };
+        for order in 1..=3 {
+            feed.emit(&mut report, order, 0, OrderService, None, created());
+            let service = if order == 3 {
+                PaymentService
+            } else {
+                InventoryService
+            };
+            feed.emit(
+                &mut report,
+                order,
+                10,
+                service,
+                Some(EventKind::OrderCreated),
+                gave_up(EventKind::OrderCreated),
+            );
+        }
+        let page = report.render(&summary(&config));
+        let label = |n: u64| format!("DeadLettered <tspan class=\"small\">{n}</tspan>");
+        assert!(page.contains(&label(2)), "InventoryService's two");
+        assert!(page.contains(&label(1)), "PaymentService's one");
+        assert!(!page.contains(&label(3)), "never the total");
+    }
+
     #[test]
     fn the_topology_comes_from_the_declarations() {
         let config = config();
         let mut page = Page::default();
         let declarations = crate::view::diagram::declarations::<Shop>();
-        let published = vec![0; EventKind::ALL.len()];
+        let published = vec![0; ServiceName::ALL.len() * EventKind::ALL.len()];
         topology_svg(&mut page, &declarations, &published, &summary(&config), 0);
         let page = page.into_string();
         for service in ServiceName::ALL {

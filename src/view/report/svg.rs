@@ -143,7 +143,10 @@ pub(super) fn topology_svg<C: Choreography>(
                     "<text x=\"{mx:.0}\" y=\"{ly:.0}\" text-anchor=\"middle\" class=\"halo\" \
                      style=\"fill:{}\">{kind} <tspan class=\"small\">{}</tspan></text>\n",
                     Drawn::of::<C>(*kind).ink(),
-                    num(published.get(kind.index()).copied().unwrap_or(0))
+                    num(published
+                        .get(super::published_at::<C>(services[edge.from].0, *kind))
+                        .copied()
+                        .unwrap_or(0))
                 ),
             );
         }
