@@ -2,7 +2,7 @@
 //! and one order's sequence across the services, from a journal.
 //!
 //! Both are built from [`declarations`], the `SUBSCRIBES` and `PUBLISHES` constants of the
-//! choreography's [`Service`] impls. Those constants are the real wiring: the task loop delivers a service only
+//! choreography's [`Service`](crate::engine::Service) impls. Those constants are the real wiring: the task loop delivers a service only
 //! the kinds it subscribes to and fails it if it publishes one it does not declare. So a
 //! diagram drawn from them cannot drift from the code the way a hand-drawn one can. The only
 //! other part is presentation: which kinds are drawn as failures, compensations or terminal
