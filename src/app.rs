@@ -223,9 +223,11 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
         OrderSource::Document(orders) => Some(orders.len() as u64),
         OrderSource::Lines(_) => None,
     };
-    let mut output = Progress::new(
+    let draw_progress = Progress::<()>::wanted(args.format != crate::view::output::Format::None);
+    let mut output = Progress::drawn_if(
         total,
         Writer::<C, _>::new(args.format, BufWriter::new(io::stdout())),
+        draw_progress,
     );
     let mut sinks: Vec<&mut (dyn EventSink<C> + Send)> = vec![&mut output];
     if let Some(journal) = journal.as_mut() {

@@ -83,6 +83,8 @@ pub enum Failure {
         /// Orders never admitted.
         not_admitted: u64,
     },
+    #[error("simulated time reached {}, as far as Tokio's clock goes; the run cannot be simulated past it (arrivals and latencies that far apart are out of range)", humantime::format_duration(Duration::from_secs(reached.as_secs())))]
+    Horizon { reached: Duration },
     #[error("{service} failed: {error}")]
     ServiceFailed {
         service: &'static str,

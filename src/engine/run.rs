@@ -315,7 +315,7 @@ impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
             }
             if taken > 0 {
                 if Instant::now() >= deadline.deadline() {
-                    return Some(self.time_limit(config.run.time_limit));
+                    return Some(self.deadline_passed(config.run.time_limit));
                 }
                 if taken == BATCH {
                     tokio::task::yield_now().await;
@@ -338,7 +338,7 @@ impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
             let arrives = tokio::time::sleep_until(arrival.unwrap_or_else(Instant::now));
             let step = tokio::select! {
                 biased;
-                () = &mut deadline => Err(self.time_limit(config.run.time_limit)),
+                () = &mut deadline => Err(self.deadline_passed(config.run.time_limit)),
                 Some(joined) = services.tasks.join_next_with_id() => {
                     let ended = match &joined {
                         Ok((id, _)) => *id,
@@ -448,6 +448,16 @@ impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
             // Bookkeeping only now: the failure that ended the run is already reported.
             let _ = self.observe(&envelope, sink);
         }
+    }
+
+    /// The time limit's timer fired: the limit, or, when less simulated time has passed than
+    /// the limit, the end of Tokio's clock, which a timer set beyond it fires at instead.
+    fn deadline_passed(&mut self, limit: Duration) -> Failure {
+        let elapsed = self.bus.started().elapsed();
+        if elapsed < limit {
+            return Failure::Horizon { reached: elapsed };
+        }
+        self.time_limit(limit)
     }
 
     fn time_limit(&mut self, limit: Duration) -> Failure {

@@ -130,8 +130,9 @@ pub struct Latencies {
 
 impl Default for Latencies {
     fn default() -> Self {
-        // Microseconds up to about 12 days of simulated time, 3 significant digits.
-        let histogram = || Histogram::new_with_bounds(1, 1 << 40, 3).expect("valid bounds");
+        // Microseconds up to about 140 years of simulated time (past Tokio's clock), 3
+        // significant digits: no latency the simulator can reach saturates.
+        let histogram = || Histogram::new_with_bounds(1, 1 << 52, 3).expect("valid bounds");
         Latencies {
             by_outcome: [histogram(), histogram(), histogram()],
         }

@@ -22,8 +22,10 @@ use serde_json::value::RawValue;
 
 use crate::recent::Recent;
 
-/// Largest arrival time accepted, in milliseconds: about 285 years, so any sum of times fits.
-pub const MAX_AT_MS: u64 = 1 << 53;
+/// Largest arrival time accepted, in milliseconds: 10 years of simulated time. Tokio's
+/// clock, which the simulator runs on, goes no farther than about 30 years from the start,
+/// so this leaves room for the orders' own steps.
+pub const MAX_AT_MS: u64 = 10 * 365 * 24 * 3600 * 1000;
 
 pub fn at_ms<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
     deserializer

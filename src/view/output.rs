@@ -3,6 +3,7 @@
 //! The observer feeds every event to one [`EventSink`], in sequence order, from one task:
 //! output never depends on which service task happened to run first.
 
+use std::fmt;
 use std::io::{self, Write};
 
 use std::marker::PhantomData;
@@ -111,21 +112,39 @@ pub struct Progress<S> {
 impl<S> Progress<S> {
     /// `total`: the number of orders, when known before the run.
     pub fn new(total: Option<u64>, inner: S) -> Self {
+        Self::drawn_if(total, inner, Self::wanted(true))
+    }
+
+    /// Whether a bar is drawn: only on a terminal stderr, and not when `writes_stdout` and
+    /// stdout is that terminal too, where the bar and the lines would garble each other.
+    pub fn wanted(writes_stdout: bool) -> bool {
         use std::io::IsTerminal;
-        if !std::io::stderr().is_terminal() {
+        std::io::stderr().is_terminal() && !(writes_stdout && std::io::stdout().is_terminal())
+    }
+
+    /// A bar only if `draw`; see [`Progress::wanted`].
+    pub fn drawn_if(total: Option<u64>, inner: S, draw: bool) -> Self {
+        if !draw {
             return Progress { bar: None, inner };
         }
+        // Orders a second, as a whole number: `{per_sec}` would show four decimals.
+        let rate = |state: &indicatif::ProgressState, out: &mut dyn fmt::Write| {
+            let _ = write!(out, "{:.0} orders/s", state.per_sec());
+        };
+        let style = |template: &str, fallback: indicatif::ProgressStyle| {
+            indicatif::ProgressStyle::with_template(template)
+                .map(|style| style.with_key("rate", rate))
+                .unwrap_or(fallback)
+        };
         let bar = match total {
-            Some(total) => indicatif::ProgressBar::new(total).with_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:30} {human_pos}/{human_len} orders, {per_sec}, ETA {eta}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            ),
-            None => indicatif::ProgressBar::no_length().with_style(
-                indicatif::ProgressStyle::with_template("{spinner} {human_pos} orders, {per_sec}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-            ),
+            Some(total) => indicatif::ProgressBar::new(total).with_style(style(
+                "{bar:30} {human_pos}/{human_len} orders, {rate}, ETA {eta}",
+                indicatif::ProgressStyle::default_bar(),
+            )),
+            None => indicatif::ProgressBar::no_length().with_style(style(
+                "{spinner} {human_pos} orders, {rate}",
+                indicatif::ProgressStyle::default_spinner(),
+            )),
         };
         bar.set_draw_target(indicatif::ProgressDrawTarget::stderr_with_hz(4));
         Progress {

@@ -393,3 +393,91 @@ fn a_negative_order_id_is_explained() {
         );
     }
 }
+
+/// A run that would go past the end of Tokio's clock (about 30 years of simulated time) fails
+/// saying so, instead of claiming a time limit it did not reach; an arrival past 10 years is
+/// refused where it is written.
+#[tokio::test(start_paused = true)]
+async fn simulated_time_past_the_clock_is_named_not_taken_for_the_time_limit() {
+    let config = crate::helpers::Config::load(
+        &[],
+        &[
+            r#"simulation.latency.payment={ model = "fixed", ms = 900000000 }"#.into(),
+            "run.time_limit=100000d".into(),
+        ],
+    )
+    .expect("valid config");
+    let orders: Vec<_> = (1..=1300)
+        .map(|id| crate::helpers::order(id, 101, 1))
+        .collect();
+    let mut events: Vec<crate::helpers::Envelope> = Vec::new();
+    let failed = choreo::engine::run(&config, orders, &mut events)
+        .await
+        .expect_err("past the clock");
+    assert!(
+        matches!(
+            failed.failures.as_slice(),
+            [choreo::engine::Failure::Horizon { .. }]
+        ),
+        "{failed}"
+    );
+    assert!(
+        failed.to_string().contains("as far as Tokio's clock goes"),
+        "{failed}"
+    );
+
+    let late: Result<choreo::shop::Order, _> = serde_json::from_str(
+        r#"{"order_id": 1, "product_id": 101, "quantity": 1, "at_ms": 315360000001}"#,
+    );
+    let err = late.expect_err("refused").to_string();
+    assert!(
+        err.contains("at_ms must be a whole number from 0 to 315360000000"),
+        "{err}"
+    );
+}
+
+/// On a terminal, the progress bar is drawn only when the lines go elsewhere (so the two do
+/// not garble each other), and its rate is a whole number of orders a second.
+#[test]
+fn the_progress_bar_keeps_off_a_terminal_that_shows_the_lines() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("note: `script` (util-linux) not found; the terminal test is skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("temp dir");
+    let swarm = std::fs::read_to_string(repo_path("orders/swarm.jsonl")).expect("swarm");
+    let few: String = swarm.lines().take(300).map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.path().join("few.jsonl"), few).expect("write");
+    let run = |redirect: &str| {
+        let command = format!(
+            "{} run few.jsonl --config {} --clock real --set 'simulation.latency.payment={{ model = \"fixed\", ms = 3 }}' {redirect}",
+            env!("CARGO_BIN_EXE_choreo"),
+            repo_path("config/scenarios/swarm.toml").display()
+        );
+        let out = Command::new("script")
+            .args(["-qc", &command, "/dev/null"])
+            .current_dir(dir.path())
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("script");
+        String::from_utf8_lossy(&out.stdout).replace('\r', "\n")
+    };
+    let bar_lines = |screen: &str| -> Vec<String> {
+        screen
+            .lines()
+            .filter(|line| line.contains(" orders, "))
+            .map(str::to_owned)
+            .collect()
+    };
+    let elsewhere = bar_lines(&run("> lines.txt"));
+    assert!(!elsewhere.is_empty(), "a bar while the lines go to a file");
+    for line in &elsewhere {
+        let rate = line.split(" orders, ").nth(1).unwrap_or_default();
+        let number = rate.split(' ').next().unwrap_or_default();
+        assert!(
+            number.chars().all(|c| c.is_ascii_digit()),
+            "whole rate: {line}"
+        );
+    }
+    assert!(bar_lines(&run("")).is_empty(), "no bar over the lines");
+}
