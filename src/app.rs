@@ -207,7 +207,7 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
         .map(|p| create(p, "summary"))
         .transpose()?;
     let mut journal = match &args.journal {
-        Some(path) => Some(journal::create::<C>(create(path, "journal")?)),
+        Some(path) => Some(journal::create::<C>(path, create(path, "journal")?)),
         None => None,
     };
     if let Some(path) = &args.report {
@@ -284,6 +284,16 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
                 None => 0,
             };
             let stats = lines.stats();
+            // Skipping every line is not a run: like an empty file, it is bad input.
+            let stopped_by = match stopped_by {
+                None if stats.orders() == 0 && stats.invalid_lines > 0 => {
+                    Some(OrderFileError::NoValidLine {
+                        path: args.file.clone(),
+                        invalid: stats.invalid_lines,
+                    })
+                }
+                stopped_by => stopped_by,
+            };
             let summary = summary_of(&mut result);
             summary.lines = stats.lines + unread_lines;
             summary.blank_lines = stats.blank_lines;

@@ -121,10 +121,10 @@ impl<C: Choreography> Config<C> {
     /// Checks a config built or changed in code as a loaded one is checked; an error names the
     /// key. (Fields are public, so a value can be set out of range.)
     pub fn validate(&self) -> Result<(), ConfigError> {
-        self.check().map_err(|(key, message)| ConfigError::Invalid {
-            key,
+        self.check().map_err(|invalid| ConfigError::Invalid {
+            key: invalid.key,
             origin: Source::Code,
-            message,
+            message: invalid.message,
         })
     }
 
@@ -151,16 +151,28 @@ impl<C: Choreography> Config<C> {
             sets.push((key, arg));
         }
 
-        // The last layer that mentions a key is the one to blame for its value.
-        let blame = |key: &str| {
-            if let Some((_, arg)) = sets.iter().rev().find(|(k, _)| key_covers(k, key)) {
-                Source::Set((*arg).clone())
-            } else if let Some(layer) = files.iter().rev().find(|l| has_path(&l.table, key)) {
-                layer.origin.clone()
+        // The last layer that mentions a key is the one to blame for its value; with how late
+        // it came, so that of several keys the one written last can be named.
+        let blame_ranked = |key: &str| {
+            if let Some((i, (_, arg))) = sets
+                .iter()
+                .enumerate()
+                .rev()
+                .find(|(_, (k, _))| key_covers(k, key))
+            {
+                (2 + files.len() + i, Source::Set((*arg).clone()))
+            } else if let Some((i, layer)) = files
+                .iter()
+                .enumerate()
+                .rev()
+                .find(|(_, l)| has_path(&l.table, key))
+            {
+                (1 + i, layer.origin.clone())
             } else {
-                Source::BuiltIn
+                (0, Source::BuiltIn)
             }
         };
+        let blame = |key: &str| blame_ranked(key).1;
         let invalid = |err: serde_path_to_error::Error<toml::de::Error>| {
             let key = err.path().to_string();
             let mut message = err.into_inner().message().trim_end().to_owned();
@@ -177,8 +189,8 @@ impl<C: Choreography> Config<C> {
             }
             ConfigError::Invalid {
                 origin: blame(&key),
-                key,
-                message,
+                key: crate::input::echo(&key),
+                message: crate::input::echo(&message),
             }
         };
         // The choreography's keys go to its own type, at the same paths, so an error names
@@ -201,13 +213,24 @@ impl<C: Choreography> Config<C> {
             simulation: engine.simulation,
             choreography,
         };
-        config
-            .check()
-            .map_err(|(key, message)| ConfigError::Invalid {
-                origin: blame(&key),
+        config.check().map_err(|invalid| {
+            // Of the key and the keys that make it wrong, the one written last is named.
+            // On a tie, the key itself.
+            let (_, origin, key) = std::iter::once(&invalid.key)
+                .chain(&invalid.related)
+                .enumerate()
+                .map(|(i, key)| {
+                    let (rank, origin) = blame_ranked(key);
+                    ((rank, usize::MAX - i), origin, key.clone())
+                })
+                .max_by_key(|(rank, _, _)| *rank)
+                .unwrap_or(((0, 0), Source::BuiltIn, invalid.key.clone()));
+            ConfigError::Invalid {
+                origin,
                 key,
-                message,
-            })?;
+                message: invalid.message,
+            }
+        })?;
         Ok(config)
     }
 }
@@ -451,6 +474,10 @@ mod tests {
         );
         let err = load_with(&["run.time_limit=soon"]).unwrap_err();
         assert!(err.starts_with("config key `run.time_limit`"), "{err}");
+        assert!(
+            err.ends_with(r#"such as "500ms", "30s" or "2m""#),
+            "an example: {err}"
+        );
         let err = load_with(&["run.time_limit=0s"]).unwrap_err();
         assert!(err.contains("must be longer than zero"), "{err}");
     }
@@ -508,6 +535,33 @@ mod tests {
             "config key `simulation.faults.order.poison` (--set simulation.faults.order.poison=0.1): OrderService has no forward event to give up on, so no event of it can be poison; set it to 0"
         );
         assert!(load_with(&["simulation.faults.inventory.poison=0.1"]).is_ok());
+    }
+
+    /// `--set simulation.seed=` takes every seed `--seed` does.
+    #[test]
+    fn every_seed_can_be_set() {
+        let config = load_with(&["simulation.seed=18446744073709551615"]).expect("valid");
+        assert_eq!(config.simulation.seed, u64::MAX);
+        let err = load_with(&["simulation.seed=-1"]).unwrap_err();
+        assert!(
+            err.contains("a seed must be a whole number from 0 to 18446744073709551615, got -1"),
+            "{err}"
+        );
+    }
+
+    /// A check about one key caused by another names the one the user wrote.
+    #[test]
+    fn an_error_blames_the_key_the_user_wrote() {
+        let err = load_with(&["customers={}"]).unwrap_err();
+        assert_eq!(
+            err,
+            "config key `customers` (--set customers={}): customer 1 is not in [customers]"
+        );
+        let err = load_with(&["payment.default_customer=9"]).unwrap_err();
+        assert!(
+            err.starts_with("config key `payment.default_customer` (--set"),
+            "{err}"
+        );
     }
 
     #[test]

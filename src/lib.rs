@@ -55,6 +55,7 @@ pub mod config;
 pub mod engine;
 pub mod input;
 pub mod name;
+pub mod plural;
 pub mod recent;
 pub mod shop;
 pub mod sim;

@@ -135,8 +135,9 @@ pub trait Choreography: Sized + Send + Sync + 'static {
     fn role(kind: Self::Kind) -> Role;
 
     /// Checks what the engine cannot: cross-references inside the choreography's config
-    /// (a default customer that exists). The message names the key.
-    fn validate(config: &Self::Config) -> Result<(), (String, String)> {
+    /// (a default customer that exists). The error names the key, and the keys that make it
+    /// wrong ([`Invalid::related`](crate::engine::config::Invalid::related)).
+    fn validate(config: &Self::Config) -> Result<(), crate::engine::config::Invalid> {
         let _ = config;
         Ok(())
     }

@@ -61,7 +61,7 @@ pub struct RunConfig {
 }
 
 fn positive_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
-    let duration: Duration = humantime_serde::deserialize(deserializer)?;
+    let duration: Duration = crate::sim::duration(deserializer)?;
     if duration.is_zero() {
         return Err(serde::de::Error::custom("must be longer than zero"));
     }
@@ -99,18 +99,45 @@ impl<'de> Deserialize<'de> for Capacity {
     }
 }
 
+/// A setting that does not hold, as a check finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// The key the message is about (`payment.default_customer`).
+    pub key: String,
+    /// Other keys whose values make it wrong (`customers`): when one of them was set later
+    /// than `key`, the error names it instead, since that is what the user wrote.
+    pub related: Vec<String>,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Invalid {
+            key: key.into(),
+            related: Vec::new(),
+            message: message.into(),
+        }
+    }
+
+    /// Names another key that makes the setting wrong.
+    pub fn related(mut self, key: impl Into<String>) -> Self {
+        self.related.push(key.into());
+        self
+    }
+}
+
 impl<C: Choreography> Config<C> {
     /// What the types cannot check alone: the bus against the choreography, latency ranges
     /// the right way round, and the choreography's own checks
     /// ([`Choreography::validate`]). The error is the key and the message. Every run checks
     /// its config this way first, so one built or changed in code is held to what a loaded
     /// one is.
-    pub fn check(&self) -> Result<(), (String, String)> {
-        check_capacity::<C>(self.bus.capacity).map_err(|m| ("bus.capacity".to_owned(), m))?;
+    pub fn check(&self) -> Result<(), Invalid> {
+        check_capacity::<C>(self.bus.capacity).map_err(|m| Invalid::new("bus.capacity", m))?;
         for (service, latency) in self.simulation.latency.iter() {
             latency
                 .check()
-                .map_err(|m| (format!("simulation.latency.{}", service.key()), m))?;
+                .map_err(|m| Invalid::new(format!("simulation.latency.{}", service.key()), m))?;
         }
         self.check_poison()?;
         C::validate(&self.choreography)
@@ -120,7 +147,7 @@ impl<C: Choreography> Config<C> {
 impl<C: Choreography> Config<C> {
     /// Poison only applies to a service's forward event, given up on with the choreography's
     /// dead letter: a chance set for a service without them would silently do nothing.
-    fn check_poison(&self) -> Result<(), (String, String)> {
+    fn check_poison(&self) -> Result<(), Invalid> {
         let faulty = self
             .simulation
             .faults
@@ -131,7 +158,7 @@ impl<C: Choreography> Config<C> {
             return Ok(());
         }
         let declared = declarations::<C>(&self.choreography, self.simulation.seed)
-            .map_err(|err| (String::new(), err.to_string()))?;
+            .map_err(|err| Invalid::new("simulation.faults", err.to_string()))?;
         for service in declared {
             if self.simulation.faults.of(service.name).poison.is_zero() {
                 continue;
@@ -143,7 +170,7 @@ impl<C: Choreography> Config<C> {
                 }
                 Some(_) => continue,
             };
-            return Err((
+            return Err(Invalid::new(
                 format!("simulation.faults.{}.poison", service.name.key()),
                 format!("{why}, so no event of it can be poison; set it to 0"),
             ));

@@ -9,6 +9,7 @@ use crate::engine::choreography::Choreography;
 use crate::engine::service::ServiceError;
 use crate::engine::stats::Summary;
 use crate::input::InstanceId;
+use crate::plural::Count;
 
 /// A run that did not bring every order to its terminal event, with everything that went wrong.
 pub struct RunFailed<C: Choreography> {
@@ -124,7 +125,7 @@ pub enum Failure {
         order_id: InstanceId,
         problem: String,
     },
-    #[error("interrupted; {not_admitted} orders read were not admitted (the summary counts any not read)")]
+    #[error("interrupted; {} read {} not admitted (the summary counts any not read)", Count(*not_admitted, "order"), if *not_admitted == 1 { "was" } else { "were" })]
     Interrupted { not_admitted: u64 },
     #[error("cannot write output: {0}")]
     Output(io::Error),
@@ -137,7 +138,11 @@ impl fmt::Display for Unfinished<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         const SHOWN: usize = 10;
         let Unfinished(ids, not_admitted) = *self;
-        write!(f, "{} unfinished orders", ids.len() as u64 + not_admitted)?;
+        write!(
+            f,
+            "{}",
+            Count(ids.len() as u64 + not_admitted, "unfinished order")
+        )?;
         if !ids.is_empty() {
             f.write_str(": ")?;
             for (i, id) in ids.iter().take(SHOWN).enumerate() {

@@ -57,10 +57,13 @@ pub async fn run_until<C: Choreography>(
     interrupt: &Interrupt,
 ) -> Result<Summary<C>, RunFailed<C>> {
     // A config built in code gets the checks a loaded one got, before anything runs.
-    if let Err((key, message)) = config.check() {
+    if let Err(invalid) = config.check() {
         return Err(RunFailed {
             summary: Summary::new(&config.choreography),
-            failures: vec![Failure::Config(format!("config key `{key}`: {message}"))],
+            failures: vec![Failure::Config(format!(
+                "config key `{}`: {}",
+                invalid.key, invalid.message
+            ))],
         });
     }
     let bus = Arc::new(Bus::new(config.bus.capacity));

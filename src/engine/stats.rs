@@ -126,6 +126,8 @@ pub struct DeadLetter<C: Choreography> {
 pub struct Latencies {
     /// By [`Outcome::index`].
     by_outcome: [Histogram<u64>; 3],
+    /// The exact largest of each, in microseconds: the histogram keeps 3 significant digits.
+    max_us: [u64; 3],
 }
 
 impl Default for Latencies {
@@ -135,6 +137,7 @@ impl Default for Latencies {
         let histogram = || Histogram::new_with_bounds(1, 1 << 52, 3).expect("valid bounds");
         Latencies {
             by_outcome: [histogram(), histogram(), histogram()],
+            max_us: [0; 3],
         }
     }
 }
@@ -142,22 +145,26 @@ impl Default for Latencies {
 impl Latencies {
     fn record(&mut self, outcome: Outcome, micros: u64) {
         self.by_outcome[outcome.index()].saturating_record(micros);
+        let max = &mut self.max_us[outcome.index()];
+        *max = (*max).max(micros);
     }
 
-    fn stats(histogram: &Histogram<u64>) -> LatencyStats {
+    fn stats(histogram: &Histogram<u64>, max_us: u64) -> LatencyStats {
+        // Percentiles to the 3 significant digits the histogram holds, so a 1000 ms latency
+        // reads 1000, not the top of its bucket (1000.447); the maximum exactly.
         let ms = |micros: u64| {
             if histogram.is_empty() {
                 0.0
             } else {
-                micros as f64 / 1000.0
+                significant(micros as f64 / 1000.0, 3)
             }
         };
         LatencyStats {
             count: histogram.len(),
-            p50: ms(histogram.value_at_quantile(0.50)),
-            p90: ms(histogram.value_at_quantile(0.90)),
-            p99: ms(histogram.value_at_quantile(0.99)),
-            max: ms(histogram.max()),
+            p50: ms(histogram.median_equivalent(histogram.value_at_quantile(0.50))),
+            p90: ms(histogram.median_equivalent(histogram.value_at_quantile(0.90))),
+            p99: ms(histogram.median_equivalent(histogram.value_at_quantile(0.99))),
+            max: max_us as f64 / 1000.0,
         }
     }
 
@@ -166,7 +173,10 @@ impl Latencies {
         Outcome::ALL.map(|outcome| {
             (
                 outcome.name(),
-                Self::stats(&self.by_outcome[outcome.index()]),
+                Self::stats(
+                    &self.by_outcome[outcome.index()],
+                    self.max_us[outcome.index()],
+                ),
             )
         })
     }
@@ -181,6 +191,15 @@ impl Serialize for Latencies {
         }
         map.end()
     }
+}
+
+/// `x` rounded to `digits` significant digits.
+fn significant(x: f64, digits: i32) -> f64 {
+    if x == 0.0 || !x.is_finite() {
+        return x;
+    }
+    let scale = 10f64.powi(digits - 1 - x.abs().log10().floor() as i32);
+    (x * scale).round() / scale
 }
 
 /// Percentiles of one terminal state's latencies, in milliseconds.
@@ -260,5 +279,27 @@ impl<C: Choreography> Summary<C> {
     /// Orders that reached a terminal event.
     pub fn finished(&self) -> u64 {
         self.completed + self.rejected + self.cancelled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Latencies print with the precision the histogram has: a 1000 ms latency is 1000.
+    #[test]
+    fn latencies_keep_the_precision_they_have() {
+        let mut latencies = Latencies::default();
+        for _ in 0..10 {
+            latencies.record(Outcome::Completed, 1_000_000);
+        }
+        latencies.record(Outcome::Rejected, 12_345);
+        let [(_, completed), (_, rejected), _] = latencies.by_state();
+        assert_eq!(
+            (completed.p50, completed.p99, completed.max),
+            (1000.0, 1000.0, 1000.0)
+        );
+        assert_eq!((rejected.p50, rejected.max), (12.3, 12.345));
+        assert_eq!(significant(0.0004567, 3), 0.000457);
     }
 }

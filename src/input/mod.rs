@@ -195,6 +195,10 @@ pub enum OrderFileError {
         #[source]
         source: io::Error,
     },
+    #[error(
+        "{path}: every line is invalid ({invalid} of them, each reported above); nothing was run"
+    )]
+    NoValidLine { path: PathBuf, invalid: u64 },
     #[error("{path}: is a directory, expected an order file")]
     Directory { path: PathBuf },
     #[error("{path}: larger than {} MiB, the most an order document (a JSON object or array) may hold; give many orders as JSON Lines (a .jsonl file, or `-` for standard input), which are streamed", limit / (1024 * 1024))]
@@ -212,13 +216,34 @@ pub enum OrderFileError {
     },
 }
 
+/// Text taken from the input, made safe to echo in a message: control characters escaped
+/// (a terminal would act on them), and cut after [`ECHO_MAX`] characters.
+pub fn echo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(ECHO_MAX));
+    for (i, c) in text.chars().enumerate() {
+        if i == ECHO_MAX {
+            out.push_str("... (cut)");
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The most characters of input [`echo`] repeats.
+pub const ECHO_MAX: usize = 200;
+
 impl OrderFileError {
     fn invalid(path: &Path, line: usize, column: usize, message: impl Into<String>) -> Self {
         OrderFileError::Invalid {
             path: path.to_owned(),
             line,
             column,
-            message: message.into(),
+            message: echo(&message.into()),
         }
     }
 

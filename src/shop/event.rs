@@ -278,25 +278,25 @@ pub(crate) fn facts(event: &Event, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             let amount = Money::from(declined.amount_cents);
             let customer = declined.customer_id;
             match (declined.reason, declined.credit_left_cents) {
-                    (DeclineReason::InsufficientCredit, Some(left)) => write!(
-                        f,
-                        "insufficient credit: {amount} charge, customer {customer} has {} left",
-                        Money::from(left)
-                    ),
-                    (DeclineReason::InsufficientCredit, None) => write!(
-                        f,
-                        "insufficient credit: {amount} charge to customer {customer}"
-                    ),
-                    (DeclineReason::UnknownCustomer, _) => write!(
-                        f,
-                        "unknown customer: customer {customer} is not configured ({amount} charge)"
-                    ),
-                    (DeclineReason::GatewayTimeout, _) => write!(
-                        f,
-                        "gateway timeout: {} attempts timed out ({amount} charge to customer {customer})",
-                        declined.attempts
-                    ),
-                }
+                (DeclineReason::InsufficientCredit, Some(left)) => write!(
+                    f,
+                    "insufficient credit: {amount} charge, customer {customer} has {} left",
+                    Money::from(left)
+                ),
+                (DeclineReason::InsufficientCredit, None) => write!(
+                    f,
+                    "insufficient credit: {amount} charge to customer {customer}"
+                ),
+                (DeclineReason::UnknownCustomer, _) => write!(
+                    f,
+                    "unknown customer: customer {customer} is not configured ({amount} charge)"
+                ),
+                (DeclineReason::GatewayTimeout, _) => write!(
+                    f,
+                    "gateway timeout: {} timed out ({amount} charge to customer {customer})",
+                    crate::plural::Count(u64::from(declined.attempts), "attempt")
+                ),
+            }
         }
         Event::ShippingArranged {
             product_id,
@@ -331,7 +331,11 @@ pub(crate) fn facts(event: &Event, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         Event::DeadLettered {
             gave_up_on,
             crashes,
-        } => write!(f, "gave up on {gave_up_on} after {crashes} crashes"),
+        } => write!(
+            f,
+            "gave up on {gave_up_on} after {}",
+            crate::plural::crashes(u64::from(*crashes))
+        ),
     }
 }
 

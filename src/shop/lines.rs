@@ -31,7 +31,8 @@ pub(crate) fn dead_lettered(
 ) -> io::Result<()> {
     writeln!(
         out,
-        "{service}: Gave up on {gave_up_on} for order {order_id} after {crashes} crashes: dead-lettered"
+        "{service}: Gave up on {gave_up_on} for order {order_id} after {}: dead-lettered",
+        crate::plural::crashes(u64::from(crashes))
     )
 }
 

@@ -34,6 +34,7 @@ pub use payment::PaymentService;
 pub use shipping::ShippingService;
 pub use stats::{ShopStats, StockLine};
 
+use crate::engine::config::Invalid;
 use crate::engine::Envelope;
 use crate::engine::{Cause, Choreography, Outcome, Role, Services, SpawnError};
 
@@ -99,11 +100,11 @@ impl Choreography for Shop {
         }
     }
 
-    fn validate(config: &ShopConfig) -> Result<(), (String, String)> {
+    fn validate(config: &ShopConfig) -> Result<(), Invalid> {
         // Checked here as well as when parsed, for a config changed in code.
         for (id, product) in &config.products {
             if product.price_cents > config::MAX_PRICE_CENTS {
-                return Err((
+                return Err(Invalid::new(
                     format!("products.{id}.price_cents"),
                     format!(
                         "must be at most {} cents, got {}",
@@ -117,13 +118,14 @@ impl Choreography for Shop {
             .customers
             .contains_key(&config.payment.default_customer)
         {
-            return Err((
-                "payment.default_customer".into(),
+            return Err(Invalid::new(
+                "payment.default_customer",
                 format!(
                     "customer {} is not in [customers]",
                     config.payment.default_customer
                 ),
-            ));
+            )
+            .related("customers"));
         }
         Ok(())
     }

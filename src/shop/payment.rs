@@ -19,6 +19,7 @@ use super::lines::say;
 use super::lines::unreachable_narration;
 use super::Shop;
 use crate::engine::Service;
+use crate::plural::Times;
 use crate::shop::event::Money;
 
 type Outbox = crate::engine::Outbox<Shop>;
@@ -196,8 +197,8 @@ pub(crate) fn narrate(
             if *attempts > 1 {
                 writeln!(
                     out,
-                    "PaymentService: Payment gateway timed out {} times for order {order_id}, then answered",
-                    attempts - 1
+                    "PaymentService: Payment gateway timed out {} for order {order_id}, then answered",
+                    Times(u64::from(attempts - 1))
                 )?;
             }
             say(
@@ -224,8 +225,8 @@ pub(crate) fn narrate(
                 ),
                 (DeclineReason::GatewayTimeout, _) => writeln!(
                     out,
-                    "PaymentService: Declined {amount} for order {order_id}: the payment gateway timed out {} times",
-                    declined.attempts
+                    "PaymentService: Declined {amount} for order {order_id}: the payment gateway timed out {}",
+                    Times(u64::from(declined.attempts))
                 ),
                 _ => writeln!(
                     out,

@@ -23,7 +23,9 @@ use crate::name::Name;
 #[serde(deny_unknown_fields, bound = "")]
 #[derive_where(Clone, Debug, PartialEq)]
 pub struct SimulationConfig<S: Name> {
-    /// Seeds every random choice; `--seed N` overrides it.
+    /// Seeds every random choice; `--seed N` overrides it. Any whole number from 0 to
+    /// 2^64 - 1, as `--seed` takes it (beyond TOML's integers, written as a string).
+    #[serde(deserialize_with = "seed")]
     pub seed: u64,
     pub arrivals: ArrivalsConfig,
     /// How long each service takes to handle an event it reacts to.
@@ -262,6 +264,50 @@ impl<'de> Deserialize<'de> for Millis {
     }
 }
 
+/// A duration as config writes it (`"500ms"`, `"30s"`, `"2m"`); an error shows an example.
+pub fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    humantime_serde::deserialize(deserializer).map_err(|err: D::Error| {
+        serde::de::Error::custom(format_args!(
+            "{}, such as \"500ms\", \"30s\" or \"2m\"",
+            err.to_string().trim_end()
+        ))
+    })
+}
+
+/// A seed: a whole number 0 ..= `u64::MAX`, from a TOML integer or, past `i64::MAX`, a
+/// string of digits (`--set simulation.seed=18446744073709551615` gives one).
+fn seed<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    struct Seed;
+    impl serde::de::Visitor<'_> for Seed {
+        type Value = u64;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a seed, a whole number from 0 to 18446744073709551615")
+        }
+
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u64, E> {
+            Ok(v)
+        }
+
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u64, E> {
+            u64::try_from(v).map_err(|_| {
+                E::custom(format_args!(
+                    "a seed must be a whole number from 0 to 18446744073709551615, got {v}"
+                ))
+            })
+        }
+
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<u64, E> {
+            v.trim().parse().map_err(|_| {
+                E::custom(format_args!(
+                    "a seed must be a whole number from 0 to 18446744073709551615, got `{v}`"
+                ))
+            })
+        }
+    }
+    deserializer.deserialize_any(Seed)
+}
+
 /// A rate of arrivals: positive, and at most a billion a second (a gap of a nanosecond).
 fn rate<'de, D: Deserializer<'de>>(deserializer: D) -> Result<f64, D::Error> {
     let value = f64::deserialize(deserializer)?;
@@ -379,7 +425,7 @@ impl FaultsGeneral {
         /// A duration written as text (`"250ms"`), as everywhere in the config.
         #[derive(Deserialize)]
         #[serde(transparent)]
-        struct Human(#[serde(with = "humantime_serde")] Duration);
+        struct Human(#[serde(deserialize_with = "duration")] Duration);
         /// At least 1.
         #[derive(Deserialize)]
         #[serde(transparent)]

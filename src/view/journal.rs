@@ -14,13 +14,39 @@ use crate::engine::Envelope;
 use crate::input::MAX_LINE;
 use crate::view::output::{Format, Writer};
 
-/// Writes a journal to a file, buffered; flushed by [`EventSink::finish`], which the
-/// supervisor calls however the run ends.
-pub type JournalWriter<C> = Writer<C, BufWriter<File>>;
+/// Writes a journal to a file, buffered; flushed by [`EventSink::finish`], which the run
+/// calls however it ends. An error names the journal.
+#[derive(Debug)]
+pub struct JournalWriter<C> {
+    path: PathBuf,
+    writer: Writer<C, BufWriter<File>>,
+}
 
-/// A journal writing to `file`.
-pub fn create<C: Choreography>(file: File) -> JournalWriter<C> {
-    Writer::new(Format::Json, BufWriter::new(file))
+/// A journal writing to `file`, which is at `path` (for messages).
+pub fn create<C: Choreography>(path: &Path, file: File) -> JournalWriter<C> {
+    JournalWriter {
+        path: path.to_owned(),
+        writer: Writer::new(Format::Json, BufWriter::new(file)),
+    }
+}
+
+impl<C: Choreography> JournalWriter<C> {
+    fn named(&self, err: io::Error) -> io::Error {
+        io::Error::new(
+            err.kind(),
+            format!("{}: cannot write the journal: {err}", self.path.display()),
+        )
+    }
+}
+
+impl<C: Choreography> EventSink<C> for JournalWriter<C> {
+    fn event(&mut self, envelope: &Envelope<C>) -> io::Result<()> {
+        self.writer.event(envelope).map_err(|err| self.named(err))
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.writer.finish().map_err(|err| self.named(err))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -4,14 +4,19 @@ use std::fmt;
 
 use crate::engine::stats::Summary;
 use crate::engine::{Choreography, Stats};
+use crate::plural::Count;
 
 /// The human summary, a few lines for stderr.
 impl<C: Choreography> fmt::Display for Summary<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "summary: {} orders: {} completed, {} rejected, {} cancelled, {} unfinished",
-            self.orders, self.completed, self.rejected, self.cancelled, self.unfinished
+            "summary: {}: {} completed, {} rejected, {} cancelled, {} unfinished",
+            Count(self.orders, "order"),
+            self.completed,
+            self.rejected,
+            self.cancelled,
+            self.unfinished
         )?;
         writeln!(
             f,
@@ -41,8 +46,12 @@ impl<C: Choreography> fmt::Display for Summary<C> {
             if stats.count > 0 {
                 writeln!(
                     f,
-                    "    {state}: {} / {} / {} / {} ({} orders)",
-                    stats.p50, stats.p90, stats.p99, stats.max, stats.count
+                    "    {state}: {} / {} / {} / {} ({})",
+                    stats.p50,
+                    stats.p90,
+                    stats.p99,
+                    stats.max,
+                    Count(stats.count, "order")
                 )?;
             }
         }

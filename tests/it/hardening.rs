@@ -481,3 +481,59 @@ fn the_progress_bar_keeps_off_a_terminal_that_shows_the_lines() {
     }
     assert!(bar_lines(&run("")).is_empty(), "no bar over the lines");
 }
+
+/// Messages: a journal that cannot be written is named; a file where every line is invalid
+/// exits 2 like an empty one, even with `--skip-invalid`; text from the input is echoed with
+/// its control characters escaped and cut short.
+#[test]
+fn messages_name_what_failed_and_never_echo_raw_input() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mixed = repo_path("orders/mixed.jsonl");
+    let mixed = mixed.to_str().expect("utf-8");
+    let run = crate::helpers::choreo([
+        "run",
+        mixed,
+        "-q",
+        "--format",
+        "none",
+        "--journal",
+        "/dev/full",
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("/dev/full: cannot write the journal"),
+        "{}",
+        run.stderr
+    );
+
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, "x\n{\"order_id\": 0}\n").expect("write");
+    let run = crate::helpers::choreo(["run", bad.to_str().expect("utf-8"), "--skip-invalid", "-q"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("every line is invalid (2 of them"),
+        "{}",
+        run.stderr
+    );
+
+    let noisy = dir.path().join("noisy.jsonl");
+    let field = format!("\\u001b[31m{}", "x".repeat(500));
+    std::fs::write(
+        &noisy,
+        format!("{{\"order_id\": 1, \"product_id\": 101, \"quantity\": 1, \"{field}\": 1}}\n"),
+    )
+    .expect("write");
+    let run = crate::helpers::choreo(["run", noisy.to_str().expect("utf-8"), "-q"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        !run.stderr.contains('\u{1b}'),
+        "no raw escape: {:?}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("\\u{1b}[31m"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("... (cut)") && run.stderr.len() < 400,
+        "{}",
+        run.stderr
+    );
+}

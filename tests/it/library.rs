@@ -177,7 +177,7 @@ async fn a_service_crashing_past_its_restart_limit_fails_the_run_named() {
     let message = failed.to_string();
     assert!(
         message.contains(
-            "InventoryService crashed more than 3 times within 1s; 1 unfinished orders: 1"
+            "InventoryService crashed more than 3 times within 1s; 1 unfinished order: 1"
         ),
         "{message}"
     );

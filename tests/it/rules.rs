@@ -217,7 +217,7 @@ fn the_shipping_failure_scenario_prints_its_compensation_chain() {
     );
     assert!(
         run.stderr
-            .contains("1 orders: 0 completed, 0 rejected, 1 cancelled"),
+            .contains("1 order: 0 completed, 0 rejected, 1 cancelled"),
         "{}",
         run.stderr
     );

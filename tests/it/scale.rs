@@ -269,7 +269,7 @@ fn format_none_prints_no_events() {
     assert_eq!(run.code, 0);
     assert_eq!(run.stdout, "");
     assert!(
-        run.stderr.contains("1 orders: 1 completed"),
+        run.stderr.contains("1 order: 1 completed"),
         "{}",
         run.stderr
     );
