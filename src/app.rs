@@ -3,7 +3,7 @@
 //! a choreography of your own gets the same `run`, `replay`, `trace` and `diagram` from it.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufWriter, Write};
+use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,7 +17,8 @@ use crate::config::{Config, ConfigError};
 use crate::engine::failure::Failures;
 use crate::engine::stats::{Machine, Summary};
 use crate::engine::{run_until, Choreography, EventSink, Fanout, Interrupt, RunFailed};
-use crate::input::{open_order_file, InstanceId, JsonLines, OrderFileError, OrderSource, MAX_ID};
+use crate::input::read_ahead::{OnSkipped, ReadAhead};
+use crate::input::{open_order_file, InstanceId, OrderFileError, OrderSource, MAX_ID};
 use crate::view::journal::{self, JournalError};
 use crate::view::output::{Progress, Writer};
 use crate::view::report::Report;
@@ -266,23 +267,32 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
             (result, None)
         }
         OrderSource::Lines(lines) => {
-            let mut lines = Box::new(lines.stop_when(stop_reading));
-            let mut feed = LineFeed {
-                name,
-                lines: &mut *lines,
-                skip_invalid: args.skip_invalid,
-                stopped_by: None,
-            };
+            let lines = Box::new(lines.stop_when(Arc::clone(&stop_reading)));
+            let program = name.to_owned();
+            let on_skipped: Option<OnSkipped> = args.skip_invalid.then(|| {
+                Box::new(move |err: &OrderFileError| {
+                    say(format_args!("{program}: skipped invalid line: {err}"));
+                }) as OnSkipped
+            });
+            let mut feed = ReadAhead::start(lines, on_skipped, Arc::clone(&stop_reading))
+                .map_err(Error::Runtime)?;
             let mut result =
                 runtime.block_on(run_until(&config, &mut feed, &mut sinks, &interrupt));
-            let stopped_by = feed.stopped_by;
-            // Every line is accounted for: the ones after a stop are counted, not parsed.
-            let unread_lines = match stopped_by {
+            let Some(finished) = feed.finish() else {
+                // The reader is stuck on its source (a FIFO's quiet writer): what it holds is
+                // not counted.
+                return worst(name, result.err().map(Error::from).into_iter().collect());
+            };
+            let (mut lines, stopped_by) = (finished.lines, finished.stopped_by);
+            // Every line is accounted for: the ones after a stop are counted, not parsed;
+            // orders read ahead but never taken count as unread too.
+            let skipped = match stopped_by {
                 Some(_) => lines.skip_rest()?,
                 // Cut short by a failure: what the run never read is counted, not parsed.
                 None if result.is_err() => lines.skip_rest()?,
                 None => 0,
             };
+            let unread_lines = finished.not_taken + skipped;
             let stats = lines.stats();
             // Skipping every line is not a run: like an empty file, it is bad input.
             let stopped_by = match stopped_by {
@@ -295,7 +305,7 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
                 stopped_by => stopped_by,
             };
             let summary = summary_of(&mut result);
-            summary.lines = stats.lines + unread_lines;
+            summary.lines = stats.lines + skipped;
             summary.blank_lines = stats.blank_lines;
             summary.invalid_lines = stats.invalid_lines;
             summary.unread_lines = unread_lines;
@@ -493,35 +503,6 @@ fn summary_of<C: Choreography>(result: &mut Result<Summary<C>, RunFailed<C>>) ->
     match result {
         Ok(summary) => summary,
         Err(failed) => &mut failed.summary,
-    }
-}
-
-/// Feeds the orders of a JSON Lines file to the supervisor, applying the bad-line policy: stop
-/// at the first invalid line (remembered in `stopped_by`), or report it and go on.
-struct LineFeed<'a, T, R> {
-    /// The program's name, for messages.
-    name: &'a str,
-    lines: &'a mut JsonLines<T, R>,
-    skip_invalid: bool,
-    stopped_by: Option<OrderFileError>,
-}
-
-impl<T: crate::input::Record, R: BufRead> Iterator for LineFeed<'_, T, R> {
-    type Item = T;
-
-    fn next(&mut self) -> Option<T> {
-        loop {
-            match self.lines.next()? {
-                Ok(order) => return Some(order),
-                Err(err @ OrderFileError::Invalid { .. }) if self.skip_invalid => {
-                    say(format_args!("{}: skipped invalid line: {err}", self.name));
-                }
-                Err(err) => {
-                    self.stopped_by = Some(err);
-                    return None;
-                }
-            }
-        }
     }
 }
 

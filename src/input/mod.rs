@@ -7,6 +7,8 @@
 //! ever sees valid [`Record`]s. Every record carries an `order_id`, the [`InstanceId`] of the
 //! instance it starts, and may carry an `at_ms` arrival time.
 
+pub mod read_ahead;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::fs::File;
@@ -282,8 +284,11 @@ pub enum OrderSource<R> {
     Document(Vec<R>),
     /// JSON Lines: read one line at a time while the run goes on, so memory does not grow
     /// with the file.
-    Lines(Box<JsonLines<R, Box<dyn BufRead + Send>>>),
+    Lines(Box<JsonLines<R, LineReader>>),
 }
+
+/// What JSON Lines are read through: a file or standard input, buffered.
+pub type LineReader = BufReader<Box<dyn Read + Send>>;
 
 /// The path that means standard input: `choreo run -` reads JSON Lines from it, streamed.
 pub const STDIN: &str = "-";
@@ -319,7 +324,7 @@ pub fn open_order_file<R: Record>(
         source,
     };
     if path == Path::new(STDIN) {
-        let reader: Box<dyn BufRead + Send> = Box::new(BufReader::new(io::stdin()));
+        let reader: LineReader = BufReader::new(Box::new(io::stdin()));
         let lines = JsonLines::new(Path::new(STDIN_NAME), reader, duplicate_window);
         return Ok(OrderSource::Lines(Box::new(lines)));
     }
@@ -338,7 +343,7 @@ pub fn open_order_file<R: Record>(
             });
         }
         let file = File::open(path).map_err(io_error)?;
-        let reader: Box<dyn BufRead + Send> = Box::new(BufReader::new(file));
+        let reader: LineReader = BufReader::new(Box::new(file));
         let lines = JsonLines::new(path, reader, duplicate_window);
         return Ok(OrderSource::Lines(Box::new(lines)));
     }
@@ -570,6 +575,13 @@ impl<T: Record, R: BufRead> JsonLines<T, R> {
         }
         self.recent.insert(order.id(), line_no);
         Ok(order)
+    }
+}
+
+impl<T, S: Read> JsonLines<T, BufReader<S>> {
+    /// Whether a whole line is buffered already: reading it cannot wait on the source.
+    pub fn line_buffered(&self) -> bool {
+        self.reader.buffer().contains(&b'\n')
     }
 }
 

@@ -537,3 +537,40 @@ fn messages_name_what_failed_and_never_echo_raw_input() {
         run.stderr
     );
 }
+
+/// Ctrl-C during a read that waits on a FIFO whose writer is quiet ends the run (exit 130)
+/// instead of waiting for the writer: the orders are read on a thread of their own, and the
+/// run waits for them in short steps.
+#[test]
+fn an_interrupt_is_heeded_while_a_fifo_writer_is_quiet() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("live.jsonl");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_choreo"))
+        .args(["run", "-q", "--format", "none"])
+        .arg(&fifo)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // The writer opens the FIFO, sends one order and then says nothing more.
+    let mut writer = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fifo)
+        .expect("open the FIFO");
+    use std::io::Write as _;
+    writeln!(writer, "{{\"order_id\": 1, \"product_id\": 101, \"quantity\": 1}}").expect("write");
+    writer.flush().expect("flush");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    drop(writer);
+}
