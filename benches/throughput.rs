@@ -3,13 +3,14 @@
 //! `cargo bench --bench throughput` runs, five times each, on one order file of 1,000,000
 //! orders (set `CHOREO_BENCH_ORDERS` for another size, `CHOREO_BENCH_RUNS` for another count):
 //!
-//! - `baseline`: four tasks on one broadcast channel doing nothing but forwarding the chain
-//!   (each filters by stage, as choreo's services filter by event kind), with an admission
-//!   window and the same receive loop as choreo's services, on the runtime of the clock it is
-//!   compared with: current-thread for `--clock virtual` (the default), multi-thread for
-//!   `--clock real`;
+//! - `baseline`: the bare chain: four tasks on one broadcast channel, each with its own
+//!   receiver and a plain `recv().await`, copied (not shared) enum events, doing nothing but
+//!   forwarding the chain created -> checked -> paid -> shipped, with a semaphore admission
+//!   window, on the runtime of the clock it is compared with: current-thread for
+//!   `--clock virtual` (the default), multi-thread for `--clock real`;
 //! - `choreo --format none`: the real binary, parsing, admission, four services, summary;
 //! - `choreo --format text`: the same, writing the 8 lines per order to /dev/null;
+//! - `choreo --format json`: the same, writing one JSON line per event to /dev/null;
 //! - `latency on`: the virtual clock with a latency model on every service, where simulated
 //!   time runs ahead of the wall clock (the ratio is reported).
 //!
@@ -24,7 +25,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use tokio::sync::broadcast::{self, error::TryRecvError};
+use tokio::sync::{broadcast, Semaphore};
 
 fn main() {
     let orders: u64 = env_or("CHOREO_BENCH_ORDERS", 1_000_000);
@@ -55,7 +56,7 @@ fn main() {
         let formats: &[&str] = if multi_thread {
             &["none"]
         } else {
-            &["none", "text"]
+            &["none", "text", "json"]
         };
         for format in formats {
             let measured: Vec<Measured> = (0..runs)
@@ -155,20 +156,23 @@ fn choreo(file: &Path, format: &str, clock: &str, sets: &[&str], dir: &Path) -> 
     }
 }
 
-/// The next value: what is ready, else wait; a lag is a bug in the baseline.
-async fn next<T: Clone>(rx: &mut broadcast::Receiver<T>) -> T {
-    match rx.try_recv() {
-        Ok(value) => value,
-        Err(TryRecvError::Empty) => rx.recv().await.expect("baseline loses nothing"),
-        Err(err) => panic!("baseline lost events: {err}"),
-    }
+/// The bare chain's events: copied, not shared.
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    Created(u64),
+    Checked(u64),
+    Paid(u64),
+    Shipped(u64),
 }
 
-/// The bare chain: order -> stage 1 -> 2 -> 3 -> 4 on one broadcast channel, four forwarding
-/// tasks and an injector that keeps at most `WINDOW` orders in flight.
+/// The bare chain: created -> checked -> paid -> shipped on one broadcast channel, four tasks
+/// each with its own receiver and a plain `recv().await` (inventory, payment and shipping
+/// forward the chain; the fourth counts shipments and frees the window), and an injector
+/// that keeps at most `WINDOW` orders in flight with a semaphore.
 fn bare_chain(orders: u64, multi_thread: bool) -> Duration {
     const CAPACITY: usize = 1024;
-    const WINDOW: u64 = 128;
+    // At most four events an order: the window fits the channel whatever the receivers do.
+    const WINDOW: usize = CAPACITY / 4;
     let runtime = if multi_thread {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
@@ -180,43 +184,66 @@ fn bare_chain(orders: u64, multi_thread: bool) -> Duration {
     }
     .expect("runtime");
     runtime.block_on(async move {
-        let (tx, _) = broadcast::channel::<Arc<(u64, u8)>>(CAPACITY);
-        let mut injector = tx.subscribe();
-        let mut tasks = Vec::new();
-        for stage in 0..4u8 {
-            let mut rx = tx.subscribe();
-            let tx = tx.clone();
-            tasks.push(tokio::spawn(async move {
-                // The same receive loop as choreo's services: drain what is ready, yield every
-                // 128 events, wait only when nothing is ready.
-                let mut budget = 128;
+        let (tx, _) = broadcast::channel::<Stage>(CAPACITY);
+        let window = Arc::new(Semaphore::new(WINDOW));
+        let forward = |next: fn(u64) -> Stage, takes: fn(Stage) -> Option<u64>| {
+            let (mut rx, tx) = (tx.subscribe(), tx.clone());
+            tokio::spawn(async move {
                 loop {
-                    if budget == 0 {
-                        budget = 128;
-                        tokio::task::yield_now().await;
-                    }
-                    budget -= 1;
-                    let event = next(&mut rx).await;
-                    if event.1 == stage {
-                        let _ = tx.send(Arc::new((event.0, stage + 1)));
-                        if stage == 3 && event.0 == orders {
-                            return;
+                    match rx.recv().await {
+                        Ok(stage) => {
+                            if let Some(order) = takes(stage) {
+                                let _ = tx.send(next(order));
+                            }
                         }
+                        Err(broadcast::error::RecvError::Closed) => return,
+                        Err(err) => panic!("baseline lost events: {err}"),
                     }
                 }
-            }));
-        }
+            })
+        };
+        let tasks = [
+            forward(Stage::Checked, |s| match s {
+                Stage::Created(n) => Some(n),
+                _ => None,
+            }),
+            forward(Stage::Paid, |s| match s {
+                Stage::Checked(n) => Some(n),
+                _ => None,
+            }),
+            forward(Stage::Shipped, |s| match s {
+                Stage::Paid(n) => Some(n),
+                _ => None,
+            }),
+        ];
+        let mut shipped = tx.subscribe();
+        let freed = Arc::clone(&window);
+        let counter = tokio::spawn(async move {
+            // Every order shipped once: the ids add up.
+            let (mut done, mut ids) = (0, 0u64);
+            while done < orders {
+                match shipped.recv().await {
+                    Ok(Stage::Shipped(order)) => {
+                        done += 1;
+                        ids = ids.wrapping_add(order);
+                        freed.add_permits(1);
+                    }
+                    Ok(_) => {}
+                    Err(err) => panic!("baseline lost events: {err}"),
+                }
+            }
+            assert_eq!(
+                ids,
+                (1..=orders).fold(0u64, u64::wrapping_add),
+                "baseline lost an order"
+            );
+        });
         let started = Instant::now();
-        let (mut next_order, mut done) = (1, 0);
-        while done < orders {
-            while next_order <= orders && next_order - 1 - done < WINDOW {
-                let _ = tx.send(Arc::new((next_order, 0)));
-                next_order += 1;
-            }
-            if next(&mut injector).await.1 == 4 {
-                done += 1;
-            }
+        for order in 1..=orders {
+            window.acquire().await.expect("window open").forget();
+            let _ = tx.send(Stage::Created(order));
         }
+        counter.await.expect("counter");
         let elapsed = started.elapsed();
         for task in tasks {
             task.abort();

@@ -560,7 +560,11 @@ fn an_interrupt_is_heeded_while_a_fifo_writer_is_quiet() {
         .open(&fifo)
         .expect("open the FIFO");
     use std::io::Write as _;
-    writeln!(writer, "{{\"order_id\": 1, \"product_id\": 101, \"quantity\": 1}}").expect("write");
+    writeln!(
+        writer,
+        "{{\"order_id\": 1, \"product_id\": 101, \"quantity\": 1}}"
+    )
+    .expect("write");
     writer.flush().expect("flush");
     std::thread::sleep(std::time::Duration::from_millis(300));
     let started = std::time::Instant::now();
