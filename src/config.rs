@@ -187,8 +187,14 @@ impl<C: Choreography> Config<C> {
                     }
                 }
             }
+            let origin = blame(&key);
+            // A number set on the command line is shown as it was written (`0x1`).
+            if let Source::Set(arg) = &origin {
+                let written = arg.split_once('=').map(|(_, value)| value.trim());
+                message = crate::input::as_written(message, written);
+            }
             ConfigError::Invalid {
-                origin: blame(&key),
+                origin,
                 key: crate::input::echo(&key),
                 message: crate::input::echo(&message),
             }
@@ -225,10 +231,17 @@ impl<C: Choreography> Config<C> {
                 })
                 .max_by_key(|(rank, _, _)| *rank)
                 .unwrap_or(((0, 0), Source::BuiltIn, invalid.key.clone()));
+            let message = match &origin {
+                Source::Set(arg) => crate::input::as_written(
+                    invalid.message,
+                    arg.split_once('=').map(|(_, value)| value.trim()),
+                ),
+                _ => invalid.message,
+            };
             ConfigError::Invalid {
                 origin,
                 key,
-                message: invalid.message,
+                message,
             }
         })?;
         Ok(config)
@@ -547,6 +560,17 @@ mod tests {
             err.contains("a seed must be a whole number from 0 to 18446744073709551615, got -1"),
             "{err}"
         );
+    }
+
+    /// Numbers in errors are shown as written, not as converted.
+    #[test]
+    fn a_number_is_shown_as_written() {
+        let err = load_with(&["bus.capacity=0x1"]).unwrap_err();
+        assert!(err.ends_with("got 0x1"), "{err}");
+        let err = Config::from_toml("[bus]\ncapacity = 2")
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with("got 2"), "{err}");
     }
 
     /// A check about one key caused by another names the one the user wrote.

@@ -251,7 +251,12 @@ impl OrderFileError {
 
     /// Positions a `serde_json` error from text that starts at `(line, column)` of the file
     /// (a line of JSON Lines, an element of an array; `(0, 1)` for the whole file).
-    fn from_json(path: &Path, (line, column): (usize, usize), err: &serde_json::Error) -> Self {
+    fn from_json(
+        path: &Path,
+        (line, column): (usize, usize),
+        source: &[u8],
+        err: &serde_json::Error,
+    ) -> Self {
         // serde_json appends " at line L column C" to its messages; we put the position first,
         // and say "an order object" where serde names the Rust type.
         let text = err.to_string();
@@ -264,7 +269,7 @@ impl OrderFileError {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                 format!("not valid JSON: {message}")
             }
-            _ => message,
+            _ => as_written(message, number_before(source, err.line(), err.column())),
         };
         // serde_json says column 0 for "before the line's first character".
         let at_column = err.column().max(1);
@@ -275,6 +280,52 @@ impl OrderFileError {
         };
         Self::invalid(path, line, column, message)
     }
+}
+
+/// The number token that ends at 1-based `line` and `column` of `source`, as written (`1e2`,
+/// `-0`): serde_json reports a bad value right after it.
+fn number_before(source: &[u8], line: usize, column: usize) -> Option<&str> {
+    let start_of_line = source
+        .split(|b| *b == b'\n')
+        .take(line.saturating_sub(1))
+        .map(|l| l.len() + 1)
+        .sum::<usize>();
+    let end = (start_of_line + column).min(source.len());
+    let number = |b: &u8| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E');
+    let start = source[..end]
+        .iter()
+        .rposition(|b| !number(b))
+        .map_or(0, |i| i + 1);
+    std::str::from_utf8(&source[start..end])
+        .ok()
+        .filter(|token| token.bytes().any(|b| b.is_ascii_digit()))
+}
+
+/// A message ending `got <number>` shows the number as the input wrote it, where that
+/// differs from the converted value (`got 1e2`, not `got 100.0`).
+pub fn as_written(message: String, token: Option<&str>) -> String {
+    let (Some(token), Some((head, got))) = (token, message.rsplit_once(", got ")) else {
+        return message;
+    };
+    // TOML writes numbers JSON does not (`0x1`, `1_000`): read the token as TOML too.
+    let value = |text: &str| -> Option<f64> {
+        text.parse::<f64>().ok().or_else(|| {
+            match format!("v = {text}")
+                .parse::<toml::Table>()
+                .ok()?
+                .remove("v")?
+            {
+                toml::Value::Integer(i) => Some(i as f64),
+                toml::Value::Float(f) => Some(f),
+                _ => None,
+            }
+        })
+    };
+    let same_number = matches!((value(got), value(token)), (Some(a), Some(b)) if a == b);
+    if got == token || !same_number {
+        return message;
+    }
+    format!("{head}, got {token}")
 }
 
 /// Where a run's orders come from.
@@ -400,7 +451,7 @@ pub fn parse_json_document<R: Record>(path: &Path, text: &str) -> Result<Vec<R>,
         }),
         Some('{') => {
             let order: R = serde_json::from_str(text).map_err(|err| {
-                let mut err = OrderFileError::from_json(path, (0, 1), &err);
+                let mut err = OrderFileError::from_json(path, (0, 1), text.as_bytes(), &err);
                 if let OrderFileError::Invalid { message, .. } = &mut err {
                     if message.ends_with("trailing characters") {
                         message.push_str(
@@ -428,8 +479,8 @@ pub fn parse_json_document<R: Record>(path: &Path, text: &str) -> Result<Vec<R>,
 /// An array is split into its elements' raw text first, so an error in an element, or a
 /// repeated id, can be placed where that element starts.
 fn parse_array<R: Record>(path: &Path, text: &str) -> Result<Vec<R>, OrderFileError> {
-    let elements: Vec<&RawValue> =
-        serde_json::from_str(text).map_err(|err| OrderFileError::from_json(path, (0, 1), &err))?;
+    let elements: Vec<&RawValue> = serde_json::from_str(text)
+        .map_err(|err| OrderFileError::from_json(path, (0, 1), text.as_bytes(), &err))?;
     // Positions are worked out only for an error: scanning for each element would be
     // quadratic in the file's size.
     let start_of = |raw: &RawValue| {
@@ -439,8 +490,9 @@ fn parse_array<R: Record>(path: &Path, text: &str) -> Result<Vec<R>, OrderFileEr
     let mut orders = Vec::with_capacity(elements.len());
     let mut first_index_of: HashMap<InstanceId, usize> = HashMap::with_capacity(elements.len());
     for (index, raw) in elements.iter().enumerate() {
-        let order: R = serde_json::from_str(raw.get())
-            .map_err(|err| OrderFileError::from_json(path, start_of(raw), &err))?;
+        let order: R = serde_json::from_str(raw.get()).map_err(|err| {
+            OrderFileError::from_json(path, start_of(raw), raw.get().as_bytes(), &err)
+        })?;
         if let Some(first) = first_index_of.insert(order.id(), index) {
             let (line, column) = start_of(raw);
             return Err(OrderFileError::invalid(
@@ -563,7 +615,7 @@ impl<T: Record, R: BufRead> JsonLines<T, R> {
                 .unwrap_or(bytes);
         }
         let order: T = serde_json::from_slice(bytes)
-            .map_err(|err| OrderFileError::from_json(&self.path, (line_no, 1), &err))?;
+            .map_err(|err| OrderFileError::from_json(&self.path, (line_no, 1), bytes, &err))?;
         if let Some(first) = self.recent.get(&order.id()).copied() {
             let column = bytes.iter().take_while(|b| b.is_ascii_whitespace()).count() + 1;
             return Err(OrderFileError::invalid(

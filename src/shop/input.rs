@@ -122,6 +122,20 @@ mod tests {
         }
     }
 
+    /// Numbers in errors are shown as written (`1e2`, `-0`), in documents, arrays and lines.
+    #[test]
+    fn a_bad_number_is_shown_as_written() {
+        for written in ["1e2", "-0", "2.0"] {
+            let object = format!("{{\"order_id\": 1, \"product_id\": 1, \"quantity\": {written}}}");
+            let err = parse(&object).unwrap_err();
+            assert!(err.contains(&format!("got {written}")), "{err}");
+            let err = parse(&format!("[\n{object}]")).unwrap_err();
+            assert!(err.contains(&format!("got {written}")), "{err}");
+            let err = lines(&format!("{object}\n")).unwrap_err();
+            assert!(err.contains(&format!("got {written}")), "{err}");
+        }
+    }
+
     #[test]
     fn reads_the_reference_order_object() {
         let orders = parse(r#"{"order_id": 1, "product_id": 101, "quantity": 2}"#);
