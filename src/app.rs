@@ -224,7 +224,8 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
         OrderSource::Document(orders) => Some(orders.len() as u64),
         OrderSource::Lines(_) => None,
     };
-    let draw_progress = Progress::<()>::wanted(args.format != crate::view::output::Format::None);
+    let draw_progress =
+        crate::view::output::progress_wanted(args.format != crate::view::output::Format::None);
     let mut output = Progress::drawn_if(
         total,
         Writer::<C, _>::new(args.format, BufWriter::new(io::stdout())),

@@ -99,6 +99,13 @@ impl<C: Choreography, W: Write> EventSink<C> for Writer<C, W> {
     }
 }
 
+/// Whether a progress bar is drawn: only on a terminal stderr, and not when `writes_stdout`
+/// and stdout is that terminal too, where the bar and the lines would garble each other.
+pub fn progress_wanted(writes_stdout: bool) -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal() && !(writes_stdout && std::io::stdout().is_terminal())
+}
+
 /// Counts finished orders on a progress bar, then passes every event on to `inner`.
 ///
 /// The bar draws on stderr only when stderr is a terminal, at most a few times a second;
@@ -112,17 +119,10 @@ pub struct Progress<S> {
 impl<S> Progress<S> {
     /// `total`: the number of orders, when known before the run.
     pub fn new(total: Option<u64>, inner: S) -> Self {
-        Self::drawn_if(total, inner, Self::wanted(true))
+        Self::drawn_if(total, inner, progress_wanted(true))
     }
 
-    /// Whether a bar is drawn: only on a terminal stderr, and not when `writes_stdout` and
-    /// stdout is that terminal too, where the bar and the lines would garble each other.
-    pub fn wanted(writes_stdout: bool) -> bool {
-        use std::io::IsTerminal;
-        std::io::stderr().is_terminal() && !(writes_stdout && std::io::stdout().is_terminal())
-    }
-
-    /// A bar only if `draw`; see [`Progress::wanted`].
+    /// A bar only if `draw`; see [`progress_wanted`].
     pub fn drawn_if(total: Option<u64>, inner: S, draw: bool) -> Self {
         if !draw {
             return Progress { bar: None, inner };
