@@ -99,6 +99,8 @@ impl<C: Choreography> Default for Config<C> {
 struct Layer {
     origin: Source,
     table: toml::Table,
+    /// The layer as written, to quote a value as it was written in a message.
+    text: String,
 }
 
 /// Loading: the layers, and the engine's and the choreography's checks with blame. (The
@@ -113,6 +115,7 @@ impl<C: Choreography> Config<C> {
             layers.push(Layer {
                 table: parse_table(&text, Source::File(path.to_owned()))?,
                 origin: Source::File(path.to_owned()),
+                text,
             });
         }
         Self::from_layers(layers, overrides)
@@ -134,6 +137,7 @@ impl<C: Choreography> Config<C> {
         let layer = Layer {
             table: parse_table(toml, Source::Text)?,
             origin: Source::Text,
+            text: toml.to_owned(),
         };
         Self::from_layers(vec![layer], &[])
     }
@@ -173,6 +177,18 @@ impl<C: Choreography> Config<C> {
             }
         };
         let blame = |key: &str| blame_ranked(key).1;
+        // The value of `key` as the layer that set it wrote it, to quote in a message.
+        let written = |key: &str, origin: &Source| -> Option<String> {
+            match origin {
+                Source::Set(arg) => arg.split_once('=').map(|(_, v)| v.trim().to_owned()),
+                Source::File(_) | Source::Text => files
+                    .iter()
+                    .rev()
+                    .find(|l| &l.origin == origin)
+                    .and_then(|l| value_as_written(&l.text, key)),
+                Source::BuiltIn | Source::Code => None,
+            }
+        };
         let invalid = |err: serde_path_to_error::Error<toml::de::Error>| {
             let key = err.path().to_string();
             let mut message = err.into_inner().message().trim_end().to_owned();
@@ -188,11 +204,8 @@ impl<C: Choreography> Config<C> {
                 }
             }
             let origin = blame(&key);
-            // A number set on the command line is shown as it was written (`0x1`).
-            if let Source::Set(arg) = &origin {
-                let written = arg.split_once('=').map(|(_, value)| value.trim());
-                message = crate::input::as_written(message, written);
-            }
+            // A number is shown as it was written (`0x1`), not as converted.
+            message = crate::input::as_written(message, written(&key, &origin).as_deref());
             ConfigError::Invalid {
                 origin,
                 key: crate::input::echo(&key),
@@ -231,13 +244,8 @@ impl<C: Choreography> Config<C> {
                 })
                 .max_by_key(|(rank, _, _)| *rank)
                 .unwrap_or(((0, 0), Source::BuiltIn, invalid.key.clone()));
-            let message = match &origin {
-                Source::Set(arg) => crate::input::as_written(
-                    invalid.message,
-                    arg.split_once('=').map(|(_, value)| value.trim()),
-                ),
-                _ => invalid.message,
-            };
+            let message =
+                crate::input::as_written(invalid.message, written(&key, &origin).as_deref());
             ConfigError::Invalid {
                 origin,
                 key,
@@ -246,6 +254,33 @@ impl<C: Choreography> Config<C> {
         })?;
         Ok(config)
     }
+}
+
+/// The value of dotted `key` as `text` writes it, for the simple forms (`[bus]` then
+/// `capacity = 0x10`, or `bus.capacity = 0x10`); `None` for anything else.
+fn value_as_written(text: &str, key: &str) -> Option<String> {
+    let mut table = String::new();
+    for line in text.lines() {
+        let line = line.trim();
+        if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            table = header.trim().to_owned();
+            continue;
+        }
+        let Some((name, value)) = line.split_once('=') else {
+            continue;
+        };
+        let name = name.trim().trim_matches('"');
+        let full = if table.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{table}.{name}")
+        };
+        if full == key {
+            let value = value.split('#').next().unwrap_or_default().trim();
+            return Some(value.to_owned());
+        }
+    }
+    None
 }
 
 /// Removes the value at a dotted `key`, if there is one.
@@ -571,6 +606,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.ends_with("got 2"), "{err}");
+        let err = Config::from_toml("[bus]\ncapacity = 0x3 # hex")
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with("got 0x3"), "{err}");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "bus.capacity = +3\n").expect("write");
+        let err = Config::load(std::slice::from_ref(&path), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(err.ends_with("got +3"), "{err}");
     }
 
     /// A check about one key caused by another names the one the user wrote.
