@@ -6,8 +6,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use choreo::input::{at_ms, InstanceId, Record};
-use serde::de::{self, Visitor};
+use choreo::input::{at_ms, object_only, InstanceId, Record};
+use serde::de;
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Longest flight code, hotel name or car class accepted.
@@ -169,30 +169,16 @@ struct BookingObject {
 /// (`[1, "Ada", ...]`) is refused.
 impl<'de> Deserialize<'de> for Booking {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Object;
-
-        impl<'de> Visitor<'de> for Object {
-            type Value = Booking;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a booking object")
-            }
-
-            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Booking, A::Error> {
-                let b = BookingObject::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(Booking {
-                    order_id: b.order_id,
-                    traveller: b.traveller,
-                    flight: b.flight,
-                    hotel: b.hotel,
-                    car: b.car,
-                    nights: b.nights,
-                    at_ms: b.at_ms,
-                })
-            }
-        }
-
-        deserializer.deserialize_map(Object)
+        let b: BookingObject = object_only(deserializer, "a booking object")?;
+        Ok(Booking {
+            order_id: b.order_id,
+            traveller: b.traveller,
+            flight: b.flight,
+            hotel: b.hotel,
+            car: b.car,
+            nights: b.nights,
+            at_ms: b.at_ms,
+        })
     }
 }
 

@@ -289,11 +289,6 @@ pub enum SpawnError {
     Names(String),
 }
 
-/// An instance id and a kind name, e.g. `1.OrderCreated`, for messages.
-pub fn id_text<K: Name>(order_id: InstanceId, kind: K) -> String {
-    format!("{order_id}.{}", kind.name())
-}
-
 /// One service's decisions: event in, events out.
 pub trait Service<C: Choreography>: Send + std::fmt::Debug + 'static {
     const NAME: C::Service;

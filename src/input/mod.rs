@@ -46,6 +46,32 @@ pub const MAX_ID: u64 = (1 << 53) - 1;
 /// Largest quantity one order may ask for.
 pub const MAX_QUANTITY: u64 = 1_000_000;
 
+/// Deserializes `T` from an object only, `what` naming it in the message for anything else:
+/// serde's derive also takes a struct's positional form (`[1, 101, 2]`), which is no record.
+/// For a [`Record`]'s `Deserialize`: derive it on a private struct of the fields, and
+/// convert.
+pub fn object_only<'de, D, T>(deserializer: D, what: &'static str) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    struct Object<T>(&'static str, std::marker::PhantomData<T>);
+
+    impl<'de, T: Deserialize<'de>> Visitor<'de> for Object<T> {
+        type Value = T;
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+
+        fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+            T::deserialize(de::value::MapAccessDeserializer::new(map))
+        }
+    }
+
+    deserializer.deserialize_map(Object(what, std::marker::PhantomData))
+}
+
 /// Writes a newtype for a whole number within 1 ..= `$max`, that deserializes with a plain
 /// message for anything else and parses from the decimal text of a TOML key.
 #[macro_export]

@@ -1,11 +1,8 @@
 //! The shop's input record: one order.
 
-use std::fmt;
-
-use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::input::{at_ms, InstanceId, Record, MAX_ID};
+use crate::input::{at_ms, object_only, InstanceId, Record, MAX_ID};
 
 /// An order's id: an instance id, unique within a run.
 pub type OrderId = InstanceId;
@@ -58,28 +55,14 @@ struct OrderObject {
 /// (`[1, 101, 2]`) is refused.
 impl<'de> Deserialize<'de> for Order {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Object;
-
-        impl<'de> Visitor<'de> for Object {
-            type Value = Order;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an order object")
-            }
-
-            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<Order, A::Error> {
-                let o = OrderObject::deserialize(de::value::MapAccessDeserializer::new(map))?;
-                Ok(Order {
-                    order_id: o.order_id,
-                    product_id: o.product_id,
-                    quantity: o.quantity,
-                    customer_id: o.customer_id,
-                    at_ms: o.at_ms,
-                })
-            }
-        }
-
-        deserializer.deserialize_map(Object)
+        let o: OrderObject = object_only(deserializer, "an order object")?;
+        Ok(Order {
+            order_id: o.order_id,
+            product_id: o.product_id,
+            quantity: o.quantity,
+            customer_id: o.customer_id,
+            at_ms: o.at_ms,
+        })
     }
 }
 

@@ -760,6 +760,17 @@ mod tests {
         assert!(!page.contains(&label(3)), "never the total");
     }
 
+    /// Revenue past 64 bits is still shown in dollars.
+    #[test]
+    fn revenue_past_64_bits_is_shown_in_dollars() {
+        let config = config();
+        let report = Report::new(&config);
+        let mut summary = summary(&config);
+        summary.stats.revenue_cents = 20_000_000_000_000_000_000;
+        let page = report.render(&summary);
+        assert!(page.contains("$200000000000000000.00"), "in dollars");
+    }
+
     #[test]
     fn the_topology_comes_from_the_declarations() {
         let config = config();

@@ -836,6 +836,8 @@ impl Json {
                 let sign = if *n < 0 { "\u{2212}" } else { "" };
                 format!("{sign}{}", num(n.unsigned_abs()))
             }
+            // Past 64 bits (the shop's revenue can be), JSON reads a number as a float.
+            Json::Float(n) if cents => format!("${:.2}", n / 100.0),
             Json::Float(n) => format!("{n:.2}"),
             Json::Text(text) => esc(text),
             Json::List(items) => items
