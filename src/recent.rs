@@ -11,11 +11,31 @@ use rustc_hash::FxHashMap;
 /// Two generations: keys go into the young one; when it holds `window`, it becomes the old
 /// one and the previous old one is forgotten at once. That costs one
 /// insert per key and no per-key eviction, which matters on the hot path.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Recent<K, V> {
     young: FxHashMap<K, V>,
     old: FxHashMap<K, V>,
     window: usize,
+}
+
+/// Hashed by what it remembers, each generation in key order (so equal memories hash alike
+/// however they were filled), and its window.
+impl<K: Hash + Ord, V: Hash> Hash for Recent<K, V> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        hash_sorted(&self.young, state);
+        hash_sorted(&self.old, state);
+        self.window.hash(state);
+    }
+}
+
+/// Hashes a map's entries in key order: a hash map's own order depends on its history.
+pub(crate) fn hash_sorted<K: Hash + Ord, V: Hash, H: std::hash::Hasher>(
+    map: &FxHashMap<K, V>,
+    state: &mut H,
+) {
+    let mut entries: Vec<(&K, &V)> = map.iter().collect();
+    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    entries.hash(state);
 }
 
 impl<K: Hash + Eq, V> Recent<K, V> {

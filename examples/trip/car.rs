@@ -14,7 +14,7 @@ use crate::event::{Event, Kind, ServiceName};
 use crate::narrate::not_published;
 use crate::{Envelope, Outbox, Trip};
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Hash)]
 pub struct CarService {
     cars: Pool<CarClass>,
 }

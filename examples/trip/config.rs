@@ -53,7 +53,7 @@ pub struct Hotel {
 }
 
 /// What one service has to book from: how many are left of each thing it owns.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Pool<K> {
     left: BTreeMap<K, u64>,
 }

@@ -8,7 +8,7 @@ use crate::booking::{Booking, CarClass, FlightCode, HotelName, Nights, Traveller
 
 /// What a trip is made of: who travels, on which flight, where they stay and for how long,
 /// and what they drive.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Itinerary {
     pub traveller: Traveller,
     pub flight: FlightCode,

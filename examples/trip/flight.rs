@@ -13,7 +13,7 @@ use crate::event::{Count, Event, Kind, ServiceName};
 use crate::narrate::not_published;
 use crate::{Envelope, Outbox, Trip};
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Hash)]
 pub struct FlightService {
     seats: Pool<FlightCode>,
 }

@@ -13,7 +13,7 @@ use crate::event::{Count, Event, Kind, ServiceName};
 use crate::narrate::not_published;
 use crate::{Envelope, Outbox, Trip};
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Hash)]
 pub struct HotelService {
     rooms: Pool<HotelName>,
 }
@@ -27,7 +27,7 @@ impl HotelService {
 }
 
 /// A trip's room, as HotelService knows it.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
 pub enum Room {
     /// Not heard of yet.
     #[default]

@@ -11,11 +11,11 @@ use crate::event::{no_seat, CancelReason, Event, Itinerary, Kind, ServiceName};
 use crate::narrate::not_published;
 use crate::{Envelope, Outbox, Trip};
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Hash)]
 pub struct TripService;
 
 /// What TripService keeps about a trip in flight.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Hash)]
 pub struct Open {
     /// The trip as requested, from its own `TripRequested`: what a confirmation repeats.
     itinerary: Option<Itinerary>,

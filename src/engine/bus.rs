@@ -20,6 +20,7 @@ use crate::engine::choreography::Choreography;
 use crate::engine::choreography::{Envelope, EventId};
 use crate::engine::config::Capacity;
 use crate::input::InstanceId;
+use crate::recent::Recent;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BusError {
@@ -50,6 +51,12 @@ pub struct Bus<C: Choreography> {
     room: Notify,
     /// Time 0 of the run, for the envelopes' `at_us` (Tokio's clock: simulated when paused).
     started: tokio::time::Instant,
+    /// The ids of the latest events published, with their sequence numbers, when services
+    /// may publish an event again (a crash after publishing): such an event is dropped by its
+    /// id, as a broker's de-duplication (JetStream's `Nats-Msg-Id`) drops it.
+    published_ids: Option<Mutex<Recent<EventId<C::Kind>, u64>>>,
+    /// Events so dropped.
+    republished: AtomicU64,
 }
 
 impl<C: Choreography> Bus<C> {
@@ -65,7 +72,23 @@ impl<C: Choreography> Bus<C> {
             waiting_for_room: AtomicBool::new(false),
             room: Notify::new(),
             started: tokio::time::Instant::now(),
+            published_ids: None,
+            republished: AtomicU64::new(0),
         }
+    }
+
+    /// This bus drops an event published again with the id of one of the last `window`
+    /// events (at least): see [`Bus::publish`]. For services that may crash after publishing,
+    /// whose redelivered event makes them publish the same events again; `window` must cover
+    /// every event published between the two (the bus capacity does, with admission on).
+    pub fn deduplicating(mut self, window: usize) -> Self {
+        self.published_ids = Some(Mutex::new(Recent::new(window)));
+        self
+    }
+
+    /// Events dropped because their id was published before (see [`Bus::deduplicating`]).
+    pub fn republished(&self) -> u64 {
+        self.republished.load(Ordering::Relaxed)
     }
 
     /// Time 0 of the run.
@@ -104,7 +127,8 @@ impl<C: Choreography> Bus<C> {
     }
 
     /// Publishes `event` for `order_id`, emitted by `service` in reaction to `cause`, and
-    /// returns its sequence number.
+    /// returns its sequence number. On a [deduplicating](Bus::deduplicating) bus, an event
+    /// whose id was published lately is dropped, and the first one's sequence number returned.
     pub fn publish(
         &self,
         order_id: InstanceId,
@@ -119,6 +143,15 @@ impl<C: Choreography> Bus<C> {
         let at_us = self.started.elapsed().as_micros() as u64;
         let mut next_seq = self.next_seq.lock().unwrap_or_else(PoisonError::into_inner);
         let seq = *next_seq;
+        if let Some(published) = &self.published_ids {
+            let mut published = published.lock().unwrap_or_else(PoisonError::into_inner);
+            if let Some(first) = published.get(&id) {
+                self.republished.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(%id, first, "published again: dropped");
+                return Ok(*first);
+            }
+            published.insert(id, seq);
+        }
         let envelope = Arc::new(Envelope {
             seq,
             at_us,

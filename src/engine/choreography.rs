@@ -290,7 +290,16 @@ pub enum SpawnError {
 }
 
 /// One service's decisions: event in, events out.
-pub trait Service<C: Choreography>: Send + std::fmt::Debug + 'static {
+///
+/// A service is plain data: `Clone` and `Hash` (its state and its per-instance [`State`]
+/// alike), so a crash can put it back as it was before the event in hand, and `choreo check`
+/// can tell two states of the whole choreography apart. Keep what it holds in types that
+/// hash (`BTreeMap` rather than `HashMap`; [`sim::Rng`](crate::sim::Rng) for randomness).
+///
+/// [`State`]: Service::State
+pub trait Service<C: Choreography>:
+    Clone + std::hash::Hash + Send + std::fmt::Debug + 'static
+{
     const NAME: C::Service;
     /// The events this service reacts to; every other event is passed over.
     const SUBSCRIBES: &'static [C::Kind];
@@ -304,7 +313,7 @@ pub trait Service<C: Choreography>: Send + std::fmt::Debug + 'static {
     /// What the service keeps about one instance in flight (a reservation, a charge). The
     /// task loop holds it and drops it when the instance reaches its terminal event, so memory
     /// is bounded by the instances in flight, and no service has to remember to forget.
-    type State: Default + Send + std::fmt::Debug;
+    type State: Default + Clone + std::hash::Hash + Send + std::fmt::Debug;
 
     /// Decides what follows `event` (one of [`Self::SUBSCRIBES`]) for the instance it belongs
     /// to, whose state is `state`, and puts it in `out`. Everything published belongs to the

@@ -85,6 +85,12 @@ impl<K> PartialEq for Kinds<K> {
 
 impl<K> Eq for Kinds<K> {}
 
+impl<K> std::hash::Hash for Kinds<K> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.bits.hash(state);
+    }
+}
+
 impl<K> Default for Kinds<K> {
     fn default() -> Self {
         Kinds {

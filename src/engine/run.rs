@@ -66,7 +66,11 @@ pub async fn run_until<C: Choreography>(
             ))],
         });
     }
-    let bus = Arc::new(Bus::new(config.bus.capacity));
+    let mut bus = Bus::new(config.bus.capacity);
+    if config.simulation.faults.any_crash_after_publish() {
+        bus = bus.deduplicating(config.bus.capacity.get());
+    }
+    let bus = Arc::new(bus);
     let cancel = CancellationToken::new();
     let mut failures = Vec::new();
     if config.simulation.faults.any_crash() {
@@ -116,6 +120,7 @@ pub async fn run_until<C: Choreography>(
     summary.lost_events = bus.lost_events();
     summary.events = bus.published();
     summary.restarts = services.restarted;
+    summary.republished = bus.republished();
     if failures.is_empty() {
         Ok(summary)
     } else {

@@ -3,6 +3,7 @@
 //! and a test [`Harness`] for a service's decisions.
 
 use std::collections::hash_map::Entry;
+use std::hash::Hash;
 
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -10,7 +11,7 @@ use crate::engine::bus::BusError;
 use crate::engine::choreography::{Choreography, Envelope, Outbox, Service};
 use crate::engine::kinds::Kinds;
 use crate::input::InstanceId;
-use crate::recent::Recent;
+use crate::recent::{hash_sorted, Recent};
 
 /// Per-instance state kept by the task loop: the service's own, and which events it has
 /// already taken, so an event delivered twice (same id) is acted on once.
@@ -18,7 +19,7 @@ use crate::recent::Recent;
 /// An instance's record lives while the instance is in flight. When it finishes, the record
 /// goes and the id joins the last `window` finished instances remembered, so a late duplicate
 /// of one of its events is recognised too. Memory: the instances in flight, plus `window` ids.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Inbox<K: crate::name::Name, T> {
     live: FxHashMap<InstanceId, Record<K, T>>,
     finished: Recent<InstanceId, ()>,
@@ -30,10 +31,23 @@ pub struct Inbox<K: crate::name::Name, T> {
     finished_pinned: FxHashSet<InstanceId>,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Hash)]
 struct Record<K: crate::name::Name, T> {
     taken: Kinds<K>,
     state: T,
+}
+
+/// Hashed by content, in instance order (see [`crate::recent::hash_sorted`]): `choreo check`
+/// tells states apart by it.
+impl<K: crate::name::Name, T: Hash> Hash for Inbox<K, T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        hash_sorted(&self.live, state);
+        self.finished.hash(state);
+        hash_sorted(&self.pinned, state);
+        let mut finished_pinned: Vec<&InstanceId> = self.finished_pinned.iter().collect();
+        finished_pinned.sort_unstable();
+        finished_pinned.hash(state);
+    }
 }
 
 impl<K: crate::name::Name, T: Default> Inbox<K, T> {
@@ -110,6 +124,69 @@ impl<K: crate::name::Name, T: Default> Inbox<K, T> {
     pub fn in_flight(&self) -> usize {
         self.live.len()
     }
+}
+
+impl<K: crate::name::Name, T: Clone> Inbox<K, T> {
+    /// What the inbox keeps about `order_id` now, to [`Inbox::restore`] it: what a crash
+    /// before the event was recorded as handled leaves behind.
+    pub fn saved(&self, order_id: InstanceId) -> Saved<K, T> {
+        Saved {
+            order_id,
+            record: self.live.get(&order_id).cloned(),
+        }
+    }
+
+    /// Puts `order_id`'s record back as it was when `saved` was taken.
+    pub fn restore(&mut self, saved: Saved<K, T>) {
+        match saved.record {
+            Some(record) => self.live.insert(saved.order_id, record),
+            None => self.live.remove(&saved.order_id),
+        };
+    }
+}
+
+/// One instance's record as it was: see [`Inbox::saved`].
+#[derive(Debug)]
+pub struct Saved<K: crate::name::Name, T> {
+    order_id: InstanceId,
+    record: Option<Record<K, T>>,
+}
+
+/// What one delivery came to: see [`decide`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Neither subscribed to nor terminal: passed over.
+    Passed,
+    /// Taken before, or its instance has finished: ignored.
+    Duplicate,
+    /// Taken: the decision (if the service subscribes to it) is in the outbox.
+    Taken,
+}
+
+/// What the task loop does with one delivered event, apart from time, faults and publishing:
+/// passes over what the service neither subscribes to nor must forget by, ignores what it has
+/// taken before, and otherwise takes the event and lets the service decide into `out`. The
+/// caller publishes `out` and then, for a terminal event, [`Inbox::finish`]es the instance:
+/// only then is the event handled. `choreo check` runs this same code.
+pub fn decide<C: Choreography, S: Service<C>>(
+    service: &mut S,
+    inbox: &mut Inbox<C::Kind, S::State>,
+    subscribes: Kinds<C::Kind>,
+    envelope: &Envelope<C>,
+    out: &mut Outbox<C>,
+) -> Delivery {
+    let kind = envelope.kind();
+    let subscribed = subscribes.contains(kind);
+    if !(subscribed || envelope.is_terminal()) {
+        return Delivery::Passed;
+    }
+    let Some(state) = inbox.take(envelope.order_id, kind) else {
+        return Delivery::Duplicate;
+    };
+    if subscribed {
+        service.handle(state, envelope, out);
+    }
+    Delivery::Taken
 }
 
 /// Whether a finished instance is remembered: within the window, or pinned.

@@ -64,6 +64,9 @@ pub struct Summary<C: Choreography> {
     pub dead_letters: Vec<DeadLetter<C>>,
     /// Times each service was restarted after a crash.
     pub restarts: BTreeMap<C::Service, u64>,
+    /// Events a restarted service published again (it crashed after publishing them, before
+    /// recording what it had handled), dropped by the bus by their ids.
+    pub republished: u64,
     /// From each order's arrival to its terminal event, per terminal state, in milliseconds
     /// (simulated with the virtual clock).
     pub latency_ms: Latencies,
@@ -226,6 +229,7 @@ impl<C: Choreography> Summary<C> {
             stats: C::Stats::new(config),
             dead_lettered: BTreeMap::new(),
             dead_letters: Vec::new(),
+            republished: 0,
             restarts: BTreeMap::new(),
             latency_ms: Latencies::default(),
             elapsed_ms: 0.0,

@@ -65,7 +65,7 @@ impl Stats<Tiny> for NoStats {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Hash)]
 pub(crate) struct Only;
 
 impl Service<Tiny> for Only {

@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
+use rand::RngExt;
 use rustc_hash::FxHashMap;
 use tokio_util::sync::CancellationToken;
 
@@ -21,7 +22,7 @@ use crate::engine::choreography::{Choreography, Name};
 use crate::engine::choreography::{Envelope, EventId};
 use crate::engine::choreography::{Outbox, Service};
 use crate::engine::kinds::Kinds;
-use crate::engine::service::{Inbox, ServiceError};
+use crate::engine::service::{decide, Delivery, Inbox, ServiceError};
 use crate::input::InstanceId;
 use crate::sim::{self, Latency, Rng, ServiceFaults};
 
@@ -83,6 +84,15 @@ struct Streams {
     delay: Rng,
     duplicate: Rng,
     crash: Rng,
+    after_publish: Rng,
+}
+
+/// A crash a fault calls for, other than one before the decision (which happens at once).
+enum Crash {
+    /// After publishing some of the decision.
+    AfterPublish,
+    /// A poison event is given up on after this many crashes.
+    GiveUp { crashes: u32 },
 }
 
 enum Late<C: Choreography> {
@@ -115,6 +125,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
             publishes: Kinds::of(S::PUBLISHES),
             in_hand: None,
             may_crash: !(sim.faults.crash.is_zero()
+                && sim.faults.crash_after_publish.is_zero()
                 && (sim.faults.poison.is_zero() || poisonable.is_none())),
             poisonable,
             ready: VecDeque::new(),
@@ -131,6 +142,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                 delay: sim::stream(sim.seed, &format!("{}/delay", S::NAME)),
                 duplicate: sim::stream(sim.seed, &format!("{}/duplicate", S::NAME)),
                 crash: sim::stream(sim.seed, &format!("{}/crash", S::NAME)),
+                after_publish: sim::stream(sim.seed, &format!("{}/after_publish", S::NAME)),
             },
             out: Outbox::default(),
         }
@@ -267,21 +279,35 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
     ) -> Result<bool, ServiceError> {
         let kind = envelope.kind();
         let subscribed = self.subscribes.contains(kind);
-        let terminal = envelope.is_terminal();
-        if !(subscribed || terminal) {
-            return Ok(true);
-        }
+        let mut crash_after_publish = false;
         if self.may_crash && subscribed && self.inbox.is_new(envelope.order_id, kind) {
-            if let Some(given_up) = self.maybe_crash(envelope) {
-                return self.dead_letter(envelope, given_up, bus).map(|()| true);
+            match self.maybe_crash(envelope) {
+                Some(Crash::GiveUp { crashes }) => {
+                    return self.dead_letter(envelope, crashes, bus).map(|()| true)
+                }
+                Some(Crash::AfterPublish) => crash_after_publish = true,
+                None => {}
             }
         }
-        let Some(state) = self.inbox.take(envelope.order_id, kind) else {
-            tracing::debug!(order_id = %envelope.order_id, id = %envelope.id, "duplicate delivery ignored");
-            return Ok(true);
-        };
+        // What a crash after publishing puts back: the service and the instance's record as
+        // they were before this event.
+        let before = crash_after_publish
+            .then(|| (self.service.clone(), self.inbox.saved(envelope.order_id)));
+        match decide(
+            &mut self.service,
+            &mut self.inbox,
+            self.subscribes,
+            envelope,
+            &mut self.out,
+        ) {
+            Delivery::Passed => return Ok(true),
+            Delivery::Duplicate => {
+                tracing::debug!(order_id = %envelope.order_id, id = %envelope.id, "duplicate delivery ignored");
+                return Ok(true);
+            }
+            Delivery::Taken => {}
+        }
         if subscribed {
-            self.service.handle(state, envelope, &mut self.out);
             let mut busy = std::mem::take(&mut self.out.busy);
             if !self.latency.is_zero() {
                 busy += self.latency.sample(&mut self.rngs.latency);
@@ -294,12 +320,27 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                 }
             }
             tracing::trace!(order_id = %envelope.order_id, id = %envelope.id, ?busy, "handled");
+            if let Some((service, record)) = before {
+                // Some of the decision goes out, then the service dies before it records the
+                // event as handled.
+                let published = match self.out.events.len() {
+                    0 => 0,
+                    caused => self.rngs.after_publish.random_range(1..=caused),
+                };
+                for event in self.out.events.drain(..).take(published) {
+                    publish::<C, S>(bus, self.publishes, envelope, event)?;
+                }
+                self.out.events.clear();
+                self.service = service;
+                self.inbox.restore(record);
+                self.crash(envelope, published);
+            }
             for event in self.out.events.drain(..) {
                 publish::<C, S>(bus, self.publishes, envelope, event)?;
             }
         }
         // The terminal event, subscribed or not, ends what the service keeps for the order.
-        if terminal {
+        if envelope.is_terminal() {
             self.inbox.finish(envelope.order_id);
         }
         // A redelivery that was ignored returned above: only a delivery taken is duplicated,
@@ -310,15 +351,20 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         Ok(true)
     }
 
-    /// Crashes the service (panics) if a fault says so; returns the number of crashes when a
-    /// poison event has crashed it often enough to be given up on instead.
-    fn maybe_crash(&mut self, envelope: &Envelope<C>) -> Option<u32> {
+    /// Whether a fault crashes the service on `envelope`: a crash before the decision panics
+    /// here; one after publishing is for the caller to carry out; a poison event that has
+    /// crashed the service often enough is given up on instead, after that many crashes.
+    fn maybe_crash(&mut self, envelope: &Envelope<C>) -> Option<Crash> {
         let poison = self.poisonable == Some(envelope.kind())
             && sim::is_poison(self.seed, S::NAME.name(), &envelope.id, self.faults.poison);
         let crash = poison || self.faults.crash.happens(&mut self.rngs.crash);
         if !crash {
             self.crashes = None;
-            return None;
+            return self
+                .faults
+                .crash_after_publish
+                .happens(&mut self.rngs.after_publish)
+                .then_some(Crash::AfterPublish);
         }
         let in_a_row = match self.crashes {
             Some((id, n)) if id == envelope.id => n + 1,
@@ -326,10 +372,21 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         };
         if poison && in_a_row > self.poison_crashes {
             self.crashes = None;
-            return Some(in_a_row - 1);
+            return Some(Crash::GiveUp {
+                crashes: in_a_row - 1,
+            });
         }
         self.crashes = Some((envelope.id, in_a_row));
         tracing::debug!(id = %envelope.id, in_a_row, "injected crash");
+        self.crash(envelope, 0)
+    }
+
+    /// Crashes the service (a panic the supervisor recognises), `published` events into the
+    /// decision on `envelope`.
+    fn crash(&self, envelope: &Envelope<C>, published: usize) -> ! {
+        if published > 0 {
+            tracing::debug!(id = %envelope.id, published, "injected crash after publishing");
+        }
         std::panic::panic_any(InjectedCrash {
             service: S::NAME.name(),
             event: envelope.id.to_string(),

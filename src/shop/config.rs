@@ -89,7 +89,7 @@ fn price<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
 }
 
 /// The payment gateway, as PaymentService sees it.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Hash, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayFaults {
     /// Chance that one charge attempt times out.

@@ -6,7 +6,6 @@ use std::io;
 
 use crate::shop::config::Product;
 use crate::shop::event::{Event, EventKind, ServiceName, Unavailable};
-use rustc_hash::FxHashMap;
 
 use crate::shop::input::{OrderId, ProductId, Quantity};
 
@@ -19,10 +18,10 @@ use crate::engine::Service;
 type Outbox = crate::engine::Outbox<Shop>;
 type Envelope = crate::engine::Envelope<Shop>;
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Hash)]
 pub struct InventoryService {
     /// Units available per product: stock minus what is reserved.
-    stock: FxHashMap<ProductId, u64>,
+    stock: BTreeMap<ProductId, u64>,
 }
 
 impl InventoryService {

@@ -13,7 +13,7 @@ use crate::engine::Service;
 type Outbox = crate::engine::Outbox<Shop>;
 type Envelope = crate::engine::Envelope<Shop>;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Hash)]
 pub struct OrderService;
 
 impl OrderService {

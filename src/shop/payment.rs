@@ -10,7 +10,6 @@ use rand::RngExt;
 use crate::shop::config::GatewayFaults;
 use crate::shop::event::{DeclineReason, Declined, Event, EventKind, ServiceName};
 use crate::sim::{self as simulation, Rng};
-use rustc_hash::FxHashMap;
 
 use crate::shop::input::{CustomerId, OrderId, ProductId};
 
@@ -25,18 +24,18 @@ use crate::shop::event::Money;
 type Outbox = crate::engine::Outbox<Shop>;
 type Envelope = crate::engine::Envelope<Shop>;
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Hash)]
 pub struct PaymentService {
-    prices: FxHashMap<ProductId, u64>,
+    prices: BTreeMap<ProductId, u64>,
     /// Credit each customer has left, in cents.
-    credit: FxHashMap<CustomerId, u64>,
+    credit: BTreeMap<CustomerId, u64>,
     gateway: GatewayFaults,
     /// Draws for the gateway's timeouts and jitter.
     rng: Rng,
 }
 
 /// What PaymentService keeps about one order in flight.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Hash)]
 pub struct Payment {
     /// Who pays, learned from `OrderCreated`.
     payer: Option<CustomerId>,

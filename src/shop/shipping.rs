@@ -15,7 +15,7 @@ use crate::engine::Service;
 type Outbox = crate::engine::Outbox<Shop>;
 type Envelope = crate::engine::Envelope<Shop>;
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Hash)]
 pub struct ShippingService {
     max_quantity: Quantity,
 }

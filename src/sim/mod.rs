@@ -245,6 +245,14 @@ pub fn millis(ms: f64) -> Duration {
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
 pub struct Millis(pub f64);
 
+/// Hashed as the number (`-0` as `0`), consistent with `==` for the finite values a config
+/// holds.
+impl std::hash::Hash for Millis {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.0 + 0.0).to_bits().hash(state);
+    }
+}
+
 impl Millis {
     /// The largest accepted: a billion milliseconds, about 11.6 days. Any sum the simulator
     /// makes of such values (a gateway's doubled backoffs included) stays finite and fits a
@@ -330,6 +338,13 @@ pub fn at_least_one<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D
 /// A probability, 0 to 1.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Default)]
 pub struct Probability(pub f64);
+
+/// As [`Millis`]'s.
+impl std::hash::Hash for Probability {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (self.0 + 0.0).to_bits().hash(state);
+    }
+}
 
 impl Probability {
     pub fn is_zero(self) -> bool {
@@ -446,11 +461,17 @@ impl<S: Name> FaultsConfig<S> {
         self.services.get(service)
     }
 
-    /// Whether any service may crash (or meet a poison event).
-    pub fn any_crash(&self) -> bool {
+    /// Whether any service may crash after publishing: the bus then drops a re-published event
+    /// by its id, as a broker's de-duplication does.
+    pub fn any_crash_after_publish(&self) -> bool {
         self.services
             .iter()
-            .any(|(_, f)| !f.crash.is_zero() || !f.poison.is_zero())
+            .any(|(_, f)| !f.crash_after_publish.is_zero())
+    }
+
+    /// Whether any service may crash (or meet a poison event).
+    pub fn any_crash(&self) -> bool {
+        self.services.iter().any(|(_, f)| f.crashes())
     }
 }
 
@@ -478,27 +499,72 @@ pub struct ServiceFaults {
     /// Chance that handling an event crashes the service (it is restarted, and the event
     /// delivered again).
     pub crash: Probability,
+    /// Chance that handling an event crashes the service after it published some of what its
+    /// decision caused (one event or more, drawn), before it recorded the event as handled:
+    /// the window between a broker's publish acknowledgement and the consumer's own ack. It
+    /// restarts from its state as of its last completed event, the event is delivered again,
+    /// and the bus drops what it then publishes again, by event id.
+    pub crash_after_publish: Probability,
     /// Chance that an event the service reacts to on the forward path is poison: its handling
     /// crashes every time, until it is dead-lettered.
     pub poison: Probability,
 }
 
 impl ServiceFaults {
+    /// Whether the service may crash, at either point, or meet a poison event.
+    pub fn crashes(&self) -> bool {
+        !(self.crash.is_zero() && self.crash_after_publish.is_zero() && self.poison.is_zero())
+    }
+
     pub fn any(&self) -> bool {
         !(self.duplicate.is_zero()
             && self.delay.is_zero()
             && self.crash.is_zero()
+            && self.crash_after_publish.is_zero()
             && self.poison.is_zero())
     }
 }
 
 /// The random stream every simulated choice draws from: small, fast, and the same on every
-/// platform for the same seed.
-pub type Rng = rand_pcg::Pcg64Mcg;
+/// platform for the same seed. Its whole state is one number, so a service that holds one
+/// can still be cloned, compared and hashed (as `choreo check` does with every state).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Rng(rand_pcg::Pcg64Mcg);
+
+impl fmt::Debug for Rng {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Rng")
+    }
+}
+
+impl std::hash::Hash for Rng {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.state().hash(state);
+    }
+}
+
+impl rand::TryRng for Rng {
+    type Error = std::convert::Infallible;
+
+    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
+        self.0.try_next_u32()
+    }
+
+    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
+        self.0.try_next_u64()
+    }
+
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
+        self.0.try_fill_bytes(dst)
+    }
+}
 
 /// The stream for `name` under `seed`.
 pub fn stream(seed: u64, name: &str) -> Rng {
-    Rng::seed_from_u64(mix(seed, fnv1a(name.as_bytes())))
+    Rng(rand_pcg::Pcg64Mcg::seed_from_u64(mix(
+        seed,
+        fnv1a(name.as_bytes()),
+    )))
 }
 
 /// Whether the event `id` is poison for `service`: decided by the seed and the id alone, so

@@ -62,6 +62,13 @@ impl<C: Choreography> fmt::Display for Summary<C> {
             }
             writeln!(f)?;
         }
+        if self.republished > 0 {
+            writeln!(
+                f,
+                "  published again after a crash, dropped by id: {}",
+                Count(self.republished, "event")
+            )?;
+        }
         if !self.dead_letters.is_empty() {
             let total: u64 = self.dead_lettered.values().sum();
             write!(f, "  dead letters: {total}")?;

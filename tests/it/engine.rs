@@ -84,7 +84,7 @@ impl Stats<Relay> for NoStats {
     }
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone, Hash)]
 struct Caller;
 
 impl Service<Relay> for Caller {
@@ -99,7 +99,7 @@ impl Service<Relay> for Caller {
 }
 
 /// Answers each instance once; counts what it handled, to show duplicates are not handled.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone, Hash)]
 struct Echo;
 
 impl Service<Relay> for Echo {
