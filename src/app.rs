@@ -12,13 +12,16 @@ use std::time::Instant;
 
 use clap::{CommandFactory, FromArgMatches};
 
-use crate::cli::{Cli, Clock, Command, DiagramCommand, RunArgs};
+use crate::check::{CheckError, Faults, Limits, Verdict};
+use crate::cli::{CheckArgs, Cli, Clock, Command, DiagramCommand, RunArgs};
 use crate::config::{Config, ConfigError};
 use crate::engine::failure::Failures;
 use crate::engine::stats::{Machine, Summary};
 use crate::engine::{run_until, Choreography, EventSink, Fanout, Interrupt, RunFailed};
 use crate::input::read_ahead::{OnSkipped, ReadAhead};
-use crate::input::{open_order_file, InstanceId, OrderFileError, OrderSource, MAX_ID};
+use crate::input::{
+    open_order_file, read_order_file, InstanceId, OrderFileError, OrderSource, MAX_ID,
+};
 use crate::view::journal::{self, JournalError};
 use crate::view::output::{Progress, Writer};
 use crate::view::report::Report;
@@ -84,6 +87,10 @@ pub enum Error {
     Output(io::Error),
     #[error("{count} {} without a terminal state", if *count == 1 { "order" } else { "orders" })]
     Stuck { count: u64 },
+    #[error("{0}")]
+    Check(String),
+    #[error("the check was interrupted: search incomplete")]
+    CheckInterrupted,
 }
 
 impl<C: Choreography> From<RunFailed<C>> for Error {
@@ -113,11 +120,13 @@ impl Error {
             | Error::Usage(_)
             | Error::CreateFile { .. } => EXIT_BAD_INPUT,
             Error::Run(failures) if failures.interrupted() => EXIT_INTERRUPTED,
+            Error::CheckInterrupted => EXIT_INTERRUPTED,
             Error::Run(_)
             | Error::Runtime(_)
             | Error::WriteFile { .. }
             | Error::Output(_)
-            | Error::Stuck { .. } => EXIT_RUN_FAILED,
+            | Error::Stuck { .. }
+            | Error::Check(_) => EXIT_RUN_FAILED,
         }
     }
 }
@@ -151,6 +160,7 @@ pub fn execute<C: Choreography>(name: &str, cli: Cli) -> Result<(), Error> {
                 }
             }
         }
+        Command::Check(args) => check::<C>(name, args),
         Command::Diagram(DiagramCommand::Topology) => print(diagram::topology::<C>),
         Command::Diagram(DiagramCommand::Order { journal, order }) => {
             let events = journal::read::<C>(&journal)?;
@@ -183,10 +193,151 @@ fn print(
     }
 }
 
+/// `check`: explores every schedule of the orders in the file and prints the figures, then
+/// `no violation`, or the violation with its counterexample (also written as a journal).
+fn check<C: Choreography>(name: &str, args: CheckArgs) -> Result<(), Error> {
+    check_distinct_files(
+        &args.file,
+        &args.config,
+        &[("--journal", args.journal.as_ref())],
+    )?;
+    let config = Config::<C>::load(&args.config, &args.set)?;
+    let orders = read_order_file::<C::Input>(&args.file)?;
+    let journal = args
+        .journal
+        .as_ref()
+        .map(|path| create_file(path, "journal").map(|file| (path, file)))
+        .transpose()?;
+    stdout_is_open()?;
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let on_interrupt = Arc::clone(&interrupt);
+    if let Err(err) = ctrlc::set_handler(move || on_interrupt.store(true, Ordering::Relaxed)) {
+        tracing::warn!(%err, "cannot catch Ctrl-C; it will stop the check at once");
+    }
+    let limits = Limits {
+        max_states: config.check.max_states,
+        time_limit: config.check.time_limit,
+        interrupt,
+    };
+    let faults = Faults {
+        duplicates: !args.no_duplicates,
+        crashes: args.crashes,
+        reduce: !args.every_interleaving,
+    };
+    let spinner = crate::view::output::progress_wanted(true).then(|| {
+        let spinner = indicatif::ProgressBar::new_spinner();
+        spinner.set_message("checking");
+        spinner
+    });
+    let checked = crate::check::check(
+        &config,
+        &orders,
+        faults,
+        &limits,
+        &mut |states, depth, elapsed| {
+            if let Some(spinner) = &spinner {
+                spinner.set_message(format!(
+                    "checking: {states} states, depth {depth}, {:.1} s",
+                    elapsed.as_secs_f64()
+                ));
+                spinner.tick();
+            }
+        },
+    );
+    if let Some(spinner) = spinner {
+        spinner.finish_and_clear();
+    }
+    let checked = checked.map_err(|err| match err {
+        CheckError::TooMany { .. } => Error::Usage(format!("{}: {err}", args.file.display())),
+        err => Error::Check(format!("{name} check: {err}")),
+    })?;
+    let what = format!(
+        "{}, every delivery order{}, up to {}",
+        crate::plural::Count(orders.len() as u64, "order"),
+        if faults.duplicates {
+            ", duplicate deliveries"
+        } else {
+            ""
+        },
+        crate::plural::crashes(u64::from(faults.crashes)),
+    );
+    let mut outcome = Ok(());
+    print(|out| {
+        writeln!(out, "checked {what}")?;
+        writeln!(out, "{checked}")?;
+        match &checked.verdict {
+            Verdict::Holds => writeln!(out, "no violation"),
+            Verdict::Incomplete { reason } => {
+                writeln!(
+                    out,
+                    "search incomplete: {reason}; no violation in what was explored"
+                )
+            }
+            Verdict::Violated {
+                property,
+                why,
+                counterexample,
+            } => {
+                writeln!(out, "violation: {property}")?;
+                writeln!(out, "  {why}")?;
+                writeln!(
+                    out,
+                    "counterexample, {}:",
+                    crate::plural::Count(counterexample.steps() as u64, "step")
+                )?;
+                counterexample.write(out)
+            }
+        }
+    })?;
+    match &checked.verdict {
+        Verdict::Holds => {}
+        Verdict::Incomplete { .. } if limits.interrupt.load(Ordering::Relaxed) => {
+            outcome = Err(Error::CheckInterrupted);
+        }
+        Verdict::Incomplete { reason } => {
+            outcome = Err(Error::Check(format!("search incomplete: {reason}")));
+        }
+        Verdict::Violated {
+            property,
+            counterexample,
+            ..
+        } => {
+            if let Some((path, file)) = journal {
+                let mut writer = journal::create::<C>(path, file);
+                counterexample
+                    .journal()
+                    .iter()
+                    .try_for_each(|envelope| writer.event(envelope))
+                    .and_then(|()| writer.finish())
+                    .map_err(Error::Output)?;
+            }
+            outcome = Err(Error::Check(format!("violation: {property}")));
+        }
+    }
+    outcome
+}
+
+/// Creates an output file, named in the error.
+fn create_file(path: &PathBuf, what: &'static str) -> Result<File, Error> {
+    File::create(path).map_err(|source| Error::CreateFile {
+        path: path.clone(),
+        what,
+        source,
+    })
+}
+
 fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     // Before anything is read or written: an output that is also an input, or two outputs
     // that are one file, would destroy data.
-    check_distinct_files(&args)?;
+    check_distinct_files(
+        &args.file,
+        &args.config,
+        &[
+            ("--journal", args.journal.as_ref()),
+            ("--summary", args.summary.as_ref()),
+            ("--report", args.report.as_ref()),
+        ],
+    )?;
     // Config and documents are checked whole before the first order goes in; JSON Lines are
     // checked line by line as they are read.
     let mut config = Config::<C>::load(&args.config, &args.set)?;
@@ -195,13 +346,7 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     }
     let source = open_order_file::<C::Input>(&args.file, config.input.duplicate_window)?;
     // Files are created before the run, so a bad path is found before any work is done.
-    let create = |path: &PathBuf, what| {
-        File::create(path).map_err(|source| Error::CreateFile {
-            path: path.clone(),
-            what,
-            source,
-        })
-    };
+    let create = create_file;
     let summary_file = args
         .summary
         .as_ref()
@@ -368,16 +513,16 @@ fn worst(name: &str, mut errors: Vec<Error>) -> Result<(), Error> {
 /// the summary, the report. Compared by identity (device and inode) where the file exists, so
 /// `out.json` and `./dir/../out.json`, or a hard link, are caught; by the resolved path where
 /// it does not exist yet.
-fn check_distinct_files(args: &RunArgs) -> Result<(), Error> {
-    let mut files: Vec<(String, &PathBuf)> = vec![("the order file".into(), &args.file)];
-    files.extend(args.config.iter().map(|p| ("--config".to_owned(), p)));
-    for (flag, path) in [
-        ("--journal", &args.journal),
-        ("--summary", &args.summary),
-        ("--report", &args.report),
-    ] {
+fn check_distinct_files(
+    file: &PathBuf,
+    configs: &[PathBuf],
+    outputs: &[(&str, Option<&PathBuf>)],
+) -> Result<(), Error> {
+    let mut files: Vec<(String, &PathBuf)> = vec![("the order file".into(), file)];
+    files.extend(configs.iter().map(|p| ("--config".to_owned(), p)));
+    for (flag, path) in outputs {
         if let Some(path) = path {
-            files.push((flag.to_owned(), path));
+            files.push(((*flag).to_owned(), path));
         }
     }
     let identities: Vec<Option<FileIdentity>> = files.iter().map(|(_, p)| identity(p)).collect();

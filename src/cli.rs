@@ -33,6 +33,42 @@ pub enum Command {
     /// Mermaid diagrams: the services' wiring, or one order's sequence.
     #[command(subcommand)]
     Diagram(DiagramCommand),
+    /// Explore every schedule of the few orders in FILE (reorderings, duplicate deliveries,
+    /// crashes) and check that none breaks a property.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Order file with at most 5 orders, in any form `run` takes.
+    pub file: PathBuf,
+
+    /// Deliver each event once: explore reorderings and crashes only.
+    #[arg(long)]
+    pub no_duplicates: bool,
+
+    /// Crashes of any service at any step, in all, 0 to 3: before its decision, or after
+    /// publishing some of what it decided, before recording the event as handled.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=3))]
+    pub crashes: u32,
+
+    /// Explore every interleaving, also of deliveries that publish nothing and change nothing
+    /// but their order's record (by default each is taken as soon as it can be: see README).
+    #[arg(long)]
+    pub every_interleaving: bool,
+
+    /// Config file layered over the built-in defaults, as for `run`. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub config: Vec<PathBuf>,
+
+    /// Override one config key, as for `run`. Repeatable; applied last.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+
+    /// Write the counterexample, if one is found, to FILE as a journal (for `trace` and
+    /// `diagram order`).
+    #[arg(long, value_name = "FILE")]
+    pub journal: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::engine::config::{BusConfig, InputConfig, RunConfig, ServicesConfig};
+use crate::engine::config::{BusConfig, CheckConfig, InputConfig, RunConfig, ServicesConfig};
 use crate::engine::Choreography;
 use crate::sim::SimulationConfig;
 
@@ -30,6 +30,7 @@ struct EngineConfig<C: Choreography> {
     run: RunConfig,
     services: ServicesConfig,
     input: InputConfig,
+    check: CheckConfig,
     simulation: SimulationConfig<C::Service>,
 }
 
@@ -229,6 +230,7 @@ impl<C: Choreography> Config<C> {
             run: engine.run,
             services: engine.services,
             input: engine.input,
+            check: engine.check,
             simulation: engine.simulation,
             choreography,
         };
@@ -435,7 +437,7 @@ mod tests {
     fn the_shop_defaults_repeat_the_engine_defaults() {
         let engine = parse_table(ENGINE_TOML, Source::BuiltIn).expect("engine.toml");
         let shop = parse_table(Shop::DEFAULT_CONFIG, Source::BuiltIn).expect("default.toml");
-        for section in ["bus", "run", "services", "input"] {
+        for section in ["bus", "run", "services", "input", "check"] {
             assert_eq!(engine.get(section), shop.get(section), "[{section}]");
         }
         let simulation = |t: &toml::Table| t.get("simulation").and_then(|s| s.as_table()).cloned();

@@ -50,6 +50,7 @@
 extern crate self as choreo;
 
 pub mod app;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -36,6 +36,7 @@ mod config;
 mod event;
 mod flight;
 mod hotel;
+mod invariant;
 mod narrate;
 mod stats;
 mod trip;
@@ -160,6 +161,10 @@ impl Choreography for Trip {
         }
     }
 
+    fn invariant(config: &TripConfig, events: &[&Envelope], ended: bool) -> Result<(), String> {
+        invariant::check(config, events, ended)
+    }
+
     fn cause(envelope: &Envelope) -> Option<Cause<ServiceName>> {
         let cause = |reason: Shortage, [full, unknown]: [&'static str; 2], service| {
             let slug = reason.words(full, unknown);
@@ -267,6 +272,51 @@ mod tests {
     fn sample() -> Vec<Booking> {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/trip/bookings.jsonl");
         choreo::input::read_order_file(&path).expect("the sample bookings are valid")
+    }
+
+    /// `trip check`: every schedule of the first three sample bookings (two on a flight with
+    /// one seat, two at a hotel with one free room among them), with duplicates and a crash,
+    /// keeps the engine's properties and the saga's invariants; with no memory of finished
+    /// trips, a late duplicate books again and is caught.
+    #[test]
+    fn every_schedule_of_three_bookings_keeps_every_property() {
+        use choreo::check::{Faults, Limits, Verdict};
+        let limits = Limits {
+            max_states: 1_000_000,
+            time_limit: std::time::Duration::from_secs(120),
+            interrupt: Default::default(),
+        };
+        let faults = Faults {
+            duplicates: true,
+            crashes: 1,
+            reduce: true,
+        };
+        let bookings = &sample()[..3];
+        let config = Config::<Trip>::default();
+        let checked = choreo::check::check(&config, bookings, faults, &limits, &mut |_, _, _| {})
+            .expect("check runs");
+        assert!(
+            matches!(checked.verdict, Verdict::Holds),
+            "{:?}",
+            checked.verdict
+        );
+        assert!(checked.states > 100, "{checked}");
+        let forgetful =
+            Config::<Trip>::load(&[], &["services.dedup_window=0".into()]).expect("config");
+        let checked =
+            choreo::check::check(&forgetful, bookings, faults, &limits, &mut |_, _, _| {})
+                .expect("check runs");
+        assert!(
+            matches!(
+                checked.verdict,
+                Verdict::Violated {
+                    property: "no event is published twice",
+                    ..
+                }
+            ),
+            "{:?}",
+            checked.verdict
+        );
     }
 
     /// Each booking's events, in bus order, by booking id.

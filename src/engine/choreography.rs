@@ -185,6 +185,22 @@ pub trait Choreography: Sized + Send + Sync + 'static {
         None
     }
 
+    /// The choreography's own invariants, which `choreo check` tests in every state it
+    /// reaches (the shop's: no oversell, no charge past a credit limit, every reservation and
+    /// charge ended exactly once). `events` is everything published so far: each instance's
+    /// events in the order they were published, instances in no particular order (the check
+    /// explores every interleaving, so a property must not depend on one). `ended`: nothing
+    /// is left to deliver, so every instance should be finished; end-state properties are
+    /// checked then. The error says what is broken, in a sentence.
+    fn invariant(
+        config: &Self::Config,
+        events: &[&Envelope<Self>],
+        ended: bool,
+    ) -> Result<(), String> {
+        let _ = (config, events, ended);
+        Ok(())
+    }
+
     /// The kind a dead letter gave up on, and after how many crashes, if `event` is one.
     fn as_dead_letter(event: &Self::Event) -> Option<(Self::Kind, u32)> {
         let _ = event;
@@ -298,7 +314,7 @@ pub enum SpawnError {
 ///
 /// [`State`]: Service::State
 pub trait Service<C: Choreography>:
-    Clone + std::hash::Hash + Send + std::fmt::Debug + 'static
+    Clone + std::hash::Hash + Send + Sync + std::fmt::Debug + 'static
 {
     const NAME: C::Service;
     /// The events this service reacts to; every other event is passed over.
@@ -313,7 +329,7 @@ pub trait Service<C: Choreography>:
     /// What the service keeps about one instance in flight (a reservation, a charge). The
     /// task loop holds it and drops it when the instance reaches its terminal event, so memory
     /// is bounded by the instances in flight, and no service has to remember to forget.
-    type State: Default + Clone + std::hash::Hash + Send + std::fmt::Debug;
+    type State: Default + Clone + std::hash::Hash + Send + Sync + std::fmt::Debug;
 
     /// Decides what follows `event` (one of [`Self::SUBSCRIBES`]) for the instance it belongs
     /// to, whose state is `state`, and puts it in `out`. Everything published belongs to the

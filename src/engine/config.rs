@@ -19,6 +19,7 @@ pub struct Config<C: Choreography> {
     pub run: RunConfig,
     pub services: ServicesConfig,
     pub input: InputConfig,
+    pub check: CheckConfig,
     pub simulation: SimulationConfig<C::Service>,
     /// The choreography's own settings (the shop's catalog, customers, ...).
     pub choreography: C::Config,
@@ -30,6 +31,17 @@ pub struct InputConfig {
     /// JSON Lines: a repeated `order_id` is refused while the first is among this many of the
     /// most recently read orders.
     pub duplicate_window: usize,
+}
+
+/// The bounds of `choreo check`'s search.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConfig {
+    /// Distinct states seen before the search stops, incomplete.
+    pub max_states: u64,
+    /// Time before the search stops, incomplete.
+    #[serde(deserialize_with = "positive_duration")]
+    pub time_limit: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

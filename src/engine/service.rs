@@ -37,7 +37,7 @@ struct Record<K: crate::name::Name, T> {
     state: T,
 }
 
-/// Hashed by content, in instance order (see [`crate::recent::hash_sorted`]): `choreo check`
+/// Hashed by content, in instance order (as `Recent` is): `choreo check`
 /// tells states apart by it.
 impl<K: crate::name::Name, T: Hash> Hash for Inbox<K, T> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
@@ -134,6 +134,17 @@ impl<K: crate::name::Name, T: Clone> Inbox<K, T> {
             order_id,
             record: self.live.get(&order_id).cloned(),
         }
+    }
+
+    /// An inbox with `order_id`'s record alone, as this one has it: for trying a delivery of
+    /// one of its events out (`order_id` must not be finished).
+    pub fn only(&self, order_id: InstanceId) -> Self
+    where
+        T: Default,
+    {
+        let mut only = Inbox::new(0);
+        only.restore(self.saved(order_id));
+        only
     }
 
     /// Puts `order_id`'s record back as it was when `saved` was taken.

@@ -12,6 +12,7 @@
 pub mod config;
 pub mod event;
 pub mod input;
+pub mod invariants;
 pub mod inventory;
 pub mod lines;
 pub mod narrate;
@@ -269,6 +270,14 @@ impl Choreography for Shop {
             gave_up_on,
             crashes,
         })
+    }
+
+    fn invariant(
+        config: &ShopConfig,
+        events: &[&Envelope<Shop>],
+        ended: bool,
+    ) -> Result<(), String> {
+        invariants::check(config, events, ended)
     }
 
     fn as_dead_letter(event: &Event) -> Option<(EventKind, u32)> {

@@ -14,9 +14,11 @@ use serde::{Deserialize, Serialize};
 use choreo::config::Config;
 use choreo::engine::{
     self, Cause, Choreography, Envelope, Failure, Outbox, Outcome, Role, Service, Services,
-    SpawnError, Stats,
+    SpawnError,
 };
 use choreo::input::{InstanceId, Record};
+
+use crate::helpers::{NoConfig, NoStats};
 
 #[derive(Debug, Clone, Copy)]
 struct Relay;
@@ -58,29 +60,6 @@ impl Record for Call {
 
     fn at_ms(&self) -> Option<u64> {
         None
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NoConfig {}
-
-#[derive(Debug, Clone, Serialize)]
-struct NoStats {}
-
-impl Stats<Relay> for NoStats {
-    fn new(_config: &NoConfig) -> Self {
-        NoStats {}
-    }
-
-    fn record(&mut self, _envelope: &Envelope<Relay>) {}
-
-    fn headline(&self, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        Ok(())
-    }
-
-    fn details(&self, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        Ok(())
     }
 }
 

@@ -120,3 +120,28 @@ pub fn run_order_file_with(name: &str, contents: &str, args: &[&str]) -> Run {
     all.extend_from_slice(args);
     choreo_in(dir.path(), all)
 }
+
+/// The config of a test choreography that has none of its own.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoConfig {}
+
+/// The summary part of a test choreography that adds nothing to the engine's.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NoStats {}
+
+impl<C: choreo::engine::Choreography> choreo::engine::Stats<C> for NoStats {
+    fn new(_config: &C::Config) -> Self {
+        NoStats {}
+    }
+
+    fn record(&mut self, _envelope: &choreo::engine::Envelope<C>) {}
+
+    fn headline(&self, _f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+
+    fn details(&self, _f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+}

@@ -1,5 +1,6 @@
 //! choreo's integration tests: one binary, a module per area.
 
+mod check;
 mod cli;
 mod engine;
 mod hardening;

@@ -1,0 +1,746 @@
+//! The choreography as a model for the stateright checker: a state is every service (its
+//! decisions' own state and the task loop's [`Inbox`]) plus every event published; a step
+//! is one delivery, a duplicate delivery, or a crash. Each step runs the services' real
+//! `handle` through the task loop's own [`decide`], so what is checked is what runs.
+
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crate::engine::choreography::{Choreography, Envelope, EventId, Name, Outbox, Service};
+use crate::engine::choreography::{Services, SpawnError};
+use crate::engine::kinds::Kinds;
+use crate::engine::service::{decide, Delivery, Inbox};
+
+/// What the search explores besides reordering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Faults {
+    /// Any event a service has taken may be delivered to it again, at any later point.
+    pub duplicates: bool,
+    /// Crashes of any service at any step, in all: before a decision, or after publishing
+    /// some of what it caused but before the event is recorded as handled.
+    pub crashes: u32,
+    /// Take silent deliveries first (see `Model::silent_step`): far fewer states, the same
+    /// verdicts for decisions that read nothing shared when they change nothing shared.
+    pub reduce: bool,
+}
+
+/// One service as the model holds it: the service and the task loop's record of it.
+trait Node<C: Choreography>: Send + Sync + fmt::Debug {
+    fn name(&self) -> C::Service;
+    /// Whether an event of `kind` is delivered to this service at all: it subscribes to it,
+    /// or it ends an instance (which every service forgets by).
+    fn receives(&self, kind: C::Kind) -> bool;
+    fn subscribes(&self, kind: C::Kind) -> bool;
+    fn publishes(&self, kind: C::Kind) -> bool;
+    /// The most events one decision can publish: each kind at most once per instance.
+    fn most_published(&self) -> usize;
+    /// Whether the task loop would take `envelope` (it is not a duplicate).
+    fn is_new(&self, envelope: &Envelope<C>) -> bool;
+    /// Delivers `envelope` as the task loop does ([`decide`]), recording it as handled:
+    /// what the service decided is in `out`.
+    fn deliver(&mut self, envelope: &Envelope<C>, out: &mut Outbox<C>) -> Delivery;
+    /// Whether delivering `envelope` is silent: it publishes nothing and leaves the service
+    /// itself unchanged (only the instance's record changes).
+    fn is_silent(&self, envelope: &Envelope<C>) -> bool;
+    fn cloned(&self) -> Box<dyn Node<C>>;
+    fn hash_into(&self, state: &mut dyn Hasher);
+}
+
+struct Replica<C: Choreography, S: Service<C>> {
+    service: S,
+    inbox: Inbox<C::Kind, S::State>,
+    subscribes: Kinds<C::Kind>,
+    publishes: Kinds<C::Kind>,
+}
+
+impl<C: Choreography, S: Service<C>> fmt::Debug for Replica<C, S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Replica")
+            .field("service", &self.service)
+            .field("inbox", &self.inbox)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Choreography, S: Service<C>> Node<C> for Replica<C, S> {
+    fn name(&self) -> C::Service {
+        S::NAME
+    }
+
+    fn receives(&self, kind: C::Kind) -> bool {
+        self.subscribes.contains(kind) || C::outcome(kind).is_some()
+    }
+
+    fn subscribes(&self, kind: C::Kind) -> bool {
+        self.subscribes.contains(kind)
+    }
+
+    fn publishes(&self, kind: C::Kind) -> bool {
+        self.publishes.contains(kind)
+    }
+
+    fn most_published(&self) -> usize {
+        S::PUBLISHES.len()
+    }
+
+    fn is_new(&self, envelope: &Envelope<C>) -> bool {
+        self.inbox.is_new(envelope.order_id, envelope.kind())
+    }
+
+    fn deliver(&mut self, envelope: &Envelope<C>, out: &mut Outbox<C>) -> Delivery {
+        let delivery = decide(
+            &mut self.service,
+            &mut self.inbox,
+            self.subscribes,
+            envelope,
+            out,
+        );
+        if delivery == Delivery::Taken && envelope.is_terminal() {
+            self.inbox.finish(envelope.order_id);
+        }
+        delivery
+    }
+
+    fn is_silent(&self, envelope: &Envelope<C>) -> bool {
+        if !self.is_new(envelope) {
+            // Ignored as a duplicate.
+            return true;
+        }
+        let mut service = self.service.clone();
+        let mut inbox = self.inbox.only(envelope.order_id);
+        let mut out = Outbox::default();
+        quietly(|| {
+            decide(
+                &mut service,
+                &mut inbox,
+                self.subscribes,
+                envelope,
+                &mut out,
+            )
+        });
+        out.events.is_empty() && hash_of(&service) == hash_of(&self.service)
+    }
+
+    fn cloned(&self) -> Box<dyn Node<C>> {
+        Box::new(Replica::<C, S> {
+            service: self.service.clone(),
+            inbox: self.inbox.clone(),
+            subscribes: self.subscribes,
+            publishes: self.publishes,
+        })
+    }
+
+    fn hash_into(&self, mut state: &mut dyn Hasher) {
+        self.service.hash(&mut state);
+        self.inbox.hash(&mut state);
+    }
+}
+
+/// Runs `decide` with logging off: what decisions log about the odd schedules explored is
+/// not for the user's screen.
+fn quietly<T>(decide: impl FnOnce() -> T) -> T {
+    tracing::dispatcher::with_default(&tracing::Dispatch::none(), decide)
+}
+
+fn hash_of(value: &impl Hash) -> u64 {
+    let mut hasher = std::hash::DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// An event in the model's stream, with a fingerprint of what it says (events need not be
+/// `Hash`; they are `Serialize`).
+#[derive_where::derive_where(Clone, Debug)]
+pub(crate) struct Stored<C: Choreography> {
+    pub envelope: Arc<Envelope<C>>,
+    fingerprint: u64,
+}
+
+impl<C: Choreography> Stored<C> {
+    fn new(envelope: Envelope<C>) -> Self {
+        let mut hasher = std::hash::DefaultHasher::new();
+        envelope.id.hash(&mut hasher);
+        envelope.service.hash(&mut hasher);
+        envelope.cause.hash(&mut hasher);
+        // An event that cannot be serialized cannot be journaled either; it still hashes by
+        // its id.
+        if let Ok(bytes) = serde_json::to_vec(&envelope.event) {
+            bytes.hash(&mut hasher);
+        }
+        Stored {
+            envelope: Arc::new(envelope),
+            fingerprint: hasher.finish(),
+        }
+    }
+}
+
+/// A publication that breaks a property the moment it happens.
+#[derive_where::derive_where(Clone, Debug)]
+pub(crate) enum Broken<C: Choreography> {
+    /// An event id published a second time, other than as the same decision made again
+    /// after a crash (which the stream drops by id).
+    Twice { second: Arc<Envelope<C>> },
+    /// A service published a kind it does not declare.
+    Undeclared { envelope: Arc<Envelope<C>> },
+}
+
+/// Everything the choreography is at one point of one schedule.
+#[derive_where::derive_where(Clone, Debug)]
+pub(crate) struct State<C: Choreography> {
+    /// Every service, in index order, as of its last completed event.
+    nodes: Vec<Arc<dyn Node<C>>>,
+    /// Every event published, per instance (in input order), in the order published.
+    /// (Shared between states until one publishes: most steps publish nothing.)
+    pub streams: Vec<Arc<Vec<Stored<C>>>>,
+    /// Per service, per instance: the position in the instance's stream up to which the
+    /// service has taken (or passed over) every event.
+    cursors: Vec<Vec<u8>>,
+    /// Per service: the instance whose event it crashed on; after the restart that event is
+    /// delivered again, before anything else.
+    interrupted: Vec<Option<u8>>,
+    crashes: u32,
+    pub broken: Option<Broken<C>>,
+}
+
+impl<C: Choreography> Hash for State<C> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        for node in &self.nodes {
+            node.hash_into(state);
+        }
+        for stream in &self.streams {
+            stream.len().hash(state);
+            for stored in stream.iter() {
+                stored.fingerprint.hash(state);
+            }
+        }
+        self.cursors.hash(state);
+        self.interrupted.hash(state);
+        self.crashes.hash(state);
+        self.broken.is_some().hash(state);
+    }
+}
+
+impl<C: Choreography> PartialEq for State<C> {
+    /// By fingerprint: what the checker tells states apart by.
+    fn eq(&self, other: &Self) -> bool {
+        hash_of(self) == hash_of(other)
+    }
+}
+
+/// One step of a schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum Action {
+    /// The next event of an instance that a service has not taken yet (or the one it
+    /// crashed on) is delivered to it.
+    Deliver { service: u8, instance: u8 },
+    /// An event the service took before is delivered again.
+    Duplicate {
+        service: u8,
+        instance: u8,
+        position: u8,
+    },
+    /// The service crashes on the delivery `Deliver` would make: before deciding
+    /// (`published` 0), or after publishing the first `published` events it decided on.
+    Crash {
+        service: u8,
+        instance: u8,
+        published: u8,
+    },
+}
+
+/// What one step did, for the counterexample.
+#[derive_where::derive_where(Debug)]
+pub(crate) struct Step<C: Choreography> {
+    pub service: C::Service,
+    pub delivered: Arc<Envelope<C>>,
+    pub how: How,
+    /// What the service published, each with what became of it.
+    pub published: Vec<(Arc<Envelope<C>>, Fate)>,
+}
+
+/// How an event was delivered in a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum How {
+    /// For the first time.
+    First,
+    /// Again, after the service crashed on it.
+    AfterRestart,
+    /// A duplicate of a delivery taken before.
+    Duplicate,
+    /// The service crashed: before deciding (`published` 0) or after publishing that many.
+    Crash { published: usize },
+}
+
+/// What became of a published event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fate {
+    Stored,
+    /// The same decision published again after a crash: dropped by its id.
+    Dropped,
+    /// Breaks a property ([`Broken`]).
+    Broken,
+}
+
+pub(crate) struct Model<C: Choreography> {
+    config: C::Config,
+    faults: Faults,
+    initial: State<C>,
+    /// Set to end the search (limits, Ctrl-C): every state after it is out of bounds.
+    pub stop: Arc<AtomicBool>,
+    /// Whether a state breaking a property has been found. Only the first is reported:
+    /// states are examined in breadth-first order, so it is one of the fewest steps (the
+    /// checker would keep the last one it met in a batch).
+    found: AtomicBool,
+}
+
+impl<C: Choreography> fmt::Debug for Model<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Model")
+            .field("faults", &self.faults)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: Choreography> Model<C> {
+    /// The model of `starts` (each instance's first event, with its emitter) run by the
+    /// services of `config`, each remembering `dedup_window` finished instances.
+    pub fn new(
+        config: &C::Config,
+        seed: u64,
+        dedup_window: usize,
+        starts: Vec<Envelope<C>>,
+        faults: Faults,
+    ) -> Result<Self, SpawnError> {
+        struct Collect<C: Choreography> {
+            nodes: Vec<Arc<dyn Node<C>>>,
+            window: usize,
+        }
+        impl<C: Choreography> Services<C> for Collect<C> {
+            fn add<S: Service<C>>(&mut self, service: S) -> Result<(), SpawnError> {
+                if self.nodes.iter().any(|node| node.name() == S::NAME) {
+                    return Err(SpawnError::Twice(S::NAME.name()));
+                }
+                self.nodes.push(Arc::new(Replica::<C, S> {
+                    service,
+                    inbox: Inbox::new(self.window),
+                    subscribes: Kinds::of(S::SUBSCRIBES),
+                    publishes: Kinds::of(S::PUBLISHES),
+                }));
+                Ok(())
+            }
+        }
+        crate::engine::choreography::check_names::<C::Kind>("kinds")?;
+        crate::engine::choreography::check_names::<C::Service>("services")?;
+        let mut collect = Collect {
+            nodes: Vec::new(),
+            window: dedup_window,
+        };
+        C::services(config, seed, &mut collect)?;
+        let mut nodes = collect.nodes;
+        nodes.sort_by_key(|node| node.name().index());
+        if let Some(missing) = C::Service::ALL
+            .iter()
+            .find(|name| !nodes.iter().any(|node| node.name() == **name))
+        {
+            return Err(SpawnError::Missing(missing.name()));
+        }
+        let instances = starts.len();
+        let initial = State {
+            cursors: vec![vec![0; instances]; nodes.len()],
+            interrupted: vec![None; nodes.len()],
+            nodes,
+            streams: starts
+                .into_iter()
+                .map(|e| Arc::new(vec![Stored::new(e)]))
+                .collect(),
+            crashes: 0,
+            broken: None,
+        };
+        Ok(Model {
+            config: config.clone(),
+            faults,
+            initial,
+            stop: Arc::new(AtomicBool::new(false)),
+            found: AtomicBool::new(false),
+        })
+    }
+
+    /// The position of the next event of `instance` that `service` has to take, if any.
+    fn next_for(state: &State<C>, service: usize, instance: usize) -> Option<usize> {
+        let node = &state.nodes[service];
+        let from = usize::from(state.cursors[service][instance]);
+        state.streams[instance]
+            .iter()
+            .enumerate()
+            .skip(from)
+            .find(|(_, stored)| node.receives(stored.envelope.kind()))
+            .map(|(position, _)| position)
+    }
+
+    /// Carries out `action` on `state`: the next state and what the step did, or `None` if
+    /// the action changes nothing (a duplicate the service ignores, a crash point past what
+    /// the decision publishes).
+    pub fn step(&self, state: &State<C>, action: Action) -> Option<(State<C>, Vec<Step<C>>)> {
+        if let Action::Duplicate {
+            service,
+            instance,
+            position,
+        } = action
+        {
+            let stored = state.streams[usize::from(instance)].get(usize::from(position))?;
+            if !state.nodes[usize::from(service)].is_new(&stored.envelope) {
+                // The task loop ignores it: nothing changes.
+                return None;
+            }
+        }
+        let mut next = state.clone();
+        let step = Self::apply(&mut next, action)?;
+        let mut steps = vec![step];
+        if self.faults.reduce {
+            steps.extend(Self::settle(&mut next));
+        }
+        Some((next, steps))
+    }
+
+    /// The initial state, settled, and the steps that settled it.
+    pub fn start(&self) -> (State<C>, Vec<Step<C>>) {
+        let mut state = self.initial.clone();
+        let steps = if self.faults.reduce {
+            Self::settle(&mut state)
+        } else {
+            Vec::new()
+        };
+        (state, steps)
+    }
+
+    /// Takes every silent delivery there is in `state` (see [`Self::silent_step`]).
+    fn settle(state: &mut State<C>) -> Vec<Step<C>> {
+        let mut steps = Vec::new();
+        while let Some(silent) = Self::silent_step(state) {
+            match Self::apply(state, silent) {
+                Some(step) => steps.push(step),
+                None => break,
+            }
+        }
+        steps
+    }
+
+    /// Carries out `action` on `state` in place; `None`, with `state` untouched, if it
+    /// changes nothing.
+    fn apply(state: &mut State<C>, action: Action) -> Option<Step<C>> {
+        let (service, instance, position, how) = match action {
+            Action::Deliver { service, instance } => {
+                let (service, instance) = (usize::from(service), usize::from(instance));
+                let position = Self::next_for(state, service, instance)?;
+                let how = if state.interrupted[service].is_some() {
+                    How::AfterRestart
+                } else {
+                    How::First
+                };
+                (service, instance, position, how)
+            }
+            Action::Duplicate {
+                service,
+                instance,
+                position,
+            } => (
+                usize::from(service),
+                usize::from(instance),
+                usize::from(position),
+                How::Duplicate,
+            ),
+            Action::Crash {
+                service,
+                instance,
+                published,
+            } => {
+                let (service, instance) = (usize::from(service), usize::from(instance));
+                let position = Self::next_for(state, service, instance)?;
+                let published = usize::from(published);
+                (service, instance, position, How::Crash { published })
+            }
+        };
+        let delivered = Arc::clone(&state.streams[instance].get(position)?.envelope);
+        if how == How::Duplicate && !state.nodes[service].is_new(&delivered) {
+            // The task loop ignores it: nothing changes.
+            return None;
+        }
+        let mut node = state.nodes[service].cloned();
+        let mut out = Outbox::default();
+        let delivery = quietly(|| node.deliver(&delivered, &mut out));
+        let mut events = out.events;
+        // A decision made again after a crash may publish what it published before.
+        let retry = state.interrupted[service].is_some();
+        let next = state;
+        match how {
+            How::Crash { published } => {
+                if published > events.len() || (published == 0 && delivery != Delivery::Taken) {
+                    return None;
+                }
+                // The service is back as of its last completed event (the node is not
+                // kept), and the event will be delivered again.
+                events.truncate(published);
+                next.crashes += 1;
+                next.interrupted[service] = Some(instance as u8);
+            }
+            How::First | How::AfterRestart | How::Duplicate => {
+                next.nodes[service] = Arc::from(node);
+                next.interrupted[service] = None;
+                if how != How::Duplicate {
+                    next.cursors[service][instance] = position as u8 + 1;
+                }
+            }
+        }
+        let name = next.nodes[service].name();
+        let mut step = Step {
+            service: name,
+            delivered: Arc::clone(&delivered),
+            how,
+            published: Vec::new(),
+        };
+        for event in events {
+            let (envelope, fate) = Self::publish(next, service, instance, &delivered, event, retry);
+            step.published.push((envelope, fate));
+            if fate == Fate::Broken {
+                break;
+            }
+        }
+        Some(step)
+    }
+
+    /// Publishes `event`, caused by `cause`, into `instance`'s stream: stored, dropped as the
+    /// same decision made again after a crash (`retry`), or breaking a property.
+    fn publish(
+        state: &mut State<C>,
+        service: usize,
+        instance: usize,
+        cause: &Envelope<C>,
+        event: C::Event,
+        retry: bool,
+    ) -> (Arc<Envelope<C>>, Fate) {
+        let kind = C::kind(&event);
+        let node = &state.nodes[service];
+        let stored = Stored::new(Envelope {
+            seq: 0,
+            at_us: 0,
+            id: EventId {
+                order_id: cause.order_id,
+                kind,
+            },
+            order_id: cause.order_id,
+            service: node.name(),
+            cause: Some(cause.id),
+            event,
+        });
+        let envelope = Arc::clone(&stored.envelope);
+        if !node.publishes(kind) {
+            state.broken = Some(Broken::Undeclared {
+                envelope: Arc::clone(&envelope),
+            });
+            return (envelope, Fate::Broken);
+        }
+        let stream = Arc::make_mut(&mut state.streams[instance]);
+        let fate = match stream.iter().find(|e| e.envelope.id == envelope.id) {
+            // As JetStream drops a message whose Nats-Msg-Id it has stored.
+            Some(first) if retry && first.fingerprint == stored.fingerprint => Fate::Dropped,
+            Some(_) => {
+                state.broken = Some(Broken::Twice {
+                    second: Arc::clone(&envelope),
+                });
+                Fate::Broken
+            }
+            None => {
+                stream.push(stored);
+                Fate::Stored
+            }
+        };
+        (envelope, fate)
+    }
+
+    /// A first delivery that is silent (see [`Node::is_silent`]), if there is one: taken
+    /// at once, as part of the step that made it possible. It commutes with every other step
+    /// (it publishes nothing, touches only its instance's record, and a duplicate of that
+    /// instance's events is ignored before and after it alike), so the schedules that take it
+    /// later reach the same states; exploring them too would multiply the states for
+    /// nothing. This assumes a decision that changes nothing shared also reads nothing
+    /// shared; `Faults::reduce` off explores without the assumption.
+    fn silent_step(state: &State<C>) -> Option<Action> {
+        for (service, node) in state.nodes.iter().enumerate() {
+            for instance in 0..state.streams.len() {
+                if state.interrupted[service]
+                    .is_some_and(|crashed| usize::from(crashed) != instance)
+                {
+                    continue;
+                }
+                if let Some(position) = Self::next_for(state, service, instance) {
+                    if node.is_silent(&state.streams[instance][position].envelope) {
+                        return Some(Action::Deliver {
+                            service: service as u8,
+                            instance: instance as u8,
+                        });
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Whether nothing is left to deliver for the first time: with fair delivery, every
+    /// instance must have finished by then.
+    pub fn quiescent(state: &State<C>) -> bool {
+        (0..state.nodes.len()).all(|service| {
+            (0..state.streams.len())
+                .all(|instance| Self::next_for(state, service, instance).is_none())
+        })
+    }
+
+    /// Every event published, instance by instance.
+    pub fn events(state: &State<C>) -> Vec<&Envelope<C>> {
+        state
+            .streams
+            .iter()
+            .flat_map(|stream| stream.iter())
+            .map(|stored| &*stored.envelope)
+            .collect()
+    }
+
+    /// A property's verdict as the checker hears it: a violation only if it is the first
+    /// found (see `found`).
+    fn holds(&self, holds: bool) -> bool {
+        holds || self.found.swap(true, Ordering::Relaxed)
+    }
+
+    /// The choreography's invariants in `state`.
+    pub fn invariant(&self, state: &State<C>) -> Result<(), String> {
+        C::invariant(&self.config, &Self::events(state), Self::quiescent(state))
+    }
+
+    /// The first instance whose stream breaks "one terminal event, and it is the last".
+    pub fn ends_badly(state: &State<C>) -> Option<String> {
+        state.streams.iter().find_map(|stream| {
+            let terminals: Vec<&Stored<C>> = stream
+                .iter()
+                .filter(|stored| stored.envelope.is_terminal())
+                .collect();
+            let last = stream.last()?;
+            match terminals.as_slice() {
+                [] => None,
+                [only] if Arc::ptr_eq(&only.envelope, &last.envelope) => None,
+                [only] => Some(format!(
+                    "order {} has {} after its terminal event {}",
+                    last.envelope.order_id,
+                    last.envelope.kind(),
+                    only.envelope.kind()
+                )),
+                [first, second, ..] => Some(format!(
+                    "order {} ends twice: {} and {}",
+                    first.envelope.order_id,
+                    first.envelope.kind(),
+                    second.envelope.kind()
+                )),
+            }
+        })
+    }
+
+    /// The instances without a terminal event.
+    pub fn unfinished(state: &State<C>) -> Vec<String> {
+        state
+            .streams
+            .iter()
+            .filter(|stream| !stream.iter().any(|stored| stored.envelope.is_terminal()))
+            .filter_map(|stream| stream.first())
+            .map(|stored| stored.envelope.order_id.to_string())
+            .collect()
+    }
+}
+
+/// The properties, by name: see the README's "Checking every schedule".
+pub(crate) const PUBLISHED_ONCE: &str = "no event is published twice";
+pub(crate) const DECLARED: &str = "services publish only what they declare";
+pub(crate) const ENDS_ONCE: &str = "each order ends once, with its last event";
+pub(crate) const FINISHES: &str = "every order finishes when delivery is fair";
+pub(crate) const INVARIANTS: &str = "the choreography's invariants hold";
+
+impl<C: Choreography> stateright::Model for Model<C> {
+    type State = State<C>;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State<C>> {
+        vec![self.start().0]
+    }
+
+    fn actions(&self, state: &State<C>, actions: &mut Vec<Action>) {
+        if state.broken.is_some() {
+            return;
+        }
+        let crash_left = state.crashes < self.faults.crashes;
+        for (service, node) in state.nodes.iter().enumerate() {
+            let s = service as u8;
+            for instance in 0..state.streams.len() {
+                let i = instance as u8;
+                if state.interrupted[service].is_some_and(|crashed| crashed != i) {
+                    continue;
+                }
+                if let Some(position) = Self::next_for(state, service, instance) {
+                    actions.push(Action::Deliver {
+                        service: s,
+                        instance: i,
+                    });
+                    let envelope = &state.streams[instance][position].envelope;
+                    if crash_left && node.subscribes(envelope.kind()) && node.is_new(envelope) {
+                        for published in 0..=node.most_published() {
+                            actions.push(Action::Crash {
+                                service: s,
+                                instance: i,
+                                published: published as u8,
+                            });
+                        }
+                    }
+                }
+                if self.faults.duplicates && state.interrupted[service].is_none() {
+                    let taken = usize::from(state.cursors[service][instance]);
+                    for (position, stored) in state.streams[instance][..taken].iter().enumerate() {
+                        if node.receives(stored.envelope.kind()) {
+                            actions.push(Action::Duplicate {
+                                service: s,
+                                instance: i,
+                                position: position as u8,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn next_state(&self, state: &State<C>, action: Action) -> Option<State<C>> {
+        self.step(state, action).map(|(next, _)| next)
+    }
+
+    fn within_boundary(&self, _state: &State<C>) -> bool {
+        !self.stop.load(Ordering::Relaxed)
+    }
+
+    fn properties(&self) -> Vec<stateright::Property<Self>> {
+        use stateright::Property;
+        vec![
+            Property::always(PUBLISHED_ONCE, |model, state: &State<C>| {
+                model.holds(!matches!(state.broken, Some(Broken::Twice { .. })))
+            }),
+            Property::always(DECLARED, |model, state: &State<C>| {
+                model.holds(!matches!(state.broken, Some(Broken::Undeclared { .. })))
+            }),
+            Property::always(ENDS_ONCE, |model, state: &State<C>| {
+                model.holds(Self::ends_badly(state).is_none())
+            }),
+            Property::always(FINISHES, |model, state: &State<C>| {
+                model.holds(!Self::quiescent(state) || Self::unfinished(state).is_empty())
+            }),
+            Property::always(INVARIANTS, |model: &Self, state: &State<C>| {
+                model.holds(model.invariant(state).is_ok())
+            }),
+        ]
+    }
+}

@@ -1,0 +1,436 @@
+//! `choreo check`: the shop passes every schedule of small files under each fault mix, a
+//! service that forgets too soon or does its work outside its state is caught with a short
+//! counterexample, and counterexamples read back as journals.
+
+use std::fmt;
+use std::io;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use choreo::check::{self, Checked, Faults, Limits, Verdict};
+use choreo::config::Config;
+use choreo::engine::{
+    Cause, Choreography, Envelope, Outbox, Outcome, Role, Service, Services, SpawnError,
+};
+use choreo::input::{InstanceId, Record};
+use choreo::shop::{Order, Shop};
+
+use crate::helpers::{choreo, repo_path, temp_file, NoConfig, NoStats};
+
+fn limits() -> Limits {
+    Limits {
+        max_states: 2_000_000,
+        time_limit: Duration::from_secs(120),
+        interrupt: Arc::new(AtomicBool::new(false)),
+    }
+}
+
+fn check_shop(file: &str, sets: &[&str], faults: Faults) -> Checked<Shop> {
+    let sets: Vec<String> = sets.iter().map(|s| (*s).to_owned()).collect();
+    let config = Config::<Shop>::load(&[], &sets).expect("config");
+    let orders = choreo::input::read_order_file::<Order>(&repo_path(file)).expect("orders");
+    check::check(&config, &orders, faults, &limits(), &mut |_, _, _| {}).expect("check runs")
+}
+
+const MIXES: [Faults; 4] = [
+    Faults {
+        duplicates: false,
+        crashes: 0,
+        reduce: true,
+    },
+    Faults {
+        duplicates: true,
+        crashes: 0,
+        reduce: true,
+    },
+    Faults {
+        duplicates: false,
+        crashes: 1,
+        reduce: true,
+    },
+    Faults {
+        duplicates: true,
+        crashes: 1,
+        reduce: true,
+    },
+];
+
+/// Every schedule of the sample files, under each fault mix, keeps every property: stock and
+/// money conserved, one terminal event per order, nothing published twice.
+#[test]
+fn the_shop_keeps_every_property_in_every_schedule_of_the_sample_files() {
+    for file in [
+        "orders/seed.json",
+        "orders/out-of-stock.json",
+        "orders/payment-declined.json",
+        "orders/shipping-failure.json",
+    ] {
+        for faults in MIXES {
+            let checked = check_shop(file, &[], faults);
+            assert!(
+                matches!(checked.verdict, Verdict::Holds),
+                "{file} {faults:?}: {:?}",
+                checked.verdict
+            );
+            assert!(checked.states > 1, "{file}: {checked}");
+        }
+    }
+}
+
+/// Taking silent deliveries first is a reduction, not a change of verdict: on a small file
+/// every interleaving gives the same verdict, from many more states.
+#[test]
+fn every_interleaving_agrees_with_the_reduced_search() {
+    let every = Faults {
+        reduce: false,
+        ..MIXES[3]
+    };
+    let full = check_shop("orders/payment-declined.json", &[], every);
+    let reduced = check_shop("orders/payment-declined.json", &[], MIXES[3]);
+    assert!(matches!(full.verdict, Verdict::Holds), "{:?}", full.verdict);
+    assert!(matches!(reduced.verdict, Verdict::Holds));
+    assert!(full.states > 10 * reduced.states, "{full} vs {reduced}");
+    let forgetful = ["services.dedup_window=0"];
+    let full = check_shop("orders/seed.json", &forgetful, every);
+    assert!(matches!(full.verdict, Verdict::Violated { .. }));
+}
+
+/// A service that forgets finished orders at once takes a late duplicate as new: the check
+/// finds the second reservation, with a counterexample ending in that duplicate. With the
+/// default window (far more than the orders checked) there is none.
+#[test]
+fn a_late_duplicate_after_forgetting_is_found() {
+    let checked = check_shop("orders/seed.json", &["services.dedup_window=0"], MIXES[1]);
+    let Verdict::Violated {
+        property,
+        why,
+        counterexample,
+    } = &checked.verdict
+    else {
+        panic!("no violation: {checked}");
+    };
+    assert_eq!(*property, "no event is published twice");
+    assert!(why.contains("1.InventoryChecked a second time"), "{why}");
+    let mut text = Vec::new();
+    counterexample.write(&mut text).expect("write");
+    let text = String::from_utf8(text).expect("utf-8");
+    let last = text.lines().rev().nth(1).expect("the last step");
+    assert!(
+        last.contains("InventoryService receives 1.OrderCreated") && last.contains("duplicate"),
+        "{text}"
+    );
+    assert!(text.ends_with("<- violation\n"), "{text}");
+    // Without duplicates nothing comes late.
+    let checked = check_shop("orders/seed.json", &["services.dedup_window=0"], MIXES[2]);
+    assert!(matches!(checked.verdict, Verdict::Holds));
+}
+
+// ---------------------------------------------------------------------------------------------
+// A choreography with a service that is not idempotent: it numbers invoices from a counter
+// outside its state (an external numbering service), so deciding again after a crash
+// publishes a different invoice under the same event id.
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone, Copy)]
+struct Billing;
+
+choreo::names! {
+    enum Desk { Till = "till", Biller = "biller" }
+}
+
+choreo::names! {
+    enum Kind { Ordered, Invoiced, Paid }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event")]
+enum Bill {
+    Ordered,
+    Invoiced { number: u64 },
+    Paid,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct Sale {
+    order_id: InstanceId,
+}
+
+impl Record for Sale {
+    fn id(&self) -> InstanceId {
+        self.order_id
+    }
+
+    fn at_ms(&self) -> Option<u64> {
+        None
+    }
+}
+
+#[derive(Debug, Clone, Hash)]
+struct Till;
+
+impl Service<Billing> for Till {
+    const NAME: Desk = Desk::Till;
+    const SUBSCRIBES: &'static [Kind] = &[Kind::Invoiced];
+    const PUBLISHES: &'static [Kind] = &[Kind::Ordered, Kind::Paid];
+    type State = ();
+
+    fn handle(&mut self, _: &mut (), _event: &Envelope<Billing>, out: &mut Outbox<Billing>) {
+        out.publish(Bill::Paid);
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Biller {
+    /// Shared by every copy: a crash does not take a number back.
+    numbers: Arc<AtomicU64>,
+}
+
+impl std::hash::Hash for Biller {
+    fn hash<H: std::hash::Hasher>(&self, _state: &mut H) {}
+}
+
+impl Service<Billing> for Biller {
+    const NAME: Desk = Desk::Biller;
+    const SUBSCRIBES: &'static [Kind] = &[Kind::Ordered];
+    const PUBLISHES: &'static [Kind] = &[Kind::Invoiced];
+    type State = ();
+
+    fn handle(&mut self, _: &mut (), _event: &Envelope<Billing>, out: &mut Outbox<Billing>) {
+        let number = self.numbers.fetch_add(1, Ordering::Relaxed);
+        out.publish(Bill::Invoiced { number });
+    }
+}
+
+impl Choreography for Billing {
+    const NAME: &'static str = "billing";
+    type Event = Bill;
+    type Kind = Kind;
+    type Service = Desk;
+    type Input = Sale;
+    type Config = NoConfig;
+    type Stats = NoStats;
+    const CONFIG_KEYS: &'static [&'static str] = &[];
+    const DEFAULT_CONFIG: &'static str = "";
+    const MAX_EVENTS: u64 = 3;
+
+    fn kind(event: &Bill) -> Kind {
+        match event {
+            Bill::Ordered => Kind::Ordered,
+            Bill::Invoiced { .. } => Kind::Invoiced,
+            Bill::Paid => Kind::Paid,
+        }
+    }
+
+    fn outcome(kind: Kind) -> Option<Outcome> {
+        (kind == Kind::Paid).then_some(Outcome::Completed)
+    }
+
+    fn role(_kind: Kind) -> Role {
+        Role::Forward
+    }
+
+    fn start(_sale: &Sale, _config: &NoConfig) -> (Desk, Bill) {
+        (Desk::Till, Bill::Ordered)
+    }
+
+    fn services(
+        _config: &NoConfig,
+        _seed: u64,
+        services: &mut impl Services<Self>,
+    ) -> Result<(), SpawnError> {
+        services.add(Till)?;
+        services.add(Biller {
+            numbers: Arc::new(AtomicU64::new(1)),
+        })
+    }
+
+    fn narrate(_envelope: &Envelope<Self>, _out: &mut impl io::Write) -> io::Result<()> {
+        Ok(())
+    }
+
+    fn facts(event: &Bill, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match event {
+            Bill::Invoiced { number } => write!(f, "invoice {number}"),
+            _ => Ok(()),
+        }
+    }
+
+    fn cause(_envelope: &Envelope<Self>) -> Option<Cause<Desk>> {
+        None
+    }
+}
+
+fn check_billing(sales: usize, faults: Faults) -> Checked<Billing> {
+    let config = Config::<Billing>::load(&[], &[]).expect("config");
+    let sales: Vec<Sale> = (1..=sales as u64)
+        .map(|n| Sale {
+            order_id: InstanceId::new(n).expect("id"),
+        })
+        .collect();
+    check::check(&config, &sales, faults, &limits(), &mut |_, _, _| {}).expect("check runs")
+}
+
+/// The lost-acknowledgement window: the biller publishes invoice 1, crashes before it records
+/// the order as handled, and on redelivery publishes invoice 2 under the same event id. The
+/// counterexample is those two steps.
+#[test]
+fn a_service_that_is_not_idempotent_is_caught_in_two_steps() {
+    let checked = check_billing(2, MIXES[3]);
+    let Verdict::Violated {
+        property,
+        counterexample,
+        ..
+    } = &checked.verdict
+    else {
+        panic!("no violation: {checked}");
+    };
+    assert_eq!(*property, "no event is published twice");
+    assert_eq!(counterexample.steps(), 2, "{counterexample:?}");
+    let mut text = Vec::new();
+    counterexample.write(&mut text).expect("write");
+    let text = String::from_utf8(text).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].ends_with("Biller receives 1.Ordered from Till, and crashes after publishing 1 event, before recording it as handled"),
+        "{text}"
+    );
+    // The numbers are the counter's, which every decision the search tried moved on.
+    assert!(lines[1].contains("Invoiced by Biller: invoice "), "{text}");
+    assert!(
+        lines[2].ends_with("Biller receives 1.Ordered from Till again, restarted after its crash"),
+        "{text}"
+    );
+    assert!(
+        lines[3].contains("Invoiced by Biller: invoice ") && lines[3].ends_with("<- violation"),
+        "{text}"
+    );
+    // Without crashes it never decides twice: the engine drops duplicates before it does.
+    let checked = check_billing(2, MIXES[1]);
+    assert!(
+        matches!(checked.verdict, Verdict::Holds),
+        "{:?}",
+        checked.verdict
+    );
+}
+
+/// The limits stop a search that is too big, and say so: never a silent truncation.
+#[test]
+fn a_search_past_its_state_bound_is_reported_incomplete() {
+    let config = Config::<Shop>::load(&[], &[]).expect("config");
+    let orders = choreo::input::read_order_file::<Order>(&repo_path("orders/out-of-stock.json"))
+        .expect("orders");
+    let limits = Limits {
+        max_states: 50,
+        ..limits()
+    };
+    let checked =
+        check::check(&config, &orders, MIXES[3], &limits, &mut |_, _, _| {}).expect("check runs");
+    let Verdict::Incomplete { reason } = &checked.verdict else {
+        panic!("{:?}", checked.verdict);
+    };
+    assert!(reason.contains("check.max_states (50)"), "{reason}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The command
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn check_prints_no_violation_for_the_sample_order() {
+    let run = choreo(["check", "orders/seed.json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.starts_with(
+            "checked 1 order, every delivery order, duplicate deliveries, up to 1 crash\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.ends_with("\nno violation\n"), "{}", run.stdout);
+    assert!(run.stdout.contains("distinct states"), "{}", run.stdout);
+}
+
+/// The issue's own acceptance: with no memory of finished orders, the late duplicate's double
+/// reservation is found and printed (exit 1); its journal reads back with `trace`, where the
+/// second reservation shows under the order's first event.
+#[test]
+fn a_counterexample_is_printed_and_its_journal_reads_back_with_trace() {
+    let (dir, journal) = temp_file("counterexample.jsonl", "");
+    let journal_arg = journal.to_str().expect("utf-8 path");
+    let run = choreo([
+        "check",
+        "orders/seed.json",
+        "--set",
+        "services.dedup_window=0",
+        "--journal",
+        journal_arg,
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("violation: no event is published twice"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr
+            .contains("violation: no event is published twice"),
+        "{}",
+        run.stderr
+    );
+    let trace = choreo(["trace", journal_arg, "--order", "1"]);
+    assert_eq!(trace.code, 0, "{}", trace.stderr);
+    let reservations = trace
+        .stdout
+        .matches("InventoryChecked by InventoryService")
+        .count();
+    assert_eq!(reservations, 2, "{}", trace.stdout);
+    let diagram = choreo(["diagram", "order", journal_arg, "--order", "1"]);
+    assert_eq!(diagram.code, 0, "{}", diagram.stderr);
+    drop(dir);
+}
+
+#[test]
+fn check_refuses_more_orders_than_it_explores() {
+    let run = choreo(["check", "orders/swarm.jsonl"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("orders/swarm.jsonl: 1000 orders to check"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("at most 5"), "{}", run.stderr);
+}
+
+#[test]
+fn check_stops_at_its_state_bound_and_says_the_search_is_incomplete() {
+    let run = choreo([
+        "check",
+        "orders/out-of-stock.json",
+        "--set",
+        "check.max_states=20",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("search incomplete: check.max_states (20) reached"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn check_reports_bad_input_with_its_position() {
+    let (dir, path) = temp_file("bad.json", "{\"order_id\": 1, \"product_id\": 101}");
+    let run = choreo(["check", path.to_str().expect("utf-8")]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("bad.json:1:"), "{}", run.stderr);
+    drop(dir);
+    let run = choreo(["check", "orders/seed.json", "--crashes", "9"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--crashes"), "{}", run.stderr);
+}
