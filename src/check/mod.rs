@@ -135,7 +135,7 @@ pub fn check<C: Choreography>(
     let handles = checker.handles();
     let mut stopped: Option<String> = None;
     while !handles.iter().all(|handle| handle.is_finished()) {
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
         let elapsed = started.elapsed();
         progress(checker.unique_state_count(), checker.max_depth(), elapsed);
         if stopped.is_none() {

@@ -1,0 +1,96 @@
+//! How `choreo check`'s search grows with the orders checked.
+//!
+//! `cargo bench --bench check` explores every schedule of 1 to 5 orders of the shop (default
+//! config: duplicate deliveries and up to one crash), three times each (`CHOREO_BENCH_RUNS`
+//! for another count; 5 orders takes tens of seconds a run), and prints distinct states,
+//! states generated, depth, the median time and states per second. It also explores 2 orders
+//! with every interleaving (`--every-interleaving`), to show what taking silent deliveries at
+//! once saves.
+//!
+//! The orders are of different products and quantities (no two alike), all within stock and
+//! credit, so each takes the whole happy path and none is the mirror of another.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use choreo::check::{self, Faults, Limits, Verdict};
+use choreo::config::Config;
+use choreo::shop::{Order, Shop};
+
+fn main() {
+    let runs: usize = std::env::var("CHOREO_BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    let config = Config::<Shop>::default();
+    let limits = Limits {
+        max_states: 50_000_000,
+        time_limit: Duration::from_secs(600),
+        interrupt: Arc::new(AtomicBool::new(false)),
+    };
+    let faults = Faults {
+        duplicates: true,
+        crashes: 1,
+        reduce: true,
+    };
+    println!("every schedule, duplicates and up to 1 crash, median of {runs} runs");
+    println!("| orders | distinct states | generated | depth | time | states/s |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let mut cases: Vec<(String, usize, Faults)> =
+        (1..=5).map(|n| (n.to_string(), n, faults)).collect();
+    cases.insert(
+        2,
+        (
+            "2, every interleaving".to_owned(),
+            2,
+            Faults {
+                reduce: false,
+                ..faults
+            },
+        ),
+    );
+    for (label, n, faults) in cases {
+        let orders = orders(n);
+        let mut times = Vec::new();
+        let mut last = None;
+        for _ in 0..runs {
+            let checked = check::check(&config, &orders, faults, &limits, &mut |_, _, _| {})
+                .expect("the check runs");
+            assert!(
+                matches!(checked.verdict, Verdict::Holds),
+                "{label}: {:?}",
+                checked.verdict
+            );
+            times.push(checked.elapsed.as_secs_f64());
+            last = Some(checked);
+        }
+        times.sort_by(f64::total_cmp);
+        let median = times[times.len() / 2];
+        let checked = last.expect("at least one run");
+        println!(
+            "| {label} | {} | {} | {} | {median:.2} s | {:.0} |",
+            checked.states,
+            checked.generated,
+            checked.depth,
+            checked.states as f64 / median
+        );
+    }
+}
+
+/// `n` orders of different products and quantities.
+fn orders(n: usize) -> Vec<Order> {
+    let products = [101, 102, 101, 103, 102];
+    let quantities = [2, 1, 3, 1, 2];
+    let json: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"order_id": {}, "product_id": {}, "quantity": {}}}"#,
+                i + 1,
+                products[i],
+                quantities[i]
+            )
+        })
+        .collect();
+    serde_json::from_str(&format!("[{}]", json.join(","))).expect("valid orders")
+}
