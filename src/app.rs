@@ -13,7 +13,7 @@ use std::time::Instant;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::check::{CheckError, Faults, Limits, Verdict};
-use crate::cli::{CheckArgs, Cli, Clock, Command, DiagramCommand, RunArgs};
+use crate::cli::{CheckArgs, Cli, Clock, Command, DiagramCommand, RunArgs, ServeArgs};
 use crate::config::{Config, ConfigError};
 use crate::engine::failure::Failures;
 use crate::engine::stats::{Machine, Summary};
@@ -91,6 +91,14 @@ pub enum Error {
     Check(String),
     #[error("the check was interrupted: search incomplete")]
     CheckInterrupted,
+    #[error(transparent)]
+    Nats(#[from] crate::nats::NatsError),
+    #[error("cannot start {service}: {source}")]
+    SpawnService {
+        service: &'static str,
+        #[source]
+        source: io::Error,
+    },
 }
 
 impl<C: Choreography> From<RunFailed<C>> for Error {
@@ -126,7 +134,9 @@ impl Error {
             | Error::WriteFile { .. }
             | Error::Output(_)
             | Error::Stuck { .. }
-            | Error::Check(_) => EXIT_RUN_FAILED,
+            | Error::Check(_)
+            | Error::Nats(_)
+            | Error::SpawnService { .. } => EXIT_RUN_FAILED,
         }
     }
 }
@@ -161,6 +171,7 @@ pub fn execute<C: Choreography>(name: &str, cli: Cli) -> Result<(), Error> {
             }
         }
         Command::Check(args) => check::<C>(name, args),
+        Command::Serve(args) => serve::<C>(args),
         Command::Diagram(DiagramCommand::Topology) => print(diagram::topology::<C>),
         Command::Diagram(DiagramCommand::Order { journal, order }) => {
             let events = journal::read::<C>(&journal)?;
@@ -317,6 +328,76 @@ fn check<C: Choreography>(name: &str, args: CheckArgs) -> Result<(), Error> {
     outcome
 }
 
+/// `serve`: one service over NATS until Ctrl-C or SIGTERM, which let it finish the event in
+/// hand.
+fn serve<C: Choreography>(args: ServeArgs) -> Result<(), Error> {
+    let config = Config::<C>::load(&args.config, &args.set)?;
+    let service = crate::nats::serve::service_named::<C>(&args.service)
+        .map_err(|err| Error::Usage(err.to_string()))?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let on_signal = stop.clone();
+    if let Err(err) = ctrlc::set_handler(move || on_signal.cancel()) {
+        tracing::warn!(%err, "cannot catch Ctrl-C; it will stop the service at once");
+    }
+    let runtime = runtime(Clock::Real).map_err(Error::Runtime)?;
+    runtime.block_on(crate::nats::serve::serve(
+        &config, service, &args.nats, stop,
+    ))?;
+    Ok(())
+}
+
+/// The `serve` processes of `--spawn-services`, one per service, with the run's config;
+/// stopped (SIGTERM, then waited for) when dropped.
+struct Spawned(Vec<(&'static str, std::process::Child)>);
+
+impl Spawned {
+    fn start<C: Choreography>(url: &str, args: &RunArgs) -> Result<Self, Error> {
+        let program = std::env::current_exe().map_err(Error::Runtime)?;
+        let mut spawned = Spawned(Vec::new());
+        use crate::name::Name;
+        for service in C::Service::ALL {
+            let mut command = std::process::Command::new(&program);
+            command
+                .arg("serve")
+                .arg(service.key())
+                .arg("--nats")
+                .arg(url);
+            for path in &args.config {
+                command.arg("--config").arg(path);
+            }
+            for set in &args.set {
+                command.arg("--set").arg(set);
+            }
+            command
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null());
+            let child = command.spawn().map_err(|source| Error::SpawnService {
+                service: service.name(),
+                source,
+            })?;
+            spawned.0.push((service.name(), child));
+        }
+        Ok(spawned)
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        use nix::sys::signal::{kill, Signal};
+        use nix::unistd::Pid;
+        for (_, child) in &mut self.0 {
+            if let Ok(pid) = i32::try_from(child.id()) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+            }
+        }
+        for (service, child) in &mut self.0 {
+            if let Err(err) = child.wait() {
+                tracing::warn!(service, %err, "a spawned service could not be waited for");
+            }
+        }
+    }
+}
+
 /// Creates an output file, named in the error.
 fn create_file(path: &PathBuf, what: &'static str) -> Result<File, Error> {
     File::create(path).map_err(|source| Error::CreateFile {
@@ -324,6 +405,20 @@ fn create_file(path: &PathBuf, what: &'static str) -> Result<File, Error> {
         what,
         source,
     })
+}
+
+/// Runs `orders` on the in-process bus, or over NATS at `nats`.
+async fn drive<C: Choreography>(
+    config: &Config<C>,
+    nats: Option<&str>,
+    orders: impl IntoIterator<Item = C::Input>,
+    sinks: &mut (dyn EventSink<C> + Send),
+    interrupt: &Interrupt,
+) -> Result<Summary<C>, RunFailed<C>> {
+    match nats {
+        None => run_until(config, orders, sinks, interrupt).await,
+        Some(url) => crate::nats::run::run(config, url, orders, sinks, interrupt).await,
+    }
 }
 
 fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
@@ -364,7 +459,18 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     if args.format != crate::view::output::Format::None {
         stdout_is_open()?;
     }
-    let runtime = runtime(args.clock).map_err(Error::Runtime)?;
+    // Over NATS a run is on the wall clock, with services of their own.
+    let clock = if args.nats.is_some() {
+        Clock::Real
+    } else {
+        args.clock
+    };
+    let runtime = runtime(clock).map_err(Error::Runtime)?;
+    let _spawned = match (&args.nats, args.spawn_services) {
+        (Some(url), true) => Some(Spawned::start::<C>(url, &args)?),
+        _ => None,
+    };
+    let nats = args.nats.as_deref();
     let total = match &source {
         OrderSource::Document(orders) => Some(orders.len() as u64),
         OrderSource::Lines(_) => None,
@@ -409,7 +515,7 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     let (mut result, stopped_by) = match source {
         OrderSource::Document(orders) => {
             tracing::info!(file = %args.file.display(), orders = orders.len(), "orders read");
-            let result = runtime.block_on(run_until(&config, orders, &mut sinks, &interrupt));
+            let result = runtime.block_on(drive(&config, nats, orders, &mut sinks, &interrupt));
             (result, None)
         }
         OrderSource::Lines(lines) => {
@@ -423,7 +529,7 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
             let mut feed = ReadAhead::start(lines, on_skipped, Arc::clone(&stop_reading))
                 .map_err(Error::Runtime)?;
             let mut result =
-                runtime.block_on(run_until(&config, &mut feed, &mut sinks, &interrupt));
+                runtime.block_on(drive(&config, nats, &mut feed, &mut sinks, &interrupt));
             let Some(finished) = feed.finish() else {
                 // The reader is stuck on its source (a FIFO's quiet writer): what it holds is
                 // not counted.

@@ -33,9 +33,30 @@ pub enum Command {
     /// Mermaid diagrams: the services' wiring, or one order's sequence.
     #[command(subcommand)]
     Diagram(DiagramCommand),
+    /// Run one service of the choreography as its own process over NATS JetStream, until
+    /// Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
     /// Explore every schedule of the few orders in FILE (reorderings, duplicate deliveries,
     /// crashes) and check that none breaks a property.
     Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The service: its name (`InventoryService`) or its short config name (`inventory`).
+    pub service: String,
+
+    /// The NATS server, e.g. nats://127.0.0.1:4222.
+    #[arg(long, value_name = "URL")]
+    pub nats: String,
+
+    /// Config file layered over the built-in defaults, as for `run`. Repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub config: Vec<PathBuf>,
+
+    /// Override one config key, as for `run`. Repeatable; applied last.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -159,6 +180,15 @@ pub struct RunArgs {
     /// Print nothing on stderr but errors: no seed line, no summary.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Run over NATS JetStream at URL instead of the in-process bus: inject the orders and
+    /// observe the stream, with services served by `serve` (always the real clock).
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
+
+    /// With --nats: also start every service (`serve`, same config) and stop them at the end.
+    #[arg(long, requires = "nats")]
+    pub spawn_services: bool,
 }
 
 /// An order id as the command line takes it, with the range in the message for anything else

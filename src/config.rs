@@ -13,7 +13,9 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::engine::config::{BusConfig, CheckConfig, InputConfig, RunConfig, ServicesConfig};
+use crate::engine::config::{
+    BusConfig, CheckConfig, InputConfig, NatsConfig, RunConfig, ServicesConfig,
+};
 use crate::engine::Choreography;
 use crate::sim::SimulationConfig;
 
@@ -31,6 +33,7 @@ struct EngineConfig<C: Choreography> {
     services: ServicesConfig,
     input: InputConfig,
     check: CheckConfig,
+    nats: NatsConfig,
     simulation: SimulationConfig<C::Service>,
 }
 
@@ -231,6 +234,7 @@ impl<C: Choreography> Config<C> {
             services: engine.services,
             input: engine.input,
             check: engine.check,
+            nats: engine.nats,
             simulation: engine.simulation,
             choreography,
         };
@@ -437,7 +441,7 @@ mod tests {
     fn the_shop_defaults_repeat_the_engine_defaults() {
         let engine = parse_table(ENGINE_TOML, Source::BuiltIn).expect("engine.toml");
         let shop = parse_table(Shop::DEFAULT_CONFIG, Source::BuiltIn).expect("default.toml");
-        for section in ["bus", "run", "services", "input", "check"] {
+        for section in ["bus", "run", "services", "input", "check", "nats"] {
             assert_eq!(engine.get(section), shop.get(section), "[{section}]");
         }
         let simulation = |t: &toml::Table| t.get("simulation").and_then(|s| s.as_table()).cloned();

@@ -56,6 +56,7 @@ pub mod config;
 pub mod engine;
 pub mod input;
 pub mod name;
+pub mod nats;
 pub mod plural;
 pub mod recent;
 pub mod shop;

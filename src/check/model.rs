@@ -8,10 +8,9 @@ use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crate::engine::choreography::{Choreography, Envelope, EventId, Name, Outbox, Service};
-use crate::engine::choreography::{Services, SpawnError};
-use crate::engine::kinds::Kinds;
-use crate::engine::service::{decide, Delivery, Inbox};
+use crate::engine::choreography::{Choreography, Envelope, EventId, Outbox, SpawnError};
+use crate::engine::replica::{hash_of, quietly, replicas, Replica};
+use crate::engine::service::Delivery;
 
 /// What the search explores besides reordering.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,130 +23,6 @@ pub struct Faults {
     /// Take silent deliveries first (see `Model::silent_step`): far fewer states, the same
     /// verdicts for decisions that read nothing shared when they change nothing shared.
     pub reduce: bool,
-}
-
-/// One service as the model holds it: the service and the task loop's record of it.
-trait Node<C: Choreography>: Send + Sync + fmt::Debug {
-    fn name(&self) -> C::Service;
-    /// Whether an event of `kind` is delivered to this service at all: it subscribes to it,
-    /// or it ends an instance (which every service forgets by).
-    fn receives(&self, kind: C::Kind) -> bool;
-    fn subscribes(&self, kind: C::Kind) -> bool;
-    fn publishes(&self, kind: C::Kind) -> bool;
-    /// The most events one decision can publish: each kind at most once per instance.
-    fn most_published(&self) -> usize;
-    /// Whether the task loop would take `envelope` (it is not a duplicate).
-    fn is_new(&self, envelope: &Envelope<C>) -> bool;
-    /// Delivers `envelope` as the task loop does ([`decide`]), recording it as handled:
-    /// what the service decided is in `out`.
-    fn deliver(&mut self, envelope: &Envelope<C>, out: &mut Outbox<C>) -> Delivery;
-    /// Whether delivering `envelope` is silent: it publishes nothing and leaves the service
-    /// itself unchanged (only the instance's record changes).
-    fn is_silent(&self, envelope: &Envelope<C>) -> bool;
-    fn cloned(&self) -> Box<dyn Node<C>>;
-    fn hash_into(&self, state: &mut dyn Hasher);
-}
-
-struct Replica<C: Choreography, S: Service<C>> {
-    service: S,
-    inbox: Inbox<C::Kind, S::State>,
-    subscribes: Kinds<C::Kind>,
-    publishes: Kinds<C::Kind>,
-}
-
-impl<C: Choreography, S: Service<C>> fmt::Debug for Replica<C, S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Replica")
-            .field("service", &self.service)
-            .field("inbox", &self.inbox)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<C: Choreography, S: Service<C>> Node<C> for Replica<C, S> {
-    fn name(&self) -> C::Service {
-        S::NAME
-    }
-
-    fn receives(&self, kind: C::Kind) -> bool {
-        self.subscribes.contains(kind) || C::outcome(kind).is_some()
-    }
-
-    fn subscribes(&self, kind: C::Kind) -> bool {
-        self.subscribes.contains(kind)
-    }
-
-    fn publishes(&self, kind: C::Kind) -> bool {
-        self.publishes.contains(kind)
-    }
-
-    fn most_published(&self) -> usize {
-        S::PUBLISHES.len()
-    }
-
-    fn is_new(&self, envelope: &Envelope<C>) -> bool {
-        self.inbox.is_new(envelope.order_id, envelope.kind())
-    }
-
-    fn deliver(&mut self, envelope: &Envelope<C>, out: &mut Outbox<C>) -> Delivery {
-        let delivery = decide(
-            &mut self.service,
-            &mut self.inbox,
-            self.subscribes,
-            envelope,
-            out,
-        );
-        if delivery == Delivery::Taken && envelope.is_terminal() {
-            self.inbox.finish(envelope.order_id);
-        }
-        delivery
-    }
-
-    fn is_silent(&self, envelope: &Envelope<C>) -> bool {
-        if !self.is_new(envelope) {
-            // Ignored as a duplicate.
-            return true;
-        }
-        let mut service = self.service.clone();
-        let mut inbox = self.inbox.only(envelope.order_id);
-        let mut out = Outbox::default();
-        quietly(|| {
-            decide(
-                &mut service,
-                &mut inbox,
-                self.subscribes,
-                envelope,
-                &mut out,
-            )
-        });
-        out.events.is_empty() && hash_of(&service) == hash_of(&self.service)
-    }
-
-    fn cloned(&self) -> Box<dyn Node<C>> {
-        Box::new(Replica::<C, S> {
-            service: self.service.clone(),
-            inbox: self.inbox.clone(),
-            subscribes: self.subscribes,
-            publishes: self.publishes,
-        })
-    }
-
-    fn hash_into(&self, mut state: &mut dyn Hasher) {
-        self.service.hash(&mut state);
-        self.inbox.hash(&mut state);
-    }
-}
-
-/// Runs `decide` with logging off: what decisions log about the odd schedules explored is
-/// not for the user's screen.
-fn quietly<T>(decide: impl FnOnce() -> T) -> T {
-    tracing::dispatcher::with_default(&tracing::Dispatch::none(), decide)
-}
-
-fn hash_of(value: &impl Hash) -> u64 {
-    let mut hasher = std::hash::DefaultHasher::new();
-    value.hash(&mut hasher);
-    hasher.finish()
 }
 
 /// An event in the model's stream, with a fingerprint of what it says (events need not be
@@ -190,7 +65,7 @@ pub(crate) enum Broken<C: Choreography> {
 #[derive_where::derive_where(Clone, Debug)]
 pub(crate) struct State<C: Choreography> {
     /// Every service, in index order, as of its last completed event.
-    nodes: Vec<Arc<dyn Node<C>>>,
+    nodes: Vec<Arc<dyn Replica<C>>>,
     /// Every event published, per instance (in input order), in the order published.
     /// (Shared between states until one publishes: most steps publish nothing.)
     pub streams: Vec<Arc<Vec<Stored<C>>>>,
@@ -313,39 +188,10 @@ impl<C: Choreography> Model<C> {
         starts: Vec<Envelope<C>>,
         faults: Faults,
     ) -> Result<Self, SpawnError> {
-        struct Collect<C: Choreography> {
-            nodes: Vec<Arc<dyn Node<C>>>,
-            window: usize,
-        }
-        impl<C: Choreography> Services<C> for Collect<C> {
-            fn add<S: Service<C>>(&mut self, service: S) -> Result<(), SpawnError> {
-                if self.nodes.iter().any(|node| node.name() == S::NAME) {
-                    return Err(SpawnError::Twice(S::NAME.name()));
-                }
-                self.nodes.push(Arc::new(Replica::<C, S> {
-                    service,
-                    inbox: Inbox::new(self.window),
-                    subscribes: Kinds::of(S::SUBSCRIBES),
-                    publishes: Kinds::of(S::PUBLISHES),
-                }));
-                Ok(())
-            }
-        }
-        crate::engine::choreography::check_names::<C::Kind>("kinds")?;
-        crate::engine::choreography::check_names::<C::Service>("services")?;
-        let mut collect = Collect {
-            nodes: Vec::new(),
-            window: dedup_window,
-        };
-        C::services(config, seed, &mut collect)?;
-        let mut nodes = collect.nodes;
-        nodes.sort_by_key(|node| node.name().index());
-        if let Some(missing) = C::Service::ALL
-            .iter()
-            .find(|name| !nodes.iter().any(|node| node.name() == **name))
-        {
-            return Err(SpawnError::Missing(missing.name()));
-        }
+        let nodes: Vec<Arc<dyn Replica<C>>> = replicas(config, seed, dedup_window)?
+            .into_iter()
+            .map(Arc::from)
+            .collect();
         let instances = starts.len();
         let initial = State {
             cursors: vec![vec![0; instances]; nodes.len()],
@@ -559,7 +405,7 @@ impl<C: Choreography> Model<C> {
         (envelope, fate)
     }
 
-    /// A first delivery that is silent (see [`Node::is_silent`]), if there is one: taken
+    /// A first delivery that is silent (see [`Replica::is_silent`]), if there is one: taken
     /// at once, as part of the step that made it possible. It commutes with every other step
     /// (it publishes nothing, touches only its instance's record, and a duplicate of that
     /// instance's events is ignored before and after it alike), so the schedules that take it

@@ -20,6 +20,7 @@ pub struct Config<C: Choreography> {
     pub services: ServicesConfig,
     pub input: InputConfig,
     pub check: CheckConfig,
+    pub nats: NatsConfig,
     pub simulation: SimulationConfig<C::Service>,
     /// The choreography's own settings (the shop's catalog, customers, ...).
     pub choreography: C::Config,
@@ -31,6 +32,49 @@ pub struct InputConfig {
     /// JSON Lines: a repeated `order_id` is refused while the first is among this many of the
     /// most recently read orders.
     pub duplicate_window: usize,
+}
+
+/// Running over NATS JetStream: names on the broker, acknowledgements, flow control.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NatsConfig {
+    /// The stream's name, which every other name on the broker starts with.
+    #[serde(deserialize_with = "broker_name")]
+    pub stream: String,
+    #[serde(deserialize_with = "positive_duration")]
+    pub ack_wait: Duration,
+    #[serde(deserialize_with = "at_least_one")]
+    pub max_ack_pending: u32,
+    #[serde(deserialize_with = "positive_duration")]
+    pub duplicate_window: Duration,
+    #[serde(deserialize_with = "at_least_one")]
+    pub in_flight: u32,
+    #[serde(deserialize_with = "positive_duration")]
+    pub connect_timeout: Duration,
+}
+
+fn broker_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    let fine = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !fine {
+        return Err(serde::de::Error::custom(format!(
+            "a stream name is 1 to 64 letters, digits, `-` or `_`, got {name:?}"
+        )));
+    }
+    Ok(name)
+}
+
+fn at_least_one<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let n = deserializer.deserialize_u64(WholeNumber {
+        what: "count",
+        min: 1,
+        max: u64::from(u32::MAX),
+    })?;
+    Ok(n as u32)
 }
 
 /// The bounds of `choreo check`'s search.

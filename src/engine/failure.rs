@@ -129,6 +129,9 @@ pub enum Failure {
     Interrupted { not_admitted: u64 },
     #[error("cannot write output: {0}")]
     Output(io::Error),
+    /// The broker of a distributed run failed it (cannot be reached, refused a request).
+    #[error("{0}")]
+    Transport(String),
 }
 
 /// Lists unfinished orders, the first few by id.

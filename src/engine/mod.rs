@@ -22,6 +22,7 @@ pub mod choreography;
 pub mod config;
 pub mod failure;
 pub mod kinds;
+pub mod replica;
 pub mod run;
 pub mod service;
 pub mod sink;

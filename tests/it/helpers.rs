@@ -145,3 +145,9 @@ impl<C: choreo::engine::Choreography> choreo::engine::Stats<C> for NoStats {
         Ok(())
     }
 }
+
+/// Whether the tests run under CI (the `CI` environment variable), where a missing tool is a
+/// failure rather than a skipped test.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}

@@ -7,6 +7,7 @@ mod hardening;
 mod helpers;
 mod invariants;
 mod library;
+mod nats;
 mod rules;
 mod scale;
 mod see_diagram;

@@ -238,8 +238,15 @@ impl Lcg {
 
 /// A config and 10,000 orders that take every branch: scarce stock, tight credit, a low
 /// shipment limit, unknown products and customers.
-fn mixed_load() -> (Config, Vec<Order>) {
-    let sets: Vec<String> = [
+pub fn mixed_load() -> (Config, Vec<Order>) {
+    let sets = mixed_sets();
+    let config = Config::load(&[], &sets).expect("valid config");
+    (config, mixed_orders())
+}
+
+/// The config of [`mixed_load`], as `--set` arguments.
+pub fn mixed_sets() -> Vec<String> {
+    [
         "bus.capacity=64",
         "products.101.stock=20000",
         "products.102.stock=3000",
@@ -252,10 +259,13 @@ fn mixed_load() -> (Config, Vec<Order>) {
     ]
     .iter()
     .map(|s| s.to_string())
-    .collect();
-    let config = Config::load(&[], &sets).expect("valid config");
+    .collect()
+}
+
+/// The orders of [`mixed_load`].
+pub fn mixed_orders() -> Vec<Order> {
     let mut rng = Lcg(7);
-    let orders = (1..=10_000)
+    (1..=10_000)
         .map(|id| {
             let product_id = [101, 101, 102, 103, 104][rng.below(5) as usize];
             let customer = [None, Some(2), Some(3), Some(3), Some(42)][rng.below(5) as usize];
@@ -269,8 +279,7 @@ fn mixed_load() -> (Config, Vec<Order>) {
             }
             serde_json::from_value(order).expect("valid order")
         })
-        .collect();
-    (config, orders)
+        .collect()
 }
 
 /// Over 10,000 mixed orders on the multi-thread runtime, whatever the interleaving: one

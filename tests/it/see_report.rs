@@ -452,9 +452,7 @@ fn chromium() -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
-}
+use crate::helpers::in_ci;
 
 /// Where CI collects artifacts: `CHOREO_ARTIFACTS`, or the repository's `target/`.
 fn artifacts_dir() -> PathBuf {

@@ -1,0 +1,237 @@
+//! Orders a second over NATS JetStream, next to a bare JetStream chain on the same broker.
+//!
+//! `cargo bench --bench nats` starts `nats-server -js` on a free loopback port with a store of
+//! its own, then, three times each (`CHOREO_BENCH_RUNS`), on 20,000 happy-path orders
+//! (`CHOREO_BENCH_ORDERS`):
+//!
+//! - `bare chain`: four hops on one stream, each a task with its own connection and its own
+//!   durable pull consumer reading every message (the services' layout), doing nothing but
+//!   publishing the next event of the chain created -> checked -> paid -> shipped with its id
+//!   as `Nats-Msg-Id`, waiting for the publish acknowledgements of a batch before it
+//!   acknowledges the batch; a driver keeps 256 chains in flight, as `run --nats` does;
+//! - `choreo`: `choreo run FILE --nats URL --spawn-services --format none`, four `choreo
+//!   serve` processes, a fresh stream each run.
+//!
+//! It prints the median orders per second of each and the ratio. Needs `nats-server` (Debian's
+//! package); without it, it says so and exits.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, consumer::pull, consumer::AckPolicy, stream};
+use async_nats::HeaderMap;
+use futures_util::{FutureExt, StreamExt};
+
+const HOPS: [&str; 4] = ["created", "checked", "paid", "shipped"];
+const IN_FLIGHT: usize = 256;
+
+fn main() {
+    let orders: u64 = env_or("CHOREO_BENCH_ORDERS", 20_000);
+    let runs: usize = env_or("CHOREO_BENCH_RUNS", 3);
+    let Some(server) = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+    else {
+        println!("nats-server is not installed (apt-get install nats-server): nothing measured");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port")
+        .port();
+    let mut broker = Command::new(server)
+        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+        .arg(dir.path().join("store"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start nats-server");
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let url = format!("nats://127.0.0.1:{port}");
+    let file = dir.path().join("orders.jsonl");
+    write_orders(&file, orders);
+    println!("{orders} orders over JetStream (nats-server, file storage), median of {runs} runs");
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut bare = Vec::new();
+    let mut real = Vec::new();
+    for run in 0..runs {
+        let started = Instant::now();
+        runtime.block_on(bare_chain(&url, &format!("bare{run}"), orders));
+        bare.push(orders as f64 / started.elapsed().as_secs_f64());
+        let started = Instant::now();
+        let status = Command::new(env!("CARGO_BIN_EXE_choreo"))
+            .arg("run")
+            .arg(&file)
+            .args([
+                "--nats",
+                &url,
+                "--spawn-services",
+                "--format",
+                "none",
+                "--quiet",
+            ])
+            .args(["--set", &format!("nats.stream=choreo{run}")])
+            .args(["--set", "products.101.stock=100000000000"])
+            .args(["--set", "customers.1.credit_limit_cents=100000000000000000"])
+            .args(["--set", "run.time_limit=1h"])
+            .status()
+            .expect("run choreo");
+        assert!(status.success(), "choreo run failed");
+        real.push(orders as f64 / started.elapsed().as_secs_f64());
+    }
+    let (bare, real) = (median(bare), median(real));
+    println!("| case | orders/s | ratio to the bare chain |");
+    println!("| --- | --- | --- |");
+    println!("| bare JetStream chain, 4 consumers | {bare:.0} | 1.00 |");
+    println!(
+        "| `choreo run --nats --spawn-services`, 4 processes | {real:.0} | {:.2} |",
+        bare / real
+    );
+    let _ = broker.kill();
+    let _ = broker.wait();
+}
+
+/// The bare chain: see the module documentation.
+async fn bare_chain(url: &str, name: &str, orders: u64) {
+    let client = async_nats::connect(url).await.expect("connect");
+    let context = jetstream::new(client);
+    let subject = format!("{name}.events");
+    let stream = context
+        .get_or_create_stream(stream::Config {
+            name: name.to_owned(),
+            subjects: vec![subject.clone()],
+            storage: stream::StorageType::File,
+            ..Default::default()
+        })
+        .await
+        .expect("stream");
+    let mut hops = Vec::new();
+    for (i, hop) in HOPS.iter().enumerate().take(HOPS.len() - 1) {
+        let consumer = stream
+            .create_consumer(pull::Config {
+                durable_name: Some(format!("{name}_{hop}")),
+                ack_policy: AckPolicy::Explicit,
+                max_ack_pending: IN_FLIGHT as i64,
+                filter_subject: subject.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("consumer");
+        let (url, subject, from, to) = (url.to_owned(), subject.clone(), *hop, HOPS[i + 1]);
+        hops.push(tokio::spawn(async move {
+            let client = async_nats::connect(url).await.expect("connect");
+            let context = jetstream::new(client);
+            let mut messages = consumer
+                .stream()
+                .max_messages_per_batch(IN_FLIGHT)
+                .messages()
+                .await
+                .expect("messages");
+            let mut forwarded = 0;
+            while forwarded < orders {
+                let mut batch = vec![messages.next().await.expect("open").expect("message")];
+                while let Some(Some(Ok(message))) = messages.next().now_or_never() {
+                    batch.push(message);
+                }
+                let mut acks = Vec::new();
+                for message in &batch {
+                    let text = std::str::from_utf8(&message.payload).expect("utf-8");
+                    let Some(order) = text.strip_prefix(from) else {
+                        continue;
+                    };
+                    let next = format!("{to}{order}");
+                    let mut headers = HeaderMap::new();
+                    headers.insert("Nats-Msg-Id", next.as_str());
+                    acks.push(
+                        context
+                            .publish_with_headers(subject.clone(), headers, next.into())
+                            .await
+                            .expect("publish"),
+                    );
+                    forwarded += 1;
+                }
+                futures_util::future::join_all(
+                    acks.into_iter().map(|ack| async move { ack.await }),
+                )
+                .await;
+                for message in &batch {
+                    message.ack().await.expect("ack");
+                }
+            }
+        }));
+    }
+    // The driver: 256 chains in flight, each ended by its `shipped` event.
+    let observer = stream
+        .create_consumer(pull::OrderedConfig {
+            filter_subject: subject.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("observer");
+    let mut events = observer.messages().await.expect("messages");
+    let mut in_flight: HashMap<u64, ()> = HashMap::new();
+    let (mut next, mut done) = (1u64, 0u64);
+    while done < orders {
+        let mut acks = Vec::new();
+        while in_flight.len() < IN_FLIGHT && next <= orders {
+            let event = format!("created.{next}");
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", event.as_str());
+            acks.push(
+                context
+                    .publish_with_headers(subject.clone(), headers, event.into())
+                    .await
+                    .expect("publish"),
+            );
+            in_flight.insert(next, ());
+            next += 1;
+        }
+        futures_util::future::join_all(acks.into_iter().map(|ack| async move { ack.await })).await;
+        // One event, then whatever else has arrived, before admitting more.
+        let mut next_event = Some(events.next().await);
+        while let Some(Some(message)) = next_event.take() {
+            let message = message.expect("event");
+            let text = std::str::from_utf8(&message.payload).expect("utf-8");
+            if let Some(order) = text.strip_prefix("shipped.") {
+                in_flight.remove(&order.parse().expect("order"));
+                done += 1;
+            }
+            next_event = events.next().now_or_never();
+        }
+    }
+    for hop in hops {
+        hop.await.expect("hop");
+    }
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn write_orders(path: &Path, orders: u64) {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
+    for id in 1..=orders {
+        writeln!(
+            out,
+            r#"{{"order_id": {id}, "product_id": 101, "quantity": {}}}"#,
+            1 + id % 3
+        )
+        .expect("write");
+    }
+    out.flush().expect("flush");
+}

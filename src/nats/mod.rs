@@ -1,0 +1,318 @@
+//! The same services over NATS JetStream: each service its own process (`choreo serve`), a run
+//! that injects the orders and observes the stream (`choreo run --nats`).
+//!
+//! Every event is a message in one stream (`<nats.stream>`, subject `<nats.stream>.events`),
+//! its JSON envelope as the payload and its event id as `Nats-Msg-Id`, so the broker drops a
+//! re-publication within `nats.duplicate_window`. The stream's sequence is the bus sequence.
+//! Each service reads every event through its own durable pull consumer with explicit acks,
+//! and handles them strictly in stream order (see [`serve`]): that makes its state a function
+//! of the stream, which is how it recovers.
+
+pub mod run;
+pub mod serve;
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_nats::jetstream::context::GetStreamErrorKind;
+use async_nats::jetstream::{self, stream};
+use async_nats::HeaderMap;
+
+use crate::engine::config::NatsConfig;
+use crate::engine::{Choreography, Envelope};
+
+/// The oldest server choreo runs on: 2.9 has everything used here (streams, durable pull
+/// consumers, explicit acks, `Nats-Msg-Id`, ordered consumers).
+pub const OLDEST_SERVER: (u64, u64) = (2, 9);
+
+#[derive(Debug, thiserror::Error)]
+pub enum NatsError {
+    #[error("cannot reach a NATS server at {url}: {reason}")]
+    Connect { url: String, reason: String },
+    #[error(
+        "the NATS server at {url} has no JetStream (start it with `nats-server -js`): {reason}"
+    )]
+    NoJetStream { url: String, reason: String },
+    #[error("the NATS server at {url} is version {version}; choreo needs {}.{} or newer", OLDEST_SERVER.0, OLDEST_SERVER.1)]
+    TooOld { url: String, version: String },
+    #[error("NATS: {0}")]
+    Broker(String),
+    #[error("stream sequence {seq}: not an event of this choreography: {reason}")]
+    Decode { seq: u64, reason: String },
+    #[error("no service `{name}` in this choreography; one of: {known}")]
+    UnknownService { name: String, known: String },
+    #[error("{service} published {kind}, which it does not declare in PUBLISHES")]
+    Undeclared {
+        service: &'static str,
+        kind: &'static str,
+    },
+    #[error(transparent)]
+    Spawn(#[from] crate::engine::SpawnError),
+}
+
+impl NatsError {
+    fn broker(err: impl std::fmt::Display) -> Self {
+        NatsError::Broker(err.to_string())
+    }
+}
+
+/// A connection to the broker.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub context: jetstream::Context,
+    /// How many times the client has connected: it goes up when it reconnects (the broker
+    /// restarted, say).
+    connects: Arc<AtomicU64>,
+}
+
+impl Connection {
+    /// How many times the client has connected so far.
+    pub fn connects(&self) -> u64 {
+        self.connects.load(Ordering::Relaxed)
+    }
+}
+
+/// A connection to the broker at `url` with JetStream, of a version choreo runs on; an error
+/// within `nats.connect_timeout` otherwise, never a wait for a broker that is not there.
+pub async fn connect(url: &str, config: &NatsConfig) -> Result<Connection, NatsError> {
+    let connects = Arc::new(AtomicU64::new(1));
+    let counted = Arc::clone(&connects);
+    let connect_error = |reason: String| NatsError::Connect {
+        url: url.to_owned(),
+        reason,
+    };
+    let options = async_nats::ConnectOptions::new()
+        .connection_timeout(config.connect_timeout)
+        // Once connected, a broker that goes away is waited for: it may be restarting.
+        .max_reconnects(None)
+        .event_callback(move |event| {
+            let counted = Arc::clone(&counted);
+            async move {
+                if matches!(event, async_nats::Event::Connected) {
+                    counted.fetch_add(1, Ordering::Relaxed);
+                }
+                tracing::info!(%event, "broker");
+            }
+        });
+    let client = tokio::time::timeout(
+        config.connect_timeout,
+        async_nats::connect_with_options(url, options),
+    )
+    .await
+    .map_err(|_| connect_error(format!("no answer within {:?}", config.connect_timeout)))?
+    .map_err(|err| connect_error(err.to_string()))?;
+    let version = client.server_info().version;
+    if !at_least(&version, OLDEST_SERVER) {
+        return Err(NatsError::TooOld {
+            url: url.to_owned(),
+            version,
+        });
+    }
+    let mut context = jetstream::new(client);
+    context.set_timeout(config.connect_timeout);
+    // Any JetStream request tells whether the server has it: this one asks for the stream.
+    let connection = Connection { context, connects };
+    match connection.context.get_stream(&config.stream).await {
+        Ok(_) => Ok(connection),
+        Err(err) if matches!(err.kind(), GetStreamErrorKind::JetStream(_)) => Ok(connection),
+        Err(err) => Err(NatsError::NoJetStream {
+            url: url.to_owned(),
+            reason: err.to_string(),
+        }),
+    }
+}
+
+/// Whether `version` (`2.9.10`) is at least `(major, minor)`.
+fn at_least(version: &str, (major, minor): (u64, u64)) -> bool {
+    let mut parts = version
+        .split(['.', '-'])
+        .map(|part| part.parse::<u64>().unwrap_or(0));
+    let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    found >= (major, minor)
+}
+
+/// The subject every event is published on.
+pub fn subject(config: &NatsConfig) -> String {
+    format!("{}.events", config.stream)
+}
+
+/// The stream, created with file storage if it does not exist yet.
+pub async fn stream(
+    context: &jetstream::Context,
+    config: &NatsConfig,
+) -> Result<stream::Stream, NatsError> {
+    context
+        .get_or_create_stream(stream::Config {
+            name: config.stream.clone(),
+            subjects: vec![subject(config)],
+            storage: stream::StorageType::File,
+            duplicate_window: config.duplicate_window,
+            ..Default::default()
+        })
+        .await
+        .map_err(NatsError::broker)
+}
+
+/// Microseconds since the Unix epoch: envelopes published over NATS carry wall time, which the
+/// run turns into time since it started.
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// Publishes events without waiting for each: [`Publisher::send`] sends one, and
+/// [`Publisher::confirm`] waits until the stream has stored every one sent (or dropped it as a
+/// repeat of its id). One the broker did not acknowledge (down, restarting, slow) is sent
+/// again with the same id until it is: publishing is idempotent by id.
+///
+/// It remembers the last events it had confirmed, to [`Publisher::reassert`] them after the
+/// client reconnects: a broker killed with `kill -9` can lose the last messages it had
+/// acknowledged (it writes them to disk a moment later), and sending them again is harmless,
+/// since the broker drops any it did keep by id.
+pub struct Publisher<'a> {
+    context: &'a jetstream::Context,
+    subject: &'a str,
+    sent: Vec<Sent>,
+    recent: VecDeque<(HeaderMap, bytes::Bytes)>,
+}
+
+/// An event sent, and the acknowledgement to wait for (none if it could not be sent).
+type Sent = (
+    HeaderMap,
+    bytes::Bytes,
+    Option<jetstream::context::PublishAckFuture>,
+);
+
+/// Confirmed events a [`Publisher`] remembers to send again after a reconnect: far more than a
+/// broker can have acknowledged in the moment before it died.
+const REASSERTED: usize = 4096;
+
+impl std::fmt::Debug for Publisher<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Publisher")
+            .field("subject", &self.subject)
+            .field("sent", &self.sent.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> Publisher<'a> {
+    pub fn new(context: &'a jetstream::Context, subject: &'a str) -> Self {
+        Publisher {
+            context,
+            subject,
+            sent: Vec::new(),
+            recent: VecDeque::new(),
+        }
+    }
+
+    /// Sends every event confirmed lately again (see the type's documentation), and waits
+    /// until they are stored.
+    pub async fn reassert(&mut self) {
+        tracing::info!(
+            events = self.recent.len(),
+            "reconnected: sending the latest events again"
+        );
+        let recent: Vec<(HeaderMap, bytes::Bytes)> = self.recent.drain(..).collect();
+        for (headers, payload) in recent {
+            let pending = self
+                .context
+                .publish_with_headers(self.subject.to_owned(), headers.clone(), payload.clone())
+                .await
+                .ok();
+            self.sent.push((headers, payload, pending));
+        }
+        self.confirm().await;
+    }
+
+    /// Sends `envelope`, its id as `Nats-Msg-Id`.
+    pub async fn send<C: Choreography>(&mut self, envelope: &Envelope<C>) -> Result<(), NatsError> {
+        let payload: bytes::Bytes = serde_json::to_vec(envelope)
+            .map_err(NatsError::broker)?
+            .into();
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", envelope.id.to_string().as_str());
+        let pending = self
+            .context
+            .publish_with_headers(self.subject.to_owned(), headers.clone(), payload.clone())
+            .await
+            .ok();
+        self.sent.push((headers, payload, pending));
+        Ok(())
+    }
+
+    /// Waits until every event sent is stored: every acknowledgement at once (a broker that
+    /// went away fails them all after one timeout, not one after the other), then what was
+    /// not acknowledged sent again.
+    pub async fn confirm(&mut self) {
+        let mut round = std::mem::take(&mut self.sent);
+        let mut wait = Duration::from_millis(50);
+        loop {
+            let acknowledged = futures_util::future::join_all(round.iter_mut().map(
+                |(_, _, pending)| async move {
+                    match pending.take() {
+                        Some(pending) => pending.await.is_ok(),
+                        None => false,
+                    }
+                },
+            ))
+            .await;
+            let mut again = Vec::new();
+            for ((headers, payload, _), stored) in round.into_iter().zip(acknowledged) {
+                if stored {
+                    if self.recent.len() == REASSERTED {
+                        self.recent.pop_front();
+                    }
+                    self.recent.push_back((headers, payload));
+                } else {
+                    again.push((headers, payload));
+                }
+            }
+            if again.is_empty() {
+                return;
+            }
+            tracing::warn!(
+                events = again.len(),
+                "publish not acknowledged; sending again"
+            );
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(Duration::from_secs(2));
+            round = Vec::with_capacity(again.len());
+            for (headers, payload) in again {
+                let pending = self
+                    .context
+                    .publish_with_headers(self.subject.to_owned(), headers.clone(), payload.clone())
+                    .await
+                    .ok();
+                round.push((headers, payload, pending));
+            }
+        }
+    }
+}
+
+/// The envelope a stream message carries, with the stream's sequence as its `seq`.
+pub fn decode<C: Choreography>(payload: &[u8], seq: u64) -> Result<Envelope<C>, NatsError> {
+    let mut envelope: Envelope<C> =
+        serde_json::from_slice(payload).map_err(|err| NatsError::Decode {
+            seq,
+            reason: err.to_string(),
+        })?;
+    envelope.seq = seq;
+    Ok(envelope)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_versions_compare_by_major_and_minor() {
+        assert!(at_least("2.9.10", (2, 9)));
+        assert!(at_least("2.15.0-beta", (2, 9)));
+        assert!(!at_least("2.8.4", (2, 9)));
+        assert!(!at_least("nonsense", (2, 9)));
+    }
+}

@@ -1,0 +1,315 @@
+//! `choreo run FILE --nats URL`: injects the orders into the stream and observes it, with
+//! every output of an in-process run, from the ordered stream of events.
+//!
+//! The run reads the stream from the message after its last one when it starts, through an
+//! ordered consumer (in stream order, gaps recovered by the client), so an earlier run's
+//! events in the same stream are not its own. It keeps `nats.in_flight` orders in flight: the
+//! next order's first event is published once one has finished, so a million-order file
+//! neither floods the broker nor the memory. An event of an order not in flight (another
+//! run's, or a repeat stored after the duplicate window) and a repeat of an event id are
+//! passed over.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{pull, DeliverPolicy};
+use futures_util::{FutureExt, StreamExt};
+
+use crate::engine::config::Config;
+use crate::engine::kinds::Kinds;
+use crate::engine::stats::{Finished, Summary};
+use crate::engine::{Choreography, Envelope, EventId, EventSink, Failure, Interrupt, RunFailed};
+use crate::input::{InstanceId, Record};
+use crate::nats::{self, NatsError};
+
+struct InFlight<C: Choreography> {
+    arrived_us: u64,
+    kinds: Kinds<C::Kind>,
+    seen: u64,
+}
+
+/// Runs `orders` through the services serving the stream at `url`, writing every event to
+/// `sink` in stream order; the summary as for an in-process run (its `events` are the events
+/// observed).
+pub async fn run<C: Choreography>(
+    config: &Config<C>,
+    url: &str,
+    orders: impl IntoIterator<Item = C::Input>,
+    sink: &mut (dyn EventSink<C> + Send),
+    interrupt: &Interrupt,
+) -> Result<Summary<C>, RunFailed<C>> {
+    let summary = Summary::<C>::new(&config.choreography);
+    let fail = |summary: Summary<C>, failure: Failure| RunFailed {
+        summary,
+        failures: vec![failure],
+    };
+    let transport = |err: NatsError| Failure::Transport(err.to_string());
+    let settings = &config.nats;
+    let connection = match nats::connect(url, settings).await {
+        Ok(connection) => connection,
+        Err(err) => return Err(fail(summary, transport(err))),
+    };
+    let context = &connection.context;
+    let opened = async {
+        let stream = nats::stream(context, settings).await?;
+        let last = stream
+            .get_info()
+            .await
+            .map_err(NatsError::broker)?
+            .state
+            .last_sequence;
+        let events = observe_from(&stream, settings, last + 1).await?;
+        Ok::<_, NatsError>((stream, last, events))
+    };
+    let (stream, start, mut events) = match opened.await {
+        Ok(opened) => opened,
+        Err(err) => return Err(fail(summary, transport(err))),
+    };
+    let subject = nats::subject(settings);
+    let started_us = nats::now_us();
+    let window = settings.in_flight as usize;
+    let deadline = tokio::time::sleep(config.run.time_limit);
+    tokio::pin!(deadline);
+    let mut orders = orders.into_iter();
+    let mut observer = Observer {
+        in_flight: HashMap::new(),
+        summary,
+        observed: 0,
+        started_us,
+        last_seq: start,
+    };
+    let (mut read, mut admitting) = (0u64, true);
+    let mut failures = Vec::new();
+    let mut publisher = nats::Publisher::new(context, &subject);
+    let mut connects = connection.connects();
+    loop {
+        if connection.connects() != connects {
+            // The first events of the orders in flight, in case the broker lost any.
+            connects = connection.connects();
+            publisher.reassert().await;
+            // The broker may have forgotten the run's consumer: a new one, at once.
+            events = reopen(&stream, settings, observer.last_seq + 1).await;
+        }
+        while admitting && observer.in_flight.len() < window {
+            // The reader may wait for its source: off the runtime's own threads.
+            let Some(order) = tokio::task::block_in_place(|| orders.next()) else {
+                admitting = false;
+                break;
+            };
+            read += 1;
+            let (service, event) = C::start(&order, &config.choreography);
+            let first = Envelope::<C> {
+                seq: 0,
+                at_us: nats::now_us(),
+                id: EventId {
+                    order_id: order.id(),
+                    kind: C::kind(&event),
+                },
+                order_id: order.id(),
+                service,
+                cause: None,
+                event,
+            };
+            observer.in_flight.insert(
+                order.id(),
+                InFlight {
+                    arrived_us: first.at_us.saturating_sub(started_us),
+                    kinds: Kinds::empty(),
+                    seen: 0,
+                },
+            );
+            if let Err(err) = publisher.send(&first).await {
+                failures.push(transport(err));
+                admitting = false;
+            }
+        }
+        publisher.confirm().await;
+        if observer.in_flight.is_empty() && !admitting {
+            break;
+        }
+        let received = tokio::select! {
+            biased;
+            () = interrupt.everything.cancelled() => {
+                failures.push(Failure::Interrupted { not_admitted: 0 });
+                break;
+            }
+            () = interrupt.admitting.cancelled(), if admitting => {
+                admitting = false;
+                continue;
+            }
+            () = &mut deadline => {
+                let mut unfinished: Vec<InstanceId> =
+                    observer.in_flight.keys().copied().collect();
+                unfinished.sort_unstable();
+                failures.push(Failure::TimeLimit {
+                    limit: config.run.time_limit,
+                    unfinished,
+                    not_admitted: 0,
+                });
+                break;
+            }
+            // Now and then, to notice a reconnect while nothing arrives.
+            () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+            received = events.next() => received,
+        };
+        let mut next = Some(received);
+        // This message, then whatever else has arrived, before admitting more.
+        while let Some(received) = next.take() {
+            let message = match received {
+                Some(Ok(message)) => message,
+                Some(Err(err)) => {
+                    // The broker restarted, say, and forgot the consumer: read on from the
+                    // last event observed with a new one.
+                    tracing::warn!(%err, "observing the stream; reading on with a new consumer");
+                    events = reopen(&stream, settings, observer.last_seq + 1).await;
+                    break;
+                }
+                None => {
+                    events = reopen(&stream, settings, observer.last_seq + 1).await;
+                    break;
+                }
+            };
+            if let Err(failure) = observer.observe(&message, sink) {
+                failures.push(failure);
+                break;
+            }
+            if observer.in_flight.is_empty() {
+                break;
+            }
+            next = events.next().now_or_never();
+        }
+        if !failures.is_empty() {
+            break;
+        }
+    }
+    if interrupt.admitting.is_cancelled() && failures.is_empty() {
+        // The admitted orders finished; the rest was not read.
+        failures.push(Failure::Interrupted { not_admitted: 0 });
+    }
+    if let Err(err) = sink.finish() {
+        failures.push(Failure::Output(err));
+    }
+    let mut summary = observer.summary;
+    summary.orders = read;
+    summary.events = observer.observed;
+    summary.unfinished = read - summary.finished();
+    summary.orders_per_second = summary.throughput();
+    // Give the client a moment to send what it buffered (there is nothing to wait for).
+    let _ = tokio::time::timeout(Duration::from_secs(1), context.client().flush()).await;
+    if failures.is_empty() {
+        Ok(summary)
+    } else {
+        Err(RunFailed { summary, failures })
+    }
+}
+
+/// The run's view of the stream: the orders in flight, and the summary folded from the
+/// events observed.
+struct Observer<C: Choreography> {
+    in_flight: HashMap<InstanceId, InFlight<C>>,
+    summary: Summary<C>,
+    observed: u64,
+    started_us: u64,
+    /// The stream sequence of the last message observed.
+    last_seq: u64,
+}
+
+/// The stream's events from `start_sequence` on, in order.
+async fn observe_from(
+    stream: &async_nats::jetstream::stream::Stream,
+    settings: &crate::engine::config::NatsConfig,
+    start_sequence: u64,
+) -> Result<pull::Ordered, NatsError> {
+    stream
+        .create_consumer(pull::OrderedConfig {
+            filter_subject: nats::subject(settings),
+            deliver_policy: DeliverPolicy::ByStartSequence { start_sequence },
+            ..Default::default()
+        })
+        .await
+        .map_err(NatsError::broker)?
+        .messages()
+        .await
+        .map_err(NatsError::broker)
+}
+
+/// [`observe_from`], tried until the broker answers (the run's time limit still holds: the
+/// caller's next wait is on it too).
+async fn reopen(
+    stream: &async_nats::jetstream::stream::Stream,
+    settings: &crate::engine::config::NatsConfig,
+    start_sequence: u64,
+) -> pull::Ordered {
+    let mut wait = Duration::from_millis(100);
+    loop {
+        // A broker that restarted without its last messages numbers new ones from the end
+        // of what it kept: read on from there.
+        let start_sequence = match stream.get_info().await {
+            Ok(info) if info.state.last_sequence + 1 < start_sequence => {
+                tracing::warn!(
+                    kept = info.state.last_sequence,
+                    observed = start_sequence - 1,
+                    "the broker lost the end of the stream; reading on from what it kept"
+                );
+                info.state.last_sequence + 1
+            }
+            _ => start_sequence,
+        };
+        match observe_from(stream, settings, start_sequence).await {
+            Ok(events) => return events,
+            Err(err) => {
+                tracing::warn!(%err, "cannot read the stream yet");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+        }
+    }
+}
+
+impl<C: Choreography> Observer<C> {
+    /// Takes one message of the stream: an event of an order in flight, seen for the first
+    /// time, goes to `sink` and the summary, numbered in the order observed.
+    fn observe(
+        &mut self,
+        message: &async_nats::jetstream::Message,
+        sink: &mut (dyn EventSink<C> + Send),
+    ) -> Result<(), Failure> {
+        let seq = message.info().map(|info| info.stream_sequence).unwrap_or(0);
+        self.last_seq = self.last_seq.max(seq);
+        let mut envelope = nats::decode::<C>(&message.payload, seq)
+            .map_err(|err| Failure::Transport(err.to_string()))?;
+        let Some(order) = self.in_flight.get_mut(&envelope.order_id) else {
+            tracing::debug!(id = %envelope.id, "not an order in flight: passed over");
+            return Ok(());
+        };
+        if order.kinds.contains(envelope.kind()) {
+            tracing::debug!(id = %envelope.id, "a repeat: passed over");
+            return Ok(());
+        }
+        order.kinds.insert(envelope.kind());
+        order.seen += 1;
+        envelope.seq = self.observed;
+        envelope.at_us = envelope.at_us.saturating_sub(self.started_us);
+        self.observed += 1;
+        self.summary.record(&envelope);
+        sink.event(&envelope).map_err(Failure::Output)?;
+        if order.seen > C::MAX_EVENTS {
+            return Err(Failure::Protocol {
+                order_id: envelope.order_id,
+                problem: format!("more than {} events", C::MAX_EVENTS),
+            });
+        }
+        if let Some(outcome) = envelope.outcome() {
+            let finished = Finished {
+                order_id: envelope.order_id,
+                outcome,
+                arrived_us: order.arrived_us,
+                finished_us: envelope.at_us,
+            };
+            self.in_flight.remove(&envelope.order_id);
+            self.summary.record_finished(&finished);
+            sink.finished(&finished);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,332 @@
+//! `choreo serve SERVICE --nats URL`: one service of the choreography as its own long-lived
+//! process, the same decisions and the same task-loop step (`engine::service::decide`) as a
+//! service on the in-process bus.
+//!
+//! **Strictly in stream order.** The service reads every event through its durable consumer
+//! `<stream>_<service>` and handles them in stream sequence, whatever order the broker
+//! delivers them in: an event already handled (a redelivery) is acknowledged and passed over,
+//! and a gap (an event the broker will not redeliver, say one acknowledged before a server
+//! restart lost the acknowledgement of an earlier one) is filled by reading the stream.
+//!
+//! **Durable state is the stream.** An event is acknowledged only once everything its
+//! decision published is stored (publish acknowledgements received). So the consumer's ack
+//! floor is a point up to which the service's state is the fold of its decisions over the
+//! stream: at start, it replays the stream up to there through the same step and picks up
+//! after it. Events past the floor that it had handled before it died are decided again
+//! from the same state, in the same order, so they publish the same events under the same
+//! ids: the broker drops them as repeats (`Nats-Msg-Id`), and every consumer ignores a repeat
+//! by id anyway. Nothing is lost, nothing reserved, charged, refunded or released twice.
+//!
+//! **A broker that dies.** A NATS server killed with `kill -9` can come back without the
+//! last messages and acknowledgements it had confirmed (it writes them to disk a moment
+//! later), and hand out their sequence numbers again. So after every reconnect the service
+//! starts over the same way: a fresh state replayed from the stream as it now is, and the
+//! last [`REDECIDED`] events before the floor decided again with their events published
+//! (repeats are dropped by id; what the broker lost is stored again). Producers of first
+//! events (the run) send their latest ones again too. The price is a replay as long as the
+//! stream at start and after a reconnect (see the README).
+
+use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+use async_nats::jetstream::{self, stream};
+use futures_util::{FutureExt, StreamExt};
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::config::Config;
+use crate::engine::replica::{replicas, Replica};
+use crate::engine::{Choreography, Envelope, EventId, Name, Outbox};
+use crate::nats::{self, NatsError, Publisher};
+
+/// Events before the ack floor decided again, publishing, when the service (re)starts: far
+/// more than a broker can have confirmed in the moment before it died.
+pub const REDECIDED: u64 = 1024;
+
+/// What a served service did, for its last log line.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Served {
+    /// Events replayed from the stream at start and after reconnects.
+    pub replayed: u64,
+    /// Events handled since.
+    pub handled: u64,
+    /// Events published.
+    pub published: u64,
+}
+
+/// The service named `name` (`InventoryService`, or its short config name `inventory`).
+pub fn service_named<C: Choreography>(name: &str) -> Result<C::Service, NatsError> {
+    C::Service::ALL
+        .iter()
+        .copied()
+        .find(|service| service.name() == name || service.key() == name)
+        .ok_or_else(|| NatsError::UnknownService {
+            name: name.to_owned(),
+            known: C::Service::ALL
+                .iter()
+                .map(|s| format!("{} ({})", s.name(), s.key()))
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+/// Runs `service` against the broker at `url` until `stop` is cancelled: then it finishes the
+/// event in hand and returns.
+pub async fn serve<C: Choreography>(
+    config: &Config<C>,
+    service: C::Service,
+    url: &str,
+    stop: CancellationToken,
+) -> Result<Served, NatsError> {
+    let settings = &config.nats;
+    let connection = nats::connect(url, settings).await?;
+    let context = &connection.context;
+    let stream = nats::stream(context, settings).await?;
+    let subject = nats::subject(settings);
+    let durable = format!("{}_{}", settings.stream, service.key());
+    let mut consumer = stream
+        .get_or_create_consumer(
+            &durable,
+            pull::Config {
+                durable_name: Some(durable.clone()),
+                ack_policy: AckPolicy::Explicit,
+                ack_wait: settings.ack_wait,
+                max_ack_pending: i64::from(settings.max_ack_pending),
+                filter_subject: subject.clone(),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(NatsError::broker)?;
+    let mut served = Served::default();
+    let mut handler = Handler {
+        replica: fresh::<C>(config, service)?,
+        stream: &stream,
+        publisher: Publisher::new(context, &subject),
+        served: &mut served,
+    };
+    let mut next = handler
+        .resync(config, service, &mut consumer, &subject, &stop)
+        .await?;
+    tracing::info!(service = %service, replayed = handler.served.replayed, "serving");
+    let mut messages = pull_stream(&consumer, settings).await?;
+    let most = settings.max_ack_pending as usize;
+    let mut connects = connection.connects();
+    loop {
+        if connection.connects() != connects {
+            connects = connection.connects();
+            next = handler
+                .resync(config, service, &mut consumer, &subject, &stop)
+                .await?;
+        }
+        let received = tokio::select! {
+            biased;
+            () = stop.cancelled() => break,
+            // Now and then, to notice a reconnect while nothing arrives.
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
+            received = messages.next() => received,
+        };
+        let mut batch = match received {
+            Some(Ok(message)) => vec![message],
+            Some(Err(err)) => {
+                // Missed heartbeats, a restarting server: the stream goes on or ends.
+                tracing::warn!(%err, "consumer stream");
+                continue;
+            }
+            None => {
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                messages = pull_stream(&consumer, settings).await?;
+                continue;
+            }
+        };
+        // Whatever else has arrived, without waiting: decided in one go, published together,
+        // acknowledged together once all of it is stored.
+        while batch.len() < most {
+            match messages.next().now_or_never() {
+                Some(Some(Ok(message))) => batch.push(message),
+                _ => break,
+            }
+        }
+        batch.sort_by_key(|message| message.info().map_or(0, |info| info.stream_sequence));
+        for message in &batch {
+            let seq = message.info().map_err(NatsError::broker)?.stream_sequence;
+            // Whatever comes before it in the stream first, read from the stream if the
+            // broker does not deliver it (a gap); a redelivery of one handled is passed over.
+            while next < seq {
+                handler.read_and_handle(next).await?;
+                next += 1;
+            }
+            if seq == next {
+                let envelope = nats::decode::<C>(&message.payload, seq)?;
+                handler.event(&envelope, true).await?;
+                next += 1;
+            }
+        }
+        handler.publisher.confirm().await;
+        for message in &batch {
+            // A lost acknowledgement only means a redelivery, which is passed over.
+            if let Err(err) = message.ack().await {
+                tracing::debug!(%err, "acknowledgement not sent");
+            }
+        }
+        let _ = context.client().flush().await;
+    }
+    // Acknowledgements are buffered: send them before the process exits.
+    let _ = context.client().flush().await;
+    tracing::info!(service = %service, handled = served.handled, published = served.published, "stopped");
+    Ok(served)
+}
+
+/// The service as `config` builds it, with no event handled yet.
+fn fresh<C: Choreography>(
+    config: &Config<C>,
+    service: C::Service,
+) -> Result<Box<dyn Replica<C>>, NatsError> {
+    replicas::<C>(
+        &config.choreography,
+        config.simulation.seed,
+        config.services.dedup_window,
+    )?
+    .into_iter()
+    .find(|held| held.name() == service)
+    .ok_or(NatsError::Spawn(crate::engine::SpawnError::Missing(
+        service.name(),
+    )))
+}
+
+/// The consumer's messages, pulled in batches of up to `max_ack_pending`, with short-lived
+/// pull requests and heartbeats: after a broker restart, pulling resumes within seconds.
+async fn pull_stream(
+    consumer: &jetstream::consumer::Consumer<pull::Config>,
+    settings: &crate::engine::config::NatsConfig,
+) -> Result<pull::Stream, NatsError> {
+    consumer
+        .stream()
+        .max_messages_per_batch(settings.max_ack_pending as usize)
+        .expires(std::time::Duration::from_secs(2))
+        .heartbeat(std::time::Duration::from_millis(500))
+        .messages()
+        .await
+        .map_err(NatsError::broker)
+}
+
+struct Handler<'a, C: Choreography> {
+    replica: Box<dyn Replica<C>>,
+    stream: &'a stream::Stream,
+    publisher: Publisher<'a>,
+    served: &'a mut Served,
+}
+
+impl<C: Choreography> Handler<'_, C> {
+    /// Starts the service over (see the module documentation): a fresh state, the stream
+    /// replayed up to the consumer's ack floor (or the stream's end, if the broker lost its
+    /// tail), its last [`REDECIDED`] events with their events published again. Returns the
+    /// sequence to go on from.
+    async fn resync(
+        &mut self,
+        config: &Config<C>,
+        service: C::Service,
+        consumer: &mut jetstream::consumer::Consumer<pull::Config>,
+        subject: &str,
+        stop: &CancellationToken,
+    ) -> Result<u64, NatsError> {
+        self.replica = fresh::<C>(config, service)?;
+        let floor = consumer
+            .info()
+            .await
+            .map_err(NatsError::broker)?
+            .ack_floor
+            .stream_sequence;
+        let last = self
+            .stream
+            .get_info()
+            .await
+            .map_err(NatsError::broker)?
+            .state
+            .last_sequence;
+        let upto = floor.min(last);
+        if upto == 0 {
+            return Ok(1);
+        }
+        let quiet = upto.saturating_sub(REDECIDED);
+        let ordered = self
+            .stream
+            .create_consumer(pull::OrderedConfig {
+                filter_subject: subject.to_owned(),
+                deliver_policy: DeliverPolicy::All,
+                ..Default::default()
+            })
+            .await
+            .map_err(NatsError::broker)?;
+        let mut messages = ordered.messages().await.map_err(NatsError::broker)?;
+        let mut replayed = 0;
+        while replayed < upto {
+            let message = tokio::select! {
+                biased;
+                () = stop.cancelled() => break,
+                message = messages.next() => message,
+            };
+            let message = message
+                .ok_or_else(|| NatsError::Broker("the stream ended while replaying it".into()))?
+                .map_err(NatsError::broker)?;
+            let seq = message.info().map_err(NatsError::broker)?.stream_sequence;
+            if seq > upto {
+                break;
+            }
+            let envelope = nats::decode::<C>(&message.payload, seq)?;
+            self.event(&envelope, seq > quiet).await?;
+            replayed = seq;
+        }
+        self.publisher.confirm().await;
+        self.served.replayed += replayed;
+        tracing::info!(replayed, floor, last, "replayed the stream");
+        Ok(replayed + 1)
+    }
+
+    /// Handles one event: the task loop's step, and, if `publishing`, everything the decision
+    /// caused sent through the publisher (whose confirmation the caller waits for before it
+    /// acknowledges the event).
+    async fn event(&mut self, envelope: &Envelope<C>, publishing: bool) -> Result<(), NatsError> {
+        let mut out = Outbox::default();
+        self.replica.deliver(envelope, &mut out);
+        if !publishing {
+            return Ok(());
+        }
+        self.served.handled += 1;
+        let service = self.replica.name();
+        for event in out.events {
+            let kind = C::kind(&event);
+            if !self.replica.publishes(kind) {
+                return Err(NatsError::Undeclared {
+                    service: service.name(),
+                    kind: kind.name(),
+                });
+            }
+            let caused = Envelope::<C> {
+                seq: 0,
+                at_us: nats::now_us(),
+                id: EventId {
+                    order_id: envelope.order_id,
+                    kind,
+                },
+                order_id: envelope.order_id,
+                service,
+                cause: Some(envelope.id),
+                event,
+            };
+            self.publisher.send(&caused).await?;
+            self.served.published += 1;
+        }
+        Ok(())
+    }
+
+    /// Handles the event at `seq`, read from the stream: one the broker will not deliver.
+    async fn read_and_handle(&mut self, seq: u64) -> Result<(), NatsError> {
+        let message = self
+            .stream
+            .get_raw_message(seq)
+            .await
+            .map_err(NatsError::broker)?;
+        tracing::debug!(seq, "filling a gap from the stream");
+        let envelope = nats::decode::<C>(&message.payload, seq)?;
+        self.event(&envelope, true).await
+    }
+}

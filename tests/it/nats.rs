@@ -1,0 +1,374 @@
+//! The shop over a real NATS JetStream broker: each test starts `nats-server -js` on a free
+//! loopback port with a store of its own, runs the services as separate `choreo serve`
+//! processes, and kills what it likes (a service, the broker) mid-run. Without `nats-server`
+//! the tests fail under CI and are skipped with a note elsewhere.
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use tempfile::TempDir;
+
+use crate::helpers::{choreo, in_ci, reference_output, repo_root, Config, Envelope, Summary};
+use crate::rules::{mixed_orders, mixed_sets};
+
+const SERVICES: [&str; 4] = ["order", "inventory", "payment", "shipping"];
+
+/// A `nats-server -js` of the test's own, stopped when dropped.
+struct Broker {
+    child: Option<Child>,
+    port: u16,
+    store: TempDir,
+}
+
+impl Broker {
+    /// A broker on a free loopback port, or `None` (with a note) where there is no
+    /// `nats-server` outside CI.
+    fn start() -> Option<Broker> {
+        let program = nats_server();
+        if program.is_none() {
+            let note = "nats-server is needed for the distributed tests: install Debian's \
+                        `nats-server` package (.ci/run does) or point CHOREO_NATS_SERVER at one";
+            assert!(!in_ci(), "{note}");
+            eprintln!("skipped: {note}");
+            return None;
+        }
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut broker = Broker {
+            child: None,
+            port,
+            store: tempfile::tempdir().expect("store dir"),
+        };
+        broker.restart();
+        Some(broker)
+    }
+
+    fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) on the same port and store, and waits until it listens.
+    fn restart(&mut self) {
+        let child = Command::new(nats_server().expect("nats-server"))
+            .args([
+                "-js",
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-sd",
+            ])
+            .arg(self.store.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nats-server");
+        self.child = Some(child);
+        let started = Instant::now();
+        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nats-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn nats_server() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("CHOREO_NATS_SERVER") {
+        return Some(PathBuf::from(path));
+    }
+    [
+        "/usr/sbin/nats-server",
+        "/usr/bin/nats-server",
+        "/usr/local/bin/nats-server",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .find(|path| path.exists())
+}
+
+/// A `choreo` process of the test's (a service, or a run), killed when dropped.
+struct Process(Child);
+
+impl Process {
+    fn choreo(args: &[String], stdout: Stdio) -> Process {
+        let child = Command::new(env!("CARGO_BIN_EXE_choreo"))
+            .args(args)
+            .current_dir(repo_root())
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start choreo");
+        Process(child)
+    }
+
+    fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.0.id() as i32), signal).expect("signal");
+    }
+
+    /// Waits for the process to exit, at most `limit`; its exit code.
+    fn wait(&mut self, limit: Duration) -> i32 {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.0.try_wait().expect("wait") {
+                return status.code().unwrap_or(-1);
+            }
+            assert!(started.elapsed() < limit, "still running after {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `--set` arguments for `sets`, and a stream of the test's own.
+fn config_args(sets: &[String], stream: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    for set in sets
+        .iter()
+        .cloned()
+        .chain([format!("nats.stream={stream}")])
+    {
+        args.push("--set".to_owned());
+        args.push(set);
+    }
+    args
+}
+
+fn serve(broker: &Broker, service: &str, config: &[String]) -> Process {
+    let mut args = vec![
+        "serve".to_owned(),
+        service.to_owned(),
+        "--nats".to_owned(),
+        broker.url(),
+    ];
+    args.extend(config.iter().cloned());
+    Process::choreo(&args, Stdio::null())
+}
+
+/// The mixed load's orders as a JSON Lines file in `dir`.
+fn mixed_file(dir: &Path, count: usize) -> PathBuf {
+    let path = dir.join("orders.jsonl");
+    let mut file = std::fs::File::create(&path).expect("create");
+    for order in mixed_orders().iter().take(count) {
+        let quantity = order.quantity.get();
+        let mut line = serde_json::json!({
+            "order_id": order.order_id,
+            "product_id": order.product_id,
+            "quantity": quantity,
+        });
+        if let Some(customer) = order.customer_id {
+            line["customer_id"] = serde_json::json!(customer);
+        }
+        writeln!(file, "{line}").expect("write");
+    }
+    path
+}
+
+/// Checks a distributed run from its journal: every invariant of an in-process run (one
+/// terminal event per order, nothing published twice, stock and money conserved).
+fn check_journal(journal: &Path, orders: usize) {
+    let config = Config::load(&[], &mixed_sets()).expect("config");
+    let events: Vec<Envelope> = choreo::view::journal::read(journal).expect("the journal reads");
+    let mut summary = Summary::new(&config.choreography);
+    for envelope in &events {
+        summary.record(envelope);
+    }
+    crate::invariants::check(&config, orders, &events, &summary)
+        .unwrap_or_else(|broken| panic!("{broken}"));
+}
+
+/// A run of the mixed load over the broker, the services started by the test; `meddle` is
+/// called once the run is under way, with the services and the broker.
+fn mixed_run(
+    orders: usize,
+    extra: &[&str],
+    meddle: impl FnOnce(&mut Vec<Process>, &mut Broker, &[String]),
+) {
+    let Some(mut broker) = Broker::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = mixed_file(dir.path(), orders);
+    let journal = dir.path().join("journal.jsonl");
+    let mut sets = mixed_sets();
+    sets.extend(extra.iter().map(|s| (*s).to_owned()));
+    let config = config_args(&sets, "mixed");
+    let mut services: Vec<Process> = SERVICES
+        .iter()
+        .map(|s| serve(&broker, s, &config))
+        .collect();
+    let mut args = vec![
+        "run".to_owned(),
+        file.to_str().expect("utf-8").to_owned(),
+        "--nats".to_owned(),
+        broker.url(),
+        "--format".to_owned(),
+        "none".to_owned(),
+        "--journal".to_owned(),
+        journal.to_str().expect("utf-8").to_owned(),
+        "--set".to_owned(),
+        "run.time_limit=120s".to_owned(),
+    ];
+    args.extend(config.iter().cloned());
+    let mut run = Process::choreo(&args, Stdio::null());
+    // Under way: events are coming back (the journal is written in blocks).
+    let started = Instant::now();
+    while std::fs::metadata(&journal).map_or(0, |m| m.len()) == 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "no event observed"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    meddle(&mut services, &mut broker, &config);
+    let code = run.wait(Duration::from_secs(150));
+    assert_eq!(code, 0, "the run ends with every order finished");
+    check_journal(&journal, orders);
+}
+
+#[test]
+fn the_sample_order_over_nats_prints_the_reference_output() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let run = choreo([
+        "run",
+        "orders/seed.json",
+        "--nats",
+        &broker.url(),
+        "--spawn-services",
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.stdout, reference_output());
+}
+
+#[test]
+fn ten_thousand_mixed_orders_over_nats_keep_every_invariant() {
+    mixed_run(10_000, &[], |_, _, _| {});
+}
+
+/// kill -9 of InventoryService mid-run, then started again: it rebuilds its state from the
+/// stream, decides again what it had not acknowledged, and nothing is lost or doubled.
+#[test]
+fn a_service_killed_mid_run_and_restarted_loses_nothing_and_doubles_nothing() {
+    mixed_run(5_000, &[], |services, broker, config| {
+        std::thread::sleep(Duration::from_millis(100));
+        services[1].signal(Signal::SIGKILL);
+        services[1].wait(Duration::from_secs(5));
+        std::thread::sleep(Duration::from_millis(300));
+        services[1] = serve(broker, "inventory", config);
+    });
+}
+
+/// kill -9 of the broker mid-run (file storage), then started again on the same port and
+/// store: the clients reconnect, what was not acknowledged is delivered again, repeats are
+/// dropped by id, and nothing is lost or doubled.
+#[test]
+fn the_broker_killed_mid_run_and_restarted_loses_nothing_and_doubles_nothing() {
+    mixed_run(5_000, &[], |_, broker, _| {
+        std::thread::sleep(Duration::from_millis(100));
+        broker.kill9();
+        std::thread::sleep(Duration::from_millis(500));
+        broker.restart();
+    });
+}
+
+/// PaymentService stopped (SIGSTOP) past the ack wait: the broker delivers its events again
+/// while it sleeps; resumed, it passes over what it has handled, and nothing is doubled.
+#[test]
+fn a_service_stopped_past_the_ack_wait_doubles_nothing() {
+    mixed_run(3_000, &["nats.ack_wait=1s"], |services, _, _| {
+        std::thread::sleep(Duration::from_millis(100));
+        services[2].signal(Signal::SIGSTOP);
+        std::thread::sleep(Duration::from_millis(2500));
+        services[2].signal(Signal::SIGCONT);
+    });
+}
+
+/// A broker that is not there: one line naming the URL, exit 1, within a few seconds.
+#[test]
+fn an_unreachable_broker_is_a_clear_error_within_seconds() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("nats://127.0.0.1:{port}");
+    let started = Instant::now();
+    let run = choreo([
+        "serve",
+        "inventory",
+        "--nats",
+        &url,
+        "--set",
+        "nats.connect_timeout=2s",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("cannot reach a NATS server at {url}")),
+        "{}",
+        run.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let run = choreo([
+        "run",
+        "orders/seed.json",
+        "--nats",
+        &url,
+        "--set",
+        "nats.connect_timeout=2s",
+    ]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("cannot reach a NATS server at {url}")),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn serve_names_the_services_it_knows() {
+    let run = choreo(["serve", "billing", "--nats", "nats://127.0.0.1:1"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("no service `billing`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("InventoryService (inventory)"),
+        "{}",
+        run.stderr
+    );
+}
