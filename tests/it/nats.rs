@@ -272,6 +272,59 @@ fn the_sample_order_over_nats_prints_the_reference_output() {
     assert_eq!(run.stdout, reference_output());
 }
 
+/// Over NATS, each order of the sample mix takes the same events as in-process, and the
+/// summary has the same counts, revenue and stock (no two of its orders compete for the last
+/// units of a product, so nothing depends on the interleaving).
+#[test]
+fn a_run_over_nats_tells_the_same_story_as_one_in_process() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let story = |extra: &[&str], name: &str| {
+        let summary = dir.path().join(format!("{name}.json"));
+        let mut args = vec![
+            "run",
+            "orders/mixed.jsonl",
+            "--format",
+            "json",
+            "--summary",
+            summary.to_str().expect("utf-8"),
+        ];
+        args.extend_from_slice(extra);
+        let run = choreo(&args);
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let mut kinds: std::collections::BTreeMap<u64, Vec<String>> = Default::default();
+        for line in run.stdout.lines() {
+            let event: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+            kinds
+                .entry(event["order_id"].as_u64().expect("order_id"))
+                .or_default()
+                .push(event["event"].as_str().expect("event").to_owned());
+        }
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(summary).expect("summary"))
+                .expect("JSON");
+        let figures: Vec<serde_json::Value> = [
+            "completed",
+            "rejected",
+            "cancelled",
+            "events",
+            "revenue_cents",
+            "stock",
+        ]
+        .iter()
+        .map(|key| summary[key].clone())
+        .collect();
+        (kinds, figures)
+    };
+    let url = broker.url();
+    let in_process = story(&[], "bus");
+    let over_nats = story(&["--nats", &url, "--spawn-services"], "nats");
+    assert_eq!(over_nats, in_process);
+    assert_eq!(in_process.0.len(), 10);
+}
+
 #[test]
 fn ten_thousand_mixed_orders_over_nats_keep_every_invariant() {
     mixed_run(10_000, &[], |_, _, _| {});
