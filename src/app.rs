@@ -209,10 +209,10 @@ fn print(
 fn check<C: Choreography>(name: &str, args: CheckArgs) -> Result<(), Error> {
     check_distinct_files(
         &args.file,
-        &args.config,
+        &args.layers.config,
         &[("--journal", args.journal.as_ref())],
     )?;
-    let config = Config::<C>::load(&args.config, &args.set)?;
+    let config = Config::<C>::load(&args.layers.config, &args.layers.set)?;
     let orders = read_order_file::<C::Input>(&args.file)?;
     let journal = args
         .journal
@@ -331,7 +331,7 @@ fn check<C: Choreography>(name: &str, args: CheckArgs) -> Result<(), Error> {
 /// `serve`: one service over NATS until Ctrl-C or SIGTERM, which let it finish the event in
 /// hand.
 fn serve<C: Choreography>(args: ServeArgs) -> Result<(), Error> {
-    let config = Config::<C>::load(&args.config, &args.set)?;
+    let config = Config::<C>::load(&args.layers.config, &args.layers.set)?;
     let service = crate::nats::serve::service_named::<C>(&args.service)
         .map_err(|err| Error::Usage(err.to_string()))?;
     let stop = tokio_util::sync::CancellationToken::new();
@@ -362,10 +362,10 @@ impl Spawned {
                 .arg(service.key())
                 .arg("--nats")
                 .arg(url);
-            for path in &args.config {
+            for path in &args.layers.config {
                 command.arg("--config").arg(path);
             }
-            for set in &args.set {
+            for set in &args.layers.set {
                 command.arg("--set").arg(set);
             }
             command
@@ -426,7 +426,7 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     // that are one file, would destroy data.
     check_distinct_files(
         &args.file,
-        &args.config,
+        &args.layers.config,
         &[
             ("--journal", args.journal.as_ref()),
             ("--summary", args.summary.as_ref()),
@@ -435,7 +435,7 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     )?;
     // Config and documents are checked whole before the first order goes in; JSON Lines are
     // checked line by line as they are read.
-    let mut config = Config::<C>::load(&args.config, &args.set)?;
+    let mut config = Config::<C>::load(&args.layers.config, &args.layers.set)?;
     if let Some(seed) = args.seed {
         config.simulation.seed = seed;
     }

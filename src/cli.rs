@@ -50,13 +50,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL")]
     pub nats: String,
 
-    /// Config file layered over the built-in defaults, as for `run`. Repeatable.
-    #[arg(long, value_name = "FILE")]
-    pub config: Vec<PathBuf>,
-
-    /// Override one config key, as for `run`. Repeatable; applied last.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
+    #[command(flatten)]
+    pub layers: ConfigArgs,
 }
 
 #[derive(Debug, Args)]
@@ -78,13 +73,8 @@ pub struct CheckArgs {
     #[arg(long)]
     pub every_interleaving: bool,
 
-    /// Config file layered over the built-in defaults, as for `run`. Repeatable.
-    #[arg(long, value_name = "FILE")]
-    pub config: Vec<PathBuf>,
-
-    /// Override one config key, as for `run`. Repeatable; applied last.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
+    #[command(flatten)]
+    pub layers: ConfigArgs,
 
     /// Write the counterexample, if one is found, to FILE as a journal (for `trace` and
     /// `diagram order`).
@@ -150,14 +140,8 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
-    /// Config file layered over the built-in defaults (config/default.toml); it only needs
-    /// the keys it changes. Repeatable: later files override earlier ones.
-    #[arg(long, value_name = "FILE")]
-    pub config: Vec<PathBuf>,
-
-    /// Override one config key, e.g. --set bus.capacity=16. Repeatable; applied last.
-    #[arg(long = "set", value_name = "KEY=VALUE")]
-    pub set: Vec<String>,
+    #[command(flatten)]
+    pub layers: ConfigArgs,
 
     /// Also write the run's summary as JSON to FILE (written even when the run fails).
     #[arg(long, value_name = "FILE")]
@@ -189,6 +173,19 @@ pub struct RunArgs {
     /// With --nats: also start every service (`serve`, same config) and stop them at the end.
     #[arg(long, requires = "nats")]
     pub spawn_services: bool,
+}
+
+/// The config layers of every command that runs services: the built-in defaults, then these.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// Config file layered over the built-in defaults (config/default.toml); it only needs
+    /// the keys it changes. Repeatable: later files override earlier ones.
+    #[arg(long, value_name = "FILE")]
+    pub config: Vec<PathBuf>,
+
+    /// Override one config key, e.g. --set bus.capacity=16. Repeatable; applied last.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 /// An order id as the command line takes it, with the range in the message for anything else

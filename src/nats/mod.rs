@@ -19,6 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_nats::jetstream::context::GetStreamErrorKind;
 use async_nats::jetstream::{self, stream};
 use async_nats::HeaderMap;
+use tokio_util::sync::CancellationToken;
 
 use crate::engine::config::NatsConfig;
 use crate::engine::{Choreography, Envelope};
@@ -77,7 +78,8 @@ impl Connection {
 /// A connection to the broker at `url` with JetStream, of a version choreo runs on; an error
 /// within `nats.connect_timeout` otherwise, never a wait for a broker that is not there.
 pub async fn connect(url: &str, config: &NatsConfig) -> Result<Connection, NatsError> {
-    let connects = Arc::new(AtomicU64::new(1));
+    // The first connection is counted too, by the callback.
+    let connects = Arc::new(AtomicU64::new(0));
     let counted = Arc::clone(&connects);
     let connect_error = |reason: String| NatsError::Connect {
         url: url.to_owned(),
@@ -210,22 +212,30 @@ impl<'a> Publisher<'a> {
     }
 
     /// Sends every event confirmed lately again (see the type's documentation), and waits
-    /// until they are stored.
-    pub async fn reassert(&mut self) {
+    /// until they are stored; `Err` if `give_up` fires first.
+    pub async fn reassert(&mut self, give_up: &CancellationToken) -> Result<(), GaveUp> {
         tracing::info!(
             events = self.recent.len(),
             "reconnected: sending the latest events again"
         );
         let recent: Vec<(HeaderMap, bytes::Bytes)> = self.recent.drain(..).collect();
         for (headers, payload) in recent {
-            let pending = self
-                .context
-                .publish_with_headers(self.subject.to_owned(), headers.clone(), payload.clone())
-                .await
-                .ok();
+            let pending = self.post(&headers, &payload).await;
             self.sent.push((headers, payload, pending));
         }
-        self.confirm().await;
+        self.confirm(give_up).await.map(|_| ())
+    }
+
+    /// Sends one message; the acknowledgement to wait for, or `None` if it could not be sent.
+    async fn post(
+        &self,
+        headers: &HeaderMap,
+        payload: &bytes::Bytes,
+    ) -> Option<jetstream::context::PublishAckFuture> {
+        self.context
+            .publish_with_headers(self.subject.to_owned(), headers.clone(), payload.clone())
+            .await
+            .ok()
     }
 
     /// Sends `envelope`, its id as `Nats-Msg-Id`.
@@ -235,63 +245,68 @@ impl<'a> Publisher<'a> {
             .into();
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", envelope.id.to_string().as_str());
-        let pending = self
-            .context
-            .publish_with_headers(self.subject.to_owned(), headers.clone(), payload.clone())
-            .await
-            .ok();
+        let pending = self.post(&headers, &payload).await;
         self.sent.push((headers, payload, pending));
         Ok(())
     }
 
     /// Waits until every event sent is stored: every acknowledgement at once (a broker that
     /// went away fails them all after one timeout, not one after the other), then what was
-    /// not acknowledged sent again.
-    pub async fn confirm(&mut self) {
+    /// not acknowledged sent again, until `give_up` fires. Returns how many of the events
+    /// the broker had stored already (acknowledged as repeats at the first sending).
+    pub async fn confirm(&mut self, give_up: &CancellationToken) -> Result<u64, GaveUp> {
         let mut round = std::mem::take(&mut self.sent);
         let mut wait = Duration::from_millis(50);
+        let mut repeats = 0;
+        let mut first = true;
         loop {
             let acknowledged = futures_util::future::join_all(round.iter_mut().map(
                 |(_, _, pending)| async move {
                     match pending.take() {
-                        Some(pending) => pending.await.is_ok(),
-                        None => false,
+                        Some(pending) => pending.await.ok().map(|ack| ack.duplicate),
+                        None => None,
                     }
                 },
             ))
             .await;
             let mut again = Vec::new();
             for ((headers, payload, _), stored) in round.into_iter().zip(acknowledged) {
-                if stored {
-                    if self.recent.len() == REASSERTED {
-                        self.recent.pop_front();
+                match stored {
+                    Some(repeat) => {
+                        repeats += u64::from(first && repeat);
+                        if self.recent.len() == REASSERTED {
+                            self.recent.pop_front();
+                        }
+                        self.recent.push_back((headers, payload));
                     }
-                    self.recent.push_back((headers, payload));
-                } else {
-                    again.push((headers, payload));
+                    None => again.push((headers, payload)),
                 }
             }
             if again.is_empty() {
-                return;
+                return Ok(repeats);
             }
+            first = false;
             tracing::warn!(
                 events = again.len(),
                 "publish not acknowledged; sending again"
             );
-            tokio::time::sleep(wait).await;
+            tokio::select! {
+                () = give_up.cancelled() => return Err(GaveUp),
+                () = tokio::time::sleep(wait) => {}
+            }
             wait = (wait * 2).min(Duration::from_secs(2));
             round = Vec::with_capacity(again.len());
             for (headers, payload) in again {
-                let pending = self
-                    .context
-                    .publish_with_headers(self.subject.to_owned(), headers.clone(), payload.clone())
-                    .await
-                    .ok();
+                let pending = self.post(&headers, &payload).await;
                 round.push((headers, payload, pending));
             }
         }
     }
 }
+
+/// Waiting for the broker was given up (a time limit, a stop).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GaveUp;
 
 /// The envelope a stream message carries, with the stream's sequence as its `seq`.
 pub fn decode<C: Choreography>(payload: &[u8], seq: u64) -> Result<Envelope<C>, NatsError> {

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
 use futures_util::{FutureExt, StreamExt};
+use tokio_util::sync::CancellationToken;
 
 use crate::engine::config::Config;
 use crate::engine::kinds::Kinds;
@@ -76,19 +77,39 @@ pub async fn run<C: Choreography>(
         summary,
         observed: 0,
         started_us,
-        last_seq: start,
     };
     let (mut read, mut admitting) = (0u64, true);
     let mut failures = Vec::new();
     let mut publisher = nats::Publisher::new(context, &subject);
+    // Waiting for the broker ends with the time limit or a second Ctrl-C.
+    let give_up = CancellationToken::new();
+    let _give_up_at_the_end = give_up.clone().drop_guard();
+    {
+        let (give_up, everything) = (give_up.clone(), interrupt.everything.clone());
+        let limit = config.run.time_limit;
+        tokio::spawn(async move {
+            tokio::select! {
+                () = tokio::time::sleep(limit) => {}
+                () = everything.cancelled() => {}
+                // The run ended (the guard below).
+                () = give_up.cancelled() => {}
+            }
+            give_up.cancel();
+        });
+    }
     let mut connects = connection.connects();
     loop {
         if connection.connects() != connects {
             // The first events of the orders in flight, in case the broker lost any.
             connects = connection.connects();
-            publisher.reassert().await;
-            // The broker may have forgotten the run's consumer: a new one, at once.
-            events = reopen(&stream, settings, observer.last_seq + 1).await;
+            if publisher.reassert(&give_up).await.is_err() {
+                admitting = false;
+            }
+            // The broker may have forgotten the run's consumer, or the end of the stream:
+            // read it again from the run's start (repeats are passed over).
+            if let Some(reopened) = reopen(&stream, settings, start + 1, &give_up).await {
+                events = reopened;
+            }
         }
         while admitting && observer.in_flight.len() < window {
             // The reader may wait for its source: off the runtime's own threads.
@@ -123,7 +144,19 @@ pub async fn run<C: Choreography>(
                 admitting = false;
             }
         }
-        publisher.confirm().await;
+        match publisher.confirm(&give_up).await {
+            Ok(0) => {}
+            Ok(repeats) => {
+                failures.push(Failure::Transport(format!(
+                    "{} ran before on stream `{}` (the broker stored the first events already): run again on a new stream, --set nats.stream=NAME",
+                    crate::plural::Count(repeats, "order"),
+                    settings.stream
+                )));
+                break;
+            }
+            // The time limit or a second Ctrl-C: the wait below ends at once with it.
+            Err(nats::GaveUp) => admitting = false,
+        }
         if observer.in_flight.is_empty() && !admitting {
             break;
         }
@@ -161,11 +194,17 @@ pub async fn run<C: Choreography>(
                     // The broker restarted, say, and forgot the consumer: read on from the
                     // last event observed with a new one.
                     tracing::warn!(%err, "observing the stream; reading on with a new consumer");
-                    events = reopen(&stream, settings, observer.last_seq + 1).await;
+                    match reopen(&stream, settings, start + 1, &give_up).await {
+                        Some(reopened) => events = reopened,
+                        None => continue,
+                    }
                     break;
                 }
                 None => {
-                    events = reopen(&stream, settings, observer.last_seq + 1).await;
+                    match reopen(&stream, settings, start + 1, &give_up).await {
+                        Some(reopened) => events = reopened,
+                        None => continue,
+                    }
                     break;
                 }
             };
@@ -210,8 +249,6 @@ struct Observer<C: Choreography> {
     summary: Summary<C>,
     observed: u64,
     started_us: u64,
-    /// The stream sequence of the last message observed.
-    last_seq: u64,
 }
 
 /// The stream's events from `start_sequence` on, in order.
@@ -239,7 +276,8 @@ async fn reopen(
     stream: &async_nats::jetstream::stream::Stream,
     settings: &crate::engine::config::NatsConfig,
     start_sequence: u64,
-) -> pull::Ordered {
+    give_up: &CancellationToken,
+) -> Option<pull::Ordered> {
     let mut wait = Duration::from_millis(100);
     loop {
         // A broker that restarted without its last messages numbers new ones from the end
@@ -256,10 +294,13 @@ async fn reopen(
             _ => start_sequence,
         };
         match observe_from(stream, settings, start_sequence).await {
-            Ok(events) => return events,
+            Ok(events) => return Some(events),
             Err(err) => {
                 tracing::warn!(%err, "cannot read the stream yet");
-                tokio::time::sleep(wait).await;
+                tokio::select! {
+                    () = give_up.cancelled() => return None,
+                    () = tokio::time::sleep(wait) => {}
+                }
                 wait = (wait * 2).min(Duration::from_secs(2));
             }
         }
@@ -275,7 +316,6 @@ impl<C: Choreography> Observer<C> {
         sink: &mut (dyn EventSink<C> + Send),
     ) -> Result<(), Failure> {
         let seq = message.info().map(|info| info.stream_sequence).unwrap_or(0);
-        self.last_seq = self.last_seq.max(seq);
         let mut envelope = nats::decode::<C>(&message.payload, seq)
             .map_err(|err| Failure::Transport(err.to_string()))?;
         let Some(order) = self.in_flight.get_mut(&envelope.order_id) else {

@@ -103,19 +103,29 @@ pub async fn serve<C: Choreography>(
         publisher: Publisher::new(context, &subject),
         served: &mut served,
     };
-    let mut next = handler
+    let mut connects = connection.connects();
+    let Some(mut next) = handler
         .resync(config, service, &mut consumer, &subject, &stop)
-        .await?;
+        .await?
+    else {
+        return Ok(served);
+    };
     tracing::info!(service = %service, replayed = handler.served.replayed, "serving");
     let mut messages = pull_stream(&consumer, settings).await?;
     let most = settings.max_ack_pending as usize;
-    let mut connects = connection.connects();
     loop {
         if connection.connects() != connects {
             connects = connection.connects();
-            next = handler
+            let Some(resynced) = handler
                 .resync(config, service, &mut consumer, &subject, &stop)
-                .await?;
+                .await?
+            else {
+                break;
+            };
+            next = resynced;
+            // What the old pull stream still holds was sent before the broker came back.
+            messages = pull_stream(&consumer, settings).await?;
+            continue;
         }
         let received = tokio::select! {
             biased;
@@ -160,7 +170,10 @@ pub async fn serve<C: Choreography>(
                 next += 1;
             }
         }
-        handler.publisher.confirm().await;
+        if handler.publisher.confirm(&stop).await.is_err() {
+            // Stopped while the broker was away: nothing acknowledged, all delivered again.
+            break;
+        }
         for message in &batch {
             // A lost acknowledgement only means a redelivery, which is passed over.
             if let Err(err) = message.ack().await {
@@ -219,7 +232,8 @@ impl<C: Choreography> Handler<'_, C> {
     /// Starts the service over (see the module documentation): a fresh state, the stream
     /// replayed up to the consumer's ack floor (or the stream's end, if the broker lost its
     /// tail), its last [`REDECIDED`] events with their events published again. Returns the
-    /// sequence to go on from.
+    /// sequence to go on from; `None` if stopped first. A broker that fails a request on the
+    /// way (it went away again) is waited for, and the resync begun again.
     async fn resync(
         &mut self,
         config: &Config<C>,
@@ -227,7 +241,34 @@ impl<C: Choreography> Handler<'_, C> {
         consumer: &mut jetstream::consumer::Consumer<pull::Config>,
         subject: &str,
         stop: &CancellationToken,
-    ) -> Result<u64, NatsError> {
+    ) -> Result<Option<u64>, NatsError> {
+        let mut wait = std::time::Duration::from_millis(100);
+        loop {
+            match self
+                .try_resync(config, service, consumer, subject, stop)
+                .await
+            {
+                Err(NatsError::Broker(err)) => {
+                    tracing::warn!(%err, "cannot replay the stream yet");
+                    tokio::select! {
+                        () = stop.cancelled() => return Ok(None),
+                        () = tokio::time::sleep(wait) => {}
+                    }
+                    wait = (wait * 2).min(std::time::Duration::from_secs(2));
+                }
+                done => return done,
+            }
+        }
+    }
+
+    async fn try_resync(
+        &mut self,
+        config: &Config<C>,
+        service: C::Service,
+        consumer: &mut jetstream::consumer::Consumer<pull::Config>,
+        subject: &str,
+        stop: &CancellationToken,
+    ) -> Result<Option<u64>, NatsError> {
         self.replica = fresh::<C>(config, service)?;
         let floor = consumer
             .info()
@@ -242,9 +283,12 @@ impl<C: Choreography> Handler<'_, C> {
             .map_err(NatsError::broker)?
             .state
             .last_sequence;
-        let upto = floor.min(last);
+        // A consumer with nothing acknowledged on a stream with events in it is new (a
+        // service added, or its consumer lost): it takes the stream as handled, deciding only
+        // the last events again, rather than every order ever run.
+        let upto = if floor == 0 { last } else { floor.min(last) };
         if upto == 0 {
-            return Ok(1);
+            return Ok(Some(1));
         }
         let quiet = upto.saturating_sub(REDECIDED);
         let ordered = self
@@ -275,10 +319,12 @@ impl<C: Choreography> Handler<'_, C> {
             self.event(&envelope, seq > quiet).await?;
             replayed = seq;
         }
-        self.publisher.confirm().await;
+        if self.publisher.confirm(stop).await.is_err() || stop.is_cancelled() {
+            return Ok(None);
+        }
         self.served.replayed += replayed;
         tracing::info!(replayed, floor, last, "replayed the stream");
-        Ok(replayed + 1)
+        Ok(Some(replayed + 1))
     }
 
     /// Handles one event: the task loop's step, and, if `publishing`, everything the decision

@@ -325,6 +325,35 @@ fn a_run_over_nats_tells_the_same_story_as_one_in_process() {
     assert_eq!(in_process.0.len(), 10);
 }
 
+/// The same orders again on the same stream: the broker has their first events already, so
+/// nothing would happen; the run says so at once instead of waiting out its time limit.
+#[test]
+fn orders_run_again_on_the_same_stream_are_refused_at_once() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    let args = [
+        "run",
+        "orders/seed.json",
+        "--nats",
+        &url,
+        "--spawn-services",
+    ];
+    assert_eq!(choreo(args).code, 0);
+    let started = Instant::now();
+    let again = choreo(args);
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    assert!(
+        again
+            .stderr
+            .contains("1 order ran before on stream `choreo`"),
+        "{}",
+        again.stderr
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
 #[test]
 fn ten_thousand_mixed_orders_over_nats_keep_every_invariant() {
     mixed_run(10_000, &[], |_, _, _| {});
@@ -376,38 +405,19 @@ fn an_unreachable_broker_is_a_clear_error_within_seconds() {
         .expect("a free port")
         .port();
     let url = format!("nats://127.0.0.1:{port}");
-    let started = Instant::now();
-    let run = choreo([
-        "serve",
-        "inventory",
-        "--nats",
-        &url,
-        "--set",
-        "nats.connect_timeout=2s",
-    ]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains(&format!("cannot reach a NATS server at {url}")),
-        "{}",
-        run.stderr
-    );
-    assert!(started.elapsed() < Duration::from_secs(10));
-    let run = choreo([
-        "run",
-        "orders/seed.json",
-        "--nats",
-        &url,
-        "--set",
-        "nats.connect_timeout=2s",
-    ]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr
-            .contains(&format!("cannot reach a NATS server at {url}")),
-        "{}",
-        run.stderr
-    );
+    for command in [
+        &["serve", "inventory"][..],
+        &["run", "orders/seed.json"][..],
+    ] {
+        let started = Instant::now();
+        let mut args = command.to_vec();
+        args.extend(["--nats", &url, "--set", "nats.connect_timeout=2s"]);
+        let run = choreo(&args);
+        assert_eq!(run.code, 1, "{command:?}: {}", run.stderr);
+        let said = format!("cannot reach a NATS server at {url}");
+        assert!(run.stderr.contains(&said), "{command:?}: {}", run.stderr);
+        assert!(started.elapsed() < Duration::from_secs(10), "{command:?}");
+    }
 }
 
 #[test]
