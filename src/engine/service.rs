@@ -367,6 +367,26 @@ mod tests {
         );
     }
 
+    /// What a crash after publishing puts back: the record as it was before the event, taken
+    /// kind and state alike, or no record at all for an instance seen first.
+    #[test]
+    fn a_saved_record_is_restored_as_it_was() {
+        let mut inbox = Inbox::<Kind, u32>::new(4);
+        *inbox.take(id(1), Kind::Created).expect("first") = 7;
+        let saved = inbox.saved(id(1));
+        *inbox.take(id(1), Kind::Checked).expect("second") = 8;
+        inbox.restore(saved);
+        assert!(
+            inbox.is_new(id(1), Kind::Checked),
+            "the kind is untaken again"
+        );
+        assert_eq!(inbox.take(id(1), Kind::Checked).copied(), Some(7));
+        let unseen = inbox.saved(id(2));
+        inbox.take(id(2), Kind::Created).expect("first");
+        inbox.restore(unseen);
+        assert_eq!(inbox.in_flight(), 1, "instance 2 forgotten again");
+    }
+
     #[test]
     fn finishing_drops_the_service_state() {
         let mut inbox = Inbox::<Kind, Vec<u8>>::new(10);
