@@ -466,6 +466,10 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
         args.clock
     };
     let runtime = runtime(clock).map_err(Error::Runtime)?;
+    // A broker that is not there is one line and exit 1, before anything runs or is spawned.
+    if let Some(url) = &args.nats {
+        runtime.block_on(crate::nats::connect(url, &config.nats))?;
+    }
     let _spawned = match (&args.nats, args.spawn_services) {
         (Some(url), true) => Some(Spawned::start::<C>(url, &args)?),
         _ => None,
@@ -509,7 +513,9 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     }
     if !args.quiet {
         // Logged first, so any run can be replayed: `--seed N` with the same input and config.
-        say(format_args!("{name}: seed {}", config.simulation.seed));
+        if args.nats.is_none() {
+            say(format_args!("{name}: seed {}", config.simulation.seed));
+        }
     }
     let started = Instant::now();
     let (mut result, stopped_by) = match source {

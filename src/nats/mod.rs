@@ -95,7 +95,7 @@ pub async fn connect(url: &str, config: &NatsConfig) -> Result<Connection, NatsE
                 if matches!(event, async_nats::Event::Connected) {
                     counted.fetch_add(1, Ordering::Relaxed);
                 }
-                tracing::info!(%event, "broker");
+                tracing::debug!(%event, "broker");
             }
         });
     let client = tokio::time::timeout(
