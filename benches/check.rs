@@ -14,15 +14,16 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[allow(dead_code)] // not every bench uses all of it
+mod common;
+use common::{env_or, median};
+
 use choreo::check::{self, Faults, Limits, Verdict};
 use choreo::config::Config;
 use choreo::shop::{Order, Shop};
 
 fn main() {
-    let runs: usize = std::env::var("CHOREO_BENCH_RUNS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(3);
+    let runs: usize = env_or("CHOREO_BENCH_RUNS", 3);
     let config = Config::<Shop>::default();
     let limits = Limits {
         max_states: 50_000_000,
@@ -65,8 +66,7 @@ fn main() {
             times.push(checked.elapsed.as_secs_f64());
             last = Some(checked);
         }
-        times.sort_by(f64::total_cmp);
-        let median = times[times.len() / 2];
+        let median = median(times.into_iter());
         let checked = last.expect("at least one run");
         println!(
             "| {label} | {} | {} | {} | {median:.2} s | {:.0} |",

@@ -16,7 +16,8 @@
 //! package); without it, it says so and exits.
 
 use std::collections::HashMap;
-use std::io::Write;
+mod common;
+use common::{env_or, median, write_orders};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -86,7 +87,7 @@ fn main() {
         assert!(status.success(), "choreo run failed");
         real.push(orders as f64 / started.elapsed().as_secs_f64());
     }
-    let (bare, real) = (median(bare), median(real));
+    let (bare, real) = (median(bare.into_iter()), median(real.into_iter()));
     println!("| case | orders/s | ratio to the bare chain |");
     println!("| --- | --- | --- |");
     println!("| bare JetStream chain, 4 consumers | {bare:.0} | 1.00 |");
@@ -209,29 +210,4 @@ async fn bare_chain(url: &str, name: &str, orders: u64) {
     for hop in hops {
         hop.await.expect("hop");
     }
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn write_orders(path: &Path, orders: u64) {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
-    for id in 1..=orders {
-        writeln!(
-            out,
-            r#"{{"order_id": {id}, "product_id": 101, "quantity": {}}}"#,
-            1 + id % 3
-        )
-        .expect("write");
-    }
-    out.flush().expect("flush");
 }

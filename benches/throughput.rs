@@ -19,7 +19,8 @@
 //! criterion or divan because what is measured is a whole process: its wall time and its peak
 //! memory, not a function's.
 
-use std::io::Write;
+mod common;
+use common::{env_or, median, write_orders};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -92,34 +93,8 @@ fn main() {
     );
 }
 
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-fn median(values: impl Iterator<Item = f64>) -> f64 {
-    let mut values: Vec<f64> = values.collect();
-    values.sort_by(|a, b| a.total_cmp(b));
-    values[values.len() / 2]
-}
-
-fn write_orders(path: &Path, orders: u64) {
-    let mut out = std::io::BufWriter::new(std::fs::File::create(path).expect("create"));
-    for id in 1..=orders {
-        writeln!(
-            out,
-            r#"{{"order_id": {id}, "product_id": 101, "quantity": {}}}"#,
-            1 + id % 3
-        )
-        .expect("write");
-    }
-    out.flush().expect("flush");
 }
 
 /// What one run of the binary reported about itself.
