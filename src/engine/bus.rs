@@ -122,6 +122,7 @@ impl<C: Choreography> Bus<C> {
             name,
             rx,
             cursor,
+            consumed: 0,
             bus: Arc::clone(self),
         })
     }
@@ -136,11 +137,31 @@ impl<C: Choreography> Bus<C> {
         cause: Option<EventId<C::Kind>>,
         event: C::Event,
     ) -> Result<u64, BusError> {
+        self.publish_at(self.now_us(), order_id, service, cause, event)
+    }
+
+    /// The run's time now, in microseconds since it started: what [`Bus::publish`] stamps an
+    /// event with.
+    pub fn now_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
+    /// [`Bus::publish`], stamped `at_us` (from [`Bus::now_us`]) rather than now: a publisher
+    /// that publishes several events without waiting in between reads the clock once. (On the
+    /// virtual clock time cannot move while a task runs; on the real one it moves by the
+    /// microseconds the task takes.)
+    pub fn publish_at(
+        &self,
+        at_us: u64,
+        order_id: InstanceId,
+        service: C::Service,
+        cause: Option<EventId<C::Kind>>,
+        event: C::Event,
+    ) -> Result<u64, BusError> {
         let id = EventId {
             order_id,
             kind: C::kind(&event),
         };
-        let at_us = self.started.elapsed().as_micros() as u64;
         let mut next_seq = self.next_seq.lock().unwrap_or_else(PoisonError::into_inner);
         let seq = *next_seq;
         if let Some(published) = &self.published_ids {
@@ -219,10 +240,19 @@ impl<C: Choreography> Bus<C> {
 }
 
 /// One subscriber's receiver, its consumption cursor and its name for messages.
+///
+/// The cursor the supervisor reads is updated only when it matters: while the supervisor
+/// waits for room, on every event; otherwise whenever the subscriber finds nothing ready (it
+/// is about to wait) or calls [`Subscription::report`] (before any other wait, and when it
+/// stops). A task on the virtual clock's single thread is always at such a point when the
+/// supervisor runs, so admission sees exactly what it saw with a cursor per event; on the
+/// real clock it may see a few events less room, never more.
 pub struct Subscription<C: Choreography> {
     name: String,
     rx: broadcast::Receiver<Arc<Envelope<C>>>,
     cursor: Arc<AtomicU64>,
+    /// Events consumed, of which `cursor` has been told as of the last report.
+    consumed: u64,
     bus: Arc<Bus<C>>,
 }
 
@@ -230,7 +260,7 @@ impl<C: Choreography> std::fmt::Debug for Subscription<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscription")
             .field("name", &self.name)
-            .field("consumed", &self.cursor.load(Ordering::Relaxed))
+            .field("consumed", &self.consumed)
             .finish_non_exhaustive()
     }
 }
@@ -242,6 +272,7 @@ impl<C: Choreography> Subscription<C> {
 
     /// The next event. Lag is an error, never skipped: the lost events are counted on the bus.
     pub async fn recv(&mut self) -> Result<Arc<Envelope<C>>, BusError> {
+        self.report();
         match self.rx.recv().await {
             Ok(envelope) => Ok(self.consumed(envelope)),
             Err(RecvError::Lagged(lost)) => Err(self.lagged(lost)),
@@ -254,26 +285,43 @@ impl<C: Choreography> Subscription<C> {
     pub fn try_recv(&mut self) -> Result<Option<Arc<Envelope<C>>>, BusError> {
         match self.rx.try_recv() {
             Ok(envelope) => Ok(Some(self.consumed(envelope))),
-            Err(TryRecvError::Empty) => Ok(None),
+            Err(TryRecvError::Empty) => {
+                self.report();
+                Ok(None)
+            }
             Err(TryRecvError::Lagged(lost)) => Err(self.lagged(lost)),
             Err(TryRecvError::Closed) => Err(self.closed()),
         }
     }
 
-    /// Advances the cursor, and wakes the supervisor if it waits for room.
+    /// Counts the event, and if the supervisor waits for room, tells it at once.
+    #[inline]
     fn consumed(&mut self, envelope: Arc<Envelope<C>>) -> Arc<Envelope<C>> {
-        self.cursor.fetch_add(1, Ordering::SeqCst);
+        self.consumed += 1;
         if self.bus.waiting_for_room.load(Ordering::SeqCst) {
+            self.cursor.store(self.consumed, Ordering::SeqCst);
             self.bus.room.notify_one();
         }
         envelope
+    }
+
+    /// Tells the supervisor how far this subscriber has consumed: call it before waiting on
+    /// anything but the bus, so admission never waits on a count the subscriber has not told.
+    pub fn report(&mut self) {
+        if self.cursor.load(Ordering::Relaxed) != self.consumed {
+            self.cursor.store(self.consumed, Ordering::SeqCst);
+            if self.bus.waiting_for_room.load(Ordering::SeqCst) {
+                self.bus.room.notify_one();
+            }
+        }
     }
 
     /// Records the `lost` events as lost and says so.
     fn lagged(&mut self, lost: u64) -> BusError {
         // The receiver had taken everything before its cursor: the lost events are the `lost`
         // sequence numbers from there.
-        let from = self.cursor.load(Ordering::SeqCst);
+        self.report();
+        let from = self.consumed;
         self.bus
             .lost
             .lock()
@@ -335,6 +383,34 @@ mod tests {
                 assert_eq!(envelope.order_id, id(expected + 1));
             }
         }
+        // Counted as consumed once each subscriber says so (as it does before it waits).
+        // (`recv` reports what came before it.)
+        assert_eq!(bus.slowest_consumed(), 2);
+        a.report();
+        assert_eq!(bus.slowest_consumed(), 2, "b has not reported its last");
+        b.report();
+        assert_eq!(bus.slowest_consumed(), 3);
+    }
+
+    #[tokio::test]
+    async fn while_the_supervisor_waits_for_room_every_event_counts_at_once() {
+        let bus = bus(16);
+        let mut a = bus.subscribe("a").expect("subscribe");
+        for n in 1..=3 {
+            bus.publish(id(n), Node::Only, None, created())
+                .expect("publish");
+        }
+        a.recv().await.expect("event");
+        bus.set_waiting_for_room(true);
+        a.recv().await.expect("event");
+        assert_eq!(bus.slowest_consumed(), 2);
+        tokio::time::timeout(std::time::Duration::from_secs(5), bus.room_freed())
+            .await
+            .expect("woken");
+        // Finding nothing ready counts too: the subscriber is about to wait.
+        bus.set_waiting_for_room(false);
+        a.recv().await.expect("event");
+        assert_eq!(a.try_recv().expect("no lag"), None);
         assert_eq!(bus.slowest_consumed(), 3);
     }
 

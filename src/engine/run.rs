@@ -195,12 +195,14 @@ impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
         }
     }
 
-    fn has_room(&self) -> bool {
+    fn has_room(&mut self) -> bool {
         self.room() > 0
     }
 
     /// How many more orders fit on the bus now.
-    fn room(&self) -> u64 {
+    fn room(&mut self) -> u64 {
+        // The observer is a subscriber too: what it consumed counts.
+        self.observer.report();
         self.credit.room(self.bus.slowest_consumed())
     }
 
@@ -268,7 +270,8 @@ impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
             self.credit.admit();
             self.admitted += 1;
             let (service, first) = C::start(&order, &self.config.choreography);
-            self.bus.publish(order_id, service, None, first)?;
+            let at_us = now.duration_since(self.bus.started()).as_micros() as u64;
+            self.bus.publish_at(at_us, order_id, service, None, first)?;
         }
         Ok(())
     }

@@ -74,6 +74,9 @@ pub struct Worker<C: Choreography, S: Service<C>> {
     crashes: Option<(EventId<C::Kind>, u32)>,
     rngs: Streams,
     out: Outbox<C>,
+    /// The time the events it publishes are stamped with, read once after each wait: time
+    /// cannot move on the virtual clock while the task runs (see [`Bus::publish_at`]).
+    now_us: Option<u64>,
 }
 
 /// One random stream per kind of draw, so turning one fault on does not change what another
@@ -145,7 +148,15 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                 after_publish: sim::stream(sim.seed, &format!("{}/after_publish", S::NAME)),
             },
             out: Outbox::default(),
+            now_us: None,
         }
+    }
+
+    /// Before the task waits on anything: the supervisor learns what it consumed, and the
+    /// clock is read again after.
+    fn before_waiting(&mut self) {
+        self.events.report();
+        self.now_us = None;
     }
 
     /// The next event to handle: the one in hand after a restart, one that is due, or the
@@ -173,6 +184,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
             // task yields, so the others on its thread get to run, and looks at the clock.
             if *budget == 0 {
                 *budget = BATCH;
+                self.before_waiting();
                 tokio::task::yield_now().await;
                 if cancel.is_cancelled() {
                     return Ok(None);
@@ -182,6 +194,8 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
             let received = match self.events.try_recv()? {
                 Some(envelope) => envelope,
                 None => {
+                    // `try_recv` told the supervisor what was consumed.
+                    self.now_us = None;
                     let next_due = self.late.front().map(|(due, _)| *due);
                     tokio::select! {
                         // Cancellation first: once told to stop, a service stops.
@@ -313,6 +327,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                 busy += self.latency.sample(&mut self.rngs.latency);
             }
             if !busy.is_zero() {
+                self.before_waiting();
                 tokio::select! {
                     biased;
                     () = cancel.cancelled() => return Ok(false),
@@ -327,16 +342,20 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                     0 => 0,
                     caused => self.rngs.after_publish.random_range(1..=caused),
                 };
+                let at_us = *self.now_us.get_or_insert_with(|| bus.now_us());
                 for event in self.out.events.drain(..).take(published) {
-                    publish::<C, S>(bus, self.publishes, envelope, event)?;
+                    publish::<C, S>(bus, at_us, self.publishes, envelope, event)?;
                 }
                 self.out.events.clear();
                 self.service = service;
                 self.inbox.restore(record);
                 self.crash(envelope, published);
             }
-            for event in self.out.events.drain(..) {
-                publish::<C, S>(bus, self.publishes, envelope, event)?;
+            if !self.out.events.is_empty() {
+                let at_us = *self.now_us.get_or_insert_with(|| bus.now_us());
+                for event in self.out.events.drain(..) {
+                    publish::<C, S>(bus, at_us, self.publishes, envelope, event)?;
+                }
             }
         }
         // The terminal event, subscribed or not, ends what the service keeps for the order.
@@ -403,7 +422,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         self.inbox.take(envelope.order_id, envelope.kind());
         // A choreography without dead letters never simulates poison (see `may_crash`).
         match C::dead_lettered(envelope.kind(), crashes) {
-            Some(event) => publish::<C, S>(bus, self.publishes, envelope, event),
+            Some(event) => publish::<C, S>(bus, bus.now_us(), self.publishes, envelope, event),
             None => Ok(()),
         }
     }
@@ -411,6 +430,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
 
 fn publish<C: Choreography, S: Service<C>>(
     bus: &Bus<C>,
+    at_us: u64,
     publishes: Kinds<C::Kind>,
     cause: &Envelope<C>,
     event: C::Event,
@@ -423,7 +443,7 @@ fn publish<C: Choreography, S: Service<C>>(
         });
     }
     tracing::trace!(%kind, "publish");
-    bus.publish(cause.order_id, S::NAME, Some(cause.id), event)?;
+    bus.publish_at(at_us, cause.order_id, S::NAME, Some(cause.id), event)?;
     Ok(())
 }
 
@@ -439,7 +459,9 @@ struct Lease<C: Choreography, S: Service<C>> {
 
 impl<C: Choreography, S: Service<C>> Drop for Lease<C, S> {
     fn drop(&mut self) {
-        if let Some(worker) = self.worker.take() {
+        if let Some(mut worker) = self.worker.take() {
+            // Stopped or crashed: what it consumed counts, whatever comes next.
+            worker.before_waiting();
             *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(worker);
         }
     }

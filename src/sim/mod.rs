@@ -353,6 +353,7 @@ impl Probability {
 
     /// One draw: `true` with this probability. Uses `rng` only when the probability is not 0,
     /// so faults that are off never shift the random stream.
+    #[inline]
     pub fn happens(self, rng: &mut Rng) -> bool {
         !self.is_zero() && rng.random_bool(self.0)
     }
