@@ -16,6 +16,7 @@ use crate::check::{CheckError, Faults, Limits, Verdict};
 use crate::cli::{CheckArgs, Cli, Clock, Command, DiagramCommand, RunArgs, ServeArgs};
 use crate::config::{Config, ConfigError};
 use crate::engine::failure::Failures;
+use crate::engine::sink::OffThread;
 use crate::engine::stats::{Machine, Summary};
 use crate::engine::{run_until, Choreography, EventSink, Fanout, Interrupt, RunFailed};
 use crate::input::read_ahead::{OnSkipped, ReadAhead};
@@ -407,6 +408,18 @@ fn create_file(path: &PathBuf, what: &'static str) -> Result<File, Error> {
     })
 }
 
+/// How a run's reading ended.
+enum Ran<C: Choreography> {
+    Done(Result<Summary<C>, RunFailed<C>>, Option<OrderFileError>),
+    /// JSON Lines read to the end, or to where the run stopped.
+    Read(
+        Result<Summary<C>, RunFailed<C>>,
+        crate::input::read_ahead::Finished<C::Input>,
+    ),
+    /// The reader is blocked on its source and did not stop.
+    ReaderStuck(Result<Summary<C>, RunFailed<C>>),
+}
+
 /// Runs `orders` on the in-process bus, or over NATS at `nats`.
 async fn drive<C: Choreography>(
     config: &Config<C>,
@@ -518,29 +531,51 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
         }
     }
     let started = Instant::now();
-    let (mut result, stopped_by) = match source {
-        OrderSource::Document(orders) => {
-            tracing::info!(file = %args.file.display(), orders = orders.len(), "orders read");
-            let result = runtime.block_on(drive(&config, nats, orders, &mut sinks, &interrupt));
-            (result, None)
+    // What is written goes out from a thread of its own, so formatting does not hold up the
+    // services (it sees the events in the same order: the same bytes).
+    let writes = args.format != crate::view::output::Format::None
+        || args.journal.is_some()
+        || args.report.is_some();
+    let ran = std::thread::scope(|scope| -> Result<Ran<C>, Error> {
+        let mut off_thread;
+        let sinks: &mut (dyn EventSink<C> + Send) = if writes {
+            off_thread = OffThread::start(scope, sinks).map_err(Error::Runtime)?;
+            &mut off_thread
+        } else {
+            &mut sinks
+        };
+        Ok(match source {
+            OrderSource::Document(orders) => {
+                tracing::info!(file = %args.file.display(), orders = orders.len(), "orders read");
+                let result = runtime.block_on(drive(&config, nats, orders, sinks, &interrupt));
+                Ran::Done(result, None)
+            }
+            OrderSource::Lines(lines) => {
+                let lines = Box::new(lines.stop_when(Arc::clone(&stop_reading)));
+                let program = name.to_owned();
+                let on_skipped: Option<OnSkipped> = args.skip_invalid.then(|| {
+                    Box::new(move |err: &OrderFileError| {
+                        say(format_args!("{program}: skipped invalid line: {err}"));
+                    }) as OnSkipped
+                });
+                let mut feed = ReadAhead::start(lines, on_skipped, Arc::clone(&stop_reading))
+                    .map_err(Error::Runtime)?;
+                let result = runtime.block_on(drive(&config, nats, &mut feed, sinks, &interrupt));
+                match feed.finish() {
+                    Some(finished) => Ran::Read(result, finished),
+                    // The reader is stuck on its source (a FIFO's quiet writer): what it holds
+                    // is not counted.
+                    None => Ran::ReaderStuck(result),
+                }
+            }
+        })
+    })?;
+    let (mut result, stopped_by) = match ran {
+        Ran::Done(result, stopped_by) => (result, stopped_by),
+        Ran::ReaderStuck(result) => {
+            return worst(name, result.err().map(Error::from).into_iter().collect());
         }
-        OrderSource::Lines(lines) => {
-            let lines = Box::new(lines.stop_when(Arc::clone(&stop_reading)));
-            let program = name.to_owned();
-            let on_skipped: Option<OnSkipped> = args.skip_invalid.then(|| {
-                Box::new(move |err: &OrderFileError| {
-                    say(format_args!("{program}: skipped invalid line: {err}"));
-                }) as OnSkipped
-            });
-            let mut feed = ReadAhead::start(lines, on_skipped, Arc::clone(&stop_reading))
-                .map_err(Error::Runtime)?;
-            let mut result =
-                runtime.block_on(drive(&config, nats, &mut feed, &mut sinks, &interrupt));
-            let Some(finished) = feed.finish() else {
-                // The reader is stuck on its source (a FIFO's quiet writer): what it holds is
-                // not counted.
-                return worst(name, result.err().map(Error::from).into_iter().collect());
-            };
+        Ran::Read(mut result, finished) => {
             let (mut lines, stopped_by) = (finished.lines, finished.stopped_by);
             // Every line is accounted for: the ones after a stop are counted, not parsed;
             // orders read ahead but never taken count as unread too.

@@ -128,3 +128,38 @@ fn an_interrupted_run_finishes_what_it_admitted_and_exits_130() {
     let replay = crate::helpers::choreo_in(dir.path(), ["replay", "j.jsonl"]);
     assert_eq!(replay.stdout, first + &rest);
 }
+
+/// The JSON line written directly is the derived serialization's, byte for byte, for every
+/// kind of event (the mixed load takes every branch; poison adds the dead letters).
+#[tokio::test(start_paused = true)]
+async fn json_lines_are_the_derived_serialization_of_every_kind() {
+    use choreo::engine::Name;
+    use choreo::shop::{EventKind, Shop};
+    type Config = choreo::engine::Config<Shop>;
+    let mut sets = crate::rules::mixed_sets();
+    for service in ["inventory", "payment", "shipping"] {
+        sets.push(format!("simulation.faults.{service}.poison=0.02"));
+    }
+    sets.push("simulation.faults.max_restarts=1000".into());
+    let config = Config::load(&[], &sets).expect("valid config");
+    let orders = crate::rules::mixed_orders().into_iter().take(3_000);
+    let mut events: Vec<choreo::engine::Envelope<Shop>> = Vec::new();
+    choreo::engine::run(&config, orders, &mut events)
+        .await
+        .expect("the run finishes");
+    let mut seen = std::collections::BTreeSet::new();
+    let (mut line, mut scratch) = (Vec::new(), Vec::new());
+    for envelope in &events {
+        line.clear();
+        choreo::view::output::json_line(envelope, &mut line, &mut scratch).expect("written");
+        let derived = serde_json::to_string(envelope).expect("serialized") + "\n";
+        assert_eq!(String::from_utf8_lossy(&line), derived);
+        seen.insert(envelope.kind());
+    }
+    let unseen: Vec<&str> = EventKind::ALL
+        .iter()
+        .filter(|kind| !seen.contains(*kind))
+        .map(|kind| kind.name())
+        .collect();
+    assert!(unseen.is_empty(), "kinds never written: {unseen:?}");
+}
