@@ -286,6 +286,10 @@ impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
     ) -> Option<Failure> {
         let deadline = tokio::time::sleep(config.run.time_limit);
         tokio::pin!(deadline);
+        // Waits made once for the whole run, not afresh at every event: each fresh one costs
+        // a registration and a deregistration under its token's lock.
+        let mut admitting = std::pin::pin!(interrupt.admitting.cancelled());
+        let mut everything = std::pin::pin!(interrupt.everything.cancelled());
         loop {
             if interrupt.everything.is_cancelled() {
                 let (_, not_admitted) = self.unfinished();
@@ -346,7 +350,14 @@ impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
                     continue;
                 }
             }
-            let arrives = tokio::time::sleep_until(arrival.unwrap_or_else(Instant::now));
+            let arrives = async {
+                match arrival {
+                    // Made only when it is waited for: even a timer never polled reads the
+                    // clock.
+                    Some(at) if waiting_for_arrival => tokio::time::sleep_until(at).await,
+                    _ => std::future::pending().await,
+                }
+            };
             let step = tokio::select! {
                 biased;
                 () = &mut deadline => Err(self.deadline_passed(config.run.time_limit)),
@@ -371,8 +382,8 @@ impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
                     Err(err) => Err(err.into()),
                 },
                 () = self.bus.room_freed(), if blocked => Ok(()),
-                () = interrupt.admitting.cancelled(), if !self.interrupted => Ok(()),
-                () = interrupt.everything.cancelled() => Ok(()),
+                () = admitting.as_mut(), if !self.interrupted => Ok(()),
+                () = everything.as_mut() => Ok(()),
                 () = arrives, if waiting_for_arrival => Ok(()),
             };
             self.bus.set_waiting_for_room(false);

@@ -9,11 +9,12 @@
 //! the recovery a real service gets from its database and its broker's redelivery.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rand::RngExt;
 use rustc_hash::FxHashMap;
-use tokio_util::sync::CancellationToken;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
 
 use tokio::time::Instant;
 
@@ -163,7 +164,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
     /// next from the bus. `None` once `cancel` fires.
     async fn next(
         &mut self,
-        cancel: &CancellationToken,
+        stop: &mut Stop<'_, '_>,
         budget: &mut u32,
     ) -> Result<Option<Arc<Envelope<C>>>, ServiceError> {
         loop {
@@ -186,7 +187,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                 *budget = BATCH;
                 self.before_waiting();
                 tokio::task::yield_now().await;
-                if cancel.is_cancelled() {
+                if stop.token.is_cancelled() {
                     return Ok(None);
                 }
             }
@@ -196,14 +197,20 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                 None => {
                     // `try_recv` told the supervisor what was consumed.
                     self.now_us = None;
-                    let next_due = self.late.front().map(|(due, _)| *due);
-                    tokio::select! {
-                        // Cancellation first: once told to stop, a service stops.
-                        biased;
-                        () = cancel.cancelled() => return Ok(None),
-                        () = tokio::time::sleep_until(next_due.unwrap_or_else(Instant::now)),
-                            if next_due.is_some() => continue,
-                        received = self.events.recv() => received?,
+                    // Cancellation first: once told to stop, a service stops. (A timer only
+                    // when something is due later: even one never polled costs a clock read.)
+                    match self.late.front().map(|(due, _)| *due) {
+                        None => tokio::select! {
+                            biased;
+                            () = stop.cancelled.as_mut() => return Ok(None),
+                            received = self.events.recv() => received?,
+                        },
+                        Some(due) => tokio::select! {
+                            biased;
+                            () = stop.cancelled.as_mut() => return Ok(None),
+                            () = tokio::time::sleep_until(due) => continue,
+                            received = self.events.recv() => received?,
+                        },
                     }
                 }
             };
@@ -289,7 +296,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         &mut self,
         envelope: &Envelope<C>,
         bus: &Bus<C>,
-        cancel: &CancellationToken,
+        stop: &mut Stop<'_, '_>,
     ) -> Result<bool, ServiceError> {
         let kind = envelope.kind();
         let subscribed = self.subscribes.contains(kind);
@@ -330,7 +337,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                 self.before_waiting();
                 tokio::select! {
                     biased;
-                    () = cancel.cancelled() => return Ok(false),
+                    () = stop.cancelled.as_mut() => return Ok(false),
                     () = tokio::time::sleep(busy) => {}
                 }
             }
@@ -467,6 +474,14 @@ impl<C: Choreography, S: Service<C>> Drop for Lease<C, S> {
     }
 }
 
+/// How a task learns it is to stop: its token, and one wait on it for the task's whole life
+/// (a wait made afresh at every event costs a registration with the token and a
+/// deregistration, each under its lock).
+struct Stop<'t, 'p> {
+    token: &'t CancellationToken,
+    cancelled: Pin<&'p mut WaitForCancellationFuture<'t>>,
+}
+
 /// Runs the worker in `slot` until `cancel` fires.
 ///
 /// Returns an error, ending the task, when the subscription lags or closes: a service that
@@ -484,8 +499,13 @@ pub async fn run<C: Choreography, S: Service<C>>(
         });
     };
     let mut budget = BATCH;
-    while let Some(envelope) = worker.next(&cancel, &mut budget).await? {
-        if !worker.handle(&envelope, &bus, &cancel).await? {
+    let cancelled = std::pin::pin!(cancel.cancelled());
+    let mut stop = Stop {
+        token: &cancel,
+        cancelled,
+    };
+    while let Some(envelope) = worker.next(&mut stop, &mut budget).await? {
+        if !worker.handle(&envelope, &bus, &mut stop).await? {
             break;
         }
         worker.handled();
