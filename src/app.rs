@@ -18,7 +18,9 @@ use crate::config::{Config, ConfigError};
 use crate::engine::failure::Failures;
 use crate::engine::sink::OffThread;
 use crate::engine::stats::{Machine, Summary};
-use crate::engine::{run_until, Choreography, EventSink, Fanout, Interrupt, RunFailed};
+use crate::engine::{
+    run_fed, Choreography, EventSink, Fanout, Feed, Interrupt, Iterated, RunFailed,
+};
 use crate::input::read_ahead::{OnSkipped, ReadAhead};
 use crate::input::{
     open_order_file, read_order_file, InstanceId, OrderFileError, OrderSource, MAX_ID,
@@ -408,6 +410,17 @@ fn create_file(path: &PathBuf, what: &'static str) -> Result<File, Error> {
     })
 }
 
+/// Whether `file` is a live source (a pipe, a FIFO, a terminal: anything but a regular
+/// file), whose next order may take its time to come.
+fn is_live(file: &std::path::Path) -> bool {
+    let path = if file == std::path::Path::new(crate::input::STDIN) {
+        std::path::Path::new("/dev/stdin")
+    } else {
+        file
+    };
+    !std::fs::metadata(path).is_ok_and(|meta| meta.is_file())
+}
+
 /// How a run's reading ended.
 enum Ran<C: Choreography> {
     Done(Result<Summary<C>, RunFailed<C>>, Option<OrderFileError>),
@@ -424,12 +437,12 @@ enum Ran<C: Choreography> {
 async fn drive<C: Choreography>(
     config: &Config<C>,
     nats: Option<&str>,
-    orders: impl IntoIterator<Item = C::Input>,
+    orders: impl Feed<C::Input> + Iterator<Item = C::Input>,
     sinks: &mut (dyn EventSink<C> + Send),
     interrupt: &Interrupt,
 ) -> Result<Summary<C>, RunFailed<C>> {
     match nats {
-        None => run_until(config, orders, sinks, interrupt).await,
+        None => run_fed(config, orders, sinks, interrupt).await,
         Some(url) => crate::nats::run::run(config, url, orders, sinks, interrupt).await,
     }
 }
@@ -547,6 +560,7 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
         Ok(match source {
             OrderSource::Document(orders) => {
                 tracing::info!(file = %args.file.display(), orders = orders.len(), "orders read");
+                let orders = Iterated(orders.into_iter());
                 let result = runtime.block_on(drive(&config, nats, orders, sinks, &interrupt));
                 Ran::Done(result, None)
             }
@@ -558,7 +572,8 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
                         say(format_args!("{program}: skipped invalid line: {err}"));
                     }) as OnSkipped
                 });
-                let mut feed = ReadAhead::start(lines, on_skipped, Arc::clone(&stop_reading))
+                let live = is_live(&args.file);
+                let mut feed = ReadAhead::start(lines, on_skipped, Arc::clone(&stop_reading), live)
                     .map_err(Error::Runtime)?;
                 let result = runtime.block_on(drive(&config, nats, &mut feed, sinks, &interrupt));
                 match feed.finish() {

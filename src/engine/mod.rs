@@ -39,7 +39,7 @@ pub use choreography::{
 pub use config::Config;
 pub use failure::{Failure, RunFailed};
 pub use kinds::Kinds;
-pub use run::{run, run_until, Interrupt};
+pub use run::{run, run_fed, run_until, Feed, Interrupt, Iterated};
 pub use service::ServiceError;
 pub use sink::{EventSink, Fanout};
 pub use stats::Summary;

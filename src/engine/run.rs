@@ -6,6 +6,7 @@
 //! Admission's arithmetic is [`Credit`].
 
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use rustc_hash::FxHashMap;
@@ -56,6 +57,81 @@ pub async fn run_until<C: Choreography>(
     sink: &mut (dyn EventSink<C> + Send),
     interrupt: &Interrupt,
 ) -> Result<Summary<C>, RunFailed<C>> {
+    run_fed(config, Iterated(orders.into_iter()), sink, interrupt).await
+}
+
+/// Where a run's orders come from, in order: an iterator ([`Iterated`]), or a live source
+/// that may have nothing yet.
+pub trait Feed<T> {
+    /// The next order; `Ready(None)` at the end. A source that is read as fast as the run
+    /// asks (an iterator, a regular file) is always `Ready`: reading is then part of the
+    /// run's step, and the run is the same however fast the reading goes. A live source (a
+    /// pipe) is `Pending` while it has nothing, and wakes `cx` when it may have: the run goes
+    /// on meanwhile with the orders it admitted.
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>>;
+
+    /// The next order, waited for as long as it takes: the run has nothing else to do.
+    fn next_blocking(&mut self) -> Option<T>;
+
+    /// Orders left, as [`Iterator::size_hint`].
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, None)
+    }
+}
+
+/// An iterator as a [`Feed`]: always ready.
+#[derive(Debug)]
+pub struct Iterated<I>(pub I);
+
+impl<I: Iterator> Feed<I::Item> for Iterated<I> {
+    fn poll_next(&mut self, _cx: &mut Context<'_>) -> Poll<Option<I::Item>> {
+        Poll::Ready(self.0.next())
+    }
+
+    fn next_blocking(&mut self) -> Option<I::Item> {
+        self.0.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl<I: Iterator> Iterator for Iterated<I> {
+    type Item = I::Item;
+
+    fn next(&mut self) -> Option<I::Item> {
+        self.0.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl<T, F: Feed<T> + ?Sized> Feed<T> for &mut F {
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        (**self).poll_next(cx)
+    }
+
+    fn next_blocking(&mut self) -> Option<T> {
+        (**self).next_blocking()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (**self).size_hint()
+    }
+}
+
+/// [`run_until`] on a [`Feed`]. With a live feed on the virtual clock, time does not pass
+/// while the run waits for input with nothing in flight (so the time limit does not run out
+/// between orders); with orders in flight, they go on, and time with them.
+pub async fn run_fed<C: Choreography>(
+    config: &Config<C>,
+    orders: impl Feed<C::Input>,
+    sink: &mut (dyn EventSink<C> + Send),
+    interrupt: &Interrupt,
+) -> Result<Summary<C>, RunFailed<C>> {
     // A config built in code gets the checks a loaded one got, before anything runs.
     if let Err(invalid) = config.check() {
         return Err(RunFailed {
@@ -89,7 +165,7 @@ pub async fn run_until<C: Choreography>(
     });
     let mut admission = match started {
         Ok(observer) => {
-            let mut admission = Admission::new(&bus, orders.into_iter(), observer, config);
+            let mut admission = Admission::new(&bus, orders, observer, config);
             failures.extend(
                 admission
                     .drive(config, &mut services, sink, interrupt)
@@ -164,9 +240,11 @@ struct Admission<'b, C: Choreography, I> {
     exhausted: bool,
     admitted: u64,
     input_done: bool,
+    /// A live input has no order ready: the run waits for it alongside everything else.
+    input_pending: bool,
 }
 
-impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
+impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
     fn new(
         bus: &'b Arc<Bus<C>>,
         orders: I,
@@ -192,6 +270,7 @@ impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
             exhausted: false,
             admitted: 0,
             input_done: false,
+            input_pending: false,
         }
     }
 
@@ -212,24 +291,43 @@ impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
             return None;
         }
         if self.next.is_none() && !self.input_done {
-            match self.orders.next() {
-                Some(order) => {
-                    self.read += 1;
-                    let arrives = match order.at_ms() {
-                        Some(at_ms) => Duration::from_millis(at_ms),
-                        None => self
-                            .arrivals
-                            .next(self.admitted + u64::from(self.next.is_some())),
-                    };
-                    self.next = Some((order, self.bus.started() + arrives));
-                }
-                None => {
-                    self.input_done = true;
-                    self.exhausted = true;
-                }
+            // With nothing in flight there is nothing else to do: wait for the input here,
+            // where (on the virtual clock) time cannot pass.
+            let polled = self
+                .orders
+                .poll_next(&mut Context::from_waker(std::task::Waker::noop()));
+            match polled {
+                Poll::Ready(order) => self.read_one(order, false),
+                Poll::Pending => self.input_pending = true,
             }
         }
         self.next.clone()
+    }
+
+    /// The input gave `order` (`None`: it has no more); `waited`: it was not there yet when
+    /// the run first asked for it, and so arrives no earlier than now.
+    fn read_one(&mut self, order: Option<C::Input>, waited: bool) {
+        self.input_pending = false;
+        match order {
+            Some(order) => {
+                self.read += 1;
+                let arrives = match order.at_ms() {
+                    Some(at_ms) => Duration::from_millis(at_ms),
+                    None => self
+                        .arrivals
+                        .next(self.admitted + u64::from(self.next.is_some())),
+                };
+                let mut arrives = self.bus.started() + arrives;
+                if waited {
+                    arrives = arrives.max(Instant::now());
+                }
+                self.next = Some((order, arrives));
+            }
+            None => {
+                self.input_done = true;
+                self.exhausted = true;
+            }
+        }
     }
 
     /// Admits orders that have arrived while there is room. Returns when the next order has
@@ -304,6 +402,17 @@ impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
             }
             if let Err(failure) = self.admit(interrupt) {
                 return Some(failure);
+            }
+            if self.input_pending && self.in_flight.is_empty() {
+                // A live input with nothing yet, and nothing else to do: what was written is
+                // let out, then the input is waited for here, where (on the virtual clock)
+                // time cannot pass, so the time limit does not run out between orders.
+                if let Err(err) = sink.flush() {
+                    return Some(Failure::Output(err));
+                }
+                let order = self.orders.next_blocking();
+                self.read_one(order, true);
+                continue;
             }
             let done = self.input_done && self.in_flight.is_empty();
             if done && self.interrupted {
@@ -385,6 +494,11 @@ impl<'b, C: Choreography, I: Iterator<Item = C::Input>> Admission<'b, C, I> {
                 () = admitting.as_mut(), if !self.interrupted => Ok(()),
                 () = everything.as_mut() => Ok(()),
                 () = arrives, if waiting_for_arrival => Ok(()),
+                order = std::future::poll_fn(|cx| self.orders.poll_next(cx)),
+                    if self.input_pending => {
+                    self.read_one(order, true);
+                    Ok(())
+                }
             };
             self.bus.set_waiting_for_room(false);
             if let Err(failure) = step {

@@ -18,6 +18,12 @@ pub trait EventSink<C: Choreography> {
         let _ = instance;
     }
 
+    /// Called when the run has nothing more for a while (it waits for input from a live
+    /// source): write out what is buffered, so a reader sees what has happened.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Called once after the last event: flush what is buffered.
     fn finish(&mut self) -> io::Result<()> {
         Ok(())
@@ -53,6 +59,16 @@ impl<C: Choreography> EventSink<C> for Fanout<'_, C> {
         for sink in self.0.iter_mut() {
             sink.finished(instance);
         }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let mut first_error = None;
+        for sink in self.0.iter_mut() {
+            if let Err(err) = sink.flush() {
+                first_error.get_or_insert(err);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 
     fn finish(&mut self) -> io::Result<()> {
@@ -96,6 +112,7 @@ enum Handed<C: Choreography> {
 
 enum Message<C: Choreography> {
     Batch(Vec<Handed<C>>),
+    Flush,
     /// Finish the sink and say how it went.
     Finish(mpsc::SyncSender<io::Result<()>>),
 }
@@ -140,6 +157,11 @@ impl<'scope, C: Choreography> OffThread<'scope, C> {
                                     }
                                     Handed::Finished(finished) => sink.finished(&finished),
                                 }
+                            }
+                        }
+                        Message::Flush => {
+                            if let Err(err) = sink.flush() {
+                                fail(err);
                             }
                         }
                         Message::Finish(reply) => {
@@ -207,6 +229,14 @@ impl<C: Choreography> EventSink<C> for OffThread<'_, C> {
 
     fn finished(&mut self, instance: &Finished) {
         self.batch.push(Handed::Finished(*instance));
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.hand_over()?;
+        match &self.to_thread {
+            Some(to_thread) if to_thread.send(Message::Flush).is_ok() => Ok(()),
+            _ => Err(self.gone()),
+        }
     }
 
     /// Hands over the rest, and waits until the thread has written and flushed everything.

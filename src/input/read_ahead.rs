@@ -2,12 +2,19 @@
 //!
 //! Parsing moves off the runtime's thread (the run takes ready batches), and a read that
 //! waits on a slow source (a FIFO whose writer is quiet) no longer holds up an interrupt: the
-//! run waits in short steps, looking at the stop flag between them. The run still takes
-//! orders in file order, and waits for the next one when it wants it, so a run on the virtual
-//! clock stays the same run for the same input, however fast the reader is.
+//! run waits in short steps, looking at the stop flag between them. The run takes orders in
+//! file order. From a regular file it waits for the next one when it wants it, so a run on
+//! the virtual clock stays the same run for the same input, however fast the reader is. From
+//! a live source (a pipe, a FIFO, a terminal) it goes on with the orders it has while the
+//! next has not come (see [`Feed`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
+use std::task::{Context, Poll};
+
+use futures_util::task::AtomicWaker;
+
+use crate::engine::Feed;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -38,6 +45,9 @@ pub struct Finished<T> {
 /// The run's end of the reader: an iterator of orders, in file order.
 pub struct ReadAhead<T> {
     batches: Receiver<Vec<T>>,
+    /// Woken by the reader after each batch, for a run waiting on a live source.
+    handed: Arc<AtomicWaker>,
+    live: bool,
     current: std::vec::IntoIter<T>,
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<Finished<T>>>,
@@ -53,17 +63,30 @@ impl<T: Record> ReadAhead<T> {
     /// Starts reading `lines` on a thread. Invalid lines stop the reading, unless
     /// `on_skipped` is given: then each is handed to it and reading goes on. `stop` (set on
     /// Ctrl-C) ends the reading, and the run's waiting for it.
+    ///
+    /// `live`: the source is not a regular file, and an order may take its time to come.
     pub fn start(
         lines: Box<JsonLines<T, LineReader>>,
         on_skipped: Option<OnSkipped>,
         stop: Arc<AtomicBool>,
+        live: bool,
     ) -> std::io::Result<Self> {
         let (tx, batches) = mpsc::sync_channel(AHEAD);
+        let handed = Arc::new(AtomicWaker::new());
+        let wake = Arc::clone(&handed);
         let thread = std::thread::Builder::new()
             .name("order reader".into())
-            .spawn(move || read(lines, on_skipped, &tx))?;
+            .spawn(move || {
+                let finished = read(lines, on_skipped, &tx, &wake);
+                // The end of the input wakes a waiting run too.
+                drop(tx);
+                wake.wake();
+                finished
+            })?;
         Ok(ReadAhead {
             batches,
+            handed,
+            live,
             current: Vec::new().into_iter(),
             stop,
             thread: Some(thread),
@@ -115,12 +138,46 @@ impl<T> Iterator for ReadAhead<T> {
     }
 }
 
+impl<T: Record> Feed<T> for ReadAhead<T> {
+    fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        if !self.live {
+            return Poll::Ready(self.next());
+        }
+        loop {
+            if let Some(order) = self.current.next() {
+                return Poll::Ready(Some(order));
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                return Poll::Ready(None);
+            }
+            match self.batches.try_recv() {
+                Ok(batch) => self.current = batch.into_iter(),
+                Err(TryRecvError::Disconnected) => return Poll::Ready(None),
+                Err(TryRecvError::Empty) => {
+                    // Registered, then looked at again: a batch sent in between is not missed.
+                    self.handed.register(cx.waker());
+                    match self.batches.try_recv() {
+                        Ok(batch) => self.current = batch.into_iter(),
+                        Err(TryRecvError::Disconnected) => return Poll::Ready(None),
+                        Err(TryRecvError::Empty) => return Poll::Pending,
+                    }
+                }
+            }
+        }
+    }
+
+    fn next_blocking(&mut self) -> Option<T> {
+        self.next()
+    }
+}
+
 /// The reader thread: parses lines into batches, each sent as soon as it is full, or as soon
 /// as the next line is not buffered yet (so an order from a slow source goes in at once).
 fn read<T: Record>(
     mut lines: Box<JsonLines<T, LineReader>>,
     on_skipped: Option<OnSkipped>,
     tx: &SyncSender<Vec<T>>,
+    handed: &AtomicWaker,
 ) -> Finished<T> {
     let mut batch = Vec::with_capacity(BATCH);
     let mut stopped_by = None;
@@ -146,6 +203,7 @@ fn read<T: Record>(
                 run_gone = true;
                 break;
             }
+            handed.wake();
         }
     }
     if !run_gone && !batch.is_empty() {

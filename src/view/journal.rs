@@ -44,6 +44,10 @@ impl<C: Choreography> EventSink<C> for JournalWriter<C> {
         self.writer.event(envelope).map_err(|err| self.named(err))
     }
 
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.flush().map_err(|err| self.named(err))
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         self.writer.finish().map_err(|err| self.named(err))
     }

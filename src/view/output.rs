@@ -91,6 +91,10 @@ impl<C: Choreography, W: Write> EventSink<C> for Writer<C, W> {
         self.quiet_if_closed(result)
     }
 
+    fn flush(&mut self) -> io::Result<()> {
+        self.finish()
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         if self.closed {
             return Ok(());
@@ -221,6 +225,10 @@ impl<C: Choreography, S: EventSink<C>> EventSink<C> for Progress<S> {
 
     fn finished(&mut self, instance: &Finished) {
         self.inner.finished(instance);
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 
     fn finish(&mut self) -> io::Result<()> {

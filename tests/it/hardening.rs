@@ -543,22 +543,9 @@ fn messages_name_what_failed_and_never_echo_raw_input() {
 /// run waits for them in short steps.
 #[test]
 fn an_interrupt_is_heeded_while_a_fifo_writer_is_quiet() {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let fifo = dir.path().join("live.jsonl");
-    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
-    assert!(made.success());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_choreo"))
-        .args(["run", "-q", "--format", "none"])
-        .arg(&fifo)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    // The writer opens the FIFO, sends one order and then says nothing more.
-    let mut writer = std::fs::OpenOptions::new()
-        .write(true)
-        .open(&fifo)
-        .expect("open the FIFO");
+    let (_dir, mut child, mut writer) =
+        run_on_a_fifo(&["-q", "--format", "none"], Stdio::null(), Stdio::null());
+    // The writer sends one order and then says nothing more.
     use std::io::Write as _;
     writeln!(
         writer,
@@ -577,4 +564,78 @@ fn an_interrupt_is_heeded_while_a_fifo_writer_is_quiet() {
     assert_eq!(status.code(), Some(130));
     assert!(started.elapsed() < std::time::Duration::from_secs(10));
     drop(writer);
+}
+
+/// On the virtual clock, an order from a live source (a FIFO whose writer stays open) runs
+/// to its end while the next line has not come, latency and all, and its lines are written
+/// out meanwhile; the time limit does not run out while the writer is quiet.
+#[test]
+fn an_order_from_a_live_source_runs_while_the_next_has_not_come() {
+    use std::io::{BufRead as _, Write as _};
+    use std::time::Duration;
+    let (_dir, mut child, mut writer) = run_on_a_fifo(
+        &[
+            "--set",
+            "run.time_limit=3s",
+            "--set",
+            r#"simulation.latency.payment={ model = "fixed", ms = 400 }"#,
+        ],
+        Stdio::piped(),
+        Stdio::piped(),
+    );
+    let order = |id: u64| format!(r#"{{"order_id": {id}, "product_id": 101, "quantity": 1}}"#);
+    writeln!(writer, "{}", order(1)).expect("write");
+    writer.flush().expect("flush");
+    // Lines as they come, on a thread: the test must not hang if they never do.
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, seen) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if lines.send(line.expect("utf-8")).is_err() {
+                return;
+            }
+        }
+    });
+    let wait_for = |wanted: &str| loop {
+        match seen.recv_timeout(Duration::from_secs(20)) {
+            Ok(line) if line == wanted => return,
+            Ok(_) => {}
+            Err(err) => panic!("never saw `{wanted}`: {err}"),
+        }
+    };
+    wait_for("ShippingService: Shipping arranged for order 1");
+    // Quiet a while: simulated time does not pass meanwhile (nor jump to the time limit).
+    std::thread::sleep(Duration::from_millis(500));
+    writeln!(writer, "{}", order(2)).expect("write");
+    drop(writer);
+    wait_for("ShippingService: Shipping arranged for order 2");
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("2 orders: 2 completed"), "{stderr}");
+}
+
+/// `choreo run ARGS` on a FIFO, and the FIFO's writer (opened once the run has it open).
+fn run_on_a_fifo(
+    args: &[&str],
+    stdout: Stdio,
+    stderr: Stdio,
+) -> (tempfile::TempDir, std::process::Child, File) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let fifo = dir.path().join("live.jsonl");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let child = Command::new(env!("CARGO_BIN_EXE_choreo"))
+        .arg("run")
+        .args(args)
+        .arg(&fifo)
+        .stdout(stdout)
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn");
+    let writer = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&fifo)
+        .expect("open the FIFO");
+    (dir, child, writer)
 }
