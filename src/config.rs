@@ -181,17 +181,23 @@ impl<C: Choreography> Config<C> {
             }
         };
         let blame = |key: &str| blame_ranked(key).1;
-        // The value of `key` as the layer that set it wrote it, to quote in a message.
-        let written = |key: &str, origin: &Source| -> Option<String> {
-            match origin {
-                Source::Set(arg) => arg.split_once('=').map(|(_, v)| v.trim().to_owned()),
-                Source::File(_) | Source::Text => files
-                    .iter()
-                    .rev()
-                    .find(|l| &l.origin == origin)
-                    .and_then(|l| value_as_written(&l.text, key)),
-                Source::BuiltIn | Source::Code => None,
-            }
+        // The numbers in the value of `key` as the layer that set it wrote them, to quote
+        // in a message.
+        let written = |key: &str, origin: &Source| -> Vec<String> {
+            let (text, key) = match origin {
+                Source::Set(arg) => match arg.split_once('=') {
+                    Some((_, value)) => (format!("v = {value}"), "v".to_owned()),
+                    None => return Vec::new(),
+                },
+                Source::File(_) | Source::Text => {
+                    match files.iter().rev().find(|l| &l.origin == origin) {
+                        Some(layer) => (layer.text.clone(), key.to_owned()),
+                        None => return Vec::new(),
+                    }
+                }
+                Source::BuiltIn | Source::Code => return Vec::new(),
+            };
+            numbers_as_written(&text, &key)
         };
         let invalid = |err: serde_path_to_error::Error<toml::de::Error>| {
             let key = err.path().to_string();
@@ -209,7 +215,7 @@ impl<C: Choreography> Config<C> {
             }
             let origin = blame(&key);
             // A number is shown as it was written (`0x1`), not as converted.
-            message = crate::input::as_written(message, written(&key, &origin).as_deref());
+            message = crate::input::as_written(message, &written(&key, &origin));
             ConfigError::Invalid {
                 origin,
                 key: crate::input::echo(&key),
@@ -250,8 +256,7 @@ impl<C: Choreography> Config<C> {
                 })
                 .max_by_key(|(rank, _, _)| *rank)
                 .unwrap_or(((0, 0), Source::BuiltIn, invalid.key.clone()));
-            let message =
-                crate::input::as_written(invalid.message, written(&key, &origin).as_deref());
+            let message = crate::input::as_written(invalid.message, &written(&key, &origin));
             ConfigError::Invalid {
                 origin,
                 key,
@@ -262,31 +267,43 @@ impl<C: Choreography> Config<C> {
     }
 }
 
-/// The value of dotted `key` as `text` writes it, for the simple forms (`[bus]` then
-/// `capacity = 0x10`, or `bus.capacity = 0x10`); `None` for anything else.
-fn value_as_written(text: &str, key: &str) -> Option<String> {
-    let mut table = String::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if let Some(header) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            table = header.trim().to_owned();
-            continue;
-        }
-        let Some((name, value)) = line.split_once('=') else {
-            continue;
-        };
-        let name = name.trim().trim_matches('"');
-        let full = if table.is_empty() {
-            name.to_owned()
-        } else {
-            format!("{table}.{name}")
-        };
-        if full == key {
-            let value = value.split('#').next().unwrap_or_default().trim();
-            return Some(value.to_owned());
+/// The numbers of the value at dotted `key` as `text` writes them (`0x10`, `1e3`, `-0`),
+/// however it is written: under a `[table]`, as a dotted key, inside an inline table or an
+/// array (then each number in it). Empty if `text` does not set `key`.
+fn numbers_as_written(text: &str, key: &str) -> Vec<String> {
+    use toml::de::{DeTable, DeValue};
+    fn leaves(text: &str, value: &toml::Spanned<DeValue<'_>>, out: &mut Vec<String>) {
+        match value.get_ref() {
+            DeValue::Table(table) => table.values().for_each(|v| leaves(text, v, out)),
+            DeValue::Array(array) => array.iter().for_each(|v| leaves(text, v, out)),
+            DeValue::Integer(_) | DeValue::Float(_) => {
+                if let Some(written) = text.get(value.span()) {
+                    out.push(written.trim().to_owned());
+                }
+            }
+            _ => {}
         }
     }
-    None
+    let Ok(root) = DeTable::parse(text) else {
+        return Vec::new();
+    };
+    let mut table = root.get_ref();
+    let mut parts = key.split('.').peekable();
+    let mut out = Vec::new();
+    while let Some(part) = parts.next() {
+        let Some((_, value)) = table
+            .iter()
+            .find(|(name, _)| name.get_ref().as_ref() == part)
+        else {
+            return out;
+        };
+        match (parts.peek(), value.get_ref()) {
+            (None, _) => leaves(text, value, &mut out),
+            (Some(_), DeValue::Table(inner)) => table = inner,
+            (Some(_), _) => return out,
+        }
+    }
+    out
 }
 
 /// Removes the value at a dotted `key`, if there is one.
@@ -327,11 +344,24 @@ fn parse_table(text: &str, origin: Source) -> Result<toml::Table, ConfigError> {
     text.parse::<toml::Table>().map_err(|err| {
         let offset = err.span().map_or(0, |span| span.start.min(text.len()));
         let (line, column) = crate::input::position_of(text, offset);
+        let mut message = err.message().trim_end().to_owned();
+        // TOML's integers are 64-bit; the parser says so in its own terms.
+        if message.contains("as i128") {
+            let written = err
+                .span()
+                .and_then(|span| text.get(span))
+                .map(|written| format!(" ({})", crate::input::echo(written.trim())))
+                .unwrap_or_default();
+            message = format!(
+                "a whole number beyond what TOML holds{written}: at most {}",
+                i64::MAX
+            );
+        }
         ConfigError::Syntax {
             origin,
             line,
             column,
-            message: err.message().trim_end().to_owned(),
+            message,
         }
     })
 }
@@ -623,6 +653,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.ends_with("got +3"), "{err}");
+        // Inside an inline table, on the command line or in a file, and under a dotted key.
+        let latency = r#"simulation.latency.payment={ model = "fixed", ms = -1e3 }"#;
+        let err = load_with(&[latency]).unwrap_err();
+        assert!(err.ends_with("got -1e3"), "{err}");
+        let err = Config::from_toml(
+            "[simulation.latency]\npayment = { model = \"fixed\", ms = -1_000.0 }",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.ends_with("got -1_000.0"), "{err}");
+        let err =
+            Config::from_toml("[simulation]\nlatency.payment = { model = \"fixed\", ms = -1e3 }")
+                .unwrap_err()
+                .to_string();
+        assert!(err.ends_with("got -1e3"), "{err}");
+        let err = Config::from_toml("[products.101]\nstock = 1_000_000_000_000_000_000_000")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("2:9: a whole number beyond what TOML holds (1_000_000_000_000_000_000_000): at most 9223372036854775807"),
+            "{err}"
+        );
     }
 
     /// A check about one key caused by another names the one the user wrote.

@@ -295,7 +295,13 @@ impl OrderFileError {
             serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
                 format!("not valid JSON: {message}")
             }
-            _ => as_written(message, number_before(source, err.line(), err.column())),
+            _ => as_written(
+                message,
+                &number_before(source, err.line(), err.column())
+                    .map(str::to_owned)
+                    .into_iter()
+                    .collect::<Vec<_>>(),
+            ),
         };
         // serde_json says column 0 for "before the line's first character".
         let at_column = err.column().max(1);
@@ -329,8 +335,8 @@ fn number_before(source: &[u8], line: usize, column: usize) -> Option<&str> {
 
 /// A message ending `got <number>` shows the number as the input wrote it, where that
 /// differs from the converted value (`got 1e2`, not `got 100.0`).
-pub fn as_written(message: String, token: Option<&str>) -> String {
-    let (Some(token), Some((head, got))) = (token, message.rsplit_once(", got ")) else {
+pub fn as_written(message: String, written: &[String]) -> String {
+    let Some((head, got)) = message.rsplit_once(", got ") else {
         return message;
     };
     // TOML writes numbers JSON does not (`0x1`, `1_000`): read the token as TOML too.
@@ -347,8 +353,14 @@ pub fn as_written(message: String, token: Option<&str>) -> String {
             }
         })
     };
-    let same_number = matches!((value(got), value(token)), (Some(a), Some(b)) if a == b);
-    if got == token || !same_number {
+    // Of the numbers written, the one that is the number converted.
+    let Some(token) = written
+        .iter()
+        .find(|token| matches!((value(got), value(token)), (Some(a), Some(b)) if a == b))
+    else {
+        return message;
+    };
+    if got == token {
         return message;
     }
     format!("{head}, got {token}")
