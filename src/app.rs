@@ -512,7 +512,11 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
         Writer::<C, _>::new(args.format, BufWriter::new(io::stdout())),
         draw_progress,
     );
-    let mut sinks: Vec<&mut (dyn EventSink<C> + Send)> = vec![&mut output];
+    let mut sinks: Vec<&mut (dyn EventSink<C> + Send)> = Vec::new();
+    // `--format none` without a progress bar writes nothing: no sink to call per event.
+    if args.format != crate::view::output::Format::None || draw_progress {
+        sinks.push(&mut output);
+    }
     if let Some(journal) = journal.as_mut() {
         sinks.push(journal);
     }

@@ -52,6 +52,9 @@ pub struct Worker<C: Choreography, S: Service<C>> {
     in_hand: Option<Arc<Envelope<C>>>,
     /// Whether crashes (or poison) are simulated at all: the hot path skips what they need.
     may_crash: bool,
+    /// Whether a fresh event may have to wait (a delay fault): otherwise it is handled as it
+    /// comes, without looking.
+    routes: bool,
     /// The kind a poison event can be: the service's forward event, if the choreography
     /// has a dead letter to give up with.
     poisonable: Option<C::Kind>,
@@ -132,6 +135,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                 && sim.faults.crash_after_publish.is_zero()
                 && (sim.faults.poison.is_zero() || poisonable.is_none())),
             poisonable,
+            routes: !sim.faults.delay.is_zero(),
             ready: VecDeque::new(),
             unpin_after: None,
             late: VecDeque::new(),
@@ -177,7 +181,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                 }
                 return Ok(Some(self.hold(envelope)));
             }
-            if self.release_due() {
+            if !self.late.is_empty() && self.release_due() {
                 continue;
             }
             // Take what is ready without waiting, and wait (heeding cancellation) only when
@@ -214,6 +218,9 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                     }
                 }
             };
+            if !self.routes {
+                return Ok(Some(self.hold(received)));
+            }
             if let Some(envelope) = self.route(received) {
                 return Ok(Some(self.hold(envelope)));
             }
