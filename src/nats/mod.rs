@@ -179,6 +179,8 @@ pub struct Publisher<'a> {
     subject: &'a str,
     sent: Vec<Sent>,
     recent: VecDeque<(HeaderMap, bytes::Bytes)>,
+    /// One event in flight at a time: see [`Publisher::in_order`].
+    in_order: bool,
 }
 
 /// An event sent, and the acknowledgement to wait for (none if it could not be sent).
@@ -208,7 +210,22 @@ impl<'a> Publisher<'a> {
             subject,
             sent: Vec::new(),
             recent: VecDeque::new(),
+            in_order: false,
         }
+    }
+
+    /// This publisher's events are stored in the order it sent them, whatever happens to the
+    /// connection: each is sent only once the one before it is stored.
+    ///
+    /// A service needs that: its events carry figures that follow its own decisions (stock
+    /// left, credit left), so the stream must hold them in the order it decided them. With
+    /// several in flight, a broker that dies loses the ones written to the old connection,
+    /// while the client carries the ones still queued over to the new one, where they are
+    /// stored first; the lost ones, sent again after their acknowledgement times out, land
+    /// after them. One in flight costs a round trip per event.
+    pub fn in_order(mut self) -> Self {
+        self.in_order = true;
+        self
     }
 
     /// Sends every event confirmed lately again (see the type's documentation), and waits
@@ -245,9 +262,51 @@ impl<'a> Publisher<'a> {
             .into();
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", envelope.id.to_string().as_str());
-        let pending = self.post(&headers, &payload).await;
+        // In order, an event is sent by `confirm`, once the one before it is stored.
+        let pending = match self.in_order {
+            true => None,
+            false => self.post(&headers, &payload).await,
+        };
         self.sent.push((headers, payload, pending));
         Ok(())
+    }
+
+    /// [`Publisher::confirm`] one event at a time, each sent (again) until it is stored
+    /// before the next goes.
+    async fn confirm_in_order(&mut self, give_up: &CancellationToken) -> Result<u64, GaveUp> {
+        let mut repeats = 0;
+        for (headers, payload, mut pending) in std::mem::take(&mut self.sent) {
+            let mut wait = Duration::from_millis(50);
+            let mut first = true;
+            loop {
+                let pending = match pending.take() {
+                    Some(pending) => Some(pending),
+                    None => self.post(&headers, &payload).await,
+                };
+                if let Some(pending) = pending {
+                    if let Ok(ack) = pending.await {
+                        repeats += u64::from(first && ack.duplicate);
+                        break;
+                    }
+                }
+                first = false;
+                tracing::warn!("publish not acknowledged; sending it again");
+                tokio::select! {
+                    () = give_up.cancelled() => return Err(GaveUp),
+                    () = tokio::time::sleep(wait) => {}
+                }
+                wait = (wait * 2).min(Duration::from_secs(2));
+            }
+            self.remember(headers, payload);
+        }
+        Ok(repeats)
+    }
+
+    fn remember(&mut self, headers: HeaderMap, payload: bytes::Bytes) {
+        if self.recent.len() == REASSERTED {
+            self.recent.pop_front();
+        }
+        self.recent.push_back((headers, payload));
     }
 
     /// Waits until every event sent is stored: every acknowledgement at once (a broker that
@@ -255,6 +314,9 @@ impl<'a> Publisher<'a> {
     /// not acknowledged sent again, until `give_up` fires. Returns how many of the events
     /// the broker had stored already (acknowledged as repeats at the first sending).
     pub async fn confirm(&mut self, give_up: &CancellationToken) -> Result<u64, GaveUp> {
+        if self.in_order {
+            return self.confirm_in_order(give_up).await;
+        }
         let mut round = std::mem::take(&mut self.sent);
         let mut wait = Duration::from_millis(50);
         let mut repeats = 0;
@@ -274,10 +336,7 @@ impl<'a> Publisher<'a> {
                 match stored {
                     Some(repeat) => {
                         repeats += u64::from(first && repeat);
-                        if self.recent.len() == REASSERTED {
-                            self.recent.pop_front();
-                        }
-                        self.recent.push_back((headers, payload));
+                        self.remember(headers, payload);
                     }
                     None => again.push((headers, payload)),
                 }

@@ -100,7 +100,7 @@ pub async fn serve<C: Choreography>(
     let mut handler = Handler {
         replica: fresh::<C>(config, service)?,
         stream: &stream,
-        publisher: Publisher::new(context, &subject),
+        publisher: Publisher::new(context, &subject).in_order(),
         served: &mut served,
     };
     let mut connects = connection.connects();
