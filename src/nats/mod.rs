@@ -276,7 +276,7 @@ impl<'a> Publisher<'a> {
     async fn confirm_in_order(&mut self, give_up: &CancellationToken) -> Result<u64, GaveUp> {
         let mut repeats = 0;
         for (headers, payload, mut pending) in std::mem::take(&mut self.sent) {
-            let mut wait = Duration::from_millis(50);
+            let mut backoff = Backoff::starting_at(Duration::from_millis(50));
             let mut first = true;
             loop {
                 let pending = match pending.take() {
@@ -291,11 +291,7 @@ impl<'a> Publisher<'a> {
                 }
                 first = false;
                 tracing::warn!("publish not acknowledged; sending it again");
-                tokio::select! {
-                    () = give_up.cancelled() => return Err(GaveUp),
-                    () = tokio::time::sleep(wait) => {}
-                }
-                wait = (wait * 2).min(Duration::from_secs(2));
+                backoff.wait(give_up).await?;
             }
             self.remember(headers, payload);
         }
@@ -318,7 +314,7 @@ impl<'a> Publisher<'a> {
             return self.confirm_in_order(give_up).await;
         }
         let mut round = std::mem::take(&mut self.sent);
-        let mut wait = Duration::from_millis(50);
+        let mut backoff = Backoff::starting_at(Duration::from_millis(50));
         let mut repeats = 0;
         let mut first = true;
         loop {
@@ -349,11 +345,7 @@ impl<'a> Publisher<'a> {
                 events = again.len(),
                 "publish not acknowledged; sending again"
             );
-            tokio::select! {
-                () = give_up.cancelled() => return Err(GaveUp),
-                () = tokio::time::sleep(wait) => {}
-            }
-            wait = (wait * 2).min(Duration::from_secs(2));
+            backoff.wait(give_up).await?;
             round = Vec::with_capacity(again.len());
             for (headers, payload) in again {
                 let pending = self.post(&headers, &payload).await;
@@ -366,6 +358,26 @@ impl<'a> Publisher<'a> {
 /// Waiting for the broker was given up (a time limit, a stop).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GaveUp;
+
+/// The waits between tries at the broker: each twice the one before, at most 2 s.
+#[derive(Debug)]
+pub(crate) struct Backoff(Duration);
+
+impl Backoff {
+    pub(crate) fn starting_at(first: Duration) -> Self {
+        Backoff(first)
+    }
+
+    /// Waits the next wait; `Err` if `give_up` fires first.
+    pub(crate) async fn wait(&mut self, give_up: &CancellationToken) -> Result<(), GaveUp> {
+        tokio::select! {
+            () = give_up.cancelled() => return Err(GaveUp),
+            () = tokio::time::sleep(self.0) => {}
+        }
+        self.0 = (self.0 * 2).min(Duration::from_secs(2));
+        Ok(())
+    }
+}
 
 /// The envelope a stream message carries, with the stream's sequence as its `seq`.
 pub fn decode<C: Choreography>(payload: &[u8], seq: u64) -> Result<Envelope<C>, NatsError> {

@@ -278,7 +278,7 @@ async fn reopen(
     start_sequence: u64,
     give_up: &CancellationToken,
 ) -> Option<pull::Ordered> {
-    let mut wait = Duration::from_millis(100);
+    let mut backoff = nats::Backoff::starting_at(Duration::from_millis(100));
     loop {
         // A broker that restarted without its last messages numbers new ones from the end
         // of what it kept: read on from there.
@@ -297,11 +297,7 @@ async fn reopen(
             Ok(events) => return Some(events),
             Err(err) => {
                 tracing::warn!(%err, "cannot read the stream yet");
-                tokio::select! {
-                    () = give_up.cancelled() => return None,
-                    () = tokio::time::sleep(wait) => {}
-                }
-                wait = (wait * 2).min(Duration::from_secs(2));
+                backoff.wait(give_up).await.ok()?;
             }
         }
     }

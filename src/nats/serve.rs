@@ -242,7 +242,7 @@ impl<C: Choreography> Handler<'_, C> {
         subject: &str,
         stop: &CancellationToken,
     ) -> Result<Option<u64>, NatsError> {
-        let mut wait = std::time::Duration::from_millis(100);
+        let mut backoff = nats::Backoff::starting_at(std::time::Duration::from_millis(100));
         loop {
             match self
                 .try_resync(config, service, consumer, subject, stop)
@@ -250,11 +250,9 @@ impl<C: Choreography> Handler<'_, C> {
             {
                 Err(NatsError::Broker(err)) => {
                     tracing::warn!(%err, "cannot replay the stream yet");
-                    tokio::select! {
-                        () = stop.cancelled() => return Ok(None),
-                        () = tokio::time::sleep(wait) => {}
+                    if backoff.wait(stop).await.is_err() {
+                        return Ok(None);
                     }
-                    wait = (wait * 2).min(std::time::Duration::from_secs(2));
                 }
                 done => return done,
             }
