@@ -40,6 +40,14 @@ impl Credit {
         free / self.max_events
     }
 
+    /// The slowest consumed count from which [`Credit::room`] is more than 0.
+    pub fn room_at(&self) -> u64 {
+        if !self.enabled {
+            return 0;
+        }
+        (self.reserved + self.max_events).saturating_sub(self.capacity)
+    }
+
     /// One instance admitted: room for its most events is reserved.
     pub fn admit(&mut self) {
         self.reserved += self.max_events;
@@ -67,6 +75,9 @@ mod tests {
         credit.admit();
         credit.admit();
         assert_eq!(credit.room(0), 0, "14 reserved, 2 free: not enough for 7");
+        assert_eq!(credit.room_at(), 5, "5 more consumed free 7");
+        assert_eq!(credit.room(4), 0);
+        assert_eq!(credit.room(5), 1);
     }
 
     #[test]

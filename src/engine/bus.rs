@@ -7,7 +7,7 @@
 //! events it has consumed, so the supervisor can admit orders only while their events fit ahead
 //! of the slowest subscriber (see [`admission`](crate::engine::admission)).
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use tokio::sync::broadcast::{
@@ -34,6 +34,9 @@ pub enum BusError {
     NoSubscribers,
 }
 
+/// The bus's `room_at` when the supervisor is not waiting for room.
+const NOT_WAITING: u64 = u64::MAX;
+
 /// The shared bus. Cheap to share behind an `Arc`; publishing takes `&self`.
 pub struct Bus<C: Choreography> {
     tx: broadcast::Sender<Arc<Envelope<C>>>,
@@ -45,9 +48,11 @@ pub struct Bus<C: Choreography> {
     cursors: Mutex<Vec<Arc<AtomicU64>>>,
     /// The sequence numbers lost to lag, a range per lag, as `[from, to)`.
     lost: Mutex<Vec<(u64, u64)>>,
-    /// Set while the supervisor waits for a slow subscriber to make room; subscribers then
-    /// wake it through `room` after each event they consume.
-    waiting_for_room: AtomicBool,
+    /// While the supervisor waits for a slow subscriber to make room: the slowest consumed
+    /// count at which there is room ([`NOT_WAITING`] otherwise). Subscribers then tell their
+    /// cursor after each event they consume, and wake it through `room` once every cursor has
+    /// reached it: a wake-up for a consumption that makes no room would only cost it a look.
+    room_at: AtomicU64,
     room: Notify,
     /// Time 0 of the run, for the envelopes' `at_us` (Tokio's clock: simulated when paused).
     started: tokio::time::Instant,
@@ -69,7 +74,7 @@ impl<C: Choreography> Bus<C> {
             capacity,
             cursors: Mutex::new(Vec::new()),
             lost: Mutex::new(Vec::new()),
-            waiting_for_room: AtomicBool::new(false),
+            room_at: AtomicU64::new(NOT_WAITING),
             room: Notify::new(),
             started: tokio::time::Instant::now(),
             published_ids: None,
@@ -224,13 +229,30 @@ impl<C: Choreography> Bus<C> {
         lost
     }
 
-    /// Asks subscribers to signal [`Bus::room_freed`] as they consume (or stops asking).
+    /// Asks subscribers to signal [`Bus::room_freed`] as soon as the slowest of them has
+    /// consumed `at` events.
     ///
     /// Protocol: set it, check for room again, and only then wait. A subscriber advances its
-    /// cursor before reading the flag (both `SeqCst`), so either the check sees the new cursor
-    /// or the subscriber sees the flag; `Notify` keeps the wake-up if nobody waits yet.
-    pub fn set_waiting_for_room(&self, waiting: bool) {
-        self.waiting_for_room.store(waiting, Ordering::SeqCst);
+    /// cursor before reading the threshold (both `SeqCst`), so either the check sees the new
+    /// cursor or the subscriber sees the threshold (and the last cursor to move sees every
+    /// other); `Notify` keeps the wake-up if nobody waits yet.
+    pub fn wait_for_room(&self, at: u64) {
+        self.room_at.store(at, Ordering::SeqCst);
+    }
+
+    /// Stops asking (see [`Bus::wait_for_room`]).
+    pub fn stop_waiting_for_room(&self) {
+        self.room_at.store(NOT_WAITING, Ordering::SeqCst);
+    }
+
+    /// A subscriber has told its cursor, `consumed`: wakes the supervisor if it waits for room
+    /// and every subscriber has now consumed enough.
+    #[inline]
+    fn told(&self, consumed: u64) {
+        let at = self.room_at.load(Ordering::SeqCst);
+        if at != NOT_WAITING && consumed >= at && self.slowest_consumed() >= at {
+            self.room.notify_one();
+        }
     }
 
     /// Resolves after some subscriber consumed an event while the flag was set.
@@ -242,7 +264,7 @@ impl<C: Choreography> Bus<C> {
 /// One subscriber's receiver, its consumption cursor and its name for messages.
 ///
 /// The cursor the supervisor reads is updated only when it matters: while the supervisor
-/// waits for room, on every event; otherwise whenever the subscriber finds nothing ready (it
+/// waits for room, on every event (and the supervisor is woken once there is room); otherwise whenever the subscriber finds nothing ready (it
 /// is about to wait) or calls [`Subscription::report`] (before any other wait, and when it
 /// stops). A task on the virtual clock's single thread is always at such a point when the
 /// supervisor runs, so admission sees exactly what it saw with a cursor per event; on the
@@ -298,9 +320,9 @@ impl<C: Choreography> Subscription<C> {
     #[inline]
     fn consumed(&mut self, envelope: Arc<Envelope<C>>) -> Arc<Envelope<C>> {
         self.consumed += 1;
-        if self.bus.waiting_for_room.load(Ordering::SeqCst) {
+        if self.bus.room_at.load(Ordering::SeqCst) != NOT_WAITING {
             self.cursor.store(self.consumed, Ordering::SeqCst);
-            self.bus.room.notify_one();
+            self.bus.told(self.consumed);
         }
         envelope
     }
@@ -310,9 +332,7 @@ impl<C: Choreography> Subscription<C> {
     pub fn report(&mut self) {
         if self.cursor.load(Ordering::Relaxed) != self.consumed {
             self.cursor.store(self.consumed, Ordering::SeqCst);
-            if self.bus.waiting_for_room.load(Ordering::SeqCst) {
-                self.bus.room.notify_one();
-            }
+            self.bus.told(self.consumed);
         }
     }
 
@@ -401,17 +421,44 @@ mod tests {
                 .expect("publish");
         }
         a.recv().await.expect("event");
-        bus.set_waiting_for_room(true);
+        bus.wait_for_room(2);
         a.recv().await.expect("event");
         assert_eq!(bus.slowest_consumed(), 2);
         tokio::time::timeout(std::time::Duration::from_secs(5), bus.room_freed())
             .await
             .expect("woken");
         // Finding nothing ready counts too: the subscriber is about to wait.
-        bus.set_waiting_for_room(false);
+        bus.stop_waiting_for_room();
         a.recv().await.expect("event");
         assert_eq!(a.try_recv().expect("no lag"), None);
         assert_eq!(bus.slowest_consumed(), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_supervisor_is_woken_only_once_the_slowest_subscriber_makes_room() {
+        let bus = bus(16);
+        let mut a = bus.subscribe("a").expect("subscribe");
+        let mut b = bus.subscribe("b").expect("subscribe");
+        for n in 1..=4 {
+            bus.publish(id(n), Node::Only, None, created())
+                .expect("publish");
+        }
+        let woken = |bus: &Arc<Bus<Tiny>>| {
+            let bus = Arc::clone(bus);
+            async move {
+                tokio::time::timeout(std::time::Duration::from_secs(1), bus.room_freed())
+                    .await
+                    .is_ok()
+            }
+        };
+        bus.wait_for_room(2);
+        for _ in 0..4 {
+            a.recv().await.expect("event");
+        }
+        b.recv().await.expect("event");
+        assert!(!woken(&bus).await, "b has consumed 1 of the 2 needed");
+        b.recv().await.expect("event");
+        assert!(woken(&bus).await, "both have consumed 2");
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@
 //! - [`admission`]: the credit window that keeps the bus lossless.
 //! - [`run`](mod@run): a whole run: admit, observe in bus order, time limit, shutdown, report.
 //! - [`sink`], [`stats`], [`failure`]: where events go, what a run did, how it failed.
+//! - [`gate`]: waits that are cheap to look at on every wake-up.
 //!
 //! Inside, dependencies run one way, from the contract up to [`run`](mod@run): nothing here imports
 //! the shop, the views, the config loader or the command line.
@@ -21,6 +22,7 @@ pub mod bus;
 pub mod choreography;
 pub mod config;
 pub mod failure;
+pub mod gate;
 pub mod kinds;
 pub mod replica;
 pub mod run;

@@ -5,6 +5,7 @@
 //! event in sequence order, feeds it to the sinks, and knows when each instance is finished.
 //! Admission's arithmetic is [`Credit`].
 
+use std::future::Future;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -19,6 +20,7 @@ use crate::engine::choreography::Envelope;
 use crate::engine::choreography::{Choreography, Name, SpawnError};
 use crate::engine::config::Config;
 use crate::engine::failure::{Failure, RunFailed};
+use crate::engine::gate::{Gate, Watched};
 use crate::engine::kinds::Kinds;
 use crate::engine::sink::EventSink;
 use crate::engine::stats::{Finished, Summary};
@@ -332,7 +334,7 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
 
     /// Admits orders that have arrived while there is room. Returns when the next order has
     /// not arrived yet, there is no room, or the input is done.
-    fn admit(&mut self, interrupt: &Interrupt) -> Result<(), Failure> {
+    fn admit(&mut self, admitting: &mut Watched) -> Result<(), Failure> {
         let now = Instant::now();
         // The room is measured once, when the first order is ready: it only grows while this
         // loop runs. (The next order is always read, so the caller knows what waits.)
@@ -343,7 +345,7 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
             }
             // Nothing is admitted after an interrupt, however many orders are ready: the
             // loop above only looks at it between batches.
-            if interrupt.admitting.is_cancelled() {
+            if admitting.is_cancelled() {
                 break;
             }
             let left = *room.get_or_insert_with(|| self.room());
@@ -384,23 +386,24 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
     ) -> Option<Failure> {
         let deadline = tokio::time::sleep(config.run.time_limit);
         tokio::pin!(deadline);
-        // Waits made once for the whole run, not afresh at every event: each fresh one costs
-        // a registration and a deregistration under its token's lock.
-        let mut admitting = std::pin::pin!(interrupt.admitting.cancelled());
-        let mut everything = std::pin::pin!(interrupt.everything.cancelled());
+        // Waits made once for the whole run and looked at cheaply: a wait made afresh at every
+        // event, or polled at every wake-up, costs its token's lock.
+        let mut admitting = Watched::new(&interrupt.admitting);
+        let mut everything = Watched::new(&interrupt.everything);
+        let (mut ended, mut time_up) = (Gate::default(), Gate::default());
         loop {
-            if interrupt.everything.is_cancelled() {
+            if everything.is_cancelled() {
                 let (_, not_admitted) = self.unfinished();
                 return Some(Failure::Interrupted { not_admitted });
             }
-            if interrupt.admitting.is_cancelled() && !self.interrupted {
+            if !self.interrupted && admitting.is_cancelled() {
                 // Stop admitting; what is in flight goes on to its end. The order waiting to
                 // go in stays out (it counts as read, not admitted).
                 self.interrupted = true;
                 self.input_done = true;
                 self.next = None;
             }
-            if let Err(failure) = self.admit(interrupt) {
+            if let Err(failure) = self.admit(&mut admitting) {
                 return Some(failure);
             }
             if self.input_pending && self.in_flight.is_empty() {
@@ -452,10 +455,10 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
             let blocked = arrival.is_some() && !waiting_for_arrival;
             if blocked {
                 // Out of room: ask subscribers to say when they consume, then look once more
-                // before sleeping (see `Bus::set_waiting_for_room`).
-                self.bus.set_waiting_for_room(true);
+                // before sleeping (see `Bus::wait_for_room`).
+                self.bus.wait_for_room(self.credit.room_at());
                 if self.has_room() {
-                    self.bus.set_waiting_for_room(false);
+                    self.bus.stop_waiting_for_room();
                     continue;
                 }
             }
@@ -469,8 +472,16 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
             };
             let step = tokio::select! {
                 biased;
-                () = &mut deadline => Err(self.deadline_passed(config.run.time_limit)),
-                Some(joined) = services.tasks.join_next_with_id() => {
+                () = std::future::poll_fn(|cx| time_up.poll(cx, |cx| deadline.as_mut().poll(cx))) => {
+                    Err(self.deadline_passed(config.run.time_limit))
+                }
+                joined = std::future::poll_fn(|cx| {
+                    match ended.poll(cx, |cx| services.tasks.poll_join_next_with_id(cx)) {
+                        Poll::Ready(Some(joined)) => Poll::Ready(joined),
+                        // No task: nothing to wait for (and nothing registered to wake).
+                        Poll::Ready(None) | Poll::Pending => Poll::Pending,
+                    }
+                }) => {
                     let ended = match &joined {
                         Ok((id, _)) => *id,
                         Err(err) => err.id(),
@@ -491,8 +502,8 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
                     Err(err) => Err(err.into()),
                 },
                 () = self.bus.room_freed(), if blocked => Ok(()),
-                () = admitting.as_mut(), if !self.interrupted => Ok(()),
-                () = everything.as_mut() => Ok(()),
+                () = admitting.cancelled(), if !self.interrupted => Ok(()),
+                () = everything.cancelled() => Ok(()),
                 () = arrives, if waiting_for_arrival => Ok(()),
                 order = std::future::poll_fn(|cx| self.orders.poll_next(cx)),
                     if self.input_pending => {
@@ -500,7 +511,7 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
                     Ok(())
                 }
             };
-            self.bus.set_waiting_for_room(false);
+            self.bus.stop_waiting_for_room();
             if let Err(failure) = step {
                 return Some(failure);
             }

@@ -9,12 +9,11 @@
 //! the recovery a real service gets from its database and its broker's redelivery.
 
 use std::collections::VecDeque;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use rand::RngExt;
 use rustc_hash::FxHashMap;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFuture};
+use tokio_util::sync::CancellationToken;
 
 use tokio::time::Instant;
 
@@ -22,6 +21,7 @@ use crate::engine::bus::{Bus, Subscription};
 use crate::engine::choreography::{Choreography, Name};
 use crate::engine::choreography::{Envelope, EventId};
 use crate::engine::choreography::{Outbox, Service};
+use crate::engine::gate::Watched;
 use crate::engine::kinds::Kinds;
 use crate::engine::service::{decide, Delivery, Inbox, ServiceError};
 use crate::input::InstanceId;
@@ -168,7 +168,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
     /// next from the bus. `None` once `cancel` fires.
     async fn next(
         &mut self,
-        stop: &mut Stop<'_, '_>,
+        stop: &mut Watched,
         budget: &mut u32,
     ) -> Result<Option<Arc<Envelope<C>>>, ServiceError> {
         loop {
@@ -191,7 +191,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                 *budget = BATCH;
                 self.before_waiting();
                 tokio::task::yield_now().await;
-                if stop.token.is_cancelled() {
+                if stop.is_cancelled() {
                     return Ok(None);
                 }
             }
@@ -206,12 +206,12 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                     match self.late.front().map(|(due, _)| *due) {
                         None => tokio::select! {
                             biased;
-                            () = stop.cancelled.as_mut() => return Ok(None),
+                            () = stop.cancelled() => return Ok(None),
                             received = self.events.recv() => received?,
                         },
                         Some(due) => tokio::select! {
                             biased;
-                            () = stop.cancelled.as_mut() => return Ok(None),
+                            () = stop.cancelled() => return Ok(None),
                             () = tokio::time::sleep_until(due) => continue,
                             received = self.events.recv() => received?,
                         },
@@ -303,7 +303,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         &mut self,
         envelope: &Envelope<C>,
         bus: &Bus<C>,
-        stop: &mut Stop<'_, '_>,
+        stop: &mut Watched,
     ) -> Result<bool, ServiceError> {
         let kind = envelope.kind();
         let subscribed = self.subscribes.contains(kind);
@@ -344,7 +344,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                 self.before_waiting();
                 tokio::select! {
                     biased;
-                    () = stop.cancelled.as_mut() => return Ok(false),
+                    () = stop.cancelled() => return Ok(false),
                     () = tokio::time::sleep(busy) => {}
                 }
             }
@@ -481,14 +481,6 @@ impl<C: Choreography, S: Service<C>> Drop for Lease<C, S> {
     }
 }
 
-/// How a task learns it is to stop: its token, and one wait on it for the task's whole life
-/// (a wait made afresh at every event costs a registration with the token and a
-/// deregistration, each under its lock).
-struct Stop<'t, 'p> {
-    token: &'t CancellationToken,
-    cancelled: Pin<&'p mut WaitForCancellationFuture<'t>>,
-}
-
 /// Runs the worker in `slot` until `cancel` fires.
 ///
 /// Returns an error, ending the task, when the subscription lags or closes: a service that
@@ -506,11 +498,9 @@ pub async fn run<C: Choreography, S: Service<C>>(
         });
     };
     let mut budget = BATCH;
-    let cancelled = std::pin::pin!(cancel.cancelled());
-    let mut stop = Stop {
-        token: &cancel,
-        cancelled,
-    };
+    // One wait on the token for the task's whole life, looked at cheaply (a wait made afresh
+    // at every event, or polled at every wake-up, costs the token's lock).
+    let mut stop = Watched::new(&cancel);
     while let Some(envelope) = worker.next(&mut stop, &mut budget).await? {
         if !worker.handle(&envelope, &bus, &mut stop).await? {
             break;

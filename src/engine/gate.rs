@@ -1,0 +1,191 @@
+//! Waits that are cheap to look at again and again.
+//!
+//! A task that waits on several things at once (`select!`) polls every one of them each time
+//! it wakes, and a poll of most of Tokio's waits takes a lock (a cancellation token's, a
+//! `JoinSet`'s). A [`Gate`] polls its wait once, with a waker of its own, and again only after
+//! that waker was woken: every other look is an atomic load. [`Watched`] is a cancellation
+//! token behind a gate.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use futures_util::task::AtomicWaker;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+/// Polls a wait only when it has woken since it was last polled (or has never been).
+#[derive(Debug)]
+pub struct Gate {
+    woken: Arc<Woken>,
+    /// What the wait is polled with: wakes `woken`, which wakes the task.
+    waker: Waker,
+    /// The wait has been polled and is registered with `waker`.
+    primed: bool,
+    /// The task's waker as `woken` has it: registered again only when it changes.
+    task: Option<Waker>,
+}
+
+#[derive(Debug, Default)]
+struct Woken {
+    flag: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Wake for Woken {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.flag.store(true, Ordering::SeqCst);
+        self.task.wake();
+    }
+}
+
+impl Default for Gate {
+    fn default() -> Self {
+        let woken = Arc::new(Woken::default());
+        Gate {
+            waker: Waker::from(Arc::clone(&woken)),
+            woken,
+            primed: false,
+            task: None,
+        }
+    }
+}
+
+impl Gate {
+    /// `poll` (a wait's poll function), unless the wait has not woken since its last
+    /// `Pending`: then `Pending` without polling it. The task is woken as the wait would wake
+    /// it. After a `Ready`, the next call polls again (the wait may have more).
+    pub fn poll<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
+    ) -> Poll<T> {
+        if !self
+            .task
+            .as_ref()
+            .is_some_and(|task| task.will_wake(cx.waker()))
+        {
+            self.woken.task.register(cx.waker());
+            self.task = Some(cx.waker().clone());
+        }
+        if self.primed && !self.woken.flag.swap(false, Ordering::SeqCst) {
+            return Poll::Pending;
+        }
+        self.primed = true;
+        let polled = poll(&mut Context::from_waker(&self.waker));
+        if polled.is_ready() {
+            self.primed = false;
+        }
+        polled
+    }
+}
+
+/// A cancellation token whose cancellation is cheap to look for: [`Watched::is_cancelled`]
+/// is an atomic load once the wait has been polled, and [`Watched::cancelled`] polls the
+/// token's wait only after the token woke it.
+#[derive(Debug)]
+pub struct Watched {
+    token: CancellationToken,
+    wait: Pin<Box<WaitForCancellationFutureOwned>>,
+    gate: Gate,
+    cancelled: bool,
+}
+
+impl Watched {
+    pub fn new(token: &CancellationToken) -> Self {
+        Watched {
+            token: token.clone(),
+            wait: Box::pin(token.clone().cancelled_owned()),
+            gate: Gate::default(),
+            cancelled: false,
+        }
+    }
+
+    pub fn is_cancelled(&mut self) -> bool {
+        if !self.gate.primed {
+            return self.cancelled || self.token.is_cancelled();
+        }
+        // The token's wait wakes only on cancellation.
+        self.cancelled |= self.gate.woken.flag.load(Ordering::SeqCst);
+        self.cancelled
+    }
+
+    pub fn poll_cancelled(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.cancelled {
+            return Poll::Ready(());
+        }
+        let wait = self.wait.as_mut();
+        let polled = self.gate.poll(cx, |cx| wait.poll(cx));
+        if polled.is_ready() {
+            self.cancelled = true;
+        }
+        polled
+    }
+
+    /// Resolves once the token is cancelled.
+    pub fn cancelled(&mut self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| self.poll_cancelled(cx))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_watched_token_is_seen_cancelled_and_wakes_its_waiter() {
+        let token = CancellationToken::new();
+        let mut watched = Watched::new(&token);
+        assert!(!watched.is_cancelled());
+        let waited = tokio::time::timeout(Duration::from_millis(10), watched.cancelled()).await;
+        assert!(waited.is_err(), "not cancelled yet");
+        assert!(!watched.is_cancelled());
+        let cancel = token.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            cancel.cancel();
+        });
+        tokio::time::timeout(Duration::from_secs(5), watched.cancelled())
+            .await
+            .expect("woken by the cancellation");
+        assert!(watched.is_cancelled());
+    }
+
+    #[tokio::test]
+    async fn a_token_cancelled_before_it_is_watched_is_seen_at_once() {
+        let token = CancellationToken::new();
+        token.cancel();
+        let mut watched = Watched::new(&token);
+        assert!(watched.is_cancelled());
+        let mut again = Watched::new(&token);
+        tokio::time::timeout(Duration::from_secs(5), again.cancelled())
+            .await
+            .expect("ready");
+        assert!(again.is_cancelled());
+    }
+
+    #[test]
+    fn a_gate_polls_its_wait_again_only_after_a_wake() {
+        let notify = Arc::new(tokio::sync::Notify::new());
+        let mut wait = Box::pin(Arc::clone(&notify).notified_owned());
+        let mut gate = Gate::default();
+        let mut polls = 0;
+        let mut look = || {
+            gate.poll(&mut Context::from_waker(Waker::noop()), |cx| {
+                polls += 1;
+                wait.as_mut().poll(cx)
+            })
+        };
+        assert!(look().is_pending());
+        assert!(look().is_pending(), "not woken: not polled");
+        notify.notify_waiters();
+        assert!(look().is_ready());
+        assert_eq!(polls, 2, "the second look did not poll");
+    }
+}
