@@ -13,17 +13,82 @@ use rustc_hash::FxHashMap;
 /// insert per key and no per-key eviction, which matters on the hot path.
 #[derive(Debug, Clone)]
 pub struct Recent<K, V> {
-    young: FxHashMap<K, V>,
-    old: FxHashMap<K, V>,
+    young: Generation<K, V>,
+    old: Generation<K, V>,
     window: usize,
+}
+
+/// One generation's keys: those that came in increasing order in a vector (an append to
+/// insert; a comparison with the last, or a binary search, to look up: no cache miss per key
+/// as a large hash map has), the others in a hash map.
+#[derive(Debug, Clone)]
+struct Generation<K, V> {
+    ordered: Vec<(K, V)>,
+    hashed: FxHashMap<K, V>,
+}
+
+impl<K: Hash + Ord, V> Generation<K, V> {
+    fn get(&self, key: &K) -> Option<&V> {
+        let in_order = match self.ordered.last() {
+            Some((last, value)) if last == key => return Some(value),
+            Some((last, _)) if last > key => self
+                .ordered
+                .binary_search_by(|(k, _)| k.cmp(key))
+                .ok()
+                .map(|at| &self.ordered[at].1),
+            _ => None,
+        };
+        match in_order {
+            Some(value) => Some(value),
+            None if self.hashed.is_empty() => None,
+            None => self.hashed.get(key),
+        }
+    }
+
+    fn insert(&mut self, key: K, value: V) {
+        match self.ordered.last() {
+            Some((last, _)) if *last >= key => {
+                self.hashed.insert(key, value);
+            }
+            _ => self.ordered.push((key, value)),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.ordered.len() + self.hashed.len()
+    }
+
+    fn clear(&mut self) {
+        self.ordered.clear();
+        self.hashed.clear();
+    }
+}
+
+impl<K, V> Default for Generation<K, V> {
+    fn default() -> Self {
+        Generation {
+            ordered: Vec::new(),
+            hashed: FxHashMap::default(),
+        }
+    }
+}
+
+/// Hashed in key order, however its keys were filled in.
+impl<K: Hash + Ord, V: Hash> Hash for Generation<K, V> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        let mut entries: Vec<(&K, &V)> = self.ordered.iter().map(|(k, v)| (k, v)).collect();
+        entries.extend(self.hashed.iter());
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        entries.hash(state);
+    }
 }
 
 /// Hashed by what it remembers, each generation in key order (so equal memories hash alike
 /// however they were filled), and its window.
 impl<K: Hash + Ord, V: Hash> Hash for Recent<K, V> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        hash_sorted(&self.young, state);
-        hash_sorted(&self.old, state);
+        self.young.hash(state);
+        self.old.hash(state);
         self.window.hash(state);
     }
 }
@@ -38,12 +103,12 @@ pub(crate) fn hash_sorted<K: Hash + Ord, V: Hash, H: std::hash::Hasher>(
     entries.hash(state);
 }
 
-impl<K: Hash + Eq, V> Recent<K, V> {
+impl<K: Hash + Ord, V> Recent<K, V> {
     /// `window` 0 remembers nothing.
     pub fn new(window: usize) -> Self {
         Recent {
-            young: FxHashMap::default(),
-            old: FxHashMap::default(),
+            young: Generation::default(),
+            old: Generation::default(),
             window,
         }
     }
@@ -105,6 +170,36 @@ mod tests {
         recent.insert("c", 3);
         assert_eq!(recent.get(&"a"), Some(&1), "in the old generation");
         assert_eq!(recent.get(&"c"), Some(&3), "in the young one");
+    }
+
+    #[test]
+    fn keys_out_of_order_are_remembered_as_those_in_order() {
+        let mut recent = Recent::new(100);
+        let keys = [5, 9, 7, 12, 1, 12_000, 8, 13];
+        for key in keys {
+            recent.insert(key, key * 2);
+        }
+        for key in keys {
+            assert_eq!(recent.get(&key), Some(&(key * 2)), "{key}");
+        }
+        for absent in [0, 2, 6, 10, 11, 14, 11_999, 12_001] {
+            assert!(!recent.contains(&absent), "{absent}");
+        }
+        assert_eq!(recent.len(), keys.len());
+    }
+
+    #[test]
+    fn equal_memories_hash_alike_however_they_were_filled() {
+        use std::hash::{BuildHasher, BuildHasherDefault};
+        let hash = |keys: &[u64]| {
+            let mut recent = Recent::new(10);
+            for key in keys {
+                recent.insert(*key, ());
+            }
+            BuildHasherDefault::<rustc_hash::FxHasher>::default().hash_one(&recent)
+        };
+        assert_eq!(hash(&[1, 2, 3]), hash(&[3, 1, 2]));
+        assert_ne!(hash(&[1, 2, 3]), hash(&[1, 2, 4]));
     }
 
     #[test]

@@ -29,10 +29,6 @@ pub struct Inbox<K: crate::name::Name, T> {
     /// Finished instances that are pinned: remembered until their last scheduled delivery is
     /// handled, whatever the window.
     finished_pinned: FxHashSet<InstanceId>,
-    /// The highest id that ever finished here: an instance above it cannot have finished, so
-    /// with ids that grow (as order ids do) a new instance is known new without a look into
-    /// the finished memory, whose lookups miss the cache. (A shortcut only: not hashed.)
-    highest_finished: Option<InstanceId>,
 }
 
 #[derive(Debug, Clone, Hash)]
@@ -63,7 +59,6 @@ impl<K: crate::name::Name, T: Default> Inbox<K, T> {
             finished: Recent::new(window),
             pinned: FxHashMap::default(),
             finished_pinned: FxHashSet::default(),
-            highest_finished: None,
         }
     }
 
@@ -85,13 +80,7 @@ impl<K: crate::name::Name, T: Default> Inbox<K, T> {
     }
 
     fn is_finished(&self, order_id: InstanceId) -> bool {
-        self.may_have_finished(order_id)
-            && is_finished(&self.finished, &self.finished_pinned, order_id)
-    }
-
-    fn may_have_finished(&self, order_id: InstanceId) -> bool {
-        self.highest_finished
-            .is_some_and(|highest| order_id <= highest)
+        is_finished(&self.finished, &self.finished_pinned, order_id)
     }
 
     /// Records the delivery of event `kind` of `order_id` and returns the instance's state;
@@ -99,12 +88,7 @@ impl<K: crate::name::Name, T: Default> Inbox<K, T> {
     pub fn take(&mut self, order_id: InstanceId, kind: K) -> Option<&mut T> {
         let record = match self.live.entry(order_id) {
             Entry::Occupied(record) => record.into_mut(),
-            Entry::Vacant(_)
-                if self
-                    .highest_finished
-                    .is_some_and(|highest| order_id <= highest)
-                    && is_finished(&self.finished, &self.finished_pinned, order_id) =>
-            {
+            Entry::Vacant(_) if is_finished(&self.finished, &self.finished_pinned, order_id) => {
                 return None
             }
             Entry::Vacant(slot) => slot.insert(Record {
@@ -131,7 +115,6 @@ impl<K: crate::name::Name, T: Default> Inbox<K, T> {
     pub fn finish(&mut self, order_id: InstanceId) {
         self.live.remove(&order_id);
         self.finished.insert(order_id, ());
-        self.highest_finished = self.highest_finished.max(Some(order_id));
         if !self.pinned.is_empty() && self.pinned.contains_key(&order_id) {
             self.finished_pinned.insert(order_id);
         }
@@ -333,7 +316,7 @@ mod tests {
         InstanceId::new(n).expect("valid id")
     }
 
-    /// Ids that grow skip the finished memory; ids that do not are still looked up in it.
+    /// Ids that grow are remembered in order; ids that do not, as well.
     #[test]
     fn finished_instances_are_known_whatever_order_their_ids_come_in() {
         let mut inbox: Inbox<Kind, ()> = Inbox::new(100);

@@ -46,6 +46,9 @@ pub struct Worker<C: Choreography, S: Service<C>> {
     /// `S::SUBSCRIBES` and `S::PUBLISHES` as bit sets, checked on every event.
     subscribes: Kinds<C::Kind>,
     publishes: Kinds<C::Kind>,
+    /// What the service takes from the bus: what it subscribes to, and the terminal kinds (by
+    /// which it forgets an instance). Anything else is passed over as it comes.
+    takes: Kinds<C::Kind>,
     /// The event being handled. Set before handling starts and cleared once it is done, so an
     /// event interrupted by a crash is delivered again after the restart. (Kept only when
     /// crashes are simulated: nothing else panics on purpose.)
@@ -130,6 +133,13 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
             events,
             subscribes: Kinds::of(S::SUBSCRIBES),
             publishes: Kinds::of(S::PUBLISHES),
+            takes: Kinds::of(S::SUBSCRIBES).union(Kinds::of(
+                &C::Kind::ALL
+                    .iter()
+                    .copied()
+                    .filter(|kind| C::outcome(*kind).is_some())
+                    .collect::<Vec<_>>(),
+            )),
             in_hand: None,
             may_crash: !(sim.faults.crash.is_zero()
                 && sim.faults.crash_after_publish.is_zero()
@@ -218,10 +228,16 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                     }
                 }
             };
-            if !self.routes {
-                return Ok(Some(self.hold(received)));
-            }
-            if let Some(envelope) = self.route(received) {
+            let envelope = match self.routes {
+                false => received,
+                true => match self.route(received) {
+                    Some(envelope) => envelope,
+                    None => continue,
+                },
+            };
+            // What `handle` would pass over (see `decide`) is passed over here, without the
+            // round trip.
+            if self.takes.contains(envelope.kind()) {
                 return Ok(Some(self.hold(envelope)));
             }
         }
