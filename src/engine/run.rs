@@ -334,8 +334,7 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
 
     /// Admits orders that have arrived while there is room. Returns when the next order has
     /// not arrived yet, there is no room, or the input is done.
-    fn admit(&mut self, admitting: &mut Watched) -> Result<(), Failure> {
-        let now = Instant::now();
+    fn admit(&mut self, now: Instant, admitting: &mut Watched) -> Result<(), Failure> {
         // The room is measured once, when the first order is ready: it only grows while this
         // loop runs. (The next order is always read, so the caller knows what waits.)
         let mut room = None;
@@ -392,6 +391,9 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
         let mut everything = Watched::new(&interrupt.everything);
         let (mut ended, mut time_up) = (Gate::default(), Gate::default());
         loop {
+            // The clock is read once a step: on the virtual clock time cannot move while the
+            // step runs, and on the real one a few microseconds late does no harm.
+            let now = Instant::now();
             if everything.is_cancelled() {
                 let (_, not_admitted) = self.unfinished();
                 return Some(Failure::Interrupted { not_admitted });
@@ -403,7 +405,7 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
                 self.input_done = true;
                 self.next = None;
             }
-            if let Err(failure) = self.admit(&mut admitting) {
+            if let Err(failure) = self.admit(now, &mut admitting) {
                 return Some(failure);
             }
             if self.input_pending && self.in_flight.is_empty() {
@@ -441,7 +443,7 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
                 }
             }
             if taken > 0 {
-                if Instant::now() >= deadline.deadline() {
+                if now >= deadline.deadline() {
                     return Some(self.deadline_passed(config.run.time_limit));
                 }
                 if taken == BATCH {
@@ -451,7 +453,7 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
             }
             // Waiting for the next order to arrive, or for room on the bus.
             let arrival = self.next.as_ref().map(|(_, arrives)| *arrives);
-            let waiting_for_arrival = arrival.is_some_and(|at| at > Instant::now());
+            let waiting_for_arrival = arrival.is_some_and(|at| at > now);
             let blocked = arrival.is_some() && !waiting_for_arrival;
             if blocked {
                 // Out of room: ask subscribers to say when they consume, then look once more

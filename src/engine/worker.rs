@@ -9,13 +9,15 @@
 //! the recovery a real service gets from its database and its broker's redelivery.
 
 use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use rand::RngExt;
 use rustc_hash::FxHashMap;
 use tokio_util::sync::CancellationToken;
 
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use crate::engine::bus::{Bus, Subscription};
 use crate::engine::choreography::{Choreography, Name};
@@ -320,6 +322,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         envelope: &Envelope<C>,
         bus: &Bus<C>,
         stop: &mut Watched,
+        busy_timer: Pin<&mut Sleep>,
     ) -> Result<bool, ServiceError> {
         let kind = envelope.kind();
         let subscribed = self.subscribes.contains(kind);
@@ -358,10 +361,12 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
             }
             if !busy.is_zero() {
                 self.before_waiting();
+                let mut busy_timer = busy_timer;
+                busy_timer.as_mut().reset(Instant::now() + busy);
                 tokio::select! {
                     biased;
                     () = stop.cancelled() => return Ok(false),
-                    () = tokio::time::sleep(busy) => {}
+                    () = busy_timer => {}
                 }
             }
             tracing::trace!(order_id = %envelope.order_id, id = %envelope.id, ?busy, "handled");
@@ -517,8 +522,14 @@ pub async fn run<C: Choreography, S: Service<C>>(
     // One wait on the token for the task's whole life, looked at cheaply (a wait made afresh
     // at every event, or polled at every wake-up, costs the token's lock).
     let mut stop = Watched::new(&cancel);
+    // One timer for every busy spell, set anew each time: a timer made and dropped per event
+    // costs a handle to the clock, and a lock to take it off the timer wheel.
+    let mut busy_timer = std::pin::pin!(tokio::time::sleep(Duration::ZERO));
     while let Some(envelope) = worker.next(&mut stop, &mut budget).await? {
-        if !worker.handle(&envelope, &bus, &mut stop).await? {
+        if !worker
+            .handle(&envelope, &bus, &mut stop, busy_timer.as_mut())
+            .await?
+        {
             break;
         }
         worker.handled();
