@@ -13,6 +13,7 @@ use crate::engine::stats::Finished;
 use crate::engine::Choreography;
 use crate::engine::Envelope;
 use crate::engine::EventId;
+use crate::engine::Name;
 
 /// How events are written to stdout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -36,8 +37,7 @@ pub struct Writer<C, W: Write> {
     format: Format,
     out: W,
     closed: bool,
-    /// The event's own keys, serialized before they are spliced into the line.
-    scratch: Vec<u8>,
+    json: JsonLines<C>,
     choreography: PhantomData<fn() -> C>,
 }
 
@@ -47,7 +47,7 @@ impl<C: Choreography, W: Write> Writer<C, W> {
             format,
             out,
             closed: false,
-            scratch: Vec::new(),
+            json: JsonLines::default(),
             choreography: PhantomData,
         }
     }
@@ -59,7 +59,7 @@ impl<C: Choreography, W: Write> Writer<C, W> {
     fn write(&mut self, envelope: &Envelope<C>) -> io::Result<()> {
         match self.format {
             Format::Text => C::narrate(envelope, &mut self.out),
-            Format::Json => json_line(envelope, &mut self.out, &mut self.scratch),
+            Format::Json => self.json.write(envelope, &mut self.out),
             Format::None => Ok(()),
         }
     }
@@ -104,58 +104,89 @@ impl<C: Choreography, W: Write> EventSink<C> for Writer<C, W> {
     }
 }
 
-/// Writes `envelope` as the JSON line its derived `Serialize` makes (seq, at_us, id, order_id,
-/// service, cause, then the event's own keys), byte for byte, but directly: the derived form
-/// goes through `#[serde(flatten)]`, which buffers every key of the event as a value first,
-/// and writes the ids through `Display`. `scratch` is reused from line to line.
-pub fn json_line<C: Choreography>(
-    envelope: &Envelope<C>,
-    out: &mut impl Write,
-    scratch: &mut Vec<u8>,
-) -> io::Result<()> {
-    scratch.clear();
-    serde_json::to_writer(&mut *scratch, &envelope.event)?;
-    // An event is a map with its kind's key at least (`#[serde(tag = "event")]`): its keys
-    // follow the envelope's. Anything else is left to the derived form.
-    let Some(keys) = scratch.strip_prefix(b"{").filter(|keys| keys.len() > 1) else {
-        serde_json::to_writer(&mut *out, envelope)?;
-        return out.write_all(b"\n");
-    };
-    let mut digits = itoa::Buffer::new();
-    out.write_all(b"{\"seq\":")?;
-    out.write_all(digits.format(envelope.seq).as_bytes())?;
-    out.write_all(b",\"at_us\":")?;
-    out.write_all(digits.format(envelope.at_us).as_bytes())?;
-    out.write_all(b",\"id\":")?;
-    write_id(&envelope.id, out)?;
-    out.write_all(b",\"order_id\":")?;
-    out.write_all(digits.format(envelope.order_id.get()).as_bytes())?;
-    out.write_all(b",\"service\":")?;
-    serde_json::to_writer(&mut *out, &envelope.service)?;
-    out.write_all(b",\"cause\":")?;
-    match &envelope.cause {
-        Some(cause) => write_id(cause, out)?,
-        None => out.write_all(b"null")?,
-    }
-    out.write_all(b",")?;
-    out.write_all(keys)?;
-    out.write_all(b"\n")
+/// Writes envelopes as the JSON lines their derived `Serialize` makes (seq, at_us, id,
+/// order_id, service, cause, then the event's own keys), byte for byte, but directly: the
+/// derived form goes through `#[serde(flatten)]`, which buffers every key of the event as a
+/// value first, and writes the ids through `Display`. Each kind's and service's JSON is made
+/// once, and a line is put together in one buffer and written at once.
+#[derive(Debug)]
+pub struct JsonLines<C> {
+    /// Each kind's name as it is written inside a JSON string, by [`Name::index`].
+    kinds: Vec<Vec<u8>>,
+    /// Each service as a JSON value, by [`Name::index`].
+    services: Vec<Vec<u8>>,
+    line: Vec<u8>,
+    choreography: PhantomData<fn() -> C>,
 }
 
-/// An event id as its `Serialize` writes it: the string `order.Kind`.
-fn write_id<K: crate::name::Name>(id: &EventId<K>, out: &mut impl Write) -> io::Result<()> {
-    let mut digits = itoa::Buffer::new();
-    let kind = id.kind.name();
-    if kind.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        out.write_all(b"\"")?;
-        out.write_all(digits.format(id.order_id.get()).as_bytes())?;
-        out.write_all(b".")?;
-        out.write_all(kind.as_bytes())?;
-        out.write_all(b"\"")
-    } else {
-        // A name that JSON must escape.
-        serde_json::to_writer(&mut *out, id).map_err(io::Error::from)
+impl<C: Choreography> Default for JsonLines<C> {
+    fn default() -> Self {
+        // A name's JSON string, less its quotes: what it is inside any longer string.
+        let inside = |name: &str| {
+            let quoted = serde_json::to_vec(name).unwrap_or_default();
+            quoted[1..quoted.len().max(2) - 1].to_vec()
+        };
+        let mut kinds = vec![Vec::new(); C::Kind::ALL.len()];
+        for kind in C::Kind::ALL {
+            kinds[kind.index()] = inside(kind.name());
+        }
+        let mut services = vec![Vec::new(); C::Service::ALL.len()];
+        for service in C::Service::ALL {
+            services[service.index()] = serde_json::to_vec(service).unwrap_or_default();
+        }
+        JsonLines {
+            kinds,
+            services,
+            line: Vec::new(),
+            choreography: PhantomData,
+        }
     }
+}
+
+impl<C: Choreography> JsonLines<C> {
+    /// Writes `envelope` as one line to `out`.
+    pub fn write(&mut self, envelope: &Envelope<C>, out: &mut impl Write) -> io::Result<()> {
+        let line = &mut self.line;
+        line.clear();
+        let mut digits = itoa::Buffer::new();
+        line.extend_from_slice(b"{\"seq\":");
+        line.extend_from_slice(digits.format(envelope.seq).as_bytes());
+        line.extend_from_slice(b",\"at_us\":");
+        line.extend_from_slice(digits.format(envelope.at_us).as_bytes());
+        line.extend_from_slice(b",\"id\":");
+        write_id(&self.kinds, &envelope.id, line);
+        line.extend_from_slice(b",\"order_id\":");
+        line.extend_from_slice(digits.format(envelope.order_id.get()).as_bytes());
+        line.extend_from_slice(b",\"service\":");
+        line.extend_from_slice(&self.services[envelope.service.index()]);
+        line.extend_from_slice(b",\"cause\":");
+        match &envelope.cause {
+            Some(cause) => write_id(&self.kinds, cause, line),
+            None => line.extend_from_slice(b"null"),
+        }
+        // An event is a map with its kind's key at least (`#[serde(tag = "event")]`): its
+        // keys follow the envelope's, its `{` made the comma between them. Anything else is
+        // left to the derived form.
+        let keys = line.len();
+        serde_json::to_writer(&mut *line, &envelope.event)?;
+        if line.get(keys) != Some(&b'{') || line.len() - keys < 2 {
+            serde_json::to_writer(&mut *out, envelope)?;
+            return out.write_all(b"\n");
+        }
+        line[keys] = b',';
+        line.push(b'\n');
+        out.write_all(line)
+    }
+}
+
+/// An event id as its `Serialize` writes it: the string `order.Kind` (neither the digits nor
+/// the dot are escaped).
+fn write_id<K: crate::name::Name>(kinds: &[Vec<u8>], id: &EventId<K>, line: &mut Vec<u8>) {
+    line.push(b'"');
+    line.extend_from_slice(itoa::Buffer::new().format(id.order_id.get()).as_bytes());
+    line.push(b'.');
+    line.extend_from_slice(&kinds[id.kind.index()]);
+    line.push(b'"');
 }
 
 /// Whether a progress bar is drawn: only on a terminal stderr, and not when `writes_stdout`

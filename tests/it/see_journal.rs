@@ -148,10 +148,13 @@ async fn json_lines_are_the_derived_serialization_of_every_kind() {
         .await
         .expect("the run finishes");
     let mut seen = std::collections::BTreeSet::new();
-    let (mut line, mut scratch) = (Vec::new(), Vec::new());
+    let (mut line, mut json) = (
+        Vec::new(),
+        choreo::view::output::JsonLines::<Shop>::default(),
+    );
     for envelope in &events {
         line.clear();
-        choreo::view::output::json_line(envelope, &mut line, &mut scratch).expect("written");
+        json.write(envelope, &mut line).expect("written");
         let derived = serde_json::to_string(envelope).expect("serialized") + "\n";
         assert_eq!(String::from_utf8_lossy(&line), derived);
         seen.insert(envelope.kind());
