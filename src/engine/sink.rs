@@ -99,6 +99,9 @@ const AHEAD: usize = 16;
 pub struct OffThread<'scope, C: Choreography> {
     batch: Vec<Handed<C>>,
     to_thread: Option<mpsc::SyncSender<Message<C>>>,
+    /// Batches the thread is done with, emptied, to be filled again: their memory is made
+    /// and freed on the run's thread, not once a batch and across threads.
+    emptied: mpsc::Receiver<Vec<Handed<C>>>,
     thread: Option<std::thread::ScopedJoinHandle<'scope, ()>>,
     /// The thread's first write error, not yet returned.
     failed: Arc<Mutex<Option<io::Error>>>,
@@ -132,6 +135,7 @@ impl<'scope, C: Choreography> OffThread<'scope, C> {
         mut sink: S,
     ) -> io::Result<Self> {
         let (to_thread, from_run) = mpsc::sync_channel::<Message<C>>(AHEAD);
+        let (give_back, emptied) = mpsc::sync_channel::<Vec<Handed<C>>>(AHEAD + 1);
         let failed = Arc::new(Mutex::new(None));
         let has_failed = Arc::new(AtomicBool::new(false));
         let (thread_failed, thread_has_failed) = (Arc::clone(&failed), Arc::clone(&has_failed));
@@ -147,8 +151,8 @@ impl<'scope, C: Choreography> OffThread<'scope, C> {
             .spawn_scoped(scope, move || {
                 for message in from_run {
                     match message {
-                        Message::Batch(batch) => {
-                            for handed in batch {
+                        Message::Batch(mut batch) => {
+                            for handed in batch.drain(..) {
                                 match handed {
                                     Handed::Event(envelope) => {
                                         if let Err(err) = sink.event(&envelope) {
@@ -158,6 +162,8 @@ impl<'scope, C: Choreography> OffThread<'scope, C> {
                                     Handed::Finished(finished) => sink.finished(&finished),
                                 }
                             }
+                            // Dropped instead if the run has enough.
+                            let _ = give_back.try_send(batch);
                         }
                         Message::Flush => {
                             if let Err(err) = sink.flush() {
@@ -173,6 +179,7 @@ impl<'scope, C: Choreography> OffThread<'scope, C> {
         Ok(OffThread {
             batch: Vec::with_capacity(HANDOVER),
             to_thread: Some(to_thread),
+            emptied,
             thread: Some(thread),
             failed,
             has_failed,
@@ -182,7 +189,11 @@ impl<'scope, C: Choreography> OffThread<'scope, C> {
     /// Hands the batch to the thread; the thread's first error, if it has one to tell.
     fn hand_over(&mut self) -> io::Result<()> {
         if !self.batch.is_empty() {
-            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(HANDOVER));
+            let next = self
+                .emptied
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(HANDOVER));
+            let batch = std::mem::replace(&mut self.batch, next);
             let sent = self
                 .to_thread
                 .as_ref()
