@@ -243,6 +243,13 @@ impl<'a> Publisher<'a> {
         self.confirm(give_up).await.map(|_| ())
     }
 
+    /// Forgets the events sent but not confirmed yet: for a service that starts over, and
+    /// decides them again. (Sent in order, they have not left; otherwise the broker may store
+    /// them or not, and drops the ones decided again by their ids if it did.)
+    pub fn forget_unconfirmed(&mut self) {
+        self.sent.clear();
+    }
+
     /// Sends one message; the acknowledgement to wait for, or `None` if it could not be sent.
     async fn post(
         &self,

@@ -104,27 +104,27 @@ pub async fn serve<C: Choreography>(
         served: &mut served,
     };
     let mut connects = connection.connects();
-    let Some(mut next) = handler
-        .resync(config, service, &mut consumer, &subject, &stop)
+    let Some((mut next, mut messages)) = handler
+        .start_over(config, service, &mut consumer, &subject, &stop)
         .await?
     else {
         return Ok(served);
     };
     tracing::info!(service = %service, replayed = handler.served.replayed, "serving");
-    let mut messages = pull_stream(&consumer, settings).await?;
     let most = settings.max_ack_pending as usize;
+    // The broker failed a request on the way (it is going away, or coming back).
+    let mut failed = false;
     loop {
-        if connection.connects() != connects {
-            connects = connection.connects();
-            let Some(resynced) = handler
-                .resync(config, service, &mut consumer, &subject, &stop)
+        if failed || connection.connects() != connects {
+            (connects, failed) = (connection.connects(), false);
+            // What the old pull stream still holds was sent before the broker came back.
+            let Some(started) = handler
+                .start_over(config, service, &mut consumer, &subject, &stop)
                 .await?
             else {
                 break;
             };
-            next = resynced;
-            // What the old pull stream still holds was sent before the broker came back.
-            messages = pull_stream(&consumer, settings).await?;
+            (next, messages) = started;
             continue;
         }
         let received = tokio::select! {
@@ -143,7 +143,10 @@ pub async fn serve<C: Choreography>(
             }
             None => {
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                messages = pull_stream(&consumer, settings).await?;
+                match pull_stream(&consumer, settings).await {
+                    Ok(pulled) => messages = pulled,
+                    Err(err) => failed = broker_failed(err)?,
+                }
                 continue;
             }
         };
@@ -156,19 +159,11 @@ pub async fn serve<C: Choreography>(
             }
         }
         batch.sort_by_key(|message| message.info().map_or(0, |info| info.stream_sequence));
-        for message in &batch {
-            let seq = message.info().map_err(NatsError::broker)?.stream_sequence;
-            // Whatever comes before it in the stream first, read from the stream if the
-            // broker does not deliver it (a gap); a redelivery of one handled is passed over.
-            while next < seq {
-                handler.read_and_handle(next).await?;
-                next += 1;
-            }
-            if seq == next {
-                let envelope = nats::decode::<C>(&message.payload, seq)?;
-                handler.event(&envelope, true).await?;
-                next += 1;
-            }
+        if let Err(err) = handler.batch(&batch, &mut next).await {
+            // Nothing of the batch is acknowledged: it comes again after the service has
+            // started over.
+            failed = broker_failed(err)?;
+            continue;
         }
         if handler.publisher.confirm(&stop).await.is_err() {
             // Stopped while the broker was away: nothing acknowledged, all delivered again.
@@ -186,6 +181,18 @@ pub async fn serve<C: Choreography>(
     let _ = context.client().flush().await;
     tracing::info!(service = %service, handled = served.handled, published = served.published, "stopped");
     Ok(served)
+}
+
+/// `Ok(true)` for a broker's error, which the service outlives by starting over once the
+/// broker answers again; any other error ends it.
+fn broker_failed(err: NatsError) -> Result<bool, NatsError> {
+    match err {
+        NatsError::Broker(err) => {
+            tracing::warn!(%err, "the broker failed a request: starting over");
+            Ok(true)
+        }
+        err => Err(err),
+    }
 }
 
 /// The service as `config` builds it, with no event handled yet.
@@ -229,6 +236,61 @@ struct Handler<'a, C: Choreography> {
 }
 
 impl<C: Choreography> Handler<'_, C> {
+    /// [`Handler::resync`], then pulls the consumer's messages from there: the sequence to go
+    /// on from and the messages; `None` if stopped first. A broker that fails the pull is
+    /// waited for, and the service started over again.
+    async fn start_over(
+        &mut self,
+        config: &Config<C>,
+        service: C::Service,
+        consumer: &mut jetstream::consumer::Consumer<pull::Config>,
+        subject: &str,
+        stop: &CancellationToken,
+    ) -> Result<Option<(u64, pull::Stream)>, NatsError> {
+        let mut backoff = nats::Backoff::starting_at(std::time::Duration::from_millis(100));
+        loop {
+            let Some(next) = self
+                .resync(config, service, consumer, subject, stop)
+                .await?
+            else {
+                return Ok(None);
+            };
+            match pull_stream(consumer, &config.nats).await {
+                Ok(messages) => return Ok(Some((next, messages))),
+                Err(NatsError::Broker(err)) => {
+                    tracing::warn!(%err, "cannot pull from the consumer yet");
+                    if backoff.wait(stop).await.is_err() {
+                        return Ok(None);
+                    }
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Handles a batch of delivered messages, in stream order from `next`: whatever comes
+    /// before one in the stream first, read from the stream if the broker does not deliver it
+    /// (a gap); a redelivery of one handled is passed over.
+    async fn batch(
+        &mut self,
+        batch: &[jetstream::Message],
+        next: &mut u64,
+    ) -> Result<(), NatsError> {
+        for message in batch {
+            let seq = message.info().map_err(NatsError::broker)?.stream_sequence;
+            while *next < seq {
+                self.read_and_handle(*next).await?;
+                *next += 1;
+            }
+            if seq == *next {
+                let envelope = nats::decode::<C>(&message.payload, seq)?;
+                self.event(&envelope, true).await?;
+                *next += 1;
+            }
+        }
+        Ok(())
+    }
+
     /// Starts the service over (see the module documentation): a fresh state, the stream
     /// replayed up to the consumer's ack floor (or the stream's end, if the broker lost its
     /// tail), its last [`REDECIDED`] events with their events published again. Returns the
@@ -268,6 +330,8 @@ impl<C: Choreography> Handler<'_, C> {
         stop: &CancellationToken,
     ) -> Result<Option<u64>, NatsError> {
         self.replica = fresh::<C>(config, service)?;
+        // Decided on the state just dropped; decided again as the stream is replayed.
+        self.publisher.forget_unconfirmed();
         let floor = consumer
             .info()
             .await
