@@ -236,38 +236,6 @@ struct Handler<'a, C: Choreography> {
 }
 
 impl<C: Choreography> Handler<'_, C> {
-    /// [`Handler::resync`], then pulls the consumer's messages from there: the sequence to go
-    /// on from and the messages; `None` if stopped first. A broker that fails the pull is
-    /// waited for, and the service started over again.
-    async fn start_over(
-        &mut self,
-        config: &Config<C>,
-        service: C::Service,
-        consumer: &mut jetstream::consumer::Consumer<pull::Config>,
-        subject: &str,
-        stop: &CancellationToken,
-    ) -> Result<Option<(u64, pull::Stream)>, NatsError> {
-        let mut backoff = nats::Backoff::starting_at(std::time::Duration::from_millis(100));
-        loop {
-            let Some(next) = self
-                .resync(config, service, consumer, subject, stop)
-                .await?
-            else {
-                return Ok(None);
-            };
-            match pull_stream(consumer, &config.nats).await {
-                Ok(messages) => return Ok(Some((next, messages))),
-                Err(NatsError::Broker(err)) => {
-                    tracing::warn!(%err, "cannot pull from the consumer yet");
-                    if backoff.wait(stop).await.is_err() {
-                        return Ok(None);
-                    }
-                }
-                Err(err) => return Err(err),
-            }
-        }
-    }
-
     /// Handles a batch of delivered messages, in stream order from `next`: whatever comes
     /// before one in the stream first, read from the stream if the broker does not deliver it
     /// (a gap); a redelivery of one handled is passed over.
@@ -293,23 +261,30 @@ impl<C: Choreography> Handler<'_, C> {
 
     /// Starts the service over (see the module documentation): a fresh state, the stream
     /// replayed up to the consumer's ack floor (or the stream's end, if the broker lost its
-    /// tail), its last [`REDECIDED`] events with their events published again. Returns the
-    /// sequence to go on from; `None` if stopped first. A broker that fails a request on the
-    /// way (it went away again) is waited for, and the resync begun again.
-    async fn resync(
+    /// tail), its last [`REDECIDED`] events with their events published again, then the
+    /// consumer's messages pulled from there. Returns the sequence to go on from and the
+    /// messages; `None` if stopped first. A broker that fails a request on the way (it went
+    /// away again) is waited for, and the start begun again.
+    async fn start_over(
         &mut self,
         config: &Config<C>,
         service: C::Service,
         consumer: &mut jetstream::consumer::Consumer<pull::Config>,
         subject: &str,
         stop: &CancellationToken,
-    ) -> Result<Option<u64>, NatsError> {
+    ) -> Result<Option<(u64, pull::Stream)>, NatsError> {
         let mut backoff = nats::Backoff::starting_at(std::time::Duration::from_millis(100));
         loop {
-            match self
+            let started = match self
                 .try_resync(config, service, consumer, subject, stop)
                 .await
             {
+                Ok(Some(next)) => pull_stream(consumer, &config.nats)
+                    .await
+                    .map(|messages| Some((next, messages))),
+                stopped_or_failed => stopped_or_failed.map(|_| None),
+            };
+            match started {
                 Err(NatsError::Broker(err)) => {
                     tracing::warn!(%err, "cannot replay the stream yet");
                     if backoff.wait(stop).await.is_err() {
