@@ -136,12 +136,14 @@ pub async fn serve<C: Choreography>(
         };
         let mut batch = match received {
             Some(Ok(message)) => vec![message],
-            Some(Err(err)) => {
-                // Missed heartbeats, a restarting server: the stream goes on or ends.
-                tracing::warn!(%err, "consumer stream");
-                continue;
-            }
-            None => {
+            ended => {
+                // Missed heartbeats (a busy or restarting server), or the end: the pull is
+                // made anew, since a pull that missed its heartbeats may never deliver again.
+                // What the old one had on the way comes again after the ack wait, or is read
+                // from the stream first as a gap.
+                if let Some(Err(err)) = ended {
+                    tracing::warn!(%err, "consumer stream: pulling anew");
+                }
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
                 match pull_stream(&consumer, settings).await {
                     Ok(pulled) => messages = pulled,
