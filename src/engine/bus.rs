@@ -255,7 +255,8 @@ impl<C: Choreography> Bus<C> {
         }
     }
 
-    /// Resolves after some subscriber consumed an event while the flag was set.
+    /// Resolves once every subscriber has consumed what [`Bus::wait_for_room`] asked for (the
+    /// caller looks for room itself after asking, before it waits).
     pub async fn room_freed(&self) {
         self.room.notified().await;
     }
@@ -264,11 +265,12 @@ impl<C: Choreography> Bus<C> {
 /// One subscriber's receiver, its consumption cursor and its name for messages.
 ///
 /// The cursor the supervisor reads is updated only when it matters: while the supervisor
-/// waits for room, on every event (and the supervisor is woken once there is room); otherwise whenever the subscriber finds nothing ready (it
-/// is about to wait) or calls [`Subscription::report`] (before any other wait, and when it
-/// stops). A task on the virtual clock's single thread is always at such a point when the
-/// supervisor runs, so admission sees exactly what it saw with a cursor per event; on the
-/// real clock it may see a few events less room, never more.
+/// waits for room, on every event (and the supervisor is woken once there is room);
+/// otherwise whenever the subscriber finds nothing ready (it is about to wait) or calls
+/// [`Subscription::report`] (before any other wait, and when it stops). A task on the
+/// virtual clock's single thread is always at such a point when the supervisor runs, so
+/// admission sees exactly what it saw with a cursor per event; on the real clock it may see a
+/// few events less room, never more.
 pub struct Subscription<C: Choreography> {
     name: String,
     rx: broadcast::Receiver<Arc<Envelope<C>>>,

@@ -135,13 +135,13 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
             events,
             subscribes: Kinds::of(S::SUBSCRIBES),
             publishes: Kinds::of(S::PUBLISHES),
-            takes: Kinds::of(S::SUBSCRIBES).union(Kinds::of(
-                &C::Kind::ALL
-                    .iter()
-                    .copied()
-                    .filter(|kind| C::outcome(*kind).is_some())
-                    .collect::<Vec<_>>(),
-            )),
+            takes: C::Kind::ALL
+                .iter()
+                .filter(|kind| C::outcome(**kind).is_some())
+                .fold(Kinds::of(S::SUBSCRIBES), |mut takes, terminal| {
+                    takes.insert(*terminal);
+                    takes
+                }),
             in_hand: None,
             may_crash: !(sim.faults.crash.is_zero()
                 && sim.faults.crash_after_publish.is_zero()
@@ -322,7 +322,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         envelope: &Envelope<C>,
         bus: &Bus<C>,
         stop: &mut Watched,
-        busy_timer: Pin<&mut Sleep>,
+        mut busy_timer: Pin<&mut Sleep>,
     ) -> Result<bool, ServiceError> {
         let kind = envelope.kind();
         let subscribed = self.subscribes.contains(kind);
@@ -361,7 +361,6 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
             }
             if !busy.is_zero() {
                 self.before_waiting();
-                let mut busy_timer = busy_timer;
                 busy_timer.as_mut().reset(Instant::now() + busy);
                 tokio::select! {
                     biased;
