@@ -457,6 +457,13 @@ mod tests {
         Config::load(&[], &sets).map_err(|e| e.to_string())
     }
 
+    /// The error a config file's `text` is refused with.
+    fn toml_error(text: &str) -> String {
+        Config::from_toml(text)
+            .expect_err("the config is refused")
+            .to_string()
+    }
+
     #[test]
     fn built_in_defaults_are_the_shipped_file() {
         let config = Config::default();
@@ -515,9 +522,7 @@ mod tests {
     fn a_config_from_text_needs_only_the_keys_it_changes() {
         let config = Config::from_toml("[bus]\ncapacity = 64").expect("valid");
         assert_eq!(config.bus.capacity.get(), 64);
-        let err = Config::from_toml("[bus]\ncapacity = 3")
-            .unwrap_err()
-            .to_string();
+        let err = toml_error("[bus]\ncapacity = 3");
         assert_eq!(
             err,
             "config key `bus.capacity` (config text): capacity (at least the most events one order can cause) must be a whole number from 7 to 1048576, got 3"
@@ -570,11 +575,9 @@ mod tests {
     #[test]
     fn an_id_key_is_refused_unless_written_as_choreo_writes_it() {
         for key in ["0101", "+101", "101.0"] {
-            let err = Config::from_toml(&format!(
+            let err = toml_error(&format!(
                 "[products.\"{key}\"]\nname = \"W\"\nprice_cents = 1\nstock = 1"
-            ))
-            .unwrap_err()
-            .to_string();
+            ));
             assert!(err.starts_with("config key `products`"), "{key}: {err}");
             assert!(err.contains(&format!("`{key}`")), "{key}: {err}");
         }
@@ -638,13 +641,9 @@ mod tests {
     fn a_number_is_shown_as_written() {
         let err = load_with(&["bus.capacity=0x1"]).unwrap_err();
         assert!(err.ends_with("got 0x1"), "{err}");
-        let err = Config::from_toml("[bus]\ncapacity = 2")
-            .unwrap_err()
-            .to_string();
+        let err = toml_error("[bus]\ncapacity = 2");
         assert!(err.ends_with("got 2"), "{err}");
-        let err = Config::from_toml("[bus]\ncapacity = 0x3 # hex")
-            .unwrap_err()
-            .to_string();
+        let err = toml_error("[bus]\ncapacity = 0x3 # hex");
         assert!(err.ends_with("got 0x3"), "{err}");
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("c.toml");
@@ -663,14 +662,9 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.ends_with("got -1_000.0"), "{err}");
-        let err =
-            Config::from_toml("[simulation]\nlatency.payment = { model = \"fixed\", ms = -1e3 }")
-                .unwrap_err()
-                .to_string();
+        let err = toml_error("[simulation]\nlatency.payment = { model = \"fixed\", ms = -1e3 }");
         assert!(err.ends_with("got -1e3"), "{err}");
-        let err = Config::from_toml("[products.101]\nstock = 1_000_000_000_000_000_000_000")
-            .unwrap_err()
-            .to_string();
+        let err = toml_error("[products.101]\nstock = 1_000_000_000_000_000_000_000");
         assert!(
             err.contains("2:9: a whole number beyond what TOML holds (1_000_000_000_000_000_000_000): at most 9223372036854775807"),
             "{err}"

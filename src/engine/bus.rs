@@ -385,6 +385,14 @@ mod tests {
         Signal::Done
     }
 
+    /// Publishes one event for each instance of `ids`.
+    fn publish(bus: &Bus<Tiny>, ids: std::ops::RangeInclusive<u64>) {
+        for n in ids {
+            bus.publish(id(n), Node::Only, None, created())
+                .expect("publish");
+        }
+    }
+
     fn bus(capacity: usize) -> Arc<Bus<Tiny>> {
         Arc::new(Bus::new(Capacity::new(capacity).expect("valid capacity")))
     }
@@ -394,10 +402,7 @@ mod tests {
         let bus = bus(16);
         let mut a = bus.subscribe("a").expect("subscribe");
         let mut b = bus.subscribe("b").expect("subscribe");
-        for n in 1..=3 {
-            bus.publish(id(n), Node::Only, None, created())
-                .expect("publish");
-        }
+        publish(&bus, 1..=3);
         for sub in [&mut a, &mut b] {
             for expected in 0..3 {
                 let envelope = sub.recv().await.expect("event");
@@ -418,10 +423,7 @@ mod tests {
     async fn while_the_supervisor_waits_for_room_every_event_counts_at_once() {
         let bus = bus(16);
         let mut a = bus.subscribe("a").expect("subscribe");
-        for n in 1..=3 {
-            bus.publish(id(n), Node::Only, None, created())
-                .expect("publish");
-        }
+        publish(&bus, 1..=3);
         a.recv().await.expect("event");
         bus.wait_for_room(2);
         a.recv().await.expect("event");
@@ -441,10 +443,7 @@ mod tests {
         let bus = bus(16);
         let mut a = bus.subscribe("a").expect("subscribe");
         let mut b = bus.subscribe("b").expect("subscribe");
-        for n in 1..=4 {
-            bus.publish(id(n), Node::Only, None, created())
-                .expect("publish");
-        }
+        publish(&bus, 1..=4);
         let woken = |bus: &Arc<Bus<Tiny>>| {
             let bus = Arc::clone(bus);
             async move {
@@ -467,10 +466,7 @@ mod tests {
     async fn lag_is_an_error_and_counted() {
         let bus = bus(8);
         let mut slow = bus.subscribe("slow").expect("subscribe");
-        for n in 1..=14 {
-            bus.publish(id(n), Node::Only, None, created())
-                .expect("publish");
-        }
+        publish(&bus, 1..=14);
         let err = slow.recv().await.expect_err("lagged");
         assert_eq!(
             err,
@@ -487,16 +483,10 @@ mod tests {
         let bus = bus(8);
         let mut early = bus.subscribe("early").expect("subscribe");
         let mut late = bus.subscribe("late").expect("subscribe");
-        for n in 1..=10 {
-            bus.publish(id(n), Node::Only, None, created())
-                .expect("publish");
-        }
+        publish(&bus, 1..=10);
         // `early` lost seqs 0 and 1; `late` will lose 0..=5 once 4 more are published.
         assert!(early.recv().await.is_err());
-        for n in 11..=14 {
-            bus.publish(id(n), Node::Only, None, created())
-                .expect("publish");
-        }
+        publish(&bus, 11..=14);
         assert!(late.recv().await.is_err());
         assert_eq!(bus.lost_events(), 6, "seqs 0 to 5, once each");
     }

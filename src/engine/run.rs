@@ -293,8 +293,8 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
             return None;
         }
         if self.next.is_none() && !self.input_done {
-            // With nothing in flight there is nothing else to do: wait for the input here,
-            // where (on the virtual clock) time cannot pass.
+            // Looked at without a waker: a live input with nothing yet is waited for in
+            // `drive`, alongside everything else (or alone, with nothing in flight).
             let polled = self
                 .orders
                 .poll_next(&mut Context::from_waker(std::task::Waker::noop()));

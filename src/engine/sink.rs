@@ -62,20 +62,23 @@ impl<C: Choreography> EventSink<C> for Fanout<'_, C> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        let mut first_error = None;
-        for sink in self.0.iter_mut() {
-            if let Err(err) = sink.flush() {
-                first_error.get_or_insert(err);
-            }
-        }
-        first_error.map_or(Ok(()), Err)
+        self.each(|sink| sink.flush())
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        // Every sink is finished, even after one fails: a journal must be flushed.
+        self.each(|sink| sink.finish())
+    }
+}
+
+impl<C: Choreography> Fanout<'_, C> {
+    /// `act` on every sink, even after one fails (a journal must be flushed); the first error.
+    fn each(
+        &mut self,
+        mut act: impl FnMut(&mut (dyn EventSink<C> + Send)) -> io::Result<()>,
+    ) -> io::Result<()> {
         let mut first_error = None;
         for sink in self.0.iter_mut() {
-            if let Err(err) = sink.finish() {
+            if let Err(err) = act(&mut **sink) {
                 first_error.get_or_insert(err);
             }
         }

@@ -297,10 +297,7 @@ impl OrderFileError {
             }
             _ => as_written(
                 message,
-                &number_before(source, err.line(), err.column())
-                    .map(str::to_owned)
-                    .into_iter()
-                    .collect::<Vec<_>>(),
+                number_before(source, err.line(), err.column()).as_slice(),
             ),
         };
         // serde_json says column 0 for "before the line's first character".
@@ -335,7 +332,7 @@ fn number_before(source: &[u8], line: usize, column: usize) -> Option<&str> {
 
 /// A message ending `got <number>` shows the number as the input wrote it, where that
 /// differs from the converted value (`got 1e2`, not `got 100.0`).
-pub fn as_written(message: String, written: &[String]) -> String {
+pub fn as_written(message: String, written: &[impl AsRef<str>]) -> String {
     let Some((head, got)) = message.rsplit_once(", got ") else {
         return message;
     };
@@ -356,6 +353,7 @@ pub fn as_written(message: String, written: &[String]) -> String {
     // Of the numbers written, the one that is the number converted.
     let Some(token) = written
         .iter()
+        .map(AsRef::as_ref)
         .find(|token| matches!((value(got), value(token)), (Some(a), Some(b)) if a == b))
     else {
         return message;
