@@ -23,8 +23,6 @@ pub struct Gate {
     waker: Waker,
     /// The wait has been polled and is registered with `waker`.
     primed: bool,
-    /// The task's waker as `woken` has it: registered again only when it changes.
-    task: Option<Waker>,
 }
 
 #[derive(Debug, Default)]
@@ -51,7 +49,6 @@ impl Default for Gate {
             waker: Waker::from(Arc::clone(&woken)),
             woken,
             primed: false,
-            task: None,
         }
     }
 }
@@ -65,14 +62,12 @@ impl Gate {
         cx: &mut Context<'_>,
         poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
     ) -> Poll<T> {
-        if !self
-            .task
-            .as_ref()
-            .is_some_and(|task| task.will_wake(cx.waker()))
-        {
-            self.woken.task.register(cx.waker());
-            self.task = Some(cx.waker().clone());
-        }
+        // Registered at every poll, before the flag is looked at: a wake takes the waker out
+        // of `woken.task` (`AtomicWaker::wake`), so a registration kept from an earlier poll
+        // may be gone, and a wake that came between a look at the flag and a registration
+        // would be lost. (Registering the same waker again is two atomic operations and no
+        // clone.)
+        self.woken.task.register(cx.waker());
         if self.primed && !self.woken.flag.swap(false, Ordering::SeqCst) {
             return Poll::Pending;
         }
@@ -168,6 +163,40 @@ mod tests {
             .await
             .expect("ready");
         assert!(again.is_cancelled());
+    }
+
+    /// Counts the wake-ups of the task that polls a gate.
+    #[derive(Default)]
+    struct Wakes(std::sync::atomic::AtomicUsize);
+
+    impl Wake for Wakes {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    /// The lost wake-up behind `--clock real` stalls: the supervisor's gate on its task set
+    /// woke it for the first crash of a run and never again.
+    #[test]
+    fn a_gate_wakes_its_task_at_every_wake_of_its_wait_not_only_the_first() {
+        let wakes = Arc::new(Wakes::default());
+        let task = Waker::from(Arc::clone(&wakes));
+        // A wait that is never ready and keeps the waker it was last polled with.
+        let mut registered: Option<Waker> = None;
+        let mut gate = Gate::default();
+        for round in 1..=3 {
+            let polled = gate.poll(&mut Context::from_waker(&task), |cx| {
+                registered = Some(cx.waker().clone());
+                Poll::<()>::Pending
+            });
+            assert!(polled.is_pending());
+            registered.take().expect("polled after a wake").wake();
+            assert_eq!(
+                wakes.0.load(Ordering::SeqCst),
+                round,
+                "woken at wake {round}"
+            );
+        }
     }
 
     #[test]
