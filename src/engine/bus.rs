@@ -14,11 +14,11 @@ use tokio::sync::broadcast::{
     self,
     error::{RecvError, TryRecvError},
 };
-use tokio::sync::Notify;
 
 use crate::engine::choreography::Choreography;
 use crate::engine::choreography::{Envelope, EventId};
 use crate::engine::config::Capacity;
+use crate::engine::protocol::{Cursor, Room};
 use crate::input::InstanceId;
 use crate::recent::Recent;
 
@@ -34,9 +34,6 @@ pub enum BusError {
     NoSubscribers,
 }
 
-/// The bus's `room_at` when the supervisor is not waiting for room.
-const NOT_WAITING: u64 = u64::MAX;
-
 /// The shared bus. Cheap to share behind an `Arc`; publishing takes `&self`.
 pub struct Bus<C: Choreography> {
     tx: broadcast::Sender<Arc<Envelope<C>>>,
@@ -44,16 +41,13 @@ pub struct Bus<C: Choreography> {
     /// subscriber sees `seq` 0, 1, 2, ... with no gaps unless it lagged.
     next_seq: Mutex<u64>,
     capacity: Capacity,
-    /// Events consumed by each subscriber, in subscription order.
-    cursors: Mutex<Vec<Arc<AtomicU64>>>,
+    /// Each subscriber's consumption cursor, and the supervisor's wait for room (a protocol
+    /// of its own, model-checked: see [`Room`]).
+    room: Room,
+    /// Each subscriber's name, in subscription order.
+    subscribers: Mutex<Vec<String>>,
     /// The sequence numbers lost to lag, a range per lag, as `[from, to)`.
     lost: Mutex<Vec<(u64, u64)>>,
-    /// While the supervisor waits for a slow subscriber to make room: the slowest consumed
-    /// count at which there is room ([`NOT_WAITING`] otherwise). Subscribers then tell their
-    /// cursor after each event they consume, and wake it through `room` once every cursor has
-    /// reached it: a wake-up for a consumption that makes no room would only cost it a look.
-    room_at: AtomicU64,
-    room: Notify,
     /// Time 0 of the run, for the envelopes' `at_us` (Tokio's clock: simulated when paused).
     started: tokio::time::Instant,
     /// The ids of the latest events published, with their sequence numbers, when services
@@ -72,10 +66,9 @@ impl<C: Choreography> Bus<C> {
             tx,
             next_seq: Mutex::new(0),
             capacity,
-            cursors: Mutex::new(Vec::new()),
+            room: Room::default(),
+            subscribers: Mutex::new(Vec::new()),
             lost: Mutex::new(Vec::new()),
-            room_at: AtomicU64::new(NOT_WAITING),
-            room: Notify::new(),
             started: tokio::time::Instant::now(),
             published_ids: None,
             republished: AtomicU64::new(0),
@@ -116,18 +109,17 @@ impl<C: Choreography> Bus<C> {
         if *seq > 0 {
             return Err(BusError::LateSubscriber { subscriber: name });
         }
-        let cursor = Arc::new(AtomicU64::new(0));
-        self.cursors
+        let cursor = self.room.cursor();
+        self.subscribers
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(Arc::clone(&cursor));
+            .push(name.clone());
         let rx = self.tx.subscribe();
         drop(seq);
         Ok(Subscription {
             name,
             rx,
             cursor,
-            consumed: 0,
             bus: Arc::clone(self),
         })
     }
@@ -201,12 +193,18 @@ impl<C: Choreography> Bus<C> {
 
     /// How many events the slowest subscriber has consumed.
     pub fn slowest_consumed(&self) -> u64 {
-        let cursors = self.cursors.lock().unwrap_or_else(PoisonError::into_inner);
-        cursors
-            .iter()
-            .map(|c| c.load(Ordering::SeqCst))
-            .min()
-            .unwrap_or(0)
+        self.room.slowest_consumed()
+    }
+
+    /// How many events the subscriber named `name` has told it consumed (see
+    /// [`Subscription`]: exact for one that waits), if there is one.
+    pub fn consumed_by(&self, name: &str) -> Option<u64> {
+        let subscribers = self
+            .subscribers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let index = subscribers.iter().position(|s| s == name)?;
+        self.room.consumed_by(index)
     }
 
     /// Events that some subscriber lost to lag so far, each counted once however many
@@ -230,35 +228,21 @@ impl<C: Choreography> Bus<C> {
     }
 
     /// Asks subscribers to signal [`Bus::room_freed`] as soon as the slowest of them has
-    /// consumed `at` events.
-    ///
-    /// Protocol: set it, check for room again, and only then wait. A subscriber advances its
-    /// cursor before reading the threshold (both `SeqCst`), so either the check sees the new
-    /// cursor or the subscriber sees the threshold (and the last cursor to move sees every
-    /// other); `Notify` keeps the wake-up if nobody waits yet.
+    /// consumed `at` events; the caller looks for room once more before it waits (see
+    /// [`Room::wait_for_room`]).
     pub fn wait_for_room(&self, at: u64) {
-        self.room_at.store(at, Ordering::SeqCst);
+        self.room.wait_for_room(at);
     }
 
     /// Stops asking (see [`Bus::wait_for_room`]).
     pub fn stop_waiting_for_room(&self) {
-        self.room_at.store(NOT_WAITING, Ordering::SeqCst);
-    }
-
-    /// A subscriber has told its cursor, `consumed`: wakes the supervisor if it waits for room
-    /// and every subscriber has now consumed enough.
-    #[inline]
-    fn told(&self, consumed: u64) {
-        let at = self.room_at.load(Ordering::SeqCst);
-        if at != NOT_WAITING && consumed >= at && self.slowest_consumed() >= at {
-            self.room.notify_one();
-        }
+        self.room.stop_waiting_for_room();
     }
 
     /// Resolves once every subscriber has consumed what [`Bus::wait_for_room`] asked for (the
     /// caller looks for room itself after asking, before it waits).
     pub async fn room_freed(&self) {
-        self.room.notified().await;
+        self.room.freed().notified().await;
     }
 }
 
@@ -274,9 +258,7 @@ impl<C: Choreography> Bus<C> {
 pub struct Subscription<C: Choreography> {
     name: String,
     rx: broadcast::Receiver<Arc<Envelope<C>>>,
-    cursor: Arc<AtomicU64>,
-    /// Events consumed, of which `cursor` has been told as of the last report.
-    consumed: u64,
+    cursor: Cursor,
     bus: Arc<Bus<C>>,
 }
 
@@ -284,7 +266,7 @@ impl<C: Choreography> std::fmt::Debug for Subscription<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Subscription")
             .field("name", &self.name)
-            .field("consumed", &self.consumed)
+            .field("consumed", &self.cursor.count())
             .finish_non_exhaustive()
     }
 }
@@ -321,21 +303,14 @@ impl<C: Choreography> Subscription<C> {
     /// Counts the event, and if the supervisor waits for room, tells it at once.
     #[inline]
     fn consumed(&mut self, envelope: Arc<Envelope<C>>) -> Arc<Envelope<C>> {
-        self.consumed += 1;
-        if self.bus.room_at.load(Ordering::SeqCst) != NOT_WAITING {
-            self.cursor.store(self.consumed, Ordering::SeqCst);
-            self.bus.told(self.consumed);
-        }
+        self.cursor.consumed(&self.bus.room);
         envelope
     }
 
     /// Tells the supervisor how far this subscriber has consumed: call it before waiting on
     /// anything but the bus, so admission never waits on a count the subscriber has not told.
     pub fn report(&mut self) {
-        if self.cursor.load(Ordering::Relaxed) != self.consumed {
-            self.cursor.store(self.consumed, Ordering::SeqCst);
-            self.bus.told(self.consumed);
-        }
+        self.cursor.report(&self.bus.room);
     }
 
     /// Records the `lost` events as lost and says so.
@@ -343,7 +318,7 @@ impl<C: Choreography> Subscription<C> {
         // The receiver had taken everything before its cursor: the lost events are the `lost`
         // sequence numbers from there.
         self.report();
-        let from = self.consumed;
+        let from = self.cursor.count();
         self.bus
             .lost
             .lock()

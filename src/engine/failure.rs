@@ -76,13 +76,15 @@ fn describe(failures: &[Failure], f: &mut fmt::Formatter<'_>) -> fmt::Result {
 
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
-    #[error("time limit of {} reached; {}", humantime::format_duration(*limit), Unfinished(unfinished, *not_admitted))]
+    #[error("time limit of {} reached; {}{}", humantime::format_duration(*limit), Unfinished(unfinished, *not_admitted), stall)]
     TimeLimit {
         limit: Duration,
         /// Admitted orders that had not finished, in id order.
         unfinished: Vec<InstanceId>,
         /// Orders never admitted.
         not_admitted: u64,
+        /// What the first few unfinished orders wait for, where the run can tell.
+        stall: Stall,
     },
     #[error("simulated time reached {}, as far as Tokio's clock goes; the run cannot be simulated past it (arrivals and latencies that far apart are out of range)", humantime::format_duration(Duration::from_secs(reached.as_secs())))]
     Horizon { reached: Duration },
@@ -134,12 +136,78 @@ pub enum Failure {
     Transport(String),
 }
 
+/// Where a run stopped with instances unfinished stood: what the first few of them wait
+/// for, and how far each service had read the bus. A stall names the services that hold it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stall {
+    pub orders: Vec<Waiting>,
+    /// Each service with the events it had read (told before it waits, so exact for a
+    /// service that waits), in the choreography's order.
+    pub read: Vec<(&'static str, u64)>,
+    /// Events published on the bus in all.
+    pub published: u64,
+}
+
+/// What an unfinished instance waits for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Waiting {
+    pub order_id: InstanceId,
+    /// Its last event observed, as an id (`7.InventoryChecked`), and that event's sequence
+    /// number on the bus; `None` if none was observed yet.
+    pub last: Option<(String, u64)>,
+    /// The services subscribed to that event's kind.
+    pub reacting: Vec<&'static str>,
+    /// Those of them that had not read it.
+    pub unread_by: Vec<&'static str>,
+}
+
+impl fmt::Display for Waiting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Some((last, seq)) = &self.last else {
+            return write!(f, "order {} with no event observed", self.order_id);
+        };
+        write!(f, "order {} after {last} (event {seq})", self.order_id)?;
+        match (self.reacting.is_empty(), self.unread_by.as_slice()) {
+            (true, _) => f.write_str(", which no service reacts to"),
+            (false, []) => write!(
+                f,
+                ", read by {} (busy with it, or it decided nothing)",
+                self.reacting.join(" and ")
+            ),
+            (false, unread_by) => write!(f, ", not yet read by {}", unread_by.join(" and ")),
+        }
+    }
+}
+
+impl fmt::Display for Stall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.orders.is_empty() {
+            return Ok(());
+        }
+        for (i, waiting) in self.orders.iter().enumerate() {
+            f.write_str(if i == 0 { "; waiting: " } else { "; " })?;
+            write!(f, "{waiting}")?;
+        }
+        f.write_str("; events read of ")?;
+        write!(f, "{}: ", self.published)?;
+        for (i, (service, read)) in self.read.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{service} {read}")?;
+        }
+        Ok(())
+    }
+}
+
 /// Lists unfinished orders, the first few by id.
 struct Unfinished<'a>(&'a [InstanceId], u64);
 
+/// Unfinished orders named in a message; the rest are counted.
+pub(crate) const SHOWN: usize = 10;
+
 impl fmt::Display for Unfinished<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const SHOWN: usize = 10;
         let Unfinished(ids, not_admitted) = *self;
         write!(
             f,

@@ -8,77 +8,13 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 
-use futures_util::task::AtomicWaker;
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-/// Polls a wait only when it has woken since it was last polled (or has never been).
-#[derive(Debug)]
-pub struct Gate {
-    woken: Arc<Woken>,
-    /// What the wait is polled with: wakes `woken`, which wakes the task.
-    waker: Waker,
-    /// The wait has been polled and is registered with `waker`.
-    primed: bool,
-}
-
-#[derive(Debug, Default)]
-struct Woken {
-    flag: AtomicBool,
-    task: AtomicWaker,
-}
-
-impl Wake for Woken {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.flag.store(true, Ordering::SeqCst);
-        self.task.wake();
-    }
-}
-
-impl Default for Gate {
-    fn default() -> Self {
-        let woken = Arc::new(Woken::default());
-        Gate {
-            waker: Waker::from(Arc::clone(&woken)),
-            woken,
-            primed: false,
-        }
-    }
-}
-
-impl Gate {
-    /// `poll` (a wait's poll function), unless the wait has not woken since its last
-    /// `Pending`: then `Pending` without polling it. The task is woken as the wait would wake
-    /// it. After a `Ready`, the next call polls again (the wait may have more).
-    pub fn poll<T>(
-        &mut self,
-        cx: &mut Context<'_>,
-        poll: impl FnOnce(&mut Context<'_>) -> Poll<T>,
-    ) -> Poll<T> {
-        // Registered at every poll, before the flag is looked at: a wake takes the waker out
-        // of `woken.task` (`AtomicWaker::wake`), so a registration kept from an earlier poll
-        // may be gone, and a wake that came between a look at the flag and a registration
-        // would be lost. (Registering the same waker again is two atomic operations and no
-        // clone.)
-        self.woken.task.register(cx.waker());
-        if self.primed && !self.woken.flag.swap(false, Ordering::SeqCst) {
-            return Poll::Pending;
-        }
-        self.primed = true;
-        let polled = poll(&mut Context::from_waker(&self.waker));
-        if polled.is_ready() {
-            self.primed = false;
-        }
-        polled
-    }
-}
+/// The gate itself is a protocol of its own, model-checked with loom: see
+/// [`protocol`](crate::engine::protocol).
+pub use crate::engine::protocol::Gate;
 
 /// A cancellation token whose cancellation is cheap to look for: [`Watched::is_cancelled`]
 /// is an atomic load once the wait has been polled, and [`Watched::cancelled`] polls the
@@ -102,11 +38,11 @@ impl Watched {
     }
 
     pub fn is_cancelled(&mut self) -> bool {
-        if !self.gate.primed {
+        if !self.gate.primed() {
             return self.cancelled || self.token.is_cancelled();
         }
         // The token's wait wakes only on cancellation.
-        self.cancelled |= self.gate.woken.flag.load(Ordering::SeqCst);
+        self.cancelled |= self.gate.woken();
         self.cancelled
     }
 
@@ -131,6 +67,9 @@ impl Watched {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::Ordering;
+    use std::sync::Arc;
+    use std::task::{Wake, Waker};
     use std::time::Duration;
 
     #[tokio::test]

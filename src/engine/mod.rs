@@ -13,6 +13,8 @@
 //! - [`run`](mod@run): a whole run: admit, observe in bus order, time limit, shutdown, report.
 //! - [`sink`], [`stats`], [`failure`]: where events go, what a run did, how it failed.
 //! - [`gate`]: waits that are cheap to look at on every wake-up.
+//! - [`protocol`]: the hand-made synchronisation protocols (the gate, the bus's room, the
+//!   worker's hand-over across a crash), model-checked with loom.
 //!
 //! Inside, dependencies run one way, from the contract up to [`run`](mod@run): nothing here imports
 //! the shop, the views, the config loader or the command line.
@@ -24,6 +26,7 @@ pub mod config;
 pub mod failure;
 pub mod gate;
 pub mod kinds;
+pub mod protocol;
 pub mod replica;
 pub mod run;
 pub mod service;
@@ -39,7 +42,7 @@ pub use choreography::{
     SpawnError, Stats,
 };
 pub use config::Config;
-pub use failure::{Failure, RunFailed};
+pub use failure::{Failure, RunFailed, Stall, Waiting};
 pub use kinds::Kinds;
 pub use run::{run, run_fed, run_until, Feed, Interrupt, Iterated};
 pub use service::ServiceError;

@@ -16,10 +16,10 @@ use tokio_util::sync::CancellationToken;
 
 use crate::engine::admission::Credit;
 use crate::engine::bus::{Bus, Subscription};
-use crate::engine::choreography::Envelope;
-use crate::engine::choreography::{Choreography, Name, SpawnError};
+use crate::engine::choreography::{self, Choreography, Name, SpawnError};
+use crate::engine::choreography::{Envelope, EventId};
 use crate::engine::config::Config;
-use crate::engine::failure::{Failure, RunFailed};
+use crate::engine::failure::{Failure, RunFailed, Stall, Waiting, SHOWN};
 use crate::engine::gate::{Gate, Watched};
 use crate::engine::kinds::Kinds;
 use crate::engine::sink::EventSink;
@@ -216,6 +216,8 @@ struct InFlight<K: Name> {
     kinds: Kinds<K>,
     /// When it arrived, in microseconds since the run started.
     arrived_us: u64,
+    /// Its last event's kind and sequence number: what it waits after, if it stalls.
+    last: Option<(K, u64)>,
 }
 
 /// The injector and observer: admits orders as they arrive and as the bus has room, watches
@@ -358,6 +360,7 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
                 seen: 0,
                 kinds: Kinds::empty(),
                 arrived_us,
+                last: None,
             };
             let order_id = order.id();
             if self.in_flight.insert(order_id, record).is_some() {
@@ -546,6 +549,7 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
             });
         }
         order.kinds.insert(envelope.kind());
+        order.last = Some((envelope.kind(), envelope.seq));
         let InFlight {
             seen, arrived_us, ..
         } = *order;
@@ -611,10 +615,72 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
 
     fn time_limit(&mut self, limit: Duration) -> Failure {
         let (unfinished, not_admitted) = self.unfinished();
+        let stall = self.stall(&unfinished);
         Failure::TimeLimit {
             limit,
             unfinished,
             not_admitted,
+            stall,
+        }
+    }
+
+    /// What the first few of `unfinished` wait for: their last event, and which of the
+    /// services that react to it have not read it.
+    fn stall(&mut self, unfinished: &[InstanceId]) -> Stall {
+        self.observer.report();
+        let config = self.config;
+        let declared =
+            choreography::declarations::<C>(&config.choreography, config.simulation.seed)
+                .unwrap_or_default();
+        let read: Vec<(&'static str, u64)> = declared
+            .iter()
+            .map(|service| {
+                let name = service.name.name();
+                (name, self.bus.consumed_by(name).unwrap_or(0))
+            })
+            .collect();
+        let orders = unfinished
+            .iter()
+            .take(SHOWN)
+            .filter_map(|order_id| {
+                let (kind, seq) = match self.in_flight.get(order_id)?.last {
+                    Some(last) => last,
+                    None => {
+                        return Some(Waiting {
+                            order_id: *order_id,
+                            last: None,
+                            reacting: Vec::new(),
+                            unread_by: Vec::new(),
+                        })
+                    }
+                };
+                let reacting: Vec<(&'static str, u64)> = declared
+                    .iter()
+                    .zip(&read)
+                    .filter(|(service, _)| service.subscribes.contains(kind))
+                    .map(|(_, read)| *read)
+                    .collect();
+                let id = EventId {
+                    order_id: *order_id,
+                    kind,
+                };
+                Some(Waiting {
+                    order_id: *order_id,
+                    last: Some((id.to_string(), seq)),
+                    // Read means consumed past its sequence number.
+                    unread_by: reacting
+                        .iter()
+                        .filter(|(_, read)| *read <= seq)
+                        .map(|(name, _)| *name)
+                        .collect(),
+                    reacting: reacting.iter().map(|(name, _)| *name).collect(),
+                })
+            })
+            .collect();
+        Stall {
+            orders,
+            read,
+            published: self.bus.published(),
         }
     }
 

@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rand::RngExt;
@@ -25,6 +25,7 @@ use crate::engine::choreography::{Envelope, EventId};
 use crate::engine::choreography::{Outbox, Service};
 use crate::engine::gate::Watched;
 use crate::engine::kinds::Kinds;
+use crate::engine::protocol::{self, HandBack, Lease};
 use crate::engine::service::{decide, Delivery, Inbox, ServiceError};
 use crate::input::InstanceId;
 use crate::sim::{self, Latency, Rng, ServiceFaults};
@@ -482,22 +483,12 @@ fn publish<C: Choreography, S: Service<C>>(
 }
 
 /// Where a worker waits while its task is not running: between a crash and the restart.
-pub type Slot<C, S> = Arc<Mutex<Option<Worker<C, S>>>>;
+pub type Slot<C, S> = protocol::Slot<Worker<C, S>>;
 
-/// Holds the worker while the task runs and puts it back into its slot when the task ends,
-/// by return or by panic.
-struct Lease<C: Choreography, S: Service<C>> {
-    worker: Option<Worker<C, S>>,
-    slot: Slot<C, S>,
-}
-
-impl<C: Choreography, S: Service<C>> Drop for Lease<C, S> {
-    fn drop(&mut self) {
-        if let Some(mut worker) = self.worker.take() {
-            // Stopped or crashed: what it consumed counts, whatever comes next.
-            worker.before_waiting();
-            *self.slot.lock().unwrap_or_else(PoisonError::into_inner) = Some(worker);
-        }
+impl<C: Choreography, S: Service<C>> HandBack for Worker<C, S> {
+    /// Stopped or crashed: what it consumed counts, whatever comes next.
+    fn handing_back(&mut self) {
+        self.before_waiting();
     }
 }
 
@@ -510,9 +501,8 @@ pub async fn run<C: Choreography, S: Service<C>>(
     bus: Arc<Bus<C>>,
     cancel: CancellationToken,
 ) -> Result<(), ServiceError> {
-    let worker = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
-    let mut lease = Lease { worker, slot };
-    let Some(worker) = lease.worker.as_mut() else {
+    let mut lease = Lease::take(slot);
+    let Some(worker) = lease.worker() else {
         return Err(ServiceError::NoWorker {
             service: S::NAME.name(),
         });

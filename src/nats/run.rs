@@ -178,6 +178,7 @@ pub async fn run<C: Choreography>(
                     limit: config.run.time_limit,
                     unfinished,
                     not_admitted: 0,
+                    stall: Default::default(),
                 });
                 break;
             }

@@ -146,6 +146,7 @@ async fn a_run_past_its_time_limit_fails_and_names_unfinished_orders() {
         limit,
         unfinished,
         not_admitted,
+        ..
     } = &failed.failures[0]
     else {
         panic!("expected a time-limit failure, got {failed}");
