@@ -13,11 +13,13 @@ use std::time::Instant;
 use clap::{CommandFactory, FromArgMatches};
 
 use crate::check::{CheckError, Faults, Limits, Verdict};
-use crate::cli::{CheckArgs, Cli, Clock, Command, DiagramCommand, RunArgs, ServeArgs};
+use crate::cli::{
+    CheckArgs, Cli, Clock, Command, DiagramCommand, RunArgs, ServeArgs, ShowConfigArgs,
+};
 use crate::config::{Config, ConfigError};
-use crate::engine::failure::Failures;
+use crate::engine::failure::{Failure, Failures};
 use crate::engine::sink::OffThread;
-use crate::engine::stats::{Machine, Summary};
+use crate::engine::stats::{Machine, Repeat, Summary};
 use crate::engine::{
     run_fed, Choreography, EventSink, Fanout, Feed, Interrupt, Iterated, RunFailed,
 };
@@ -175,6 +177,7 @@ pub fn execute<C: Choreography>(name: &str, cli: Cli) -> Result<(), Error> {
         }
         Command::Check(args) => check::<C>(name, args),
         Command::Serve(args) => serve::<C>(args),
+        Command::Config(args) => show_config::<C>(args),
         Command::Diagram(DiagramCommand::Topology) => print(diagram::topology::<C>),
         Command::Diagram(DiagramCommand::Order { journal, order }) => {
             let events = journal::read::<C>(&journal)?;
@@ -182,6 +185,39 @@ pub fn execute<C: Choreography>(name: &str, cli: Cli) -> Result<(), Error> {
             print(|out| diagram::order(&events, order, out))
         }
     }
+}
+
+/// What the summary records so that the run can be repeated.
+fn repeat<C: Choreography>(args: &RunArgs, seed: u64) -> Result<Repeat, Error> {
+    let mut config = Config::<C>::effective(&args.layers.config, &args.layers.set)?;
+    // `--seed` is part of it. (A seed past TOML's integers cannot be written in a config.)
+    if let (Some(toml::Value::Table(simulation)), Ok(seed)) =
+        (config.get_mut("simulation"), i64::try_from(seed))
+    {
+        simulation.insert("seed".into(), toml::Value::Integer(seed));
+    }
+    Ok(Repeat {
+        version: env!("CARGO_PKG_VERSION"),
+        clock: match args.clock {
+            Clock::Virtual => "virtual",
+            Clock::Real => "real",
+        },
+        seed,
+        config: serde_json::to_value(&config)
+            .map_err(|err| Error::Output(io::Error::other(err)))?,
+    })
+}
+
+/// `config`: the effective config as TOML, or the built-in defaults as written.
+fn show_config<C: Choreography>(args: ShowConfigArgs) -> Result<(), Error> {
+    let text = match args.defaults {
+        true => Config::<C>::defaults_text(),
+        false => {
+            let table = Config::<C>::effective(&args.layers.config, &args.layers.set)?;
+            toml::to_string(&table).map_err(|err| Error::Output(io::Error::other(err)))?
+        }
+    };
+    print(|out| out.write_all(text.as_bytes()))
 }
 
 fn order_id(id: u64) -> Result<InstanceId, Error> {
@@ -465,6 +501,7 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     if let Some(seed) = args.seed {
         config.simulation.seed = seed;
     }
+    let repeat = repeat::<C>(&args, config.simulation.seed)?;
     let source = open_order_file::<C::Input>(&args.file, config.input.duplicate_window)?;
     // Files are created before the run, so a bad path is found before any work is done.
     let create = create_file;
@@ -598,17 +635,31 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
             let (mut lines, stopped_by) = (finished.lines, finished.stopped_by);
             // Every line is accounted for: the ones after a stop are counted, not parsed;
             // orders read ahead but never taken count as unread too.
+            let interrupted = interrupt.admitting.is_cancelled();
             let skipped = match stopped_by {
                 Some(_) => lines.skip_rest()?,
-                // Cut short by a failure: what the run never read is counted, not parsed.
-                None if result.is_err() => lines.skip_rest()?,
+                // Cut short by a failure or an interrupt: what the run never read is counted,
+                // not parsed.
+                None if result.is_err() || interrupted => lines.skip_rest()?,
                 None => 0,
             };
             let unread_lines = finished.not_taken + skipped;
+            // An interrupt that stopped the reading cut the run short, even if the run ended
+            // before it saw the interrupt (reading stopped first, with nothing in flight).
+            // What was never read is not counted: a stopped source is not read on.
+            if interrupted && !lines.read_to_the_end() {
+                if let Ok(summary) = result {
+                    result = Err(RunFailed {
+                        summary,
+                        failures: vec![Failure::Interrupted { not_admitted: 0 }],
+                    });
+                }
+            }
             let stats = lines.stats();
-            // Skipping every line is not a run: like an empty file, it is bad input.
+            // Skipping every line is not a run: like an empty file, it is bad input. Said only
+            // of a file read to its end: an interrupted run has not seen the rest.
             let stopped_by = match stopped_by {
-                None if stats.orders() == 0 && stats.invalid_lines > 0 => {
+                None if stats.orders() == 0 && stats.invalid_lines > 0 && !interrupted => {
                     Some(OrderFileError::NoValidLine {
                         path: args.file.clone(),
                         invalid: stats.invalid_lines,
@@ -628,6 +679,7 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     // The summary is written whether or not the run succeeded: a failed run needs it most.
     let summary = summary_of(&mut result);
     summary.machine = Machine::measure(started);
+    summary.repeat = Some(repeat);
     if !args.quiet {
         say(format_args!("{}", summary.to_string().trim_end()));
     }

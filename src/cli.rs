@@ -39,6 +39,19 @@ pub enum Command {
     /// Explore every schedule of the few orders in FILE (reorderings, duplicate deliveries,
     /// crashes) and check that none breaks a property.
     Check(CheckArgs),
+    /// Print the effective config as TOML: the built-in defaults with every --config file and
+    /// --set applied. Given back as the only --config, it makes the same config.
+    Config(ShowConfigArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ShowConfigArgs {
+    /// Print the built-in defaults as written, every key with its comment, instead.
+    #[arg(long, conflicts_with_all = ["config", "set"])]
+    pub defaults: bool,
+
+    #[command(flatten)]
+    pub layers: ConfigArgs,
 }
 
 #[derive(Debug, Args)]

@@ -113,16 +113,7 @@ impl<C: Choreography> Config<C> {
     /// Loads the built-in defaults, then each of `files` in order, then each `KEY=VALUE` of
     /// `overrides`.
     pub fn load(files: &[PathBuf], overrides: &[String]) -> Result<Self, ConfigError> {
-        let mut layers = Vec::with_capacity(files.len());
-        for path in files {
-            let text = read_config(path)?;
-            layers.push(Layer {
-                table: parse_table(&text, Source::File(path.to_owned()))?,
-                origin: Source::File(path.to_owned()),
-                text,
-            });
-        }
-        Self::from_layers(layers, overrides)
+        Self::from_layers(read_layers(files)?, overrides)
     }
 
     /// Checks a config built or changed in code as a loaded one is checked; an error names the
@@ -146,10 +137,25 @@ impl<C: Choreography> Config<C> {
         Self::from_layers(vec![layer], &[])
     }
 
-    fn from_layers(files: Vec<Layer>, overrides: &[String]) -> Result<Self, ConfigError> {
+    /// The effective config of `load(files, overrides)`, checked as `load` checks it, as one
+    /// TOML table: every key, from the built-in defaults, the files and the `--set`s. Given
+    /// back as the only `--config` file, it makes the same config.
+    pub fn effective(files: &[PathBuf], overrides: &[String]) -> Result<toml::Table, ConfigError> {
+        let layers = read_layers(files)?;
+        let (table, _) = Self::merged(&layers, overrides)?;
+        Self::from_layers(layers, overrides)?;
+        Ok(table)
+    }
+
+    /// The built-in defaults, then `files`, then `overrides`, as one table; with each
+    /// override's key.
+    fn merged<'a>(
+        files: &[Layer],
+        overrides: &'a [String],
+    ) -> Result<(toml::Table, Vec<Set<'a>>), ConfigError> {
         let mut table = parse_table(ENGINE_TOML, Source::BuiltIn)?;
         merge(&mut table, parse_table(C::DEFAULT_CONFIG, Source::BuiltIn)?);
-        for layer in &files {
+        for layer in files {
             merge(&mut table, layer.table.clone());
         }
         let mut sets = Vec::with_capacity(overrides.len());
@@ -158,6 +164,27 @@ impl<C: Choreography> Config<C> {
             set_path(&mut table, &key, value);
             sets.push((key, arg));
         }
+        Ok((table, sets))
+    }
+
+    /// The built-in defaults as written, every key with its comment: the engine's, then the
+    /// choreography's own (only the choreography's, if it repeats every engine key, as the
+    /// shop's does).
+    pub fn defaults_text() -> String {
+        let own = parse_table(C::DEFAULT_CONFIG, Source::BuiltIn).unwrap_or_default();
+        let engine = parse_table(ENGINE_TOML, Source::BuiltIn).unwrap_or_default();
+        if covers(&own, &engine) {
+            return C::DEFAULT_CONFIG.to_owned();
+        }
+        format!(
+            "{ENGINE_TOML}\n# ----------------------------------------------------------------\n# {}'s own settings\n# ----------------------------------------------------------------\n\n{}",
+            C::NAME,
+            C::DEFAULT_CONFIG
+        )
+    }
+
+    fn from_layers(files: Vec<Layer>, overrides: &[String]) -> Result<Self, ConfigError> {
+        let (mut table, sets) = Self::merged(&files, overrides)?;
 
         // The last layer that mentions a key is the one to blame for its value; with how late
         // it came, so that of several keys the one written last can be named.
@@ -321,6 +348,24 @@ fn take_path(table: &mut toml::Table, key: &str) -> Option<toml::Value> {
 /// endless source), refused before it fills the memory.
 pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
+/// A `--set`: its key, and the argument as given.
+type Set<'a> = (String, &'a String);
+
+/// Each config file, read and parsed, in order.
+fn read_layers(files: &[PathBuf]) -> Result<Vec<Layer>, ConfigError> {
+    files
+        .iter()
+        .map(|path| {
+            let text = read_config(path)?;
+            Ok(Layer {
+                table: parse_table(&text, Source::File(path.to_owned()))?,
+                origin: Source::File(path.to_owned()),
+                text,
+            })
+        })
+        .collect()
+}
+
 fn read_config(path: &std::path::Path) -> Result<String, ConfigError> {
     let io = |source| ConfigError::Io {
         path: path.to_owned(),
@@ -408,6 +453,15 @@ fn set_path(table: &mut toml::Table, key: &str, value: toml::Value) {
 /// Merges `layer` into `base`: tables key by key, anything else replaced whole. A table with
 /// a `model` key (a latency model) is one value: it replaces the table before it whole, so
 /// switching models does not leave the old model's keys behind.
+/// Whether `table` has every key (leaf) that `of` has.
+fn covers(table: &toml::Table, of: &toml::Table) -> bool {
+    of.iter().all(|(key, value)| match (value, table.get(key)) {
+        (toml::Value::Table(of), Some(toml::Value::Table(table))) => covers(table, of),
+        (toml::Value::Table(_), _) => false,
+        (_, found) => found.is_some(),
+    })
+}
+
 fn merge(base: &mut toml::Table, layer: toml::Table) {
     for (key, value) in layer {
         match (base.get_mut(&key), value) {

@@ -173,6 +173,8 @@ pub async fn run_fed<C: Choreography>(
                     .drive(config, &mut services, sink, interrupt)
                     .await,
             );
+            // Where the run ended or was stopped: its run time, whatever came last.
+            admission.summary.ran_until(bus.now_us());
             Some(admission)
         }
         Err(err) => {

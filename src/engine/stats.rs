@@ -70,8 +70,9 @@ pub struct Summary<C: Choreography> {
     /// From each order's arrival to its terminal event, per terminal state, in milliseconds
     /// (simulated with the virtual clock).
     pub latency_ms: Latencies,
-    /// Time of the last event, in milliseconds since the start (simulated with the virtual
-    /// clock), and orders finished per second of it.
+    /// The run's time, in milliseconds since the start (simulated with the virtual clock): to
+    /// its last event, or to where it was stopped if later; and orders finished per second of
+    /// it.
     pub elapsed_ms: f64,
     pub orders_per_second: f64,
     /// JSON Lines input, every line accounted for: `lines` = orders read + `blank_lines` +
@@ -80,8 +81,25 @@ pub struct Summary<C: Choreography> {
     pub blank_lines: u64,
     pub invalid_lines: u64,
     pub unread_lines: u64,
+    /// How to run it again, where the command line ran it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<Repeat>,
     /// How the machine took it: the one part of the summary that differs between runs.
     pub machine: Machine,
+}
+
+/// What a run needs to be run again, besides its input: the same version, clock, seed and
+/// config give the same run (on the virtual clock, byte for byte).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Repeat {
+    /// The version of choreo that ran it.
+    pub version: &'static str,
+    /// `virtual` or `real`.
+    pub clock: &'static str,
+    pub seed: u64,
+    /// The effective config, every key (`--seed` included): as TOML, it is what `choreo
+    /// config` prints, and given back with `--config` makes the same config.
+    pub config: serde_json::Value,
 }
 
 /// Wall time and memory of the run, measured by the process itself.
@@ -154,12 +172,15 @@ impl Latencies {
 
     fn stats(histogram: &Histogram<u64>, max_us: u64) -> LatencyStats {
         // Percentiles to the 3 significant digits the histogram holds, so a 1000 ms latency
-        // reads 1000, not the top of its bucket (1000.447); the maximum exactly.
+        // reads 1000, not the top of its bucket (1000.447); the maximum exactly. A bucket's
+        // middle can lie above the largest value recorded in it: a percentile is never shown
+        // above the maximum.
+        let max = max_us as f64 / 1000.0;
         let ms = |micros: u64| {
             if histogram.is_empty() {
                 0.0
             } else {
-                significant(micros as f64 / 1000.0, 3)
+                significant(micros as f64 / 1000.0, 3).min(max)
             }
         };
         LatencyStats {
@@ -167,7 +188,7 @@ impl Latencies {
             p50: ms(histogram.median_equivalent(histogram.value_at_quantile(0.50))),
             p90: ms(histogram.median_equivalent(histogram.value_at_quantile(0.90))),
             p99: ms(histogram.median_equivalent(histogram.value_at_quantile(0.99))),
-            max: max_us as f64 / 1000.0,
+            max,
         }
     }
 
@@ -197,7 +218,7 @@ impl Serialize for Latencies {
 }
 
 /// `x` rounded to `digits` significant digits.
-fn significant(x: f64, digits: i32) -> f64 {
+pub(crate) fn significant(x: f64, digits: i32) -> f64 {
     if x == 0.0 || !x.is_finite() {
         return x;
     }
@@ -238,6 +259,7 @@ impl<C: Choreography> Summary<C> {
             blank_lines: 0,
             invalid_lines: 0,
             unread_lines: 0,
+            repeat: None,
             machine: Machine::default(),
         }
     }
@@ -271,6 +293,12 @@ impl<C: Choreography> Summary<C> {
             .record(finished.outcome, finished.latency_us());
     }
 
+    /// The run went on until `at_us` (its end, or where it was stopped): the run time is at
+    /// least that, even when no event came so late (a run stopped at its time limit).
+    pub fn ran_until(&mut self, at_us: u64) {
+        self.elapsed_ms = self.elapsed_ms.max(at_us as f64 / 1000.0);
+    }
+
     /// Orders finished per second of run time (simulated with the virtual clock).
     pub fn throughput(&self) -> f64 {
         if self.elapsed_ms > 0.0 {
@@ -289,6 +317,22 @@ impl<C: Choreography> Summary<C> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The latencies behind `choreo run orders/swarm.jsonl --config
+    /// config/scenarios/slow-payment-gateway.toml`: the 99th percentile's bucket middle lay
+    /// above the largest value recorded.
+    #[test]
+    fn no_percentile_is_above_the_maximum() {
+        let mut latencies = Latencies::default();
+        for micros in [159_000_000, 303_000_000, 330_741_000] {
+            latencies.record(Outcome::Cancelled, micros);
+        }
+        let [_, _, (_, cancelled)] = latencies.by_state();
+        assert_eq!(cancelled.max, 330_741.0);
+        for percentile in [cancelled.p50, cancelled.p90, cancelled.p99] {
+            assert!(percentile <= cancelled.max, "{cancelled:?}");
+        }
+    }
 
     /// Latencies print with the precision the histogram has: a 1000 ms latency is 1000.
     #[test]

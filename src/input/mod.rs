@@ -583,6 +583,8 @@ pub struct JsonLines<T, R> {
     /// The source has a line that never ends (an endless source): nothing after it can be
     /// read, or counted.
     endless: bool,
+    /// The end of the source was reached: every line was read.
+    at_end: bool,
 }
 
 impl<T: Record, R: BufRead> JsonLines<T, R> {
@@ -595,6 +597,7 @@ impl<T: Record, R: BufRead> JsonLines<T, R> {
             records: std::marker::PhantomData,
             stop: None,
             endless: false,
+            at_end: false,
             stats: LineStats::default(),
             done: false,
         }
@@ -614,6 +617,11 @@ impl<T: Record, R: BufRead> JsonLines<T, R> {
 
     pub fn stats(&self) -> LineStats {
         self.stats
+    }
+
+    /// Whether every line of the source was read (not stopped, or cut short, before its end).
+    pub fn read_to_the_end(&self) -> bool {
+        self.at_end
     }
 
     /// Reads the rest of the file without parsing it; returns how many lines it held.
@@ -689,6 +697,7 @@ impl<T: Record, R: BufRead> Iterator for JsonLines<T, R> {
             match limited.read_until(b'\n', &mut self.line) {
                 Ok(0) => {
                     self.done = true;
+                    self.at_end = true;
                     if self.stats.lines == self.stats.blank_lines {
                         return Some(Err(OrderFileError::Empty {
                             path: self.path.clone(),

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::engine::stats::Summary;
+use crate::engine::stats::{significant, Summary};
 use crate::engine::{Choreography, Stats};
 use crate::plural::Count;
 
@@ -34,23 +34,24 @@ impl<C: Choreography> fmt::Display for Summary<C> {
         if self.elapsed_ms > 0.0 {
             writeln!(
                 f,
-                "  run time: {:.3} s ({:.0} orders/s); latency from arrival, ms (p50 / p90 / p99 / max):",
-                self.elapsed_ms / 1000.0,
+                "  run time: {} ({:.0} orders/s); latency from arrival (p50 / p90 / p99 / max):",
+                Ms(self.elapsed_ms),
                 self.orders_per_second
             )?;
         } else if self.finished() > 0 {
-            // No latency configured: no simulated time passed, and every latency is 0.
-            writeln!(f, "  run time: 0 s (no latency configured); latency from arrival, ms (p50 / p90 / p99 / max):")?;
+            // No simulated time passed at all, to the run's end: no latency, no arrival gap,
+            // no delay, and every latency is 0.
+            writeln!(f, "  run time: 0 s (no latency configured); latency from arrival (p50 / p90 / p99 / max):")?;
         }
         for (state, stats) in self.latency_ms.by_state() {
             if stats.count > 0 {
                 writeln!(
                     f,
                     "    {state}: {} / {} / {} / {} ({})",
-                    stats.p50,
-                    stats.p90,
-                    stats.p99,
-                    stats.max,
+                    Ms(stats.p50),
+                    Ms(stats.p90),
+                    Ms(stats.p99),
+                    Ms(stats.max),
                     Count(stats.count, "order")
                 )?;
             }
@@ -101,5 +102,39 @@ impl<C: Choreography> fmt::Display for Summary<C> {
             write!(f, ", peak memory: {:.1} MiB", kib as f64 / 1024.0)?;
         }
         writeln!(f)
+    }
+}
+
+/// A duration given in milliseconds, in the unit a person reads: ms under a second, then s,
+/// min and h, to 3 significant digits (milliseconds as given, up to a microsecond).
+struct Ms(f64);
+
+impl fmt::Display for Ms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0;
+        let (value, unit) = match ms {
+            ms if ms < 1_000.0 => return write!(f, "{} ms", (ms * 1000.0).round() / 1000.0),
+            ms if ms < 60_000.0 => (ms / 1_000.0, "s"),
+            ms if ms < 3_600_000.0 => (ms / 60_000.0, "min"),
+            ms => (ms / 3_600_000.0, "h"),
+        };
+        write!(f, "{} {unit}", significant(value, 3))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Ms;
+
+    #[test]
+    fn durations_read_in_the_unit_a_person_uses() {
+        let read = |ms: f64| Ms(ms).to_string();
+        assert_eq!(read(0.0), "0 ms");
+        assert_eq!(read(14.721), "14.721 ms");
+        assert_eq!(read(999.0), "999 ms");
+        assert_eq!(read(1_500.0), "1.5 s");
+        assert_eq!(read(159_000.0), "2.65 min");
+        assert_eq!(read(330_741.0), "5.51 min");
+        assert_eq!(read(7_200_000.0), "2 h");
     }
 }

@@ -775,3 +775,112 @@ fn a_missing_file_argument_exits_2_naming_file() {
     assert_eq!(run.stdout, "");
     assert!(run.stderr.contains("<FILE>"), "{}", run.stderr);
 }
+
+/// `choreo config` prints the effective config, every key, as TOML; given back as the only
+/// `--config`, it prints the same again.
+#[test]
+fn the_effective_config_prints_as_toml_and_reads_back_the_same() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let scenario = repo_path("config/scenarios/chaos.toml");
+    let first = choreo_in(
+        dir.path(),
+        [
+            "config".as_ref(),
+            "--config".as_ref(),
+            scenario.as_os_str(),
+            "--set".as_ref(),
+            "bus.capacity=64".as_ref(),
+        ],
+    );
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let table: toml::Table = first.stdout.parse().expect("TOML");
+    assert_eq!(
+        table["bus"]["capacity"].as_integer(),
+        Some(64),
+        "--set applied"
+    );
+    assert_eq!(
+        table["run"]["time_limit"].as_str(),
+        Some("1h"),
+        "the file applied"
+    );
+    assert!(
+        table["services"].get("dedup_window").is_some(),
+        "the defaults too"
+    );
+    std::fs::write(dir.path().join("effective.toml"), &first.stdout).expect("write");
+    let again = choreo_in(dir.path(), ["config", "--config", "effective.toml"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert_eq!(again.stdout, first.stdout);
+}
+
+/// `choreo config --defaults` prints the built-in defaults as written, comments and all; a
+/// bad key in a layer is refused as `run` refuses it.
+#[test]
+fn the_defaults_print_with_their_comments_and_a_bad_key_is_refused() {
+    let defaults = choreo(["config", "--defaults"]);
+    assert_eq!(defaults.code, 0, "{}", defaults.stderr);
+    assert!(defaults.stdout.contains("# Slots in the broadcast channel"));
+    assert!(
+        defaults.stdout.contains("crash_after_publish"),
+        "every setting"
+    );
+    let table: toml::Table = defaults.stdout.parse().expect("TOML");
+    assert!(table.contains_key("simulation"));
+    let bad = choreo(["config", "--set", "bus.capcity=3"]);
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    assert!(bad.stderr.contains("bus.capcity"), "{}", bad.stderr);
+}
+
+/// A run's summary says how to repeat it: choreo's version, the clock, the seed, and the
+/// effective config, which, given back as the only `--config` (no `--seed`), repeats the run
+/// byte for byte.
+#[test]
+fn a_summary_records_what_repeats_the_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mixed = repo_path("orders/mixed.jsonl");
+    let scenario = repo_path("config/scenarios/chaos.toml");
+    let first = choreo_in(
+        dir.path(),
+        [
+            "run".as_ref(),
+            mixed.as_os_str(),
+            "--config".as_ref(),
+            scenario.as_os_str(),
+            "--seed".as_ref(),
+            "7".as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+            "--summary".as_ref(),
+            "s.json".as_ref(),
+        ],
+    );
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("s.json")).expect("summary"))
+            .expect("summary JSON");
+    let repeat = &summary["repeat"];
+    assert_eq!(repeat["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(repeat["clock"], "virtual");
+    assert_eq!(repeat["seed"], 7);
+    assert_eq!(repeat["config"]["simulation"]["seed"], 7);
+    let config: toml::Table = serde_json::from_value(repeat["config"].clone()).expect("a table");
+    std::fs::write(
+        dir.path().join("repeat.toml"),
+        toml::to_string(&config).expect("TOML"),
+    )
+    .expect("write");
+    let again = choreo_in(
+        dir.path(),
+        [
+            "run".as_ref(),
+            mixed.as_os_str(),
+            "--config".as_ref(),
+            "repeat.toml".as_ref(),
+            "--format".as_ref(),
+            "json".as_ref(),
+        ],
+    );
+    assert_eq!(again.code, first.code, "{}", again.stderr);
+    assert!(!first.stdout.is_empty());
+    assert_eq!(again.stdout, first.stdout, "the same run");
+}

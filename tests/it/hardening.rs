@@ -299,6 +299,31 @@ fn endless_sources_are_refused_not_read_for_ever() {
     assert!(started.elapsed() < std::time::Duration::from_secs(60));
 }
 
+/// Runs `orders` with `--skip-invalid` in `dir` (summary to `s.json`, stderr to `stderr`),
+/// sends it Ctrl-C (SIGINT) after 300 ms, and waits for it to end.
+fn interrupted_run_of_invalid_lines(
+    dir: &std::path::Path,
+    orders: &std::path::Path,
+    stderr: Stdio,
+) -> std::process::ExitStatus {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_choreo"))
+        .args(["run", "--skip-invalid", "--format", "none"])
+        .args(["--summary", "s.json"])
+        .arg(orders)
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    child.wait().expect("wait")
+}
+
 /// Ctrl-C is heeded in the middle of a long run of invalid lines: the run stops reading,
 /// reports, and exits 130, instead of reading to the end of the file and exiting 0.
 #[test]
@@ -308,34 +333,45 @@ fn an_interrupt_stops_a_long_run_of_invalid_lines() {
     let mut text = String::from("{\"order_id\": 1, \"product_id\": 101, \"quantity\": 1}\n");
     text.push_str(&"{\"nope\": 1}\n".repeat(3_000_000));
     std::fs::write(&orders, text).expect("write");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_choreo"))
-        .args([
-            "run",
-            "--skip-invalid",
-            "--format",
-            "none",
-            "--summary",
-            "s.json",
-        ])
-        .arg(&orders)
-        .current_dir(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .expect("kill");
-    assert!(kill.success());
-    let status = child.wait().expect("wait");
+    let status = interrupted_run_of_invalid_lines(dir.path(), &orders, Stdio::null());
     assert_eq!(status.code(), Some(130));
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("s.json")).expect("summary"))
             .expect("summary JSON");
     let lines = summary["lines"].as_u64().expect("lines");
     assert!(lines < 3_000_001, "stopped reading early: {lines} lines");
+}
+
+/// Ctrl-C while every line read so far was invalid tells the truth: exit 130, not the bad
+/// input's 2, no claim that every line is invalid (most were never read), and the summary
+/// accounts for every line it read.
+#[test]
+fn an_interrupt_before_any_valid_line_exits_130_and_claims_nothing_of_the_unread() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let orders = dir.path().join("bad.jsonl");
+    std::fs::write(&orders, "{\"nope\": 1}\n".repeat(3_000_000)).expect("write");
+    let stderr = std::fs::File::create(dir.path().join("stderr")).expect("stderr file");
+    let status = interrupted_run_of_invalid_lines(dir.path(), &orders, stderr.into());
+    let stderr = std::fs::read_to_string(dir.path().join("stderr")).expect("stderr");
+    let last = stderr.lines().last().unwrap_or_default();
+    assert_eq!(status.code(), Some(130), "{last}");
+    assert!(!stderr.contains("every line is invalid"), "{last}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("s.json")).expect("summary"))
+            .expect("summary JSON");
+    // The lines read, each accounted for; the rest, never read, is not claimed as anything.
+    let count = |key: &str| summary[key].as_u64().expect(key);
+    assert!(
+        count("lines") < 3_000_000,
+        "stopped reading early: {summary}"
+    );
+    assert!(count("invalid_lines") > 0, "{summary}");
+    assert_eq!(
+        count("invalid_lines") + count("unread_lines"),
+        count("lines"),
+        "{summary}"
+    );
+    assert!(last.contains("interrupted"), "{last}");
 }
 
 /// Orders can come on stdin (`run -`, JSON Lines, streamed); `.JSONL` is JSON Lines too.

@@ -20,17 +20,17 @@ pub(super) fn topology_svg<C: Choreography>(
     summary: &Summary<C>,
     entry: usize,
 ) {
-    /// The canvas holds this many services; each one more widens it by a column.
-    const COLUMNS: usize = 4;
-    const BASE_WIDTH: f64 = 1150.0;
     const NODE_W: f64 = 234.0;
     const NODE_H: f64 = 80.0;
     const LINE: f64 = 15.0;
     /// From one service box's centre to the next.
     const COLUMN: f64 = 263.0;
+    /// Room right of the last box, for its border and an arrow's head.
+    const MARGIN: f64 = 16.0;
     let n = services.len();
-    let width = BASE_WIDTH + COLUMN * n.saturating_sub(COLUMNS) as f64;
     let center = |i: usize| 245.0 + COLUMN * i as f64;
+    // Wide enough for the last box whole, however many services there are.
+    let width = center(n.max(1) - 1) + NODE_W / 2.0 + MARGIN;
 
     // Edges: publisher -> subscriber, with the events that travel that way.
     struct Edge<K> {
