@@ -13,12 +13,14 @@ pub mod serve;
 
 use std::collections::VecDeque;
 use std::future::IntoFuture;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::context::GetStreamErrorKind;
 use async_nats::jetstream::{self, stream};
 use async_nats::HeaderMap;
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::config::NatsConfig;
@@ -67,24 +69,27 @@ impl NatsError {
 #[derive(Debug, Clone)]
 pub struct Connection {
     pub context: jetstream::Context,
-    /// What the client's connection has been through, as its events tell it: a publisher
-    /// waiting for an acknowledgement learns from it that the connection its message went out
-    /// on is gone (and the acknowledgement with it), a service or a run that the client has
-    /// connected again.
+    /// The client's connection as [`watch_link`] keeps it: a publisher waiting for an
+    /// acknowledgement learns from it that the connection its message went out on is gone
+    /// (and the acknowledgement with it), a service or a run that the client has connected
+    /// again.
     link: watch::Receiver<Link>,
 }
 
-/// How many times the client has connected (the first time included) and lost its connection:
-/// it is connected while it has connected more often than it lost the connection.
-#[derive(Debug, Clone, Copy, Default)]
+/// How many times the client has connected (the first time included), and whether it is
+/// connected now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Link {
     connects: u64,
-    disconnects: u64,
+    connected: bool,
 }
 
 impl Link {
-    fn connected(&self) -> bool {
-        self.connects > self.disconnects
+    fn of(client: &async_nats::Client) -> Link {
+        Link {
+            connects: client.statistics().connects.load(Ordering::Relaxed),
+            connected: client.connection_state() == async_nats::connection::State::Connected,
+        }
     }
 }
 
@@ -93,6 +98,9 @@ impl Link {
 /// a loopback or local network costs next to nothing.
 const RECONNECT_AT_LEAST_EVERY: Duration = Duration::from_millis(100);
 
+/// How often [`watch_link`] looks at the client's connection without being told to.
+const LINK_CHECKED_EVERY: Duration = Duration::from_millis(50);
+
 impl Connection {
     /// How many times the client has connected so far: it goes up when it reconnects (the
     /// broker restarted, say).
@@ -100,30 +108,27 @@ impl Connection {
         self.link.borrow().connects
     }
 
-    fn disconnects(&self) -> u64 {
-        self.link.borrow().disconnects
-    }
-
     /// Returns once the client has connected again since it had connected `connects` times.
     pub async fn reconnected_since(&self, connects: u64) {
         self.until(|link| link.connects != connects).await;
     }
 
-    /// Returns once the client has lost its connection since it had lost it `disconnects`
-    /// times.
-    async fn disconnected_since(&self, disconnects: u64) {
-        self.until(|link| link.disconnects != disconnects).await;
+    /// Returns once the connection the client had after connecting `connects` times is
+    /// lost: it is not connected, or connected anew.
+    async fn lost_since(&self, connects: u64) {
+        self.until(|link| !link.connected || link.connects != connects)
+            .await;
     }
 
     /// Returns once the client is connected.
     async fn connected(&self) {
-        self.until(Link::connected).await;
+        self.until(|link| link.connected).await;
     }
 
     async fn until(&self, condition: impl FnMut(&Link) -> bool) {
         let mut link = self.link.clone();
         if link.wait_for(condition).await.is_err() {
-            // The client is gone (its event callback holds the sender): nothing will change.
+            // The watch has ended, which it does only once no connection is left to ask.
             std::future::pending::<()>().await;
         }
     }
@@ -134,10 +139,27 @@ impl Connection {
     }
 }
 
+/// Keeps `link` up to date with `client`'s connection until nobody watches it: at each event
+/// of the client (`nudged`), and every [`LINK_CHECKED_EVERY`] besides, since async-nats drops
+/// events when its queue of them is full (a flood of slow-consumer reports after a pause
+/// fills it). The counts are the client's own, never the events'.
+async fn watch_link(client: async_nats::Client, link: watch::Sender<Link>, nudged: Arc<Notify>) {
+    loop {
+        tokio::select! {
+            () = link.closed() => return,
+            () = nudged.notified() => {}
+            () = tokio::time::sleep(LINK_CHECKED_EVERY) => {}
+        }
+        let now = Link::of(&client);
+        link.send_if_modified(|was| std::mem::replace(was, now) != now);
+    }
+}
+
 /// A connection to the broker at `url` with JetStream, of a version choreo runs on; an error
 /// within `nats.connect_timeout` otherwise, never a wait for a broker that is not there.
 pub async fn connect(url: &str, config: &NatsConfig) -> Result<Connection, NatsError> {
-    let (tell, link) = watch::channel(Link::default());
+    let nudged = Arc::new(Notify::new());
+    let nudge = Arc::clone(&nudged);
     let connect_error = |reason: String| NatsError::Connect {
         url: url.to_owned(),
         reason,
@@ -151,11 +173,11 @@ pub async fn connect(url: &str, config: &NatsConfig) -> Result<Connection, NatsE
             _ => Duration::from_millis(1 << attempts.min(16)).min(RECONNECT_AT_LEAST_EVERY),
         })
         .event_callback(move |event| {
-            // Counted as the event comes, in the order the client reports them.
-            match event {
-                async_nats::Event::Connected => tell.send_modify(|link| link.connects += 1),
-                async_nats::Event::Disconnected => tell.send_modify(|link| link.disconnects += 1),
-                _ => {}
+            if matches!(
+                event,
+                async_nats::Event::Connected | async_nats::Event::Disconnected
+            ) {
+                nudge.notify_one();
             }
             async move {
                 tracing::debug!(%event, "broker");
@@ -175,12 +197,11 @@ pub async fn connect(url: &str, config: &NatsConfig) -> Result<Connection, NatsE
             version,
         });
     }
+    let (tell, link) = watch::channel(Link::of(&client));
+    tokio::spawn(watch_link(client.clone(), tell, nudged));
     let mut context = jetstream::new(client);
     context.set_timeout(config.connect_timeout);
     let connection = Connection { context, link };
-    // The client reports its first connection a moment after it is made: counted before
-    // anyone compares counts, so that it is not taken for a reconnect.
-    let _ = tokio::time::timeout(config.connect_timeout, connection.connected()).await;
     // Any JetStream request tells whether the server has it: this one asks for the stream.
     match connection.context.get_stream(&config.stream).await {
         Ok(_) => Ok(connection),
@@ -255,11 +276,11 @@ pub struct Publisher<'a> {
 /// An event sent, and the acknowledgement to wait for (none if it could not be sent).
 type Sent = (HeaderMap, bytes::Bytes, Option<Pending>);
 
-/// An acknowledgement to wait for, and how many times the client had lost its connection
-/// before the message went out: once it loses it again, the acknowledgement may never come.
+/// An acknowledgement to wait for, and how many times the client had connected when the
+/// message went out: once that connection is lost, the acknowledgement may never come.
 struct Pending {
     ack: jetstream::context::PublishAckFuture,
-    disconnects: u64,
+    connects: u64,
 }
 
 /// Confirmed events a [`Publisher`] remembers to send again after a reconnect: far more than a
@@ -329,15 +350,14 @@ impl<'a> Publisher<'a> {
 
     /// Sends one message; the acknowledgement to wait for, or `None` if it could not be sent.
     async fn post(&self, headers: &HeaderMap, payload: &bytes::Bytes) -> Option<Pending> {
-        // Read before the message goes: a loss of the connection counted after this may have
-        // taken the message with it.
-        let disconnects = self.connection.disconnects();
+        // Read before the message goes: it goes on this connection or a later one.
+        let connects = self.connection.connects();
         self.connection
             .context
             .publish_with_headers(self.subject.to_owned(), headers.clone(), payload.clone())
             .await
             .ok()
-            .map(|ack| Pending { ack, disconnects })
+            .map(|ack| Pending { ack, connects })
     }
 
     /// Whether `pending` was stored as a repeat of its id; `None` if it was not acknowledged:
@@ -346,7 +366,7 @@ impl<'a> Publisher<'a> {
         tokio::select! {
             biased;
             ack = pending.ack.into_future() => ack.ok().map(|ack| ack.duplicate),
-            () = self.connection.disconnected_since(pending.disconnects) => None,
+            () = self.connection.lost_since(pending.connects) => None,
         }
     }
 
@@ -358,7 +378,7 @@ impl<'a> Publisher<'a> {
         backoff: &mut Backoff,
         give_up: &CancellationToken,
     ) -> Result<(), GaveUp> {
-        if self.connection.link.borrow().connected() {
+        if self.connection.link.borrow().connected {
             return backoff.wait(give_up).await;
         }
         tokio::select! {
