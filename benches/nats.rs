@@ -12,8 +12,9 @@
 //! - `choreo`: `choreo run FILE --nats URL --spawn-services --format none`, four `choreo
 //!   serve` processes, a fresh stream each run.
 //!
-//! It prints the median orders per second of each and the ratio. Needs `nats-server` (Debian's
-//! package); without it, it says so and exits.
+//! It prints the median orders per second of each and the ratio. The server is
+//! `CHOREO_NATS_SERVER` if set, else the current release where `.ci/run` installs it
+//! (`/opt/nats-server-2.15.1`), else Debian's; without one, it says so and exits.
 
 use std::collections::HashMap;
 mod common;
@@ -33,19 +34,32 @@ const IN_FLIGHT: usize = 256;
 fn main() {
     let orders: u64 = env_or("CHOREO_BENCH_ORDERS", 20_000);
     let runs: usize = env_or("CHOREO_BENCH_RUNS", 3);
-    let Some(server) = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+    let Some(server) = std::env::var("CHOREO_NATS_SERVER").ok().or_else(|| {
+        [
+            "/opt/nats-server-2.15.1/bin/nats-server",
+            "/usr/sbin/nats-server",
+            "/usr/bin/nats-server",
+        ]
         .into_iter()
         .find(|p| Path::new(p).exists())
-    else {
-        println!("nats-server is not installed (apt-get install nats-server): nothing measured");
+        .map(str::to_owned)
+    }) else {
+        println!(
+            "nats-server is not installed (.ci/run installs it; or point CHOREO_NATS_SERVER at one): nothing measured"
+        );
         return;
     };
+    let version = Command::new(&server)
+        .arg("--version")
+        .output()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .unwrap_or_else(|err| panic!("{server}: {err}"));
     let dir = tempfile::tempdir().expect("temp dir");
     let port = TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let mut broker = Command::new(server)
+    let mut broker = Command::new(&server)
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(dir.path().join("store"))
         .stdout(Stdio::null())
@@ -58,7 +72,7 @@ fn main() {
     let url = format!("nats://127.0.0.1:{port}");
     let file = dir.path().join("orders.jsonl");
     write_orders(&file, orders);
-    println!("{orders} orders over JetStream (nats-server, file storage), median of {runs} runs");
+    println!("{orders} orders over JetStream ({version}, file storage), median of {runs} runs");
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let mut bare = Vec::new();
     let mut real = Vec::new();

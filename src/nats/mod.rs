@@ -12,13 +12,15 @@ pub mod run;
 pub mod serve;
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::future::IntoFuture;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::context::GetStreamErrorKind;
 use async_nats::jetstream::{self, stream};
 use async_nats::HeaderMap;
+use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::config::NatsConfig;
@@ -27,6 +29,10 @@ use crate::engine::{Choreography, Envelope};
 /// The oldest server choreo runs on: 2.9 has everything used here (streams, durable pull
 /// consumers, explicit acks, `Nats-Msg-Id`, ordered consumers).
 pub const OLDEST_SERVER: (u64, u64) = (2, 9);
+
+/// The first server with a consumer reset (ADR-60), which a service uses when it starts to
+/// have what its consumer delivered before and nobody acknowledged delivered again at once.
+pub const CONSUMER_RESET: (u64, u64) = (2, 14);
 
 #[derive(Debug, thiserror::Error)]
 pub enum NatsError {
@@ -63,24 +69,97 @@ impl NatsError {
 #[derive(Debug, Clone)]
 pub struct Connection {
     pub context: jetstream::Context,
-    /// How many times the client has connected: it goes up when it reconnects (the broker
-    /// restarted, say).
-    connects: Arc<AtomicU64>,
+    /// The client's connection as [`watch_link`] keeps it: a publisher waiting for an
+    /// acknowledgement learns from it that the connection its message went out on is gone
+    /// (and the acknowledgement with it), a service or a run that the client has connected
+    /// again.
+    link: watch::Receiver<Link>,
 }
 
+/// How many times the client has connected (the first time included), and whether it is
+/// connected now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Link {
+    connects: u64,
+    connected: bool,
+}
+
+impl Link {
+    fn of(client: &async_nats::Client) -> Link {
+        Link {
+            connects: client.statistics().connects.load(Ordering::Relaxed),
+            connected: client.connection_state() == async_nats::connection::State::Connected,
+        }
+    }
+}
+
+/// The longest wait between two tries at reconnecting. async-nats doubles its wait up to 4 s,
+/// so a broker back after a second's absence was found up to a second or two late; a try on
+/// a loopback or local network costs next to nothing.
+const RECONNECT_AT_LEAST_EVERY: Duration = Duration::from_millis(100);
+
+/// How often [`watch_link`] looks at the client's connection without being told to.
+const LINK_CHECKED_EVERY: Duration = Duration::from_millis(50);
+
 impl Connection {
-    /// How many times the client has connected so far.
+    /// How many times the client has connected so far: it goes up when it reconnects (the
+    /// broker restarted, say).
     pub fn connects(&self) -> u64 {
-        self.connects.load(Ordering::Relaxed)
+        self.link.borrow().connects
+    }
+
+    /// Returns once the client has connected again since it had connected `connects` times.
+    pub async fn reconnected_since(&self, connects: u64) {
+        self.until(|link| link.connects != connects).await;
+    }
+
+    /// Returns once the connection the client had after connecting `connects` times is
+    /// lost: it is not connected, or connected anew.
+    async fn lost_since(&self, connects: u64) {
+        self.until(|link| !link.connected || link.connects != connects)
+            .await;
+    }
+
+    /// Returns once the client is connected.
+    async fn connected(&self) {
+        self.until(|link| link.connected).await;
+    }
+
+    async fn until(&self, condition: impl FnMut(&Link) -> bool) {
+        let mut link = self.link.clone();
+        if link.wait_for(condition).await.is_err() {
+            // The watch has ended, which it does only once no connection is left to ask.
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Whether the server the client is connected to is at least version `(major, minor)`.
+    pub fn server_at_least(&self, version: (u64, u64)) -> bool {
+        at_least(&self.context.client().server_info().version, version)
+    }
+}
+
+/// Keeps `link` up to date with `client`'s connection until nobody watches it: at each event
+/// of the client (`nudged`), and every [`LINK_CHECKED_EVERY`] besides, since async-nats drops
+/// events when its queue of them is full (a flood of slow-consumer reports after a pause
+/// fills it). The counts are the client's own, never the events'.
+async fn watch_link(client: async_nats::Client, link: watch::Sender<Link>, nudged: Arc<Notify>) {
+    loop {
+        tokio::select! {
+            () = link.closed() => return,
+            () = nudged.notified() => {}
+            () = tokio::time::sleep(LINK_CHECKED_EVERY) => {}
+        }
+        let now = Link::of(&client);
+        link.send_if_modified(|was| std::mem::replace(was, now) != now);
     }
 }
 
 /// A connection to the broker at `url` with JetStream, of a version choreo runs on; an error
 /// within `nats.connect_timeout` otherwise, never a wait for a broker that is not there.
 pub async fn connect(url: &str, config: &NatsConfig) -> Result<Connection, NatsError> {
-    // The first connection is counted too, by the callback.
-    let connects = Arc::new(AtomicU64::new(0));
-    let counted = Arc::clone(&connects);
+    let nudged = Arc::new(Notify::new());
+    let nudge = Arc::clone(&nudged);
     let connect_error = |reason: String| NatsError::Connect {
         url: url.to_owned(),
         reason,
@@ -89,12 +168,18 @@ pub async fn connect(url: &str, config: &NatsConfig) -> Result<Connection, NatsE
         .connection_timeout(config.connect_timeout)
         // Once connected, a broker that goes away is waited for: it may be restarting.
         .max_reconnects(None)
+        .reconnect_delay_callback(|attempts| match attempts {
+            0 | 1 => Duration::ZERO,
+            _ => Duration::from_millis(1 << attempts.min(16)).min(RECONNECT_AT_LEAST_EVERY),
+        })
         .event_callback(move |event| {
-            let counted = Arc::clone(&counted);
+            if matches!(
+                event,
+                async_nats::Event::Connected | async_nats::Event::Disconnected
+            ) {
+                nudge.notify_one();
+            }
             async move {
-                if matches!(event, async_nats::Event::Connected) {
-                    counted.fetch_add(1, Ordering::Relaxed);
-                }
                 tracing::debug!(%event, "broker");
             }
         });
@@ -112,10 +197,12 @@ pub async fn connect(url: &str, config: &NatsConfig) -> Result<Connection, NatsE
             version,
         });
     }
+    let (tell, link) = watch::channel(Link::of(&client));
+    tokio::spawn(watch_link(client.clone(), tell, nudged));
     let mut context = jetstream::new(client);
     context.set_timeout(config.connect_timeout);
+    let connection = Connection { context, link };
     // Any JetStream request tells whether the server has it: this one asks for the stream.
-    let connection = Connection { context, connects };
     match connection.context.get_stream(&config.stream).await {
         Ok(_) => Ok(connection),
         Err(err) if matches!(err.kind(), GetStreamErrorKind::JetStream(_)) => Ok(connection),
@@ -168,14 +255,17 @@ pub fn now_us() -> u64 {
 /// Publishes events without waiting for each: [`Publisher::send`] sends one, and
 /// [`Publisher::confirm`] waits until the stream has stored every one sent (or dropped it as a
 /// repeat of its id). One the broker did not acknowledge (down, restarting, slow) is sent
-/// again with the same id until it is: publishing is idempotent by id.
+/// again with the same id until it is: publishing is idempotent by id. One sent on a
+/// connection the client has lost since is sent again as soon as the client is connected
+/// again, not after the acknowledgement's timeout (`nats.connect_timeout`): its
+/// acknowledgement will never come.
 ///
 /// It remembers the last events it had confirmed, to [`Publisher::reassert`] them after the
 /// client reconnects: a broker killed with `kill -9` can lose the last messages it had
 /// acknowledged (it writes them to disk a moment later), and sending them again is harmless,
 /// since the broker drops any it did keep by id.
 pub struct Publisher<'a> {
-    context: &'a jetstream::Context,
+    connection: &'a Connection,
     subject: &'a str,
     sent: Vec<Sent>,
     recent: VecDeque<(HeaderMap, bytes::Bytes)>,
@@ -184,15 +274,23 @@ pub struct Publisher<'a> {
 }
 
 /// An event sent, and the acknowledgement to wait for (none if it could not be sent).
-type Sent = (
-    HeaderMap,
-    bytes::Bytes,
-    Option<jetstream::context::PublishAckFuture>,
-);
+type Sent = (HeaderMap, bytes::Bytes, Option<Pending>);
+
+/// An acknowledgement to wait for, and how many times the client had connected when the
+/// message went out: once that connection is lost, the acknowledgement may never come.
+struct Pending {
+    ack: jetstream::context::PublishAckFuture,
+    connects: u64,
+}
 
 /// Confirmed events a [`Publisher`] remembers to send again after a reconnect: far more than a
 /// broker can have acknowledged in the moment before it died.
 const REASSERTED: usize = 4096;
+
+/// The first wait before a publish is sent again, and the longest: a broker that answers
+/// again is used within a quarter of a second.
+const REPUBLISH_WAITS: (Duration, Duration) =
+    (Duration::from_millis(50), Duration::from_millis(250));
 
 impl std::fmt::Debug for Publisher<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -204,9 +302,9 @@ impl std::fmt::Debug for Publisher<'_> {
 }
 
 impl<'a> Publisher<'a> {
-    pub fn new(context: &'a jetstream::Context, subject: &'a str) -> Self {
+    pub fn new(connection: &'a Connection, subject: &'a str) -> Self {
         Publisher {
-            context,
+            connection,
             subject,
             sent: Vec::new(),
             recent: VecDeque::new(),
@@ -251,15 +349,46 @@ impl<'a> Publisher<'a> {
     }
 
     /// Sends one message; the acknowledgement to wait for, or `None` if it could not be sent.
-    async fn post(
-        &self,
-        headers: &HeaderMap,
-        payload: &bytes::Bytes,
-    ) -> Option<jetstream::context::PublishAckFuture> {
-        self.context
+    async fn post(&self, headers: &HeaderMap, payload: &bytes::Bytes) -> Option<Pending> {
+        // Read before the message goes: it goes on this connection or a later one.
+        let connects = self.connection.connects();
+        self.connection
+            .context
             .publish_with_headers(self.subject.to_owned(), headers.clone(), payload.clone())
             .await
             .ok()
+            .map(|ack| Pending { ack, connects })
+    }
+
+    /// Whether `pending` was stored as a repeat of its id; `None` if it was not acknowledged:
+    /// refused, timed out, or sent on a connection lost since.
+    async fn stored(&self, pending: Pending) -> Option<bool> {
+        tokio::select! {
+            biased;
+            ack = pending.ack.into_future() => ack.ok().map(|ack| ack.duplicate),
+            () = self.connection.lost_since(pending.connects) => None,
+        }
+    }
+
+    /// Waits before sending again what was not acknowledged: until the client is connected
+    /// again if it is not (sent meanwhile, it would only wait in the client), else the next
+    /// wait of `backoff`; `Err` if `give_up` fires first.
+    async fn before_sending_again(
+        &self,
+        backoff: &mut Backoff,
+        give_up: &CancellationToken,
+    ) -> Result<(), GaveUp> {
+        if self.connection.link.borrow().connected {
+            return backoff.wait(give_up).await;
+        }
+        tokio::select! {
+            () = give_up.cancelled() => Err(GaveUp),
+            () = self.connection.connected() => {
+                // A broker just back is tried at once, and soon again if it is not ready.
+                *backoff = Backoff::between(REPUBLISH_WAITS);
+                Ok(())
+            }
+        }
     }
 
     /// Sends `envelope`, its id as `Nats-Msg-Id`.
@@ -283,7 +412,7 @@ impl<'a> Publisher<'a> {
     async fn confirm_in_order(&mut self, give_up: &CancellationToken) -> Result<u64, GaveUp> {
         let mut repeats = 0;
         for (headers, payload, mut pending) in std::mem::take(&mut self.sent) {
-            let mut backoff = Backoff::starting_at(Duration::from_millis(50));
+            let mut backoff = Backoff::between(REPUBLISH_WAITS);
             let mut first = true;
             loop {
                 let pending = match pending.take() {
@@ -291,14 +420,14 @@ impl<'a> Publisher<'a> {
                     None => self.post(&headers, &payload).await,
                 };
                 if let Some(pending) = pending {
-                    if let Ok(ack) = pending.await {
-                        repeats += u64::from(first && ack.duplicate);
+                    if let Some(repeat) = self.stored(pending).await {
+                        repeats += u64::from(first && repeat);
                         break;
                     }
                 }
                 first = false;
                 tracing::warn!("publish not acknowledged; sending it again");
-                backoff.wait(give_up).await?;
+                self.before_sending_again(&mut backoff, give_up).await?;
             }
             self.remember(headers, payload);
         }
@@ -313,22 +442,23 @@ impl<'a> Publisher<'a> {
     }
 
     /// Waits until every event sent is stored: every acknowledgement at once (a broker that
-    /// went away fails them all after one timeout, not one after the other), then what was
-    /// not acknowledged sent again, until `give_up` fires. Returns how many of the events
-    /// the broker had stored already (acknowledged as repeats at the first sending).
+    /// went away fails them all at once, not one after the other), then what was not
+    /// acknowledged sent again, until `give_up` fires. Returns how many of the events the
+    /// broker had stored already (acknowledged as repeats at the first sending).
     pub async fn confirm(&mut self, give_up: &CancellationToken) -> Result<u64, GaveUp> {
         if self.in_order {
             return self.confirm_in_order(give_up).await;
         }
         let mut round = std::mem::take(&mut self.sent);
-        let mut backoff = Backoff::starting_at(Duration::from_millis(50));
+        let mut backoff = Backoff::between(REPUBLISH_WAITS);
         let mut repeats = 0;
         let mut first = true;
         loop {
+            let this = &*self;
             let acknowledged = futures_util::future::join_all(round.iter_mut().map(
                 |(_, _, pending)| async move {
                     match pending.take() {
-                        Some(pending) => pending.await.ok().map(|ack| ack.duplicate),
+                        Some(pending) => this.stored(pending).await,
                         None => None,
                     }
                 },
@@ -352,7 +482,7 @@ impl<'a> Publisher<'a> {
                 events = again.len(),
                 "publish not acknowledged; sending again"
             );
-            backoff.wait(give_up).await?;
+            self.before_sending_again(&mut backoff, give_up).await?;
             round = Vec::with_capacity(again.len());
             for (headers, payload) in again {
                 let pending = self.post(&headers, &payload).await;
@@ -366,22 +496,31 @@ impl<'a> Publisher<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GaveUp;
 
-/// The waits between tries at the broker: each twice the one before, at most 2 s.
+/// The waits between tries at the broker: each twice the one before, up to a ceiling.
 #[derive(Debug)]
-pub(crate) struct Backoff(Duration);
+pub(crate) struct Backoff {
+    next: Duration,
+    most: Duration,
+}
 
 impl Backoff {
+    /// Waits from `first` up to 2 s.
     pub(crate) fn starting_at(first: Duration) -> Self {
-        Backoff(first)
+        Backoff::between((first, Duration::from_secs(2)))
+    }
+
+    /// Waits from `first` up to `most`.
+    pub(crate) fn between((first, most): (Duration, Duration)) -> Self {
+        Backoff { next: first, most }
     }
 
     /// Waits the next wait; `Err` if `give_up` fires first.
     pub(crate) async fn wait(&mut self, give_up: &CancellationToken) -> Result<(), GaveUp> {
         tokio::select! {
             () = give_up.cancelled() => return Err(GaveUp),
-            () = tokio::time::sleep(self.0) => {}
+            () = tokio::time::sleep(self.next) => {}
         }
-        self.0 = (self.0 * 2).min(Duration::from_secs(2));
+        self.next = (self.next * 2).min(self.most);
         Ok(())
     }
 }

@@ -80,7 +80,7 @@ pub async fn run<C: Choreography>(
     };
     let (mut read, mut admitting) = (0u64, true);
     let mut failures = Vec::new();
-    let mut publisher = nats::Publisher::new(context, &subject);
+    let mut publisher = nats::Publisher::new(&connection, &subject);
     // Waiting for the broker ends with the time limit or a second Ctrl-C.
     let give_up = CancellationToken::new();
     let _give_up_at_the_end = give_up.clone().drop_guard();
@@ -182,8 +182,8 @@ pub async fn run<C: Choreography>(
                 });
                 break;
             }
-            // Now and then, to notice a reconnect while nothing arrives.
-            () = tokio::time::sleep(Duration::from_secs(1)) => continue,
+            // A reconnect, noticed while nothing arrives.
+            () = connection.reconnected_since(connects) => continue,
             received = events.next() => received,
         };
         let mut next = Some(received);

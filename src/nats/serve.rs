@@ -99,8 +99,9 @@ pub async fn serve<C: Choreography>(
     let mut served = Served::default();
     let mut handler = Handler {
         replica: fresh::<C>(config, service)?,
+        connection: &connection,
         stream: &stream,
-        publisher: Publisher::new(context, &subject).in_order(),
+        publisher: Publisher::new(&connection, &subject).in_order(),
         served: &mut served,
     };
     let mut connects = connection.connects();
@@ -130,8 +131,8 @@ pub async fn serve<C: Choreography>(
         let received = tokio::select! {
             biased;
             () = stop.cancelled() => break,
-            // Now and then, to notice a reconnect while nothing arrives.
-            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => continue,
+            // A reconnect, noticed while nothing arrives.
+            () = connection.reconnected_since(connects) => continue,
             received = messages.next() => received,
         };
         let mut batch = match received {
@@ -230,8 +231,28 @@ async fn pull_stream(
         .map_err(NatsError::broker)
 }
 
+/// Has the broker deliver everything past the consumer's ack floor again now (a consumer
+/// reset, nats-server 2.14 and newer), rather than when each event's `nats.ack_wait` runs out:
+/// what a killed process had been delivered and had not acknowledged held the consumer up to
+/// `nats.max_ack_pending` until then, so a restarted service waited that long for its first
+/// event. Older servers have no reset: there the events come after the ack wait, as before.
+async fn redeliver_past_the_ack_floor(
+    connection: &nats::Connection,
+    consumer: &mut jetstream::consumer::Consumer<pull::Config>,
+) {
+    if !connection.server_at_least(nats::CONSUMER_RESET) {
+        return;
+    }
+    match consumer.reset(None).await {
+        Ok(reset) => tracing::debug!(from = reset.reset_seq, "consumer reset to its ack floor"),
+        // What is pending comes again after the ack wait, as on an older server.
+        Err(err) => tracing::warn!(%err, "consumer not reset to its ack floor"),
+    }
+}
+
 struct Handler<'a, C: Choreography> {
     replica: Box<dyn Replica<C>>,
+    connection: &'a nats::Connection,
     stream: &'a stream::Stream,
     publisher: Publisher<'a>,
     served: &'a mut Served,
@@ -281,9 +302,12 @@ impl<C: Choreography> Handler<'_, C> {
                 .try_resync(config, service, consumer, subject, stop)
                 .await
             {
-                Ok(Some(next)) => pull_stream(consumer, &config.nats)
-                    .await
-                    .map(|messages| Some((next, messages))),
+                Ok(Some(next)) => {
+                    redeliver_past_the_ack_floor(self.connection, consumer).await;
+                    pull_stream(consumer, &config.nats)
+                        .await
+                        .map(|messages| Some((next, messages)))
+                }
                 stopped_or_failed => stopped_or_failed.map(|_| None),
             };
             match started {
