@@ -415,6 +415,13 @@ impl Spawned {
             for set in &args.layers.set {
                 command.arg("--set").arg(set);
             }
+            // The seed draws the services' own chances (the shop's payment gateway), so a
+            // `--seed` must reach them; as a string, since TOML's integers stop at 2^63 - 1.
+            if let Some(seed) = args.seed {
+                command
+                    .arg("--set")
+                    .arg(format!("simulation.seed=\"{seed}\""));
+            }
             command
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null());

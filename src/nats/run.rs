@@ -7,7 +7,11 @@
 //! next order's first event is published once one has finished, so a million-order file
 //! neither floods the broker nor the memory. An event of an order not in flight (another
 //! run's, or a repeat stored after the duplicate window) and a repeat of an event id are
-//! passed over.
+//! passed over. A message that is not an event of the choreography is skipped, counted in
+//! the summary (`foreign_messages`) and reported with its stream sequence, as the services do.
+//! While orders are in flight, a watch on the services' consumers says when none has read
+//! the stream for [`UNREAD`]: a run with nothing serving its stream would otherwise wait out
+//! its time limit without a word.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -17,6 +17,13 @@
 //! ids: the broker drops them as repeats (`Nats-Msg-Id`), and every consumer ignores a repeat
 //! by id anyway. Nothing is lost, nothing reserved, charged, refunded or released twice.
 //!
+//! **Foreign messages.** Anything can be published on the stream's subject. A message that is
+//! not an event of the choreography (not an envelope, or an id that does not name its event),
+//! or an event of an instance the stream never started (every other event follows its
+//! instance's first in the stream), is skipped and acknowledged with the rest, counted, and
+//! reported with the stream's name and sequence, by every service alike: stopping on it would
+//! stop them all, and again after every restart, as the replay reads it again.
+//!
 //! **A broker that dies.** A NATS server killed with `kill -9` can come back without the
 //! last messages and acknowledgements it had confirmed (it writes them to disk a moment
 //! later), and hand out their sequence numbers again. So after every reconnect the service
