@@ -349,6 +349,20 @@ fn serve<C: Choreography>(args: ServeArgs) -> Result<(), Error> {
     }) {
         tracing::warn!(%err, "cannot catch Ctrl-C; it will stop the service at once");
     }
+    if args.until_stdin_closes {
+        let on_end = stop.clone();
+        // Blocking reads, on a thread of their own; it ends with the process.
+        let watching = std::thread::Builder::new()
+            .name("stdin".into())
+            .spawn(move || {
+                let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
+                tracing::warn!("the run that started this service has ended: stopping");
+                on_end.cancel();
+            });
+        if let Err(err) = watching {
+            tracing::warn!(%err, "cannot watch stdin; the service stops on a signal only");
+        }
+    }
     let runtime = runtime(Clock::Real).map_err(Error::Runtime)?;
     runtime.block_on(crate::nats::serve::serve(
         &config, service, &args.nats, stop,
@@ -363,6 +377,8 @@ fn serve<C: Choreography>(args: ServeArgs) -> Result<(), Error> {
 /// stderr gives, and a restart would hide it). Stopped when dropped: SIGTERM, then SIGKILL
 /// for any that has not exited within `run.shutdown_timeout`, named; killing one loses
 /// nothing, since its state is the stream and what it did not acknowledge is delivered again.
+/// They are in a process group of their own, and stop when the run's end of their stdin
+/// closes (see `start`).
 struct Spawned {
     children: Arc<std::sync::Mutex<Vec<Child>>>,
     /// Tells the watcher to stop; it is joined before the services are told to stop, so
@@ -408,7 +424,8 @@ impl Spawned {
                 .arg("serve")
                 .arg(service.key())
                 .arg("--nats")
-                .arg(url);
+                .arg(url)
+                .arg("--until-stdin-closes");
             for path in &args.layers.config {
                 command.arg("--config").arg(path);
             }
@@ -422,8 +439,14 @@ impl Spawned {
                     .arg("--set")
                     .arg(format!("simulation.seed=\"{seed}\""));
             }
+            // A process group of its own: Ctrl-C at a terminal goes to the run alone, which
+            // lets the orders in flight finish (they need the services) and then stops them.
+            // Their stdin is a pipe from the run, which closes when the run exits, however
+            // it exits (`kill -9` too): they then stop rather than serve on, orphaned.
+            use std::os::unix::process::CommandExt;
             command
-                .stdin(std::process::Stdio::null())
+                .process_group(0)
+                .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::null());
             let process = command.spawn().map_err(|source| Error::SpawnService {
                 service: service.name(),

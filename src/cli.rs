@@ -52,6 +52,11 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub layers: ConfigArgs,
+
+    /// Stop (as on SIGTERM) when stdin reaches its end: `run --spawn-services` gives its
+    /// services a pipe, so they do not outlive it however it ends.
+    #[arg(long, hide = true)]
+    pub until_stdin_closes: bool,
 }
 
 #[derive(Debug, Args)]
