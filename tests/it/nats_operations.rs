@@ -362,6 +362,102 @@ fn a_spawned_service_that_ignores_sigterm_is_killed_and_named_and_the_run_ends()
     assert!(!is_running(shipping), "the stopped service is gone");
 }
 
+/// Ctrl-C at a terminal (SIGINT to the run's process group) reaches the run alone: it stops
+/// admitting, the orders in flight finish (their services still serve), and it exits 130.
+#[test]
+fn ctrl_c_to_a_run_with_spawned_services_lets_its_orders_in_flight_finish() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Far more than go through in the time before the interrupt, one at a time.
+    let orders = mixed_file(dir.path(), 5_000);
+    let summary = dir.path().join("summary.json");
+    let mut args = strings(&[
+        "run",
+        orders.to_str().expect("utf-8"),
+        "--nats",
+        &broker.url(),
+        "--spawn-services",
+        "--format",
+        "none",
+        "--summary",
+        summary.to_str().expect("utf-8"),
+    ]);
+    let mut sets = mixed_sets();
+    sets.extend(strings(&["nats.in_flight=1", "run.time_limit=60s"]));
+    args.extend(config_args(&sets, "interrupted"));
+    let stderr = dir.path().join("run.stderr");
+    use std::os::unix::process::CommandExt;
+    let child = Command::new(env!("CARGO_BIN_EXE_choreo"))
+        .args(&args)
+        .current_dir(repo_root())
+        .env_remove("RUST_LOG")
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .expect("start choreo");
+    let mut run = Process(child);
+    let pid = run.0.id();
+    for service in SERVICES {
+        spawned_service(pid, service);
+    }
+    // Under way: orders going in one at a time.
+    std::thread::sleep(Duration::from_millis(1500));
+    nix::sys::signal::killpg(Pid::from_raw(pid as i32), Signal::SIGINT).expect("SIGINT");
+    let code = run.wait(Duration::from_secs(30));
+    let stderr = std::fs::read_to_string(&stderr).unwrap_or_default();
+    assert_eq!(code, 130, "{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("JSON");
+    assert_eq!(
+        summary["unfinished"], 0,
+        "every order admitted finished:\n{stderr}"
+    );
+    assert!(
+        summary["orders"]
+            .as_u64()
+            .is_some_and(|n| n > 0 && n < 5_000),
+        "interrupted under way: {summary}"
+    );
+}
+
+/// A run killed outright leaves no spawned service behind: each stops when the run's end of
+/// its stdin closes.
+#[test]
+fn a_run_killed_outright_leaves_no_spawned_service_behind() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut args = strings(&[
+        "run",
+        "orders/mixed.jsonl",
+        "--nats",
+        &broker.url(),
+        "--spawn-services",
+        "--format",
+        "none",
+    ]);
+    args.extend(config_args(&strings(&["run.time_limit=60s"]), "orphans"));
+    let mut run = Logged::start(&args, dir.path(), "run");
+    let services: Vec<u32> = SERVICES
+        .iter()
+        .map(|service| spawned_service(run.pid(), service))
+        .collect();
+    run.process.signal(Signal::SIGKILL);
+    run.process.wait(Duration::from_secs(5));
+    for pid in services {
+        wait_until(
+            &format!("spawned service {pid} gone"),
+            Duration::from_secs(10),
+            || !is_running(pid),
+        );
+    }
+}
+
 /// A spawned service that dies mid-run fails the run at once, naming it, instead of the run
 /// waiting out its time limit for orders that cannot finish.
 #[test]
