@@ -198,9 +198,9 @@ fn repeat<C: Choreography>(args: &RunArgs, seed: u64) -> Result<Repeat, Error> {
     }
     Ok(Repeat {
         version: env!("CARGO_PKG_VERSION"),
-        clock: match args.clock {
-            Clock::Virtual => "virtual",
-            Clock::Real => "real",
+        clock: match (&args.nats, args.clock.unwrap_or_default()) {
+            (Some(_), _) | (None, Clock::Real) => "real",
+            (None, Clock::Virtual) => "virtual",
         },
         seed,
         config: serde_json::to_value(&config)
@@ -375,8 +375,29 @@ fn serve<C: Choreography>(args: ServeArgs) -> Result<(), Error> {
         .map_err(|err| Error::Usage(err.to_string()))?;
     let stop = tokio_util::sync::CancellationToken::new();
     let on_signal = stop.clone();
-    if let Err(err) = ctrlc::set_handler(move || on_signal.cancel()) {
+    // The first signal lets the service finish the event in hand; a second exits at once
+    // (nothing is lost: what it has not acknowledged is delivered again).
+    if let Err(err) = ctrlc::set_handler(move || {
+        if on_signal.is_cancelled() {
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        on_signal.cancel();
+    }) {
         tracing::warn!(%err, "cannot catch Ctrl-C; it will stop the service at once");
+    }
+    if args.until_stdin_closes {
+        let on_end = stop.clone();
+        // Blocking reads, on a thread of their own; it ends with the process.
+        let watching = std::thread::Builder::new()
+            .name("stdin".into())
+            .spawn(move || {
+                let _ = io::copy(&mut io::stdin().lock(), &mut io::sink());
+                tracing::warn!("the run that started this service has ended: stopping");
+                on_end.cancel();
+            });
+        if let Err(err) = watching {
+            tracing::warn!(%err, "cannot watch stdin; the service stops on a signal only");
+        }
     }
     let runtime = runtime(Clock::Real).map_err(Error::Runtime)?;
     runtime.block_on(crate::nats::serve::serve(
@@ -385,14 +406,53 @@ fn serve<C: Choreography>(args: ServeArgs) -> Result<(), Error> {
     Ok(())
 }
 
-/// The `serve` processes of `--spawn-services`, one per service, with the run's config;
-/// stopped (SIGTERM, then waited for) when dropped.
-struct Spawned(Vec<(&'static str, std::process::Child)>);
+/// The `serve` processes of `--spawn-services`, one per service, with the run's config.
+///
+/// Watched while the run goes: one that exits halts the run at once, named (the run fails
+/// rather than restart it: a service that dies has a reason, which its own message on
+/// stderr gives, and a restart would hide it). Stopped when dropped: SIGTERM, then SIGKILL
+/// for any that has not exited within `run.shutdown_timeout`, named; killing one loses
+/// nothing, since its state is the stream and what it did not acknowledge is delivered again.
+/// They are in a process group of their own, and stop when the run's end of their stdin
+/// closes (see `start`).
+struct Spawned {
+    children: Arc<std::sync::Mutex<Vec<Child>>>,
+    /// Tells the watcher to stop; it is joined before the services are told to stop, so
+    /// their exits then are not taken for deaths.
+    stopping: Arc<AtomicBool>,
+    watcher: Option<std::thread::JoinHandle<()>>,
+    shutdown_timeout: std::time::Duration,
+    program: String,
+}
+
+/// A spawned service process.
+#[derive(Debug)]
+struct Child {
+    service: &'static str,
+    process: std::process::Child,
+    /// Its exit, once seen.
+    exited: Option<std::process::ExitStatus>,
+}
+
+/// How often the watcher looks at the spawned services.
+const WATCH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 
 impl Spawned {
-    fn start<C: Choreography>(url: &str, args: &RunArgs) -> Result<Self, Error> {
+    fn start<C: Choreography>(
+        name: &str,
+        url: &str,
+        args: &RunArgs,
+        shutdown_timeout: std::time::Duration,
+        halt: &crate::nats::run::Halt,
+    ) -> Result<Self, Error> {
         let program = std::env::current_exe().map_err(Error::Runtime)?;
-        let mut spawned = Spawned(Vec::new());
+        let mut spawned = Spawned {
+            children: Arc::default(),
+            stopping: Arc::default(),
+            watcher: None,
+            shutdown_timeout,
+            program: name.to_owned(),
+        };
         use crate::name::Name;
         for service in C::Service::ALL {
             let mut command = std::process::Command::new(&program);
@@ -400,41 +460,166 @@ impl Spawned {
                 .arg("serve")
                 .arg(service.key())
                 .arg("--nats")
-                .arg(url);
+                .arg(url)
+                .arg("--until-stdin-closes");
             for path in &args.layers.config {
                 command.arg("--config").arg(path);
             }
             for set in &args.layers.set {
                 command.arg("--set").arg(set);
             }
+            // The seed draws the services' own chances (the shop's payment gateway), so a
+            // `--seed` must reach them; as a string, since TOML's integers stop at 2^63 - 1.
+            if let Some(seed) = args.seed {
+                command
+                    .arg("--set")
+                    .arg(format!("simulation.seed=\"{seed}\""));
+            }
+            // A process group of its own: Ctrl-C at a terminal goes to the run alone, which
+            // lets the orders in flight finish (they need the services) and then stops them.
+            // Their stdin is a pipe from the run, which closes when the run exits, however
+            // it exits (`kill -9` too): they then stop rather than serve on, orphaned.
+            use std::os::unix::process::CommandExt;
             command
-                .stdin(std::process::Stdio::null())
+                .process_group(0)
+                .stdin(std::process::Stdio::piped())
                 .stdout(std::process::Stdio::null());
-            let child = command.spawn().map_err(|source| Error::SpawnService {
+            let process = command.spawn().map_err(|source| Error::SpawnService {
                 service: service.name(),
                 source,
             })?;
-            spawned.0.push((service.name(), child));
+            spawned.lock().push(Child {
+                service: service.name(),
+                process,
+                exited: None,
+            });
         }
+        let (children, stopping, halt) = (
+            Arc::clone(&spawned.children),
+            Arc::clone(&spawned.stopping),
+            halt.clone(),
+        );
+        let watcher = std::thread::Builder::new()
+            .name("spawned-services".into())
+            .spawn(move || {
+                while !stopping.load(Ordering::Relaxed) {
+                    for child in lock(&children).iter_mut() {
+                        if child.exited.is_some() {
+                            continue;
+                        }
+                        if let Ok(Some(status)) = child.process.try_wait() {
+                            child.exited = Some(status);
+                            halt.halt(crate::engine::Failure::ServiceExited {
+                                service: child.service,
+                                pid: child.process.id(),
+                                status: status.to_string(),
+                            });
+                        }
+                    }
+                    std::thread::sleep(WATCH_EVERY);
+                }
+            })
+            .map_err(Error::Runtime)?;
+        spawned.watcher = Some(watcher);
         Ok(spawned)
     }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Child>> {
+        lock(&self.children)
+    }
+}
+
+/// The spawned services, whatever a panic elsewhere left them as.
+fn lock(children: &std::sync::Mutex<Vec<Child>>) -> std::sync::MutexGuard<'_, Vec<Child>> {
+    children
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 impl Drop for Spawned {
     fn drop(&mut self) {
         use nix::sys::signal::{kill, Signal};
         use nix::unistd::Pid;
-        for (_, child) in &mut self.0 {
-            if let Ok(pid) = i32::try_from(child.id()) {
-                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
-            }
+        self.stopping.store(true, Ordering::Relaxed);
+        if let Some(watcher) = self.watcher.take() {
+            let _ = watcher.join();
         }
-        for (service, child) in &mut self.0 {
-            if let Err(err) = child.wait() {
-                tracing::warn!(service, %err, "a spawned service could not be waited for");
+        let program = self.program.clone();
+        let timeout = self.shutdown_timeout;
+        let mut children = self.lock();
+        let signal = |child: &Child, signal: Signal| {
+            if let Ok(pid) = i32::try_from(child.process.id()) {
+                let _ = kill(Pid::from_raw(pid), signal);
             }
+        };
+        for child in children.iter().filter(|child| child.exited.is_none()) {
+            signal(child, Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let mut running = 0;
+            for child in children.iter_mut().filter(|child| child.exited.is_none()) {
+                match child.process.try_wait() {
+                    Ok(Some(status)) => child.exited = Some(status),
+                    Ok(None) => running += 1,
+                    Err(err) => {
+                        tracing::warn!(service = child.service, %err, "a spawned service could not be waited for");
+                        child.exited = Some(std::process::ExitStatus::default());
+                    }
+                }
+            }
+            if running == 0 || Instant::now() >= deadline {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        for child in children.iter_mut().filter(|child| child.exited.is_none()) {
+            say(format_args!(
+                "{program}: warning: {} (pid {}) did not stop within {} of SIGTERM: killed (SIGKILL); what it had not acknowledged is delivered again",
+                child.service,
+                child.process.id(),
+                humantime::format_duration(timeout)
+            ));
+            signal(child, Signal::SIGKILL);
+            let _ = child.process.wait();
         }
     }
+}
+
+/// What is simulated has no meaning over NATS, where a real broker and real processes take
+/// the time they take: the virtual clock asked for by name is refused (a run that says it
+/// replays deterministically and does not would mislead); simulated latency, faults and
+/// arrivals set beyond the choreography's defaults are warned about, since a config file is
+/// often shared with in-process runs. (`at_ms` in the orders is warned about as they are
+/// read: see `nats::run`.)
+fn refuse_or_warn_the_simulated<C: Choreography>(
+    name: &str,
+    args: &RunArgs,
+    config: &Config<C>,
+) -> Result<(), Error> {
+    if args.clock == Some(Clock::Virtual) {
+        return Err(Error::Usage(
+            "--clock virtual does not apply with --nats: a run over a broker is on the wall clock; leave --clock out".to_owned(),
+        ));
+    }
+    let defaults = Config::<C>::load(&[], &[])?;
+    let (simulated, built_in) = (&config.simulation, &defaults.simulation);
+    let ignored = [
+        ("simulation.latency", simulated.latency != built_in.latency),
+        ("simulation.faults", simulated.faults != built_in.faults),
+        (
+            "simulation.arrivals",
+            simulated.arrivals != built_in.arrivals,
+        ),
+    ];
+    for (table, set) in ignored {
+        if set {
+            say(format_args!(
+                "{name}: warning: [{table}] does not apply with --nats (the services take the time they take on a real broker): ignored"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Creates an output file, named in the error.
@@ -476,10 +661,11 @@ async fn drive<C: Choreography>(
     orders: impl Feed<C::Input> + Iterator<Item = C::Input>,
     sinks: &mut (dyn EventSink<C> + Send),
     interrupt: &Interrupt,
+    halt: &crate::nats::run::Halt,
 ) -> Result<Summary<C>, RunFailed<C>> {
     match nats {
         None => run_fed(config, orders, sinks, interrupt).await,
-        Some(url) => crate::nats::run::run(config, url, orders, sinks, interrupt).await,
+        Some(url) => crate::nats::run::run(config, url, orders, sinks, interrupt, halt).await,
     }
 }
 
@@ -500,6 +686,9 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     let mut config = Config::<C>::load(&args.layers.config, &args.layers.set)?;
     if let Some(seed) = args.seed {
         config.simulation.seed = seed;
+    }
+    if args.nats.is_some() {
+        refuse_or_warn_the_simulated(name, &args, &config)?;
     }
     let repeat = repeat::<C>(&args, config.simulation.seed)?;
     let source = open_order_file::<C::Input>(&args.file, config.input.duplicate_window)?;
@@ -526,15 +715,23 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     let clock = if args.nats.is_some() {
         Clock::Real
     } else {
-        args.clock
+        args.clock.unwrap_or_default()
     };
     let runtime = runtime(clock).map_err(Error::Runtime)?;
     // A broker that is not there is one line and exit 1, before anything runs or is spawned.
     if let Some(url) = &args.nats {
         runtime.block_on(crate::nats::connect(url, &config.nats))?;
     }
+    // A spawned service that exits halts the run.
+    let halt = crate::nats::run::Halt::default();
     let _spawned = match (&args.nats, args.spawn_services) {
-        (Some(url), true) => Some(Spawned::start::<C>(url, &args)?),
+        (Some(url), true) => Some(Spawned::start::<C>(
+            name,
+            url,
+            &args,
+            config.run.shutdown_timeout,
+            &halt,
+        )?),
         _ => None,
     };
     let nats = args.nats.as_deref();
@@ -602,7 +799,8 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
             OrderSource::Document(orders) => {
                 tracing::info!(file = %args.file.display(), orders = orders.len(), "orders read");
                 let orders = Iterated(orders.into_iter());
-                let result = runtime.block_on(drive(&config, nats, orders, sinks, &interrupt));
+                let result =
+                    runtime.block_on(drive(&config, nats, orders, sinks, &interrupt, &halt));
                 Ran::Done(result, None)
             }
             OrderSource::Lines(lines) => {
@@ -616,7 +814,8 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
                 let live = is_live(&args.file);
                 let mut feed = ReadAhead::start(lines, on_skipped, Arc::clone(&stop_reading), live)
                     .map_err(Error::Runtime)?;
-                let result = runtime.block_on(drive(&config, nats, &mut feed, sinks, &interrupt));
+                let result =
+                    runtime.block_on(drive(&config, nats, &mut feed, sinks, &interrupt, &halt));
                 match feed.finish() {
                     Some(finished) => Ran::Read(result, finished),
                     // The reader is stuck on its source (a FIFO's quiet writer): what it holds

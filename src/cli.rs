@@ -65,6 +65,11 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub layers: ConfigArgs,
+
+    /// Stop (as on SIGTERM) when stdin reaches its end: `run --spawn-services` gives its
+    /// services a pipe, so they do not outlive it however it ends.
+    #[arg(long, hide = true)]
+    pub until_stdin_closes: bool,
 }
 
 #[derive(Debug, Args)]
@@ -138,11 +143,11 @@ pub struct RunArgs {
     /// e.g. {"order_id": 1, "product_id": 101, "quantity": 2}.
     pub file: PathBuf,
 
-    /// Which clock the run uses: `virtual` runs every task on one thread with simulated
-    /// time (deterministic; simulated seconds pass instantly); `real` runs on the multi-thread
-    /// runtime with real time.
-    #[arg(long, value_enum, default_value_t = Clock::Virtual)]
-    pub clock: Clock,
+    /// Which clock the run uses: `virtual` (the default) runs every task on one thread with
+    /// simulated time (deterministic; simulated seconds pass instantly); `real` runs on the
+    /// multi-thread runtime with real time. With --nats, always the real one.
+    #[arg(long, value_enum)]
+    pub clock: Option<Clock>,
 
     /// Seed for every random choice (latencies, arrivals, faults); default
     /// `simulation.seed`. The same input, config and seed replay the same run.

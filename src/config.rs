@@ -154,6 +154,13 @@ impl<C: Choreography> Config<C> {
         overrides: &'a [String],
     ) -> Result<(toml::Table, Vec<Set<'a>>), ConfigError> {
         let mut table = parse_table(ENGINE_TOML, Source::BuiltIn)?;
+        // Each choreography's stream is its own unless it says otherwise: one broker then
+        // carries several, and none reads another's events as its own.
+        set_path(
+            &mut table,
+            "nats.stream",
+            toml::Value::String(C::NAME.to_owned()),
+        );
         merge(&mut table, parse_table(C::DEFAULT_CONFIG, Source::BuiltIn)?);
         for layer in files {
             merge(&mut table, layer.table.clone());
@@ -532,9 +539,17 @@ mod tests {
     fn the_shop_defaults_repeat_the_engine_defaults() {
         let engine = parse_table(ENGINE_TOML, Source::BuiltIn).expect("engine.toml");
         let shop = parse_table(Shop::DEFAULT_CONFIG, Source::BuiltIn).expect("default.toml");
-        for section in ["bus", "run", "services", "input", "check", "nats"] {
+        for section in ["bus", "run", "services", "input", "check"] {
             assert_eq!(engine.get(section), shop.get(section), "[{section}]");
         }
+        // The stream's name is the one the shop chooses itself (the engine's default is
+        // each choreography's name).
+        let nats = |t: &toml::Table| {
+            let mut nats = t.get("nats").and_then(|s| s.as_table()).cloned();
+            nats.as_mut().map(|nats| nats.remove("stream"));
+            nats
+        };
+        assert_eq!(nats(&engine), nats(&shop), "[nats]");
         let simulation = |t: &toml::Table| t.get("simulation").and_then(|s| s.as_table()).cloned();
         let (engine, shop) = (
             simulation(&engine).expect("engine"),
@@ -555,6 +570,20 @@ mod tests {
         ] {
             assert_eq!(engine.get(key), shop.get(key), "simulation.faults.{key}");
         }
+    }
+
+    /// The shop's stream keeps the name it had before each choreography got its own, so a
+    /// broker's existing shop stream and its consumers carry on.
+    #[test]
+    fn the_shop_keeps_its_stream_name_and_others_default_to_their_own() {
+        assert_eq!(Config::default().nats.stream, "choreo");
+        let engine = parse_table(ENGINE_TOML, Source::BuiltIn).expect("engine.toml");
+        let nats = engine.get("nats").and_then(|s| s.as_table());
+        assert_eq!(
+            nats.and_then(|nats| nats.get("stream")),
+            None,
+            "the engine leaves the stream's name to the choreography"
+        );
     }
 
     #[test]

@@ -278,6 +278,16 @@ mod tests {
     /// one seat, two at a hotel with one free room among them), with duplicates and a crash,
     /// keeps the engine's properties and the saga's invariants; with no memory of finished
     /// trips, a late duplicate books again and is caught.
+    /// Over NATS, the trip has a stream of its own by default: one broker carries the shop
+    /// and the trip without either reading the other's events.
+    #[test]
+    fn the_trip_and_the_shop_default_to_streams_of_their_own() {
+        let trip = Config::<Trip>::load(&[], &[]).expect("the defaults");
+        let shop = Config::<choreo::shop::Shop>::load(&[], &[]).expect("the defaults");
+        assert_eq!(trip.nats.stream, "trip");
+        assert_ne!(trip.nats.stream, shop.nats.stream);
+    }
+
     #[test]
     fn every_schedule_of_three_bookings_keeps_every_property() {
         use choreo::check::{Faults, Limits, Verdict};

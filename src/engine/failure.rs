@@ -134,6 +134,14 @@ pub enum Failure {
     /// The broker of a distributed run failed it (cannot be reached, refused a request).
     #[error("{0}")]
     Transport(String),
+    /// A service process that `run --spawn-services` started exited before it was told to:
+    /// the orders that need it cannot finish.
+    #[error("{service} (a spawned `serve`, pid {pid}) exited during the run ({status}); its own message, if any, is above")]
+    ServiceExited {
+        service: &'static str,
+        pid: u32,
+        status: String,
+    },
 }
 
 /// Where a run stopped with instances unfinished stood: what the first few of them wait

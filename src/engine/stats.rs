@@ -54,6 +54,9 @@ pub struct Summary<C: Choreography> {
     pub lost_events: u64,
     /// Events published on the bus.
     pub events: u64,
+    /// Over NATS: messages on the stream's subject that were not events of this choreography,
+    /// skipped (each reported with its stream sequence). 0 in-process.
+    pub foreign_messages: u64,
     /// The choreography's own figures (the shop's revenue and stock).
     #[serde(flatten)]
     pub stats: C::Stats,
@@ -247,6 +250,7 @@ impl<C: Choreography> Summary<C> {
             unfinished: 0,
             lost_events: 0,
             events: 0,
+            foreign_messages: 0,
             stats: C::Stats::new(config),
             dead_lettered: BTreeMap::new(),
             dead_letters: Vec::new(),

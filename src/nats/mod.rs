@@ -24,7 +24,7 @@ use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::config::NatsConfig;
-use crate::engine::{Choreography, Envelope};
+use crate::engine::{Choreography, Envelope, Name};
 
 /// The oldest server choreo runs on: 2.9 has everything used here (streams, durable pull
 /// consumers, explicit acks, `Nats-Msg-Id`, ordered consumers).
@@ -46,7 +46,15 @@ pub enum NatsError {
     TooOld { url: String, version: String },
     #[error("NATS: {0}")]
     Broker(String),
-    #[error("stream sequence {seq}: not an event of this choreography: {reason}")]
+    /// A request of the setting up (before any event is handled) that the broker failed:
+    /// which one, and where, so the user knows what to look at.
+    #[error("the NATS server at {url} failed the {step}: {reason}")]
+    Setup {
+        url: String,
+        step: String,
+        reason: String,
+    },
+    #[error("not an event of this choreography: {reason}")]
     Decode { seq: u64, reason: String },
     #[error("no service `{name}` in this choreography; one of: {known}")]
     UnknownService { name: String, known: String },
@@ -62,6 +70,19 @@ pub enum NatsError {
 impl NatsError {
     fn broker(err: impl std::fmt::Display) -> Self {
         NatsError::Broker(err.to_string())
+    }
+
+    /// This error as one of setting up: a broker's error named with its `url` and the
+    /// `step` it failed (other errors as they are).
+    pub fn during(self, url: &str, step: impl std::fmt::Display) -> Self {
+        match self {
+            NatsError::Broker(reason) => NatsError::Setup {
+                url: url.to_owned(),
+                step: step.to_string(),
+                reason,
+            },
+            other => other,
+        }
     }
 }
 
@@ -525,15 +546,32 @@ impl Backoff {
     }
 }
 
-/// The envelope a stream message carries, with the stream's sequence as its `seq`.
+/// The envelope a stream message carries, with the stream's sequence as its `seq`; an error
+/// for a message that is not one of this choreography's events (see [`skipped`]).
 pub fn decode<C: Choreography>(payload: &[u8], seq: u64) -> Result<Envelope<C>, NatsError> {
+    let not_an_event = |reason: String| NatsError::Decode { seq, reason };
     let mut envelope: Envelope<C> =
-        serde_json::from_slice(payload).map_err(|err| NatsError::Decode {
-            seq,
-            reason: err.to_string(),
-        })?;
+        serde_json::from_slice(payload).map_err(|err| not_an_event(err.to_string()))?;
+    // Its id is what de-duplication goes by, everywhere: one that does not name the event
+    // it is on would let a message pass for another event.
+    if envelope.id.order_id != envelope.order_id || envelope.id.kind != C::kind(&envelope.event) {
+        return Err(not_an_event(format!(
+            "its id {} does not name its own event ({} of {})",
+            envelope.id,
+            C::kind(&envelope.event).name(),
+            envelope.order_id
+        )));
+    }
     envelope.seq = seq;
     Ok(envelope)
+}
+
+/// Says, loudly, that the message at `seq` of `stream` was skipped as foreign, and why: a
+/// message on the stream's subject that is not an event of the choreography, or one no
+/// service can take (see `serve`). Anyone can publish on a subject; a service or run that
+/// stopped on such a message would stop again on it after every restart.
+pub fn skipped(stream: &str, seq: u64, reason: &dyn std::fmt::Display) {
+    tracing::warn!("stream `{stream}` sequence {seq}: skipped a foreign message: {reason}");
 }
 
 #[cfg(test)]

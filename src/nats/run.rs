@@ -7,10 +7,16 @@
 //! next order's first event is published once one has finished, so a million-order file
 //! neither floods the broker nor the memory. An event of an order not in flight (another
 //! run's, or a repeat stored after the duplicate window) and a repeat of an event id are
-//! passed over.
+//! passed over. A message that is not an event of the choreography is skipped, counted in
+//! the summary (`foreign_messages`) and reported with its stream sequence, as the services do.
+//! While orders are in flight, a watch on the services' consumers says when none has read
+//! the stream for [`UNREAD`]: a run with nothing serving its stream would otherwise wait out
+//! its time limit without a word.
 
 use std::collections::HashMap;
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
 use futures_util::{FutureExt, StreamExt};
@@ -19,7 +25,9 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::config::Config;
 use crate::engine::kinds::Kinds;
 use crate::engine::stats::{Finished, Summary};
-use crate::engine::{Choreography, Envelope, EventId, EventSink, Failure, Interrupt, RunFailed};
+use crate::engine::{
+    Choreography, Envelope, EventId, EventSink, Failure, Interrupt, Name, RunFailed,
+};
 use crate::input::{InstanceId, Record};
 use crate::nats::{self, NatsError};
 
@@ -29,15 +37,54 @@ struct InFlight<C: Choreography> {
     seen: u64,
 }
 
+/// Ends a run from outside it, as failed: `choreo run --spawn-services` halts it when one
+/// of its services exits, rather than wait out the time limit for orders that cannot finish.
+#[derive(Debug, Clone, Default)]
+pub struct Halt {
+    halted: CancellationToken,
+    /// Why: the first reason given, taken by the run.
+    why: Arc<Mutex<Option<Failure>>>,
+}
+
+impl Halt {
+    /// Halts the run with `why` (the first reason given wins).
+    pub fn halt(&self, why: Failure) {
+        let mut held = self
+            .why
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if held.is_none() && !self.halted.is_cancelled() {
+            *held = Some(why);
+        }
+        self.halted.cancel();
+    }
+
+    /// Waits until the run is halted; the reason.
+    async fn halted(&self) -> Failure {
+        self.halted.cancelled().await;
+        let mut held = self
+            .why
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        held.take()
+            .unwrap_or_else(|| Failure::Transport("the run was halted".to_owned()))
+    }
+}
+
+/// How long no service may have read the stream, while orders are in flight, before the run
+/// says so.
+pub const UNREAD: Duration = Duration::from_secs(5);
+
 /// Runs `orders` through the services serving the stream at `url`, writing every event to
 /// `sink` in stream order; the summary as for an in-process run (its `events` are the events
-/// observed).
+/// observed). `halt` ends it as failed from outside.
 pub async fn run<C: Choreography>(
     config: &Config<C>,
     url: &str,
     orders: impl IntoIterator<Item = C::Input>,
     sink: &mut (dyn EventSink<C> + Send),
     interrupt: &Interrupt,
+    halt: &Halt,
 ) -> Result<Summary<C>, RunFailed<C>> {
     let summary = Summary::<C>::new(&config.choreography);
     let fail = |summary: Summary<C>, failure: Failure| RunFailed {
@@ -52,14 +99,30 @@ pub async fn run<C: Choreography>(
     };
     let context = &connection.context;
     let opened = async {
-        let stream = nats::stream(context, settings).await?;
+        let name = &settings.stream;
+        let stream = nats::stream(context, settings).await.map_err(|err| {
+            err.during(url, format_args!("lookup or creation of stream `{name}`"))
+        })?;
         let last = stream
             .get_info()
             .await
-            .map_err(NatsError::broker)?
+            .map_err(NatsError::broker)
+            .map_err(|err| {
+                err.during(
+                    url,
+                    format_args!("lookup of stream `{name}`'s last sequence"),
+                )
+            })?
             .state
             .last_sequence;
-        let events = observe_from(&stream, settings, last + 1).await?;
+        let events = observe_from(&stream, settings, last + 1)
+            .await
+            .map_err(|err| {
+                err.during(
+                    url,
+                    format_args!("creation of the run's consumer on stream `{name}`"),
+                )
+            })?;
         Ok::<_, NatsError>((stream, last, events))
     };
     let (stream, start, mut events) = match opened.await {
@@ -77,8 +140,19 @@ pub async fn run<C: Choreography>(
         summary,
         observed: 0,
         started_us,
+        stream: settings.stream.clone(),
     };
+    // How many orders are in flight, for the watch on the services.
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let watch = tokio::spawn(watch_readers::<C>(
+        stream.clone(),
+        settings.stream.clone(),
+        Arc::clone(&in_flight),
+    ));
+    // The watch ends with the run, however it ends.
+    let _unwatch = AbortOnDrop(watch);
     let (mut read, mut admitting) = (0u64, true);
+    let mut warned_at_ms = false;
     let mut failures = Vec::new();
     let mut publisher = nats::Publisher::new(&connection, &subject);
     // Waiting for the broker ends with the time limit or a second Ctrl-C.
@@ -86,11 +160,13 @@ pub async fn run<C: Choreography>(
     let _give_up_at_the_end = give_up.clone().drop_guard();
     {
         let (give_up, everything) = (give_up.clone(), interrupt.everything.clone());
+        let halted = halt.halted.clone();
         let limit = config.run.time_limit;
         tokio::spawn(async move {
             tokio::select! {
                 () = tokio::time::sleep(limit) => {}
                 () = everything.cancelled() => {}
+                () = halted.cancelled() => {}
                 // The run ended (the guard below).
                 () = give_up.cancelled() => {}
             }
@@ -118,6 +194,13 @@ pub async fn run<C: Choreography>(
                 break;
             };
             read += 1;
+            if !warned_at_ms && order.at_ms().is_some() {
+                warned_at_ms = true;
+                tracing::warn!(
+                    "order {} has `at_ms`, which does not apply with --nats: orders go in as they are read, at most nats.in_flight at once (said once for the run)",
+                    order.id()
+                );
+            }
             let (service, event) = C::start(&order, &config.choreography);
             let first = Envelope::<C> {
                 seq: 0,
@@ -157,11 +240,16 @@ pub async fn run<C: Choreography>(
             // The time limit or a second Ctrl-C: the wait below ends at once with it.
             Err(nats::GaveUp) => admitting = false,
         }
+        in_flight.store(observer.in_flight.len(), Ordering::Relaxed);
         if observer.in_flight.is_empty() && !admitting {
             break;
         }
         let received = tokio::select! {
             biased;
+            failure = halt.halted() => {
+                failures.push(failure);
+                break;
+            }
             () = interrupt.everything.cancelled() => {
                 failures.push(Failure::Interrupted { not_admitted: 0 });
                 break;
@@ -250,6 +338,91 @@ struct Observer<C: Choreography> {
     summary: Summary<C>,
     observed: u64,
     started_us: u64,
+    /// The stream's name, for warnings.
+    stream: String,
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Watches, while orders are in flight, that the services read the stream, and says so
+/// when they do not for [`UNREAD`] (once, until one reads again): a run with no `choreo
+/// serve` behind it would otherwise wait out its time limit without a word. A service reads
+/// when its durable consumer delivers further, or has nothing left to deliver.
+async fn watch_readers<C: Choreography>(
+    stream: async_nats::jetstream::stream::Stream,
+    name: String,
+    in_flight: Arc<AtomicUsize>,
+) {
+    struct Reader {
+        service: &'static str,
+        consumer: String,
+        /// The last stream sequence its consumer delivered, once looked at.
+        delivered: Option<u64>,
+        read_at: Instant,
+        warned: bool,
+    }
+    let now = Instant::now();
+    let mut readers: Vec<Reader> = C::Service::ALL
+        .iter()
+        .map(|service| Reader {
+            service: service.name(),
+            consumer: format!("{name}_{}", service.key()),
+            delivered: None,
+            read_at: now,
+            warned: false,
+        })
+        .collect();
+    let mut none_warned = false;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let now = Instant::now();
+        let idle = in_flight.load(Ordering::Relaxed) == 0;
+        for reader in &mut readers {
+            let reading = match stream.consumer_info(&reader.consumer).await {
+                Ok(info) => {
+                    let seq = info.delivered.stream_sequence;
+                    let further = reader.delivered.is_some_and(|before| seq > before);
+                    reader.delivered = Some(seq);
+                    further || (info.num_pending == 0 && info.num_ack_pending == 0)
+                }
+                // No consumer (no service ever served this stream), or no broker: not read.
+                Err(_) => false,
+            };
+            if reading || idle {
+                (reader.read_at, reader.warned) = (now, false);
+            }
+        }
+        let unread = |reader: &Reader| now.duration_since(reader.read_at) >= UNREAD;
+        if readers.iter().all(unread) {
+            if !none_warned {
+                none_warned = true;
+                tracing::warn!(
+                    "no service has read stream `{name}` for {} s: is choreo serve running? --spawn-services starts them",
+                    UNREAD.as_secs()
+                );
+            }
+            continue;
+        }
+        none_warned = false;
+        for reader in readers.iter_mut().filter(|reader| !reader.warned) {
+            if now.duration_since(reader.read_at) >= UNREAD {
+                reader.warned = true;
+                tracing::warn!(
+                    "{} has not read stream `{name}` for {} s while others have: is its choreo serve running?",
+                    reader.service,
+                    UNREAD.as_secs()
+                );
+            }
+        }
+    }
 }
 
 /// The stream's events from `start_sequence` on, in order.
@@ -313,8 +486,15 @@ impl<C: Choreography> Observer<C> {
         sink: &mut (dyn EventSink<C> + Send),
     ) -> Result<(), Failure> {
         let seq = message.info().map(|info| info.stream_sequence).unwrap_or(0);
-        let mut envelope = nats::decode::<C>(&message.payload, seq)
-            .map_err(|err| Failure::Transport(err.to_string()))?;
+        let mut envelope = match nats::decode::<C>(&message.payload, seq) {
+            Ok(envelope) => envelope,
+            Err(err) => {
+                // Skipped, as every service skips it (see `serve`); the summary counts it.
+                self.summary.foreign_messages += 1;
+                nats::skipped(&self.stream, seq, &format_args!("the run: {err}"));
+                return Ok(());
+            }
+        };
         let Some(order) = self.in_flight.get_mut(&envelope.order_id) else {
             tracing::debug!(id = %envelope.id, "not an order in flight: passed over");
             return Ok(());

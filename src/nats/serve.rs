@@ -17,6 +17,13 @@
 //! ids: the broker drops them as repeats (`Nats-Msg-Id`), and every consumer ignores a repeat
 //! by id anyway. Nothing is lost, nothing reserved, charged, refunded or released twice.
 //!
+//! **Foreign messages.** Anything can be published on the stream's subject. A message that is
+//! not an event of the choreography (not an envelope, or an id that does not name its event),
+//! or an event of an instance the stream never started (every other event follows its
+//! instance's first in the stream), is skipped and acknowledged with the rest, counted, and
+//! reported with the stream's name and sequence, by every service alike: stopping on it would
+//! stop them all, and again after every restart, as the replay reads it again.
+//!
 //! **A broker that dies.** A NATS server killed with `kill -9` can come back without the
 //! last messages and acknowledgements it had confirmed (it writes them to disk a moment
 //! later), and hand out their sequence numbers again. So after every reconnect the service
@@ -31,10 +38,14 @@ use async_nats::jetstream::{self, stream};
 use futures_util::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
+use rustc_hash::FxHashSet;
+
 use crate::engine::config::Config;
 use crate::engine::replica::{replicas, Replica};
 use crate::engine::{Choreography, Envelope, EventId, Name, Outbox};
+use crate::input::InstanceId;
 use crate::nats::{self, NatsError, Publisher};
+use crate::recent::Recent;
 
 /// Events before the ack floor decided again, publishing, when the service (re)starts: far
 /// more than a broker can have confirmed in the moment before it died.
@@ -49,6 +60,55 @@ pub struct Served {
     pub handled: u64,
     /// Events published.
     pub published: u64,
+    /// Foreign messages skipped (see [`nats::skipped`]), each counted once.
+    pub foreign: u64,
+}
+
+/// The instances the stream has started and not ended, and the last ones it ended (as many
+/// as `services.dedup_window`). Every event but an instance's first follows that first
+/// event in the stream, since it was decided after it was read: an event of an instance the
+/// stream never started is foreign (made up, or published by something else on the
+/// subject), and a service that took it would reserve, charge or ship for an order that
+/// does not exist. Memory: the instances in flight and the window.
+#[derive(Debug)]
+struct Instances {
+    open: FxHashSet<InstanceId>,
+    ended: Recent<InstanceId, ()>,
+}
+
+impl Instances {
+    fn new(window: usize) -> Self {
+        Instances {
+            open: FxHashSet::default(),
+            ended: Recent::new(window),
+        }
+    }
+
+    /// Takes `envelope` into account: `Err` with the reason if no service can take it.
+    fn admit<C: Choreography>(&mut self, envelope: &Envelope<C>) -> Result<(), String> {
+        let id = envelope.order_id;
+        if self.open.contains(&id) {
+            if envelope.is_terminal() {
+                self.open.remove(&id);
+                self.ended.insert(id, ());
+            }
+            return Ok(());
+        }
+        if self.ended.contains(&id) {
+            // A late repeat: the step passes it over as a duplicate.
+            return Ok(());
+        }
+        if envelope.is_start() {
+            if !envelope.is_terminal() {
+                self.open.insert(id);
+            }
+            return Ok(());
+        }
+        Err(format!(
+            "{} of instance {id}, which the stream has not started (or ended too long ago)",
+            envelope.kind().name()
+        ))
+    }
 }
 
 /// The service named `name` (`InventoryService`, or its short config name `inventory`).
@@ -76,33 +136,57 @@ pub async fn serve<C: Choreography>(
     stop: CancellationToken,
 ) -> Result<Served, NatsError> {
     let settings = &config.nats;
-    let connection = nats::connect(url, settings).await?;
+    // Setting up waits on the broker (each step within `nats.connect_timeout`): a stop
+    // meanwhile ends it at once.
+    let set_up = async {
+        let connection = nats::connect(url, settings).await?;
+        let stream = nats::stream(&connection.context, settings)
+            .await
+            .map_err(|err| {
+                err.during(
+                    url,
+                    format_args!("lookup or creation of stream `{}`", settings.stream),
+                )
+            })?;
+        let durable = format!("{}_{}", settings.stream, service.key());
+        let consumer = stream
+            .get_or_create_consumer(
+                &durable,
+                pull::Config {
+                    durable_name: Some(durable.clone()),
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: settings.ack_wait,
+                    max_ack_pending: i64::from(settings.max_ack_pending),
+                    filter_subject: nats::subject(settings),
+                    deliver_policy: DeliverPolicy::All,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(NatsError::broker)
+            .map_err(|err| err.during(url, format_args!("creation of consumer `{durable}`")))?;
+        Ok::<_, NatsError>((connection, stream, consumer))
+    };
+    let (connection, stream, mut consumer) = tokio::select! {
+        biased;
+        () = stop.cancelled() => {
+            tracing::warn!(service = %service, url, "stopped before the broker answered");
+            return Ok(Served::default());
+        }
+        set_up = set_up => set_up?,
+    };
     let context = &connection.context;
-    let stream = nats::stream(context, settings).await?;
     let subject = nats::subject(settings);
-    let durable = format!("{}_{}", settings.stream, service.key());
-    let mut consumer = stream
-        .get_or_create_consumer(
-            &durable,
-            pull::Config {
-                durable_name: Some(durable.clone()),
-                ack_policy: AckPolicy::Explicit,
-                ack_wait: settings.ack_wait,
-                max_ack_pending: i64::from(settings.max_ack_pending),
-                filter_subject: subject.clone(),
-                deliver_policy: DeliverPolicy::All,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(NatsError::broker)?;
     let mut served = Served::default();
     let mut handler = Handler {
         replica: fresh::<C>(config, service)?,
         connection: &connection,
+        instances: Instances::new(config.services.dedup_window),
         stream: &stream,
+        name: &settings.stream,
         publisher: Publisher::new(&connection, &subject).in_order(),
         served: &mut served,
+        foreign_upto: 0,
     };
     let mut connects = connection.connects();
     let Some((mut next, mut messages)) = handler
@@ -146,9 +230,10 @@ pub async fn serve<C: Choreography>(
                     tracing::warn!(%err, "consumer stream: pulling anew");
                 }
                 tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                match pull_stream(&consumer, settings).await {
-                    Ok(pulled) => messages = pulled,
-                    Err(err) => failed = broker_failed(err)?,
+                match until_stopped(&stop, pull_stream(&consumer, settings)).await {
+                    None => break,
+                    Some(Ok(pulled)) => messages = pulled,
+                    Some(Err(err)) => failed = broker_failed(err)?,
                 }
                 continue;
             }
@@ -162,7 +247,12 @@ pub async fn serve<C: Choreography>(
             }
         }
         batch.sort_by_key(|message| message.info().map_or(0, |info| info.stream_sequence));
-        if let Err(err) = handler.batch(&batch, &mut next).await {
+        // Stopped in the middle (a gap read from a broker that is away, say): nothing of the
+        // batch is acknowledged, so all of it is delivered again.
+        let Some(handled) = until_stopped(&stop, handler.batch(&batch, &mut next)).await else {
+            break;
+        };
+        if let Err(err) = handled {
             // Nothing of the batch is acknowledged: it comes again after the service has
             // started over.
             failed = broker_failed(err)?;
@@ -178,12 +268,50 @@ pub async fn serve<C: Choreography>(
                 tracing::debug!(%err, "acknowledgement not sent");
             }
         }
-        let _ = context.client().flush().await;
+        flush(context, &stop).await;
     }
-    // Acknowledgements are buffered: send them before the process exits.
-    let _ = context.client().flush().await;
-    tracing::info!(service = %service, handled = served.handled, published = served.published, "stopped");
+    // Acknowledgements are buffered: send them before the process exits, if the broker
+    // answers soon. What it does not get is delivered again, and passed over or decided the
+    // same way: the stop must not wait on a broker that is gone.
+    let flushed = tokio::time::timeout(FLUSH_AT_STOP, context.client().flush())
+        .await
+        .is_ok_and(|flushed| flushed.is_ok());
+    let connected = context.client().connection_state() == async_nats::connection::State::Connected;
+    if !(flushed && connected) {
+        tracing::warn!(
+            service = %service,
+            url,
+            "stopping without the broker's answer: the events not acknowledged are delivered again"
+        );
+    }
+    tracing::info!(service = %service, handled = served.handled, published = served.published, foreign = served.foreign, "stopped");
     Ok(served)
+}
+
+/// `work`'s result, or `None` if `stop` fires first.
+async fn until_stopped<T>(
+    stop: &CancellationToken,
+    work: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    tokio::select! {
+        biased;
+        () = stop.cancelled() => None,
+        done = work => Some(done),
+    }
+}
+
+/// How long a stopping service waits for the broker to take its last acknowledgements.
+const FLUSH_AT_STOP: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Sends the acknowledgements buffered; given up on a stop (a broker that is away would hold
+/// the flush until it is back).
+async fn flush(context: &jetstream::Context, stop: &CancellationToken) {
+    let client = context.client();
+    tokio::select! {
+        biased;
+        () = stop.cancelled() => {}
+        _ = client.flush() => {}
+    }
 }
 
 /// `Ok(true)` for a broker's error, which the service outlives by starting over once the
@@ -253,9 +381,16 @@ async fn redeliver_past_the_ack_floor(
 struct Handler<'a, C: Choreography> {
     replica: Box<dyn Replica<C>>,
     connection: &'a nats::Connection,
+    /// What the stream has started, as the replica has read it: rebuilt with it.
+    instances: Instances,
     stream: &'a stream::Stream,
+    /// The stream's name, for warnings.
+    name: &'a str,
     publisher: Publisher<'a>,
     served: &'a mut Served,
+    /// The last sequence of a foreign message counted: one read again as the stream is
+    /// replayed is not counted or reported twice.
+    foreign_upto: u64,
 }
 
 impl<C: Choreography> Handler<'_, C> {
@@ -274,8 +409,7 @@ impl<C: Choreography> Handler<'_, C> {
                 *next += 1;
             }
             if seq == *next {
-                let envelope = nats::decode::<C>(&message.payload, seq)?;
-                self.event(&envelope, true).await?;
+                self.message(&message.payload, seq, true).await?;
                 *next += 1;
             }
         }
@@ -298,17 +432,24 @@ impl<C: Choreography> Handler<'_, C> {
     ) -> Result<Option<(u64, pull::Stream)>, NatsError> {
         let mut backoff = nats::Backoff::starting_at(std::time::Duration::from_millis(100));
         loop {
-            let started = match self
-                .try_resync(config, service, consumer, subject, stop)
-                .await
-            {
-                Ok(Some(next)) => {
-                    redeliver_past_the_ack_floor(self.connection, consumer).await;
-                    pull_stream(consumer, &config.nats)
-                        .await
-                        .map(|messages| Some((next, messages)))
+            let starting = async {
+                match self
+                    .try_resync(config, service, consumer, subject, stop)
+                    .await
+                {
+                    Ok(Some(next)) => {
+                        redeliver_past_the_ack_floor(self.connection, consumer).await;
+                        pull_stream(consumer, &config.nats)
+                            .await
+                            .map(|messages| Some((next, messages)))
+                    }
+                    stopped_or_failed => stopped_or_failed.map(|_| None),
                 }
-                stopped_or_failed => stopped_or_failed.map(|_| None),
+            };
+            // Each request waits up to `nats.connect_timeout` for a broker that is away: a
+            // stop does not wait with it (the start is begun anew from scratch anyway).
+            let Some(started) = until_stopped(stop, starting).await else {
+                return Ok(None);
             };
             match started {
                 Err(NatsError::Broker(err)) => {
@@ -331,6 +472,7 @@ impl<C: Choreography> Handler<'_, C> {
         stop: &CancellationToken,
     ) -> Result<Option<u64>, NatsError> {
         self.replica = fresh::<C>(config, service)?;
+        self.instances = Instances::new(config.services.dedup_window);
         // Decided on the state just dropped; decided again as the stream is replayed.
         self.publisher.forget_unconfirmed();
         let floor = consumer
@@ -378,8 +520,7 @@ impl<C: Choreography> Handler<'_, C> {
             if seq > upto {
                 break;
             }
-            let envelope = nats::decode::<C>(&message.payload, seq)?;
-            self.event(&envelope, seq > quiet).await?;
+            self.message(&message.payload, seq, seq > quiet).await?;
             replayed = seq;
         }
         if self.publisher.confirm(stop).await.is_err() || stop.is_cancelled() {
@@ -435,7 +576,32 @@ impl<C: Choreography> Handler<'_, C> {
             .await
             .map_err(NatsError::broker)?;
         tracing::debug!(seq, "filling a gap from the stream");
-        let envelope = nats::decode::<C>(&message.payload, seq)?;
-        self.event(&envelope, true).await
+        self.message(&message.payload, seq, true).await
+    }
+
+    /// Handles the message at `seq` as [`Handler::event`] does, unless it is foreign: not an
+    /// event of this choreography, or one of an instance the stream never started. That is
+    /// skipped (and acknowledged with the rest), counted and reported: stopping on it would
+    /// stop every service, and again after every restart.
+    async fn message(
+        &mut self,
+        payload: &[u8],
+        seq: u64,
+        publishing: bool,
+    ) -> Result<(), NatsError> {
+        let reason = match nats::decode::<C>(payload, seq) {
+            Ok(envelope) => match self.instances.admit(&envelope) {
+                Ok(()) => return self.event(&envelope, publishing).await,
+                Err(reason) => reason,
+            },
+            Err(err) => err.to_string(),
+        };
+        if seq > self.foreign_upto {
+            self.foreign_upto = seq;
+            self.served.foreign += 1;
+            let service = self.replica.name();
+            nats::skipped(self.name, seq, &format_args!("{service}: {reason}"));
+        }
+        Ok(())
     }
 }

@@ -23,6 +23,13 @@ impl<C: Choreography> fmt::Display for Summary<C> {
             "  events: {} published, {} lost",
             self.events, self.lost_events
         )?;
+        if self.foreign_messages > 0 {
+            writeln!(
+                f,
+                "  foreign messages skipped: {} (not events of this choreography; each was reported)",
+                self.foreign_messages
+            )?;
+        }
         if self.lines > 0 {
             writeln!(
                 f,

@@ -8,6 +8,7 @@ mod helpers;
 mod invariants;
 mod library;
 mod nats;
+mod nats_operations;
 mod rules;
 mod scale;
 mod see_diagram;

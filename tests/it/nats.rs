@@ -20,10 +20,10 @@ use tempfile::TempDir;
 use crate::helpers::{choreo, in_ci, reference_output, repo_root, Config, Envelope, Summary};
 use crate::rules::{mixed_orders, mixed_sets};
 
-const SERVICES: [&str; 4] = ["order", "inventory", "payment", "shipping"];
+pub(crate) const SERVICES: [&str; 4] = ["order", "inventory", "payment", "shipping"];
 
 /// A `nats-server -js` of the test's own, stopped when dropped.
-struct Broker {
+pub(crate) struct Broker {
     child: Option<Child>,
     port: u16,
     store: TempDir,
@@ -32,7 +32,7 @@ struct Broker {
 impl Broker {
     /// A broker on a free loopback port, or `None` (with a note) where there is no
     /// `nats-server` outside CI.
-    fn start() -> Option<Broker> {
+    pub(crate) fn start() -> Option<Broker> {
         let program = nats_server();
         if program.is_none() {
             let note = "nats-server is needed for the distributed tests: install Debian's \
@@ -54,12 +54,12 @@ impl Broker {
         Some(broker)
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
     /// Starts the server (again) on the same port and store, and waits until it listens.
-    fn restart(&mut self) {
+    pub(crate) fn restart(&mut self) {
         let child = Command::new(nats_server().expect("nats-server"))
             .args([
                 "-js",
@@ -85,7 +85,7 @@ impl Broker {
         }
     }
 
-    fn kill9(&mut self) {
+    pub(crate) fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -119,10 +119,10 @@ fn nats_server() -> Option<PathBuf> {
 }
 
 /// A `choreo` process of the test's (a service, or a run), killed when dropped.
-struct Process(Child);
+pub(crate) struct Process(pub(crate) Child);
 
 impl Process {
-    fn choreo(args: &[String], stdout: Stdio) -> Process {
+    pub(crate) fn choreo(args: &[String], stdout: Stdio) -> Process {
         let child = Command::new(env!("CARGO_BIN_EXE_choreo"))
             .args(args)
             .current_dir(repo_root())
@@ -135,12 +135,12 @@ impl Process {
         Process(child)
     }
 
-    fn signal(&self, signal: Signal) {
+    pub(crate) fn signal(&self, signal: Signal) {
         kill(Pid::from_raw(self.0.id() as i32), signal).expect("signal");
     }
 
     /// Waits for the process to exit, at most `limit`; its exit code.
-    fn wait(&mut self, limit: Duration) -> i32 {
+    pub(crate) fn wait(&mut self, limit: Duration) -> i32 {
         let started = Instant::now();
         loop {
             if let Some(status) = self.0.try_wait().expect("wait") {
@@ -160,7 +160,7 @@ impl Drop for Process {
 }
 
 /// `--set` arguments for `sets`, and a stream of the test's own.
-fn config_args(sets: &[String], stream: &str) -> Vec<String> {
+pub(crate) fn config_args(sets: &[String], stream: &str) -> Vec<String> {
     let mut args = Vec::new();
     for set in sets
         .iter()
@@ -173,7 +173,7 @@ fn config_args(sets: &[String], stream: &str) -> Vec<String> {
     args
 }
 
-fn serve(broker: &Broker, service: &str, config: &[String]) -> Process {
+pub(crate) fn serve(broker: &Broker, service: &str, config: &[String]) -> Process {
     let mut args = vec![
         "serve".to_owned(),
         service.to_owned(),
@@ -186,7 +186,7 @@ fn serve(broker: &Broker, service: &str, config: &[String]) -> Process {
 
 /// The mixed load's orders as a JSON Lines file in `dir`: past its 10,000, the same orders
 /// again under the next ids.
-fn mixed_file(dir: &Path, count: usize) -> PathBuf {
+pub(crate) fn mixed_file(dir: &Path, count: usize) -> PathBuf {
     let path = dir.join("orders.jsonl");
     let mut file = std::fs::File::create(&path).expect("create");
     for (id, order) in (1..).zip(mixed_orders().iter().cycle().take(count)) {

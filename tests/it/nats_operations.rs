@@ -1,0 +1,645 @@
+//! Distributed runs under ordinary operations, against a real `nats-server` (the harness of
+//! `nats.rs`): a foreign message on the stream, processes that stop, die or will not stop, a
+//! run with no service behind it, a broker that refuses a step, and settings that only mean
+//! something in-process.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, stream};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+use crate::helpers::{choreo, repo_root};
+use crate::nats::{config_args, mixed_file, Broker, Process, SERVICES};
+use crate::rules::mixed_sets;
+
+/// A `choreo` process whose stderr goes to a file, to read while it runs.
+struct Logged {
+    process: Process,
+    stderr: PathBuf,
+}
+
+impl Logged {
+    fn start(args: &[String], dir: &Path, name: &str) -> Logged {
+        let stderr = dir.join(format!("{name}.stderr"));
+        let child = Command::new(env!("CARGO_BIN_EXE_choreo"))
+            .args(args)
+            .current_dir(repo_root())
+            .env_remove("RUST_LOG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("start choreo");
+        Logged {
+            process: Process(child),
+            stderr,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// Waits until its stderr says `text`, at most `limit`.
+    fn wait_for_stderr(&self, text: &str, limit: Duration) {
+        let started = Instant::now();
+        while !self.stderr().contains(text) {
+            assert!(
+                started.elapsed() < limit,
+                "no `{text}` on stderr within {limit:?}:\n{}",
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.process.0.id()
+    }
+}
+
+fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|arg| (*arg).to_owned()).collect()
+}
+
+/// Runs `work` against the broker at `url` on a runtime of its own.
+fn with_broker<T>(url: &str, work: impl AsyncFnOnce(jetstream::Context) -> T) -> T {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let client = tokio::time::timeout(Duration::from_secs(10), async_nats::connect(url))
+            .await
+            .expect("connected in time")
+            .expect("connected");
+        let context = jetstream::new(client);
+        tokio::time::timeout(Duration::from_secs(30), work(context))
+            .await
+            .expect("the broker answered in time")
+    })
+}
+
+/// The stream `name` as choreo makes it, made by the test first.
+fn make_stream(url: &str, name: &str) {
+    with_broker(url, async |context| {
+        context
+            .get_or_create_stream(stream::Config {
+                name: name.to_owned(),
+                subjects: vec![format!("{name}.events")],
+                storage: stream::StorageType::File,
+                duplicate_window: Duration::from_secs(600),
+                ..Default::default()
+            })
+            .await
+            .expect("stream created");
+    });
+}
+
+/// Publishes each of `payloads` on stream `name`'s subject; their stream sequences.
+fn publish(url: &str, name: &str, payloads: &[Vec<u8>]) -> Vec<u64> {
+    with_broker(url, async |context| {
+        let mut sequences = Vec::new();
+        for payload in payloads {
+            let ack = context
+                .publish(format!("{name}.events"), payload.clone().into())
+                .await
+                .expect("sent")
+                .await
+                .expect("stored");
+            sequences.push(ack.sequence);
+        }
+        sequences
+    })
+}
+
+/// Every message of stream `name`, in order.
+fn messages(url: &str, name: &str) -> Vec<Vec<u8>> {
+    with_broker(url, async |context| {
+        let mut stream = context.get_stream(name).await.expect("stream");
+        let last = stream.info().await.expect("info").state.last_sequence;
+        let mut payloads = Vec::new();
+        for seq in 1..=last {
+            let message = stream.get_raw_message(seq).await.expect("message");
+            payloads.push(message.payload.to_vec());
+        }
+        payloads
+    })
+}
+
+/// The last sequence of stream `name`.
+fn last_sequence(url: &str, name: &str) -> u64 {
+    with_broker(url, async |context| {
+        let mut stream = context.get_stream(name).await.expect("stream");
+        stream.info().await.expect("info").state.last_sequence
+    })
+}
+
+/// A well-formed InventoryChecked of order 999999, which no run ever started: taken from
+/// an in-process run of the sample order, its order changed.
+fn event_of_no_order() -> Vec<u8> {
+    let run = choreo(["run", "orders/seed.json", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let mut event: serde_json::Value = run
+        .stdout
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON"))
+        .find(|event| event["event"] == "InventoryChecked")
+        .expect("an InventoryChecked");
+    event["order_id"] = serde_json::json!(999_999);
+    event["id"] = serde_json::json!("999999.InventoryChecked");
+    event["cause"] = serde_json::json!("999999.OrderCreated");
+    serde_json::to_vec(&event).expect("JSON")
+}
+
+/// Waits until `done`, at most `limit`, saying `what` if it does not come.
+fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let started = Instant::now();
+    while !done() {
+        assert!(started.elapsed() < limit, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The pid of the `serve SERVICE` child of process `parent`, once it has one.
+fn spawned_service(parent: u32, service: &str) -> u32 {
+    let mut found = None;
+    wait_until(
+        &format!("a spawned {service}"),
+        Duration::from_secs(10),
+        || {
+            found = std::fs::read_dir("/proc")
+                .expect("/proc")
+                .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+                .find(|pid| {
+                    let stat =
+                        std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                    // The parent's pid is the second field after the command's parentheses.
+                    let parent_of = stat
+                        .rsplit_once(") ")
+                        .and_then(|(_, rest)| rest.split(' ').nth(1))
+                        .and_then(|ppid| ppid.parse::<u32>().ok());
+                    let cmdline =
+                        std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+                    let args: Vec<&str> = cmdline.split('\0').collect();
+                    parent_of == Some(parent) && args.windows(2).any(|w| w == ["serve", service])
+                });
+            found.is_some()
+        },
+    );
+    found.expect("found")
+}
+
+/// Whether process `pid` still exists (a zombie counts as gone: it has exited).
+fn is_running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !matches!(
+            stat.rsplit_once(") ").map(|(_, rest)| &rest[..1]),
+            Some("Z")
+        )
+    })
+}
+
+/// Messages on the stream's subject that are not events of the shop, or are events of an
+/// order no run started, before the services start and while the run goes: every service
+/// and the run skip them, count and report them by stream sequence, no service acts on the
+/// made-up event, every order finishes, and a service restarted later replays past them.
+#[test]
+fn foreign_messages_on_the_stream_are_skipped_counted_and_every_order_still_finishes() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let name = "foreign";
+    make_stream(&url, name);
+    let made_up = event_of_no_order();
+    // Before any service: read as they start, replaying the stream.
+    let before = publish(&url, name, &[b"not json at all".to_vec(), made_up.clone()]);
+    // One order at a time: the run lasts long enough to see the messages sent while it goes.
+    let mut sets = mixed_sets();
+    sets.push("nats.in_flight=1".to_owned());
+    let config = config_args(&sets, name);
+    let mut services: Vec<Logged> = SERVICES
+        .iter()
+        .map(|service| {
+            let mut args = strings(&["serve", service, "--nats", &url]);
+            args.extend(config.iter().cloned());
+            Logged::start(&args, dir.path(), service)
+        })
+        .collect();
+    let orders = mixed_file(dir.path(), 200);
+    let summary = dir.path().join("summary.json");
+    let mut args = strings(&[
+        "run",
+        orders.to_str().expect("utf-8"),
+        "--nats",
+        &url,
+        "--format",
+        "none",
+        "--summary",
+        summary.to_str().expect("utf-8"),
+        "--set",
+        "run.time_limit=60s",
+    ]);
+    args.extend(config.iter().cloned());
+    let start = last_sequence(&url, name);
+    let mut run = Logged::start(&args, dir.path(), "run");
+    // While the run goes (its orders one at a time): read live by the services and the run.
+    wait_until("the run's first event", Duration::from_secs(20), || {
+        last_sequence(&url, name) > start
+    });
+    let during = publish(
+        &url,
+        name,
+        &[
+            b"\x00\xff binary".to_vec(),
+            br#"{"hello": "world"}"#.to_vec(),
+            made_up,
+        ],
+    );
+    let code = run.process.wait(Duration::from_secs(90));
+    let stderr = run.stderr();
+    assert_eq!(code, 0, "every order finishes:\n{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("JSON");
+    assert_eq!(summary["completed"].as_u64().map(|n| n > 0), Some(true));
+    assert_eq!(summary["unfinished"], 0);
+    // The run counts what is not an event of the shop; an event of an order it did not
+    // start may be an earlier run's, which it passes over as it always has.
+    assert_eq!(summary["foreign_messages"], 2, "{stderr}");
+    assert!(
+        stderr.contains("foreign messages skipped: 2"),
+        "the stderr summary counts them:\n{stderr}"
+    );
+    for seq in &during[..2] {
+        let said = format!("stream `{name}` sequence {seq}: skipped a foreign message");
+        assert!(stderr.contains(&said), "the run names {seq}:\n{stderr}");
+    }
+    for service in &mut services {
+        assert!(
+            service.process.0.try_wait().expect("wait").is_none(),
+            "still serving:\n{}",
+            service.stderr()
+        );
+        let stderr = service.stderr();
+        for seq in before.iter().chain(&during) {
+            let said = format!("stream `{name}` sequence {seq}: skipped a foreign message");
+            assert!(
+                stderr.contains(&said),
+                "each service names {seq}:\n{stderr}"
+            );
+        }
+    }
+    // No service took the made-up event: nothing was published for order 999999.
+    let of_no_order = messages(&url, name)
+        .iter()
+        .filter_map(|payload| serde_json::from_slice::<serde_json::Value>(payload).ok())
+        .filter(|event| event["order_id"] == 999_999)
+        .count();
+    assert_eq!(of_no_order, 2, "only the two made up");
+    // Started again, a service replays past them and serves on.
+    services[2].process.signal(Signal::SIGKILL);
+    services[2].process.wait(Duration::from_secs(5));
+    let mut args = strings(&["serve", "payment", "--nats", &url, "-v"]);
+    args.extend(config.iter().cloned());
+    let mut restarted = Logged::start(&args, dir.path(), "payment-again");
+    restarted.wait_for_stderr("serving", Duration::from_secs(20));
+    let said = format!(
+        "stream `{name}` sequence {}: skipped a foreign message",
+        before[0]
+    );
+    assert!(restarted.stderr().contains(&said), "{}", restarted.stderr());
+    assert!(
+        restarted.process.0.try_wait().expect("wait").is_none(),
+        "the restarted service serves on:
+{}",
+        restarted.stderr()
+    );
+}
+
+/// A spawned service that does not stop on SIGTERM (stopped with SIGSTOP) is killed after
+/// `run.shutdown_timeout` and named: the run ends.
+#[test]
+fn a_spawned_service_that_ignores_sigterm_is_killed_and_named_and_the_run_ends() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut args = strings(&[
+        "run",
+        "orders/mixed.jsonl",
+        "--nats",
+        &broker.url(),
+        "--spawn-services",
+        "--format",
+        "none",
+    ]);
+    args.extend(config_args(
+        &strings(&["run.time_limit=4s", "run.shutdown_timeout=1s"]),
+        "stopped",
+    ));
+    let started = Instant::now();
+    let mut run = Logged::start(&args, dir.path(), "run");
+    let shipping = spawned_service(run.pid(), "shipping");
+    kill(Pid::from_raw(shipping as i32), Signal::SIGSTOP).expect("SIGSTOP");
+    let code = run.process.wait(Duration::from_secs(30));
+    let stderr = run.stderr();
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "ended in time: {:?}\n{stderr}",
+        started.elapsed()
+    );
+    // Exit 1 (its orders could not finish) unless they all had before it was stopped.
+    assert!(matches!(code, 0 | 1), "{stderr}");
+    let said = format!(
+        "ShippingService (pid {shipping}) did not stop within 1s of SIGTERM: killed (SIGKILL)"
+    );
+    assert!(stderr.contains(&said), "{stderr}");
+    assert!(!is_running(shipping), "the stopped service is gone");
+}
+
+/// Ctrl-C at a terminal (SIGINT to the run's process group) reaches the run alone: it stops
+/// admitting, the orders in flight finish (their services still serve), and it exits 130.
+#[test]
+fn ctrl_c_to_a_run_with_spawned_services_lets_its_orders_in_flight_finish() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Far more than go through in the time before the interrupt, one at a time.
+    let orders = mixed_file(dir.path(), 5_000);
+    let summary = dir.path().join("summary.json");
+    let mut args = strings(&[
+        "run",
+        orders.to_str().expect("utf-8"),
+        "--nats",
+        &broker.url(),
+        "--spawn-services",
+        "--format",
+        "none",
+        "--summary",
+        summary.to_str().expect("utf-8"),
+    ]);
+    let mut sets = mixed_sets();
+    sets.extend(strings(&["nats.in_flight=1", "run.time_limit=60s"]));
+    args.extend(config_args(&sets, "interrupted"));
+    let stderr = dir.path().join("run.stderr");
+    use std::os::unix::process::CommandExt;
+    let child = Command::new(env!("CARGO_BIN_EXE_choreo"))
+        .args(&args)
+        .current_dir(repo_root())
+        .env_remove("RUST_LOG")
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&stderr).expect("stderr file"))
+        .spawn()
+        .expect("start choreo");
+    let mut run = Process(child);
+    let pid = run.0.id();
+    for service in SERVICES {
+        spawned_service(pid, service);
+    }
+    // Under way: orders going in one at a time.
+    std::thread::sleep(Duration::from_millis(1500));
+    nix::sys::signal::killpg(Pid::from_raw(pid as i32), Signal::SIGINT).expect("SIGINT");
+    let code = run.wait(Duration::from_secs(30));
+    let stderr = std::fs::read_to_string(&stderr).unwrap_or_default();
+    assert_eq!(code, 130, "{stderr}");
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary")).expect("JSON");
+    assert_eq!(
+        summary["unfinished"], 0,
+        "every order admitted finished:\n{stderr}"
+    );
+    assert!(
+        summary["orders"]
+            .as_u64()
+            .is_some_and(|n| n > 0 && n < 5_000),
+        "interrupted under way: {summary}"
+    );
+}
+
+/// A run killed outright leaves no spawned service behind: each stops when the run's end of
+/// its stdin closes.
+#[test]
+fn a_run_killed_outright_leaves_no_spawned_service_behind() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut args = strings(&[
+        "run",
+        "orders/mixed.jsonl",
+        "--nats",
+        &broker.url(),
+        "--spawn-services",
+        "--format",
+        "none",
+    ]);
+    args.extend(config_args(&strings(&["run.time_limit=60s"]), "orphans"));
+    let mut run = Logged::start(&args, dir.path(), "run");
+    let services: Vec<u32> = SERVICES
+        .iter()
+        .map(|service| spawned_service(run.pid(), service))
+        .collect();
+    run.process.signal(Signal::SIGKILL);
+    run.process.wait(Duration::from_secs(5));
+    for pid in services {
+        wait_until(
+            &format!("spawned service {pid} gone"),
+            Duration::from_secs(10),
+            || !is_running(pid),
+        );
+    }
+}
+
+/// A spawned service that dies mid-run fails the run at once, naming it, instead of the run
+/// waiting out its time limit for orders that cannot finish.
+#[test]
+fn a_spawned_service_that_dies_fails_the_run_at_once_naming_it() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut args = strings(&[
+        "run",
+        "orders/mixed.jsonl",
+        "--nats",
+        &broker.url(),
+        "--spawn-services",
+        "--format",
+        "none",
+    ]);
+    args.extend(config_args(&strings(&["run.time_limit=60s"]), "died"));
+    let mut run = Logged::start(&args, dir.path(), "run");
+    let payment = spawned_service(run.pid(), "payment");
+    let killed = Instant::now();
+    kill(Pid::from_raw(payment as i32), Signal::SIGKILL).expect("SIGKILL");
+    let code = run.process.wait(Duration::from_secs(70));
+    let stderr = run.stderr();
+    assert!(
+        killed.elapsed() < Duration::from_secs(10),
+        "failed at once, not at the time limit: {:?}\n{stderr}",
+        killed.elapsed()
+    );
+    assert_eq!(code, 1, "{stderr}");
+    let said = format!("PaymentService (a spawned `serve`, pid {payment}) exited during the run");
+    assert!(stderr.contains(&said), "{stderr}");
+}
+
+/// SIGTERM to a `serve` whose broker is gone: it exits at once, saying the broker did not
+/// answer (what it did not acknowledge is delivered again).
+#[test]
+fn serve_stops_promptly_on_sigterm_while_the_broker_is_down() {
+    let Some(mut broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut args = strings(&["serve", "inventory", "--nats", &url, "-v"]);
+    args.extend(config_args(&[], "orphaned"));
+    let mut service = Logged::start(&args, dir.path(), "inventory");
+    service.wait_for_stderr("serving", Duration::from_secs(20));
+    broker.kill9();
+    // Long enough for the client to notice, and for a pull or a reconnect to be under way.
+    std::thread::sleep(Duration::from_secs(2));
+    let told = Instant::now();
+    service.process.signal(Signal::SIGTERM);
+    let code = service.process.wait(Duration::from_secs(20));
+    let stderr = service.stderr();
+    assert!(
+        told.elapsed() < Duration::from_secs(4),
+        "stopped promptly: {:?}\n{stderr}",
+        told.elapsed()
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("stopping without the broker's answer"),
+        "says why it did not wait: \n{stderr}"
+    );
+}
+
+/// A broker that refuses to make the stream (its subject is another stream's): the error
+/// names the broker's URL and the step, for `serve` and `run` alike.
+#[test]
+fn a_step_the_broker_refuses_is_named_with_the_url() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    // Another stream holds the subject the stream `taken` would have.
+    with_broker(&url, async |context| {
+        context
+            .create_stream(stream::Config {
+                name: "squatter".to_owned(),
+                subjects: vec!["taken.events".to_owned()],
+                ..Default::default()
+            })
+            .await
+            .expect("stream created");
+    });
+    for command in [
+        &["serve", "inventory"][..],
+        &["run", "orders/seed.json"][..],
+    ] {
+        let mut args = command.to_vec();
+        args.extend(["--nats", &url, "--set", "nats.stream=taken"]);
+        let started = Instant::now();
+        let run = choreo(&args);
+        assert_eq!(run.code, 1, "{command:?}: {}", run.stderr);
+        let said =
+            format!("the NATS server at {url} failed the lookup or creation of stream `taken`");
+        assert!(run.stderr.contains(&said), "{command:?}: {}", run.stderr);
+        assert!(started.elapsed() < Duration::from_secs(15), "{command:?}");
+    }
+}
+
+/// `run --nats` with nothing serving the stream says so within seconds, rather than wait out
+/// its time limit without a word.
+#[test]
+fn a_run_with_no_service_says_so_within_seconds() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut args = strings(&[
+        "run",
+        "orders/seed.json",
+        "--nats",
+        &broker.url(),
+        "--format",
+        "none",
+    ]);
+    args.extend(config_args(&strings(&["run.time_limit=60s"]), "lonely"));
+    let run = Logged::start(&args, dir.path(), "run");
+    run.wait_for_stderr(
+        "no service has read stream `lonely` for 5 s: is choreo serve running? --spawn-services starts them",
+        Duration::from_secs(12),
+    );
+}
+
+/// What only the in-process bus simulates: `--clock virtual` asked for by name is refused
+/// (exit 2, one line); simulated latency and `at_ms` are warned about, and the run goes on.
+#[test]
+fn what_is_simulated_is_refused_or_warned_about_over_nats() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    let refused = choreo([
+        "run",
+        "orders/seed.json",
+        "--nats",
+        &url,
+        "--spawn-services",
+        "--clock",
+        "virtual",
+        "--set",
+        "nats.stream=virtual",
+    ]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert_eq!(
+        refused.stderr.trim_end(),
+        "choreo: error: --clock virtual does not apply with --nats: a run over a broker is on the wall clock; leave --clock out"
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let orders = dir.path().join("timed.jsonl");
+    std::fs::write(
+        &orders,
+        "{\"order_id\": 1, \"product_id\": 101, \"quantity\": 1, \"at_ms\": 500}\n",
+    )
+    .expect("write");
+    let warned = choreo([
+        "run",
+        orders.to_str().expect("utf-8"),
+        "--nats",
+        &url,
+        "--spawn-services",
+        "--format",
+        "none",
+        "--set",
+        "nats.stream=simulated",
+        "--set",
+        "simulation.latency.inventory={ model = \"fixed\", ms = 5 }",
+    ]);
+    assert_eq!(warned.code, 0, "{}", warned.stderr);
+    assert!(
+        warned
+            .stderr
+            .contains("[simulation.latency] does not apply with --nats"),
+        "{}",
+        warned.stderr
+    );
+    assert!(
+        warned
+            .stderr
+            .contains("order 1 has `at_ms`, which does not apply with --nats"),
+        "{}",
+        warned.stderr
+    );
+}
