@@ -61,6 +61,21 @@ impl Logged {
     }
 }
 
+/// `run FILE --nats URL --spawn-services --format none` on `stream`, with `sets`.
+fn spawned_run(broker: &Broker, file: &str, sets: &[String], stream: &str) -> Vec<String> {
+    let mut args = strings(&[
+        "run",
+        file,
+        "--nats",
+        &broker.url(),
+        "--spawn-services",
+        "--format",
+        "none",
+    ]);
+    args.extend(config_args(sets, stream));
+    args
+}
+
 fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|arg| (*arg).to_owned()).collect()
 }
@@ -329,19 +344,8 @@ fn a_spawned_service_that_ignores_sigterm_is_killed_and_named_and_the_run_ends()
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut args = strings(&[
-        "run",
-        "orders/mixed.jsonl",
-        "--nats",
-        &broker.url(),
-        "--spawn-services",
-        "--format",
-        "none",
-    ]);
-    args.extend(config_args(
-        &strings(&["run.time_limit=4s", "run.shutdown_timeout=1s"]),
-        "stopped",
-    ));
+    let sets = strings(&["run.time_limit=4s", "run.shutdown_timeout=1s"]);
+    let args = spawned_run(&broker, "orders/mixed.jsonl", &sets, "stopped");
     let started = Instant::now();
     let mut run = Logged::start(&args, dir.path(), "run");
     let shipping = spawned_service(run.pid(), "shipping");
@@ -373,20 +377,15 @@ fn ctrl_c_to_a_run_with_spawned_services_lets_its_orders_in_flight_finish() {
     // Far more than go through in the time before the interrupt, one at a time.
     let orders = mixed_file(dir.path(), 5_000);
     let summary = dir.path().join("summary.json");
-    let mut args = strings(&[
-        "run",
-        orders.to_str().expect("utf-8"),
-        "--nats",
-        &broker.url(),
-        "--spawn-services",
-        "--format",
-        "none",
-        "--summary",
-        summary.to_str().expect("utf-8"),
-    ]);
     let mut sets = mixed_sets();
     sets.extend(strings(&["nats.in_flight=1", "run.time_limit=60s"]));
-    args.extend(config_args(&sets, "interrupted"));
+    let mut args = spawned_run(
+        &broker,
+        orders.to_str().expect("utf-8"),
+        &sets,
+        "interrupted",
+    );
+    args.extend(strings(&["--summary", summary.to_str().expect("utf-8")]));
     let stderr = dir.path().join("run.stderr");
     use std::os::unix::process::CommandExt;
     let child = Command::new(env!("CARGO_BIN_EXE_choreo"))
@@ -432,16 +431,8 @@ fn a_run_killed_outright_leaves_no_spawned_service_behind() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut args = strings(&[
-        "run",
-        "orders/mixed.jsonl",
-        "--nats",
-        &broker.url(),
-        "--spawn-services",
-        "--format",
-        "none",
-    ]);
-    args.extend(config_args(&strings(&["run.time_limit=60s"]), "orphans"));
+    let sets = strings(&["run.time_limit=60s"]);
+    let args = spawned_run(&broker, "orders/mixed.jsonl", &sets, "orphans");
     let mut run = Logged::start(&args, dir.path(), "run");
     let services: Vec<u32> = SERVICES
         .iter()
@@ -466,16 +457,8 @@ fn a_spawned_service_that_dies_fails_the_run_at_once_naming_it() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let mut args = strings(&[
-        "run",
-        "orders/mixed.jsonl",
-        "--nats",
-        &broker.url(),
-        "--spawn-services",
-        "--format",
-        "none",
-    ]);
-    args.extend(config_args(&strings(&["run.time_limit=60s"]), "died"));
+    let sets = strings(&["run.time_limit=60s"]);
+    let args = spawned_run(&broker, "orders/mixed.jsonl", &sets, "died");
     let mut run = Logged::start(&args, dir.path(), "run");
     let payment = spawned_service(run.pid(), "payment");
     let killed = Instant::now();
