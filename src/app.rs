@@ -178,6 +178,21 @@ pub fn execute<C: Choreography>(name: &str, cli: Cli) -> Result<(), Error> {
         Command::Check(args) => check::<C>(name, args),
         Command::Serve(args) => serve::<C>(args),
         Command::Config(args) => show_config::<C>(args),
+        Command::Completions { shell } => {
+            let mut command = Cli::command()
+                .name(name.to_owned())
+                .bin_name(name.to_owned());
+            print(|out| {
+                clap_complete::generate(shell, &mut command, name.to_owned(), out);
+                Ok(())
+            })
+        }
+        Command::Man => {
+            let command = Cli::command()
+                .name(name.to_owned())
+                .bin_name(name.to_owned());
+            print(|out| clap_mangen::Man::new(command).render(out))
+        }
         Command::Diagram(DiagramCommand::Topology) => print(diagram::topology::<C>),
         Command::Diagram(DiagramCommand::Order { journal, order }) => {
             let events = journal::read::<C>(&journal)?;

@@ -9,7 +9,7 @@ use crate::view::output::Format;
 /// Simulates an event-driven choreography: services that cooperate only by reacting to each
 /// other's events on a shared bus.
 #[derive(Debug, Parser)]
-#[command(name = "choreo", version, about, long_about = None)]
+#[command(name = "choreo", version, about, long_about = None, after_help = EXIT_CODES)]
 pub struct Cli {
     /// More logs on stderr: -v info, -vv debug, -vvv trace. RUST_LOG, when set, wins.
     #[arg(short, long, action = ArgAction::Count, global = true)]
@@ -18,6 +18,14 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
+
+/// What `--help` says of exit codes (the codes are `app::EXIT_*`).
+const EXIT_CODES: &str = "Exit codes:
+  0    done: every order (instance) reached its terminal event; check: no violation
+  1    the run failed (time limit, lost events, a failed service, a run over NATS refused);
+       check: a violation, or a search stopped at its limits
+  2    bad input or usage; nothing was run
+  130  interrupted (Ctrl-C): what was admitted was let finish, everything written";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -42,6 +50,14 @@ pub enum Command {
     /// Print the effective config as TOML: the built-in defaults with every --config file and
     /// --set applied. Given back as the only --config, it makes the same config.
     Config(ShowConfigArgs),
+    /// Print a completion script for SHELL, e.g. `choreo completions bash >
+    /// ~/.local/share/bash-completion/completions/choreo`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `choreo man > choreo.1 && man ./choreo.1`.
+    Man,
 }
 
 #[derive(Debug, Args)]

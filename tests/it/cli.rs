@@ -884,3 +884,36 @@ fn a_summary_records_what_repeats_the_run() {
     assert!(!first.stdout.is_empty());
     assert_eq!(again.stdout, first.stdout, "the same run");
 }
+
+/// Shell completions and a man page come from the same definitions as `--help`, which lists
+/// the exit codes.
+#[test]
+fn completions_a_man_page_and_exit_codes_in_help() {
+    let help = choreo(["--help"]);
+    assert_eq!(help.code, 0, "{}", help.stderr);
+    for code in ["0 ", "1 ", "2 ", "130 "] {
+        assert!(
+            help.stdout.contains(&format!("\n  {code}")),
+            "{}",
+            help.stdout
+        );
+    }
+    let bash = choreo(["completions", "bash"]);
+    assert_eq!(bash.code, 0, "{}", bash.stderr);
+    assert!(bash.stdout.contains("_choreo()"), "{}", bash.stdout);
+    assert!(
+        bash.stdout.contains("--skip-invalid"),
+        "run's flags are completed"
+    );
+    let zsh = choreo(["completions", "zsh"]);
+    assert!(zsh.stdout.starts_with("#compdef choreo"), "{}", zsh.stdout);
+    let man = choreo(["man"]);
+    assert_eq!(man.code, 0, "{}", man.stderr);
+    assert!(man.stdout.contains(".TH choreo 1"), "{}", man.stdout);
+    assert!(
+        man.stdout.contains("Exit codes"),
+        "the man page has them too"
+    );
+    let unknown = choreo(["completions", "tcsh"]);
+    assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+}
