@@ -61,6 +61,16 @@ impl Logged {
     }
 }
 
+/// An order file in `dir` and settings for a run that lasts long enough for a test to meddle
+/// with it (far more orders than go through in a few seconds, one at a time): the file's
+/// path and the `--set`s.
+fn a_long_run(dir: &Path) -> (String, Vec<String>) {
+    let orders = mixed_file(dir, 5_000);
+    let mut sets = mixed_sets();
+    sets.extend(strings(&["nats.in_flight=1", "run.time_limit=60s"]));
+    (orders.to_str().expect("utf-8").to_owned(), sets)
+}
+
 /// `run FILE --nats URL --spawn-services --format none` on `stream`, with `sets`.
 fn spawned_run(broker: &Broker, file: &str, sets: &[String], stream: &str) -> Vec<String> {
     let mut args = strings(&[
@@ -344,8 +354,9 @@ fn a_spawned_service_that_ignores_sigterm_is_killed_and_named_and_the_run_ends()
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let sets = strings(&["run.time_limit=4s", "run.shutdown_timeout=1s"]);
-    let args = spawned_run(&broker, "orders/mixed.jsonl", &sets, "stopped");
+    let (orders, mut sets) = a_long_run(dir.path());
+    sets.extend(strings(&["run.time_limit=4s", "run.shutdown_timeout=1s"]));
+    let args = spawned_run(&broker, &orders, &sets, "stopped");
     let started = Instant::now();
     let mut run = Logged::start(&args, dir.path(), "run");
     let shipping = spawned_service(run.pid(), "shipping");
@@ -374,17 +385,9 @@ fn ctrl_c_to_a_run_with_spawned_services_lets_its_orders_in_flight_finish() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    // Far more than go through in the time before the interrupt, one at a time.
-    let orders = mixed_file(dir.path(), 5_000);
+    let (orders, sets) = a_long_run(dir.path());
     let summary = dir.path().join("summary.json");
-    let mut sets = mixed_sets();
-    sets.extend(strings(&["nats.in_flight=1", "run.time_limit=60s"]));
-    let mut args = spawned_run(
-        &broker,
-        orders.to_str().expect("utf-8"),
-        &sets,
-        "interrupted",
-    );
+    let mut args = spawned_run(&broker, &orders, &sets, "interrupted");
     args.extend(strings(&["--summary", summary.to_str().expect("utf-8")]));
     let stderr = dir.path().join("run.stderr");
     use std::os::unix::process::CommandExt;
@@ -431,8 +434,8 @@ fn a_run_killed_outright_leaves_no_spawned_service_behind() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let sets = strings(&["run.time_limit=60s"]);
-    let args = spawned_run(&broker, "orders/mixed.jsonl", &sets, "orphans");
+    let (orders, sets) = a_long_run(dir.path());
+    let args = spawned_run(&broker, &orders, &sets, "orphans");
     let mut run = Logged::start(&args, dir.path(), "run");
     let services: Vec<u32> = SERVICES
         .iter()
@@ -457,8 +460,8 @@ fn a_spawned_service_that_dies_fails_the_run_at_once_naming_it() {
         return;
     };
     let dir = tempfile::tempdir().expect("temp dir");
-    let sets = strings(&["run.time_limit=60s"]);
-    let args = spawned_run(&broker, "orders/mixed.jsonl", &sets, "died");
+    let (orders, sets) = a_long_run(dir.path());
+    let args = spawned_run(&broker, &orders, &sets, "died");
     let mut run = Logged::start(&args, dir.path(), "run");
     let payment = spawned_service(run.pid(), "payment");
     let killed = Instant::now();
