@@ -1,7 +1,8 @@
 //! The engine's hand-made synchronisation protocols, each written once and compiled twice:
 //! with std's atomics and locks (and Tokio's `Notify`) for the engine, and, under `cargo
-//! test`, with shuttle's, whose models below explore every interleaving of their threads
-//! (depth-first, to a bound) and fail on a wait that nobody ends.
+//! test`, with shuttle's, whose models below explore the interleavings of their threads
+//! (depth-first, then by PCT, each to a bound) and fail on a wait that nobody ends.
+//! (`cargo fmt` does not reach an included file: `rustfmt src/engine/protocol/*.rs` does.)
 //!
 //! Why shuttle and not loom: loom models `SeqCst` accesses as `AcqRel` (a documented limit
 //! of it), and these protocols are Dekker-style (each side stores, then loads what the other
