@@ -203,7 +203,7 @@ pub fn execute<C: Choreography>(name: &str, cli: Cli) -> Result<(), Error> {
 }
 
 /// What the summary records so that the run can be repeated.
-fn repeat<C: Choreography>(args: &RunArgs, seed: u64) -> Result<Repeat, Error> {
+fn repeat<C: Choreography>(args: &RunArgs, clock: Clock, seed: u64) -> Result<Repeat, Error> {
     let mut config = Config::<C>::effective(&args.layers.config, &args.layers.set)?;
     // `--seed` is part of it. (A seed past TOML's integers cannot be written in a config.)
     if let (Some(toml::Value::Table(simulation)), Ok(seed)) =
@@ -213,9 +213,9 @@ fn repeat<C: Choreography>(args: &RunArgs, seed: u64) -> Result<Repeat, Error> {
     }
     Ok(Repeat {
         version: env!("CARGO_PKG_VERSION"),
-        clock: match (&args.nats, args.clock.unwrap_or_default()) {
-            (Some(_), _) | (None, Clock::Real) => "real",
-            (None, Clock::Virtual) => "virtual",
+        clock: match clock {
+            Clock::Real => "real",
+            Clock::Virtual => "virtual",
         },
         seed,
         config: serde_json::to_value(&config)
@@ -705,7 +705,13 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     if args.nats.is_some() {
         refuse_or_warn_the_simulated(name, &args, &config)?;
     }
-    let repeat = repeat::<C>(&args, config.simulation.seed)?;
+    // Over NATS a run is on the wall clock, with services of their own.
+    let clock = if args.nats.is_some() {
+        Clock::Real
+    } else {
+        args.clock.unwrap_or_default()
+    };
+    let repeat = repeat::<C>(&args, clock, config.simulation.seed)?;
     let source = open_order_file::<C::Input>(&args.file, config.input.duplicate_window)?;
     // Files are created before the run, so a bad path is found before any work is done.
     let create = create_file;
@@ -726,12 +732,6 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     if args.format != crate::view::output::Format::None {
         stdout_is_open()?;
     }
-    // Over NATS a run is on the wall clock, with services of their own.
-    let clock = if args.nats.is_some() {
-        Clock::Real
-    } else {
-        args.clock.unwrap_or_default()
-    };
     let runtime = runtime(clock).map_err(Error::Runtime)?;
     // A broker that is not there is one line and exit 1, before anything runs or is spawned.
     if let Some(url) = &args.nats {

@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
 use futures_util::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::engine::config::Config;
 use crate::engine::kinds::Kinds;
@@ -150,7 +151,7 @@ pub async fn run<C: Choreography>(
         Arc::clone(&in_flight),
     ));
     // The watch ends with the run, however it ends.
-    let _unwatch = AbortOnDrop(watch);
+    let _unwatch = AbortOnDropHandle::new(watch);
     let (mut read, mut admitting) = (0u64, true);
     let mut warned_at_ms = false;
     let mut failures = Vec::new();
@@ -340,15 +341,6 @@ struct Observer<C: Choreography> {
     started_us: u64,
     /// The stream's name, for warnings.
     stream: String,
-}
-
-/// Aborts a task when dropped.
-struct AbortOnDrop(tokio::task::JoinHandle<()>);
-
-impl Drop for AbortOnDrop {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 /// Watches, while orders are in flight, that the services read the stream, and says so

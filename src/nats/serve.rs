@@ -167,14 +167,11 @@ pub async fn serve<C: Choreography>(
             .map_err(|err| err.during(url, format_args!("creation of consumer `{durable}`")))?;
         Ok::<_, NatsError>((connection, stream, consumer))
     };
-    let (connection, stream, mut consumer) = tokio::select! {
-        biased;
-        () = stop.cancelled() => {
-            tracing::warn!(service = %service, url, "stopped before the broker answered");
-            return Ok(Served::default());
-        }
-        set_up = set_up => set_up?,
+    let Some(set_up) = until_stopped(&stop, set_up).await else {
+        tracing::warn!(service = %service, url, "stopped before the broker answered");
+        return Ok(Served::default());
     };
+    let (connection, stream, mut consumer) = set_up?;
     let context = &connection.context;
     let subject = nats::subject(settings);
     let mut served = Served::default();

@@ -353,9 +353,18 @@ async fn the_time_limit_stops_a_run_and_names_the_unfinished() {
         .await
         .expect_err("the limit is reached");
     match failed.failures.as_slice() {
-        [Failure::TimeLimit { unfinished, .. }] => {
+        [Failure::TimeLimit {
+            unfinished, stall, ..
+        }] => {
             assert!(!unfinished.is_empty(), "some instances unfinished");
             assert!(failed.summary.finished() < 5);
+            // What they wait for: each one named, after its last event, with how far every
+            // service read the bus.
+            assert_eq!(stall.orders.len(), unfinished.len().min(10), "{failed}");
+            assert_eq!(stall.orders[0].order_id, unfinished[0]);
+            assert!(stall.orders.iter().all(|w| w.last.is_some()), "{failed}");
+            assert!(!stall.read.is_empty(), "{failed}");
+            assert!(failed.to_string().contains("; waiting: order "), "{failed}");
         }
         other => panic!("expected only a time limit, got {other:?}"),
     }
