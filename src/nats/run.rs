@@ -155,7 +155,7 @@ pub async fn run<C: Choreography>(
     let (mut read, mut admitting) = (0u64, true);
     let mut warned_at_ms = false;
     let mut failures = Vec::new();
-    let mut publisher = nats::Publisher::new(&connection, &subject);
+    let mut publisher = nats::Publisher::new(url, settings, &subject);
     // Waiting for the broker ends with the time limit or a second Ctrl-C.
     let give_up = CancellationToken::new();
     let _give_up_at_the_end = give_up.clone().drop_guard();

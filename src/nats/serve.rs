@@ -181,7 +181,7 @@ pub async fn serve<C: Choreography>(
         instances: Instances::new(config.services.dedup_window),
         stream: &stream,
         name: &settings.stream,
-        publisher: Publisher::new(&connection, &subject).in_order(),
+        publisher: Publisher::new(url, settings, &subject),
         served: &mut served,
         foreign_upto: 0,
     };
@@ -383,7 +383,7 @@ struct Handler<'a, C: Choreography> {
     stream: &'a stream::Stream,
     /// The stream's name, for warnings.
     name: &'a str,
-    publisher: Publisher<'a>,
+    publisher: Publisher,
     served: &'a mut Served,
     /// The last sequence of a foreign message counted: one read again as the stream is
     /// replayed is not counted or reported twice.
