@@ -17,14 +17,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_nats::jetstream::context::GetStreamErrorKind;
+use async_nats::jetstream::context::{GetStreamErrorKind, PublishErrorKind};
 use async_nats::jetstream::{self, stream};
 use async_nats::HeaderMap;
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::config::NatsConfig;
-use crate::engine::{Choreography, Envelope, Name};
+use crate::engine::{Choreography, Envelope, EventId, Name};
 
 /// The oldest server choreo runs on: 2.9 has everything used here (streams, durable pull
 /// consumers, explicit acks, `Nats-Msg-Id`, ordered consumers).
@@ -54,6 +54,14 @@ pub enum NatsError {
         step: String,
         reason: String,
     },
+    #[error("stream `{stream}` holds subjects {found}, not this choreo's ({wanted}): it was made by an older choreo, or by something else; run on a new stream (--set nats.stream=NAME)")]
+    Layout {
+        stream: String,
+        found: String,
+        wanted: String,
+    },
+    #[error("stream `{stream}` was started with another config than this one: {differences}. A change applies to new orders only, on a new stream: --set nats.stream=NAME")]
+    Disagree { stream: String, differences: String },
     #[error("not an event of this choreography: {reason}")]
     Decode { seq: u64, reason: String },
     #[error("no service `{name}` in this choreography; one of: {known}")]
@@ -279,26 +287,180 @@ fn at_least(version: &str, (major, minor): (u64, u64)) -> bool {
     found >= (major, minor)
 }
 
-/// The subject every event is published on.
-pub fn subject(config: &NatsConfig) -> String {
-    format!("{}.events", config.stream)
+/// The subjects of the stream's events: each event on a subject of its own,
+/// `<stream>.events.<instance>.<Kind>` (see [`subject_of`]).
+pub fn events(config: &NatsConfig) -> String {
+    format!("{}.events.>", config.stream)
 }
 
-/// The stream, created with file storage if it does not exist yet.
+/// The subject of the event `id`: its instance and its kind. An instance has at most one
+/// event of each kind, so the subject holds at most one message, ever: a publish made on the
+/// condition that the subject is empty (`Nats-Expected-Last-Subject-Sequence: 0`) stores an
+/// event at most once, however long after, not only within the broker's duplicate window.
+pub fn subject_of<K: Name>(config: &NatsConfig, id: &EventId<K>) -> String {
+    format!(
+        "{}.events.{}.{}",
+        config.stream,
+        id.order_id,
+        id.kind.name()
+    )
+}
+
+/// The subject of the stream's one record of what it runs (see [`Agreement`]).
+pub fn record_subject(config: &NatsConfig) -> String {
+    format!("{}.config", config.stream)
+}
+
+/// The stream, created with file storage if it does not exist yet; an error if a stream of
+/// that name exists with other subjects (made by an older choreo, whose events were all on
+/// `<stream>.events`, or by something else): its consumers would miss events.
 pub async fn stream(
     context: &jetstream::Context,
     config: &NatsConfig,
 ) -> Result<stream::Stream, NatsError> {
-    context
+    let subjects = vec![events(config), record_subject(config)];
+    let made = context
         .get_or_create_stream(stream::Config {
             name: config.stream.clone(),
-            subjects: vec![subject(config)],
+            subjects: subjects.clone(),
             storage: stream::StorageType::File,
             duplicate_window: config.duplicate_window,
             ..Default::default()
         })
+        .await;
+    let stream = match made {
+        Ok(stream) => stream,
+        // Made by another (a service, the run) at the same moment, which nats-server 2.9
+        // refuses as subjects that overlap: the stream is there now.
+        Err(err) => context
+            .get_stream(&config.stream)
+            .await
+            .map_err(|_| NatsError::broker(err))?,
+    };
+    let found = &stream.cached_info().config.subjects;
+    if *found != subjects {
+        return Err(NatsError::Layout {
+            stream: config.stream.clone(),
+            found: found.join(", "),
+            wanted: subjects.join(", "),
+        });
+    }
+    Ok(stream)
+}
+
+/// What the services and the runs on a stream must agree on, since the stream's events were
+/// decided with it: the choreography, and every setting its decisions depend on (its own
+/// tables, and the seed its services draw from). The first to start on a stream records it
+/// there (`<stream>.config`); each later one compares its own and is refused if they differ,
+/// naming the keys. A service that decided under another config would publish decisions that
+/// contradict the stored ones (charge an order declined long before). A change applies to new
+/// orders only on a new stream (`--set nats.stream=NAME`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agreement {
+    record: serde_json::Value,
+}
+
+impl Agreement {
+    /// The agreement of choreography `C` under the effective config `effective` (every key,
+    /// as `choreo config` prints it) and the seed `seed` (`--seed`, or the config's).
+    pub fn of<C: Choreography>(effective: &toml::Table, seed: u64) -> Agreement {
+        let mut record = serde_json::Map::new();
+        record.insert("choreography".to_owned(), C::NAME.into());
+        for key in C::CONFIG_KEYS {
+            if let Some(value) = effective.get(*key) {
+                record.insert((*key).to_owned(), to_json(value));
+            }
+        }
+        record.insert("simulation".to_owned(), serde_json::json!({ "seed": seed }));
+        Agreement {
+            record: record.into(),
+        }
+    }
+
+    /// The keys whose values differ between `self` and `other`, each with both values
+    /// (`key: here vs there`).
+    fn differences(&self, stored: &serde_json::Value) -> Vec<String> {
+        let (mut here, mut there) = (Vec::new(), Vec::new());
+        flatten("", &self.record, &mut here);
+        flatten("", stored, &mut there);
+        let there: std::collections::BTreeMap<_, _> = there.into_iter().collect();
+        let here: std::collections::BTreeMap<_, _> = here.into_iter().collect();
+        let mut keys: Vec<&String> = here.keys().chain(there.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        let none = "(not set)".to_owned();
+        keys.into_iter()
+            .filter(|key| here.get(*key) != there.get(*key))
+            .map(|key| {
+                format!(
+                    "`{key}` is {} on the stream, {} here",
+                    there.get(key).unwrap_or(&none),
+                    here.get(key).unwrap_or(&none)
+                )
+            })
+            .collect()
+    }
+}
+
+fn to_json(value: &toml::Value) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// Every leaf of `value` as (dotted key, value as JSON text).
+fn flatten(prefix: &str, value: &serde_json::Value, into: &mut Vec<(String, String)>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                let key = match prefix {
+                    "" => key.clone(),
+                    _ => format!("{prefix}.{key}"),
+                };
+                flatten(&key, value, into);
+            }
+        }
+        leaf => into.push((prefix.to_owned(), leaf.to_string())),
+    }
+}
+
+/// Records `agreement` on the stream if it has none yet, else compares it with the one there:
+/// an error naming what differs.
+pub async fn agree(
+    context: &jetstream::Context,
+    stream: &stream::Stream,
+    config: &NatsConfig,
+    agreement: &Agreement,
+) -> Result<(), NatsError> {
+    let subject = record_subject(config);
+    let payload: bytes::Bytes = serde_json::to_vec(&agreement.record)
+        .map_err(NatsError::broker)?
+        .into();
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Expected-Last-Subject-Sequence", "0");
+    let published = context
+        .publish_with_headers(subject.clone(), headers, payload)
         .await
-        .map_err(NatsError::broker)
+        .map_err(NatsError::broker)?
+        .await;
+    match published {
+        Ok(_) => return Ok(()),
+        Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {}
+        Err(err) => return Err(NatsError::broker(err)),
+    }
+    let stored = stream
+        .get_last_raw_message_by_subject(&subject)
+        .await
+        .map_err(NatsError::broker)?;
+    let stored: serde_json::Value = serde_json::from_slice(&stored.payload).map_err(|err| {
+        NatsError::Broker(format!("the record on `{subject}` is not choreo's: {err}"))
+    })?;
+    let differences = agreement.differences(&stored);
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(NatsError::Disagree {
+        stream: config.stream.clone(),
+        differences: differences.join("; "),
+    })
 }
 
 /// Microseconds since the Unix epoch: envelopes published over NATS carry wall time, which the
@@ -332,7 +494,6 @@ pub fn now_us() -> u64 {
 pub struct Publisher {
     url: String,
     config: NatsConfig,
-    subject: String,
     /// The connection the events go out on, once made; never one that reconnected.
     link: Option<Connection>,
     /// Events sent or to send, oldest first, not confirmed yet: the first ones sent on
@@ -340,7 +501,7 @@ pub struct Publisher {
     unconfirmed: VecDeque<Out>,
     /// Only the first unconfirmed event is sent until it is stored (after a failure).
     probing: bool,
-    recent: VecDeque<(HeaderMap, bytes::Bytes)>,
+    recent: VecDeque<Out>,
     /// The stream sequence of the last event stored, to check the order.
     last_stored: u64,
     reordered: u64,
@@ -348,6 +509,7 @@ pub struct Publisher {
 
 /// An event to publish, and the acknowledgement to wait for once it is sent.
 struct Out {
+    subject: String,
     headers: HeaderMap,
     payload: bytes::Bytes,
     pending: Option<jetstream::context::PublishAckFuture>,
@@ -367,7 +529,7 @@ const REPUBLISH_WAITS: (Duration, Duration) =
 impl std::fmt::Debug for Publisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Publisher")
-            .field("subject", &self.subject)
+            .field("stream", &self.config.stream)
             .field("unconfirmed", &self.unconfirmed.len())
             .field("reordered", &self.reordered)
             .finish_non_exhaustive()
@@ -375,12 +537,12 @@ impl std::fmt::Debug for Publisher {
 }
 
 impl Publisher {
-    /// A publisher on `subject` of the broker at `url` (it connects when it first sends).
-    pub fn new(url: &str, config: &NatsConfig, subject: &str) -> Self {
+    /// A publisher to the stream `config` names, on the broker at `url` (it connects when
+    /// it first sends).
+    pub fn new(url: &str, config: &NatsConfig) -> Self {
         Publisher {
             url: url.to_owned(),
             config: config.clone(),
-            subject: subject.to_owned(),
             link: None,
             unconfirmed: VecDeque::new(),
             probing: false,
@@ -404,13 +566,9 @@ impl Publisher {
             "reconnected: sending the latest events again"
         );
         self.unsend();
-        for (headers, payload) in self.recent.drain(..).rev() {
-            self.unconfirmed.push_front(Out {
-                headers,
-                payload,
-                pending: None,
-                again: true,
-            });
+        for mut out in self.recent.drain(..).rev() {
+            out.again = true;
+            self.unconfirmed.push_front(out);
         }
         self.confirm(give_up).await.map(|_| ())
     }
@@ -431,7 +589,10 @@ impl Publisher {
             .into();
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", envelope.id.to_string().as_str());
+        // Stored only if its subject is empty: never twice, whatever the windows.
+        headers.insert("Nats-Expected-Last-Subject-Sequence", "0");
         let mut out = Out {
+            subject: subject_of(&self.config, &envelope.id),
             headers,
             payload,
             pending: None,
@@ -450,10 +611,10 @@ impl Publisher {
 
     /// Waits until every event sent is stored, in order; what was not acknowledged (refused,
     /// timed out, or sent on a connection lost since) is sent again, with everything after
-    /// it, until `give_up` fires. Returns how many of the events the broker had stored
-    /// already when they were first sent (acknowledged as repeats of their ids).
-    pub async fn confirm(&mut self, give_up: &CancellationToken) -> Result<u64, GaveUp> {
-        let mut repeats = 0;
+    /// it, until `give_up` fires. Returns the ids of the events the stream held already
+    /// before this publisher first sent them (a run's orders that ran before).
+    pub async fn confirm(&mut self, give_up: &CancellationToken) -> Result<Vec<String>, GaveUp> {
+        let mut repeats = Vec::new();
         let mut backoff = Backoff::between(REPUBLISH_WAITS);
         while let Some(front) = self.unconfirmed.front_mut() {
             if front.pending.is_none() {
@@ -489,10 +650,17 @@ impl Publisher {
                 continue;
             };
             backoff = Backoff::between(REPUBLISH_WAITS);
-            if ack.duplicate {
-                repeats += u64::from(!out.again);
-            } else {
-                self.check_order(ack.sequence);
+            match ack {
+                Stored::New(sequence) => self.check_order(sequence),
+                Stored::Before => {
+                    if !out.again || !self.is_ours(&out).await {
+                        repeats.push(
+                            out.headers
+                                .get("Nats-Msg-Id")
+                                .map_or_else(String::new, |id| id.to_string()),
+                        );
+                    }
+                }
             }
             self.remember(out);
             if std::mem::take(&mut self.probing) {
@@ -569,7 +737,7 @@ impl Publisher {
         let link = self.link.as_ref()?;
         link.context
             .publish_with_headers(
-                self.subject.clone(),
+                out.subject.clone(),
                 out.headers.clone(),
                 out.payload.clone(),
             )
@@ -577,12 +745,30 @@ impl Publisher {
             .ok()
     }
 
-    /// The acknowledgement of `pending`; `None` if it was refused, timed out, or the
-    /// connection it went out on was lost (its acknowledgement will never come).
-    async fn stored(
-        &self,
-        pending: jetstream::context::PublishAckFuture,
-    ) -> Option<jetstream::publish::PublishAck> {
+    /// Whether the message the stream holds on `out`'s subject is `out` itself, sent before
+    /// by this publisher (its acknowledgement lost): its payload carries the time it was
+    /// made, so another's is never the same. A message that cannot be read counts as ours.
+    async fn is_ours(&self, out: &Out) -> bool {
+        let Some(link) = &self.link else {
+            return true;
+        };
+        let stored = async {
+            link.context
+                .get_stream(&self.config.stream)
+                .await
+                .ok()?
+                .get_last_raw_message_by_subject(&out.subject)
+                .await
+                .ok()
+        };
+        stored
+            .await
+            .is_none_or(|stored| stored.payload == out.payload)
+    }
+
+    /// Whether `pending` was stored; `None` if it was refused, timed out, or the connection
+    /// it went out on was lost (its acknowledgement will never come).
+    async fn stored(&self, pending: jetstream::context::PublishAckFuture) -> Option<Stored> {
         let lost = async {
             if let Some(link) = &self.link {
                 link.until(|link| !link.connected).await;
@@ -590,7 +776,14 @@ impl Publisher {
         };
         tokio::select! {
             biased;
-            ack = pending.into_future() => ack.ok(),
+            ack = pending.into_future() => match ack {
+                Ok(ack) if ack.duplicate => Some(Stored::Before),
+                Ok(ack) => Some(Stored::New(ack.sequence)),
+                Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {
+                    Some(Stored::Before)
+                }
+                Err(_) => None,
+            },
             () = lost => None,
         }
     }
@@ -613,8 +806,17 @@ impl Publisher {
         if self.recent.len() == REASSERTED {
             self.recent.pop_front();
         }
-        self.recent.push_back((out.headers, out.payload));
+        self.recent.push_back(out);
     }
+}
+
+/// What the stream did with an event sent.
+enum Stored {
+    /// Stored it, at this sequence.
+    New(u64),
+    /// Had it already: a repeat of its id within the duplicate window, or its subject held
+    /// a message already.
+    Before,
 }
 
 /// Waiting for the broker was given up (a time limit, a stop).
@@ -651,8 +853,14 @@ impl Backoff {
 }
 
 /// The envelope a stream message carries, with the stream's sequence as its `seq`; an error
-/// for a message that is not one of this choreography's events (see [`skipped`]).
-pub fn decode<C: Choreography>(payload: &[u8], seq: u64) -> Result<Envelope<C>, NatsError> {
+/// for a message that is not one of this choreography's events (see [`skipped`]), or that
+/// is not on its own subject (see [`subject_of`]).
+pub fn decode<C: Choreography>(
+    config: &NatsConfig,
+    subject: &str,
+    payload: &[u8],
+    seq: u64,
+) -> Result<Envelope<C>, NatsError> {
     let not_an_event = |reason: String| NatsError::Decode { seq, reason };
     let mut envelope: Envelope<C> =
         serde_json::from_slice(payload).map_err(|err| not_an_event(err.to_string()))?;
@@ -664,6 +872,13 @@ pub fn decode<C: Choreography>(payload: &[u8], seq: u64) -> Result<Envelope<C>, 
             envelope.id,
             C::kind(&envelope.event).name(),
             envelope.order_id
+        )));
+    }
+    let own = subject_of(config, &envelope.id);
+    if subject != own {
+        return Err(not_an_event(format!(
+            "{} is on subject `{subject}`, not on its own, `{own}`",
+            envelope.id
         )));
     }
     envelope.seq = seq;

@@ -133,6 +133,7 @@ pub async fn serve<C: Choreography>(
     config: &Config<C>,
     service: C::Service,
     url: &str,
+    agreement: &nats::Agreement,
     stop: CancellationToken,
 ) -> Result<Served, NatsError> {
     let settings = &config.nats;
@@ -148,6 +149,14 @@ pub async fn serve<C: Choreography>(
                     format_args!("lookup or creation of stream `{}`", settings.stream),
                 )
             })?;
+        nats::agree(&connection.context, &stream, settings, agreement)
+            .await
+            .map_err(|err| {
+                err.during(
+                    url,
+                    format_args!("agreement on stream `{}`'s config", settings.stream),
+                )
+            })?;
         let durable = format!("{}_{}", settings.stream, service.key());
         let consumer = stream
             .get_or_create_consumer(
@@ -157,7 +166,6 @@ pub async fn serve<C: Choreography>(
                     ack_policy: AckPolicy::Explicit,
                     ack_wait: settings.ack_wait,
                     max_ack_pending: i64::from(settings.max_ack_pending),
-                    filter_subject: nats::subject(settings),
                     deliver_policy: DeliverPolicy::All,
                     ..Default::default()
                 },
@@ -173,7 +181,6 @@ pub async fn serve<C: Choreography>(
     };
     let (connection, stream, mut consumer) = set_up?;
     let context = &connection.context;
-    let subject = nats::subject(settings);
     let mut served = Served::default();
     let mut handler = Handler {
         replica: fresh::<C>(config, service)?,
@@ -181,13 +188,14 @@ pub async fn serve<C: Choreography>(
         instances: Instances::new(config.services.dedup_window),
         stream: &stream,
         name: &settings.stream,
-        publisher: Publisher::new(url, settings, &subject),
+        publisher: Publisher::new(url, settings),
+        settings,
         served: &mut served,
         foreign_upto: 0,
     };
     let mut connects = connection.connects();
     let Some((mut next, mut messages)) = handler
-        .start_over(config, service, &mut consumer, &subject, &stop)
+        .start_over(config, service, &mut consumer, &stop)
         .await?
     else {
         return Ok(served);
@@ -201,7 +209,7 @@ pub async fn serve<C: Choreography>(
             (connects, failed) = (connection.connects(), false);
             // What the old pull stream still holds was sent before the broker came back.
             let Some(started) = handler
-                .start_over(config, service, &mut consumer, &subject, &stop)
+                .start_over(config, service, &mut consumer, &stop)
                 .await?
             else {
                 break;
@@ -384,6 +392,7 @@ struct Handler<'a, C: Choreography> {
     /// The stream's name, for warnings.
     name: &'a str,
     publisher: Publisher,
+    settings: &'a crate::engine::config::NatsConfig,
     served: &'a mut Served,
     /// The last sequence of a foreign message counted: one read again as the stream is
     /// replayed is not counted or reported twice.
@@ -406,7 +415,8 @@ impl<C: Choreography> Handler<'_, C> {
                 *next += 1;
             }
             if seq == *next {
-                self.message(&message.payload, seq, true).await?;
+                self.message(&message.subject, &message.payload, seq, true)
+                    .await?;
                 *next += 1;
             }
         }
@@ -424,16 +434,12 @@ impl<C: Choreography> Handler<'_, C> {
         config: &Config<C>,
         service: C::Service,
         consumer: &mut jetstream::consumer::Consumer<pull::Config>,
-        subject: &str,
         stop: &CancellationToken,
     ) -> Result<Option<(u64, pull::Stream)>, NatsError> {
         let mut backoff = nats::Backoff::starting_at(std::time::Duration::from_millis(100));
         loop {
             let starting = async {
-                match self
-                    .try_resync(config, service, consumer, subject, stop)
-                    .await
-                {
+                match self.try_resync(config, service, consumer, stop).await {
                     Ok(Some(next)) => {
                         redeliver_past_the_ack_floor(self.connection, consumer).await;
                         pull_stream(consumer, &config.nats)
@@ -465,7 +471,6 @@ impl<C: Choreography> Handler<'_, C> {
         config: &Config<C>,
         service: C::Service,
         consumer: &mut jetstream::consumer::Consumer<pull::Config>,
-        subject: &str,
         stop: &CancellationToken,
     ) -> Result<Option<u64>, NatsError> {
         self.replica = fresh::<C>(config, service)?;
@@ -485,10 +490,11 @@ impl<C: Choreography> Handler<'_, C> {
             .map_err(NatsError::broker)?
             .state
             .last_sequence;
-        // A consumer with nothing acknowledged on a stream with events in it is new (a
-        // service added, or its consumer lost): it takes the stream as handled, deciding only
-        // the last events again, rather than every order ever run.
-        let upto = if floor == 0 { last } else { floor.min(last) };
+        // A consumer with nothing acknowledged is new (a service added, or its consumer
+        // deleted): it handles the stream from its start. What its service published before
+        // is refused by the stream (one message per subject, ever), what it never handled is
+        // handled now.
+        let upto = floor.min(last);
         if upto == 0 {
             return Ok(Some(1));
         }
@@ -496,7 +502,6 @@ impl<C: Choreography> Handler<'_, C> {
         let ordered = self
             .stream
             .create_consumer(pull::OrderedConfig {
-                filter_subject: subject.to_owned(),
                 deliver_policy: DeliverPolicy::All,
                 ..Default::default()
             })
@@ -517,7 +522,8 @@ impl<C: Choreography> Handler<'_, C> {
             if seq > upto {
                 break;
             }
-            self.message(&message.payload, seq, seq > quiet).await?;
+            self.message(&message.subject, &message.payload, seq, seq > quiet)
+                .await?;
             replayed = seq;
         }
         if self.publisher.confirm(stop).await.is_err() || stop.is_cancelled() {
@@ -573,7 +579,8 @@ impl<C: Choreography> Handler<'_, C> {
             .await
             .map_err(NatsError::broker)?;
         tracing::debug!(seq, "filling a gap from the stream");
-        self.message(&message.payload, seq, true).await
+        self.message(&message.subject, &message.payload, seq, true)
+            .await
     }
 
     /// Handles the message at `seq` as [`Handler::event`] does, unless it is foreign: not an
@@ -582,11 +589,16 @@ impl<C: Choreography> Handler<'_, C> {
     /// stop every service, and again after every restart.
     async fn message(
         &mut self,
+        subject: &str,
         payload: &[u8],
         seq: u64,
         publishing: bool,
     ) -> Result<(), NatsError> {
-        let reason = match nats::decode::<C>(payload, seq) {
+        if *subject == nats::record_subject(self.settings) {
+            // The stream's record of what it runs, not an event.
+            return Ok(());
+        }
+        let reason = match nats::decode::<C>(self.settings, subject, payload, seq) {
             Ok(envelope) => match self.instances.admit(&envelope) {
                 Ok(()) => return self.event(&envelope, publishing).await,
                 Err(reason) => reason,

@@ -114,7 +114,7 @@ fn make_stream(url: &str, name: &str) {
         context
             .get_or_create_stream(stream::Config {
                 name: name.to_owned(),
-                subjects: vec![format!("{name}.events")],
+                subjects: vec![format!("{name}.events.>"), format!("{name}.config")],
                 storage: stream::StorageType::File,
                 duplicate_window: Duration::from_secs(600),
                 ..Default::default()
@@ -124,13 +124,17 @@ fn make_stream(url: &str, name: &str) {
     });
 }
 
-/// Publishes each of `payloads` on stream `name`'s subject; their stream sequences.
+/// Publishes each of `payloads` on stream `name`, on the subject of order 999999's
+/// InventoryChecked; their stream sequences.
 fn publish(url: &str, name: &str, payloads: &[Vec<u8>]) -> Vec<u64> {
     with_broker(url, async |context| {
         let mut sequences = Vec::new();
         for payload in payloads {
             let ack = context
-                .publish(format!("{name}.events"), payload.clone().into())
+                .publish(
+                    format!("{name}.events.999999.InventoryChecked"),
+                    payload.clone().into(),
+                )
                 .await
                 .expect("sent")
                 .await
@@ -518,12 +522,12 @@ fn a_step_the_broker_refuses_is_named_with_the_url() {
         return;
     };
     let url = broker.url();
-    // Another stream holds the subject the stream `taken` would have.
+    // Another stream holds a subject the stream `taken` would have.
     with_broker(&url, async |context| {
         context
             .create_stream(stream::Config {
                 name: "squatter".to_owned(),
-                subjects: vec!["taken.events".to_owned()],
+                subjects: vec!["taken.config".to_owned()],
                 ..Default::default()
             })
             .await
