@@ -62,6 +62,9 @@ pub enum NatsError {
     },
     #[error("stream `{stream}` was started with another config than this one: {differences}. A change applies to new orders only, on a new stream: --set nats.stream=NAME")]
     Disagree { stream: String, differences: String },
+    /// What a service or a run stands on has gone (see [`what_is_gone`]).
+    #[error("{what}: {remedy}")]
+    Gone { what: String, remedy: &'static str },
     #[error("not an event of this choreography: {reason}")]
     Decode { seq: u64, reason: String },
     #[error("no service `{name}` in this choreography; one of: {known}")]
@@ -346,6 +349,55 @@ pub async fn stream(
         });
     }
     Ok(stream)
+}
+
+/// What to do once the stream's history is gone (see [`what_is_gone`]).
+pub const HISTORY_GONE: &str = "the services' state is the fold of the whole stream, so none can be rebuilt from what is left; run on a new stream (--set nats.stream=NAME)";
+
+/// How often a service and a run look that what they stand on is still there.
+pub const WATCHED_EVERY: Duration = Duration::from_secs(1);
+
+/// What has gone of the stream `config` names since it was made (at `created`): deleted,
+/// deleted and made anew, purged, or messages deleted from it. The services' state is the
+/// fold of the whole stream, so none can be rebuilt from what is left. `None` while it is
+/// all there, or while the broker does not answer (it may be restarting).
+pub async fn what_is_gone(
+    context: &jetstream::Context,
+    config: &NatsConfig,
+    created: async_nats::datetime::DateTime,
+) -> Option<String> {
+    let name = &config.stream;
+    let stream = match context.get_stream(name).await {
+        Ok(stream) => stream,
+        Err(err) => {
+            return match err.kind() {
+                GetStreamErrorKind::JetStream(err)
+                    if err.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
+                {
+                    Some(format!("stream `{name}` was deleted"))
+                }
+                _ => None,
+            }
+        }
+    };
+    let info = stream.cached_info();
+    let state = &info.state;
+    if info.created != created {
+        Some(format!("stream `{name}` was deleted and made anew"))
+    } else if state.first_sequence > 1 {
+        Some(format!(
+            "stream `{name}` was purged: its first message is now {}, the events before it are gone",
+            state.first_sequence
+        ))
+    } else {
+        state
+            .deleted_count
+            .filter(|deleted| *deleted > 0)
+            .map(|deleted| match deleted {
+                1 => format!("1 message was deleted from stream `{name}`"),
+                _ => format!("{deleted} messages were deleted from stream `{name}`"),
+            })
+    }
 }
 
 /// What the services and the runs on a stream must agree on, since the stream's events were

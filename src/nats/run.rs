@@ -155,6 +155,13 @@ pub async fn run<C: Choreography>(
     ));
     // The watch ends with the run, however it ends.
     let _unwatch = AbortOnDropHandle::new(watch);
+    let lost = tokio::spawn(watch_for_loss(
+        context.clone(),
+        settings.clone(),
+        stream.cached_info().created,
+        halt.clone(),
+    ));
+    let _unwatch_loss = AbortOnDropHandle::new(lost);
     let (mut read, mut admitting) = (0u64, true);
     let mut warned_at_ms = false;
     let mut failures = Vec::new();
@@ -427,6 +434,26 @@ async fn watch_readers<C: Choreography>(
                     UNREAD.as_secs()
                 );
             }
+        }
+    }
+}
+
+/// Halts the run once what it stands on has gone (see [`nats::what_is_gone`]): its orders
+/// could not finish, and the services stop on it too.
+async fn watch_for_loss(
+    context: async_nats::jetstream::Context,
+    settings: crate::engine::config::NatsConfig,
+    created: async_nats::datetime::DateTime,
+    halt: Halt,
+) {
+    loop {
+        tokio::time::sleep(nats::WATCHED_EVERY).await;
+        if let Some(what) = nats::what_is_gone(&context, &settings, created).await {
+            halt.halt(Failure::Transport(format!(
+                "{what}: {}",
+                nats::HISTORY_GONE
+            )));
+            return;
         }
     }
 }

@@ -34,6 +34,7 @@
 //! stream at start and after a reconnect (see the README).
 
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::{self, stream};
 use futures_util::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
@@ -182,98 +183,107 @@ pub async fn serve<C: Choreography>(
     let (connection, stream, mut consumer) = set_up?;
     let context = &connection.context;
     let mut served = Served::default();
-    let mut handler = Handler {
-        replica: fresh::<C>(config, service)?,
-        connection: &connection,
-        instances: Instances::new(config.services.dedup_window),
-        stream: &stream,
-        name: &settings.stream,
-        publisher: Publisher::new(url, settings),
-        settings,
-        served: &mut served,
-        foreign_upto: 0,
-    };
-    let mut connects = connection.connects();
-    let Some((mut next, mut messages)) = handler
-        .start_over(config, service, &mut consumer, &stop)
-        .await?
-    else {
-        return Ok(served);
-    };
-    tracing::info!(service = %service, replayed = handler.served.replayed, "serving");
-    let most = settings.max_ack_pending as usize;
-    // The broker failed a request on the way (it is going away, or coming back).
-    let mut failed = false;
-    loop {
-        if failed || connection.connects() != connects {
-            (connects, failed) = (connection.connects(), false);
-            // What the old pull stream still holds was sent before the broker came back.
-            let Some(started) = handler
-                .start_over(config, service, &mut consumer, &stop)
-                .await?
-            else {
-                break;
-            };
-            (next, messages) = started;
-            continue;
-        }
-        let received = tokio::select! {
-            biased;
-            () = stop.cancelled() => break,
-            // A reconnect, noticed while nothing arrives.
-            () = connection.reconnected_since(connects) => continue,
-            received = messages.next() => received,
+    let durable = format!("{}_{}", settings.stream, service.key());
+    let created = stream.cached_info().created;
+    let work = async {
+        let mut handler = Handler {
+            replica: fresh::<C>(config, service)?,
+            connection: &connection,
+            instances: Instances::new(config.services.dedup_window),
+            stream: &stream,
+            name: &settings.stream,
+            publisher: Publisher::new(url, settings),
+            settings,
+            served: &mut served,
+            foreign_upto: 0,
         };
-        let mut batch = match received {
-            Some(Ok(message)) => vec![message],
-            ended => {
-                // Missed heartbeats (a busy or restarting server), or the end: the pull is
-                // made anew, since a pull that missed its heartbeats may never deliver again.
-                // What the old one had on the way comes again after the ack wait, or is read
-                // from the stream first as a gap.
-                if let Some(Err(err)) = ended {
-                    tracing::warn!(%err, "consumer stream: pulling anew");
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                match until_stopped(&stop, pull_stream(&consumer, settings)).await {
-                    None => break,
-                    Some(Ok(pulled)) => messages = pulled,
-                    Some(Err(err)) => failed = broker_failed(err)?,
-                }
+        let mut connects = connection.connects();
+        let Some((mut next, mut messages)) = handler
+            .start_over(config, service, &mut consumer, &stop)
+            .await?
+        else {
+            return Ok(());
+        };
+        tracing::info!(service = %service, replayed = handler.served.replayed, "serving");
+        let most = settings.max_ack_pending as usize;
+        // The broker failed a request on the way (it is going away, or coming back).
+        let mut failed = false;
+        loop {
+            if failed || connection.connects() != connects {
+                (connects, failed) = (connection.connects(), false);
+                // What the old pull stream still holds was sent before the broker came back.
+                let Some(started) = handler
+                    .start_over(config, service, &mut consumer, &stop)
+                    .await?
+                else {
+                    break;
+                };
+                (next, messages) = started;
                 continue;
             }
-        };
-        // Whatever else has arrived, without waiting: decided in one go, published together,
-        // acknowledged together once all of it is stored.
-        while batch.len() < most {
-            match messages.next().now_or_never() {
-                Some(Some(Ok(message))) => batch.push(message),
-                _ => break,
+            let received = tokio::select! {
+                biased;
+                () = stop.cancelled() => break,
+                // A reconnect, noticed while nothing arrives.
+                () = connection.reconnected_since(connects) => continue,
+                received = messages.next() => received,
+            };
+            let mut batch = match received {
+                Some(Ok(message)) => vec![message],
+                ended => {
+                    // Missed heartbeats (a busy or restarting server), or the end: the pull is
+                    // made anew, since a pull that missed its heartbeats may never deliver again.
+                    // What the old one had on the way comes again after the ack wait, or is read
+                    // from the stream first as a gap.
+                    if let Some(Err(err)) = ended {
+                        tracing::warn!(%err, "consumer stream: pulling anew");
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    match until_stopped(&stop, pull_stream(&consumer, settings)).await {
+                        None => break,
+                        Some(Ok(pulled)) => messages = pulled,
+                        Some(Err(err)) => failed = broker_failed(err)?,
+                    }
+                    continue;
+                }
+            };
+            // Whatever else has arrived, without waiting: decided in one go, published together,
+            // acknowledged together once all of it is stored.
+            while batch.len() < most {
+                match messages.next().now_or_never() {
+                    Some(Some(Ok(message))) => batch.push(message),
+                    _ => break,
+                }
             }
-        }
-        batch.sort_by_key(|message| message.info().map_or(0, |info| info.stream_sequence));
-        // Stopped in the middle (a gap read from a broker that is away, say): nothing of the
-        // batch is acknowledged, so all of it is delivered again.
-        let Some(handled) = until_stopped(&stop, handler.batch(&batch, &mut next)).await else {
-            break;
-        };
-        if let Err(err) = handled {
-            // Nothing of the batch is acknowledged: it comes again after the service has
-            // started over.
-            failed = broker_failed(err)?;
-            continue;
-        }
-        if handler.publisher.confirm(&stop).await.is_err() {
-            // Stopped while the broker was away: nothing acknowledged, all delivered again.
-            break;
-        }
-        for message in &batch {
-            // A lost acknowledgement only means a redelivery, which is passed over.
-            if let Err(err) = message.ack().await {
-                tracing::debug!(%err, "acknowledgement not sent");
+            batch.sort_by_key(|message| message.info().map_or(0, |info| info.stream_sequence));
+            // Stopped in the middle (a gap read from a broker that is away, say): nothing of the
+            // batch is acknowledged, so all of it is delivered again.
+            let Some(handled) = until_stopped(&stop, handler.batch(&batch, &mut next)).await else {
+                break;
+            };
+            if let Err(err) = handled {
+                // Nothing of the batch is acknowledged: it comes again after the service has
+                // started over.
+                failed = broker_failed(err)?;
+                continue;
             }
+            if handler.publisher.confirm(&stop).await.is_err() {
+                // Stopped while the broker was away: nothing acknowledged, all delivered again.
+                break;
+            }
+            for message in &batch {
+                // A lost acknowledgement only means a redelivery, which is passed over.
+                if let Err(err) = message.ack().await {
+                    tracing::debug!(%err, "acknowledgement not sent");
+                }
+            }
+            flush(context, &stop).await;
         }
-        flush(context, &stop).await;
+        Ok::<(), NatsError>(())
+    };
+    tokio::select! {
+        worked = work => worked?,
+        gone = watch_for_loss(context, settings, created, &stream, &durable) => return Err(gone),
     }
     // Acknowledgements are buffered: send them before the process exits, if the broker
     // answers soon. What it does not get is delivered again, and passed over or decided the
@@ -291,6 +301,39 @@ pub async fn serve<C: Choreography>(
     }
     tracing::info!(service = %service, handled = served.handled, published = served.published, foreign = served.foreign, "stopped");
     Ok(served)
+}
+
+/// Looks, every [`nats::WATCHED_EVERY`], that what the service stands on is still there (see
+/// [`nats::what_is_gone`]), and its consumer `durable`; returns what has gone. The service
+/// then stops at once, loudly: looping "starting over" on a stream that lost its history, or
+/// making consumers anew, would hide it.
+async fn watch_for_loss(
+    context: &jetstream::Context,
+    settings: &crate::engine::config::NatsConfig,
+    created: async_nats::datetime::DateTime,
+    stream: &stream::Stream,
+    durable: &str,
+) -> NatsError {
+    loop {
+        tokio::time::sleep(nats::WATCHED_EVERY).await;
+        if let Some(what) = nats::what_is_gone(context, settings, created).await {
+            return NatsError::Gone {
+                what,
+                remedy: nats::HISTORY_GONE,
+            };
+        }
+        if let Err(err) = stream.consumer_info(durable).await {
+            if err.kind() == ConsumerInfoErrorKind::NotFound {
+                return NatsError::Gone {
+                    what: format!(
+                        "consumer `{durable}` of stream `{}` was deleted",
+                        settings.stream
+                    ),
+                    remedy: "start the service again: its new consumer handles the stream from its start, and the stream refuses what the service published before",
+                };
+            }
+        }
+    }
 }
 
 /// `work`'s result, or `None` if `stop` fires first.

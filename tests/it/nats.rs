@@ -206,7 +206,7 @@ pub(crate) fn mixed_file(dir: &Path, count: usize) -> PathBuf {
 
 /// Checks a distributed run from its journal: every invariant of an in-process run (one
 /// terminal event per order, nothing published twice, stock and money conserved).
-fn check_journal(journal: &Path, orders: usize) {
+pub(crate) fn check_journal(journal: &Path, orders: usize) {
     let config = Config::load(&[], &mixed_sets()).expect("config");
     let events: Vec<Envelope> = choreo::view::journal::read(journal).expect("the journal reads");
     let mut summary = Summary::new(&config.choreography);
