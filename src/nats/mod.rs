@@ -62,6 +62,12 @@ pub enum NatsError {
     },
     #[error("stream `{stream}` was started with another config than this one: {differences}. A change applies to new orders only, on a new stream: --set nats.stream=NAME")]
     Disagree { stream: String, differences: String },
+    #[error("{service} is served already on stream `{stream}` (pid {pid}): two would share its consumer; stop that one first, or give this one another stream (--set nats.stream=NAME)")]
+    Second {
+        service: &'static str,
+        stream: String,
+        pid: u32,
+    },
     /// What a service or a run stands on has gone (see [`what_is_gone`]).
     #[error("{what}: {remedy}")]
     Gone { what: String, remedy: &'static str },

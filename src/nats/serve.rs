@@ -158,6 +158,9 @@ pub async fn serve<C: Choreography>(
                     format_args!("agreement on stream `{}`'s config", settings.stream),
                 )
             })?;
+        let answering = the_only_instance::<C>(&connection.context.client(), settings, service)
+            .await
+            .map_err(|err| err.during(url, "look for another instance of the service"))?;
         let durable = format!("{}_{}", settings.stream, service.key());
         let consumer = stream
             .get_or_create_consumer(
@@ -174,13 +177,13 @@ pub async fn serve<C: Choreography>(
             .await
             .map_err(NatsError::broker)
             .map_err(|err| err.during(url, format_args!("creation of consumer `{durable}`")))?;
-        Ok::<_, NatsError>((connection, stream, consumer))
+        Ok::<_, NatsError>((connection, stream, consumer, answering))
     };
     let Some(set_up) = until_stopped(&stop, set_up).await else {
         tracing::warn!(service = %service, url, "stopped before the broker answered");
         return Ok(Served::default());
     };
-    let (connection, stream, mut consumer) = set_up?;
+    let (connection, stream, mut consumer, _answering) = set_up?;
     let context = &connection.context;
     let mut served = Served::default();
     let durable = format!("{}_{}", settings.stream, service.key());
@@ -332,6 +335,81 @@ async fn watch_for_loss(
                     remedy: "start the service again: its new consumer handles the stream from its start, and the stream refuses what the service published before",
                 };
             }
+        }
+    }
+}
+
+/// Who serves a service on a stream: answers to whoever asks on `<stream>.alive.<service>`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct Instance {
+    pid: u32,
+    /// When it started (µs since the epoch), then a random draw: the earlier wins a tie.
+    started_us: u64,
+    draw: u64,
+}
+
+/// How long a starting service waits for an answer from another instance of it.
+const ASKED_FOR: std::time::Duration = std::time::Duration::from_millis(300);
+
+/// Refuses to serve `service` if another instance of it serves the stream already (started
+/// earlier, or at the same moment and won the draw): two would share its durable consumer,
+/// each handling what the other was delivered from the stream again. Returns the task that
+/// answers for this instance from now on, for as long as it is held. An instance whose
+/// process died does not answer (its subscription went with its connection), so a service
+/// restarted after a crash is not held up.
+async fn the_only_instance<C: Choreography>(
+    client: &async_nats::Client,
+    settings: &crate::engine::config::NatsConfig,
+    service: C::Service,
+) -> Result<tokio_util::task::AbortOnDropHandle<()>, NatsError> {
+    let subject = format!("{}.alive.{}", settings.stream, service.key());
+    let me = Instance {
+        pid: std::process::id(),
+        started_us: nats::now_us(),
+        draw: rand::random(),
+    };
+    let answer: bytes::Bytes = serde_json::to_vec(&me).map_err(NatsError::broker)?.into();
+    let mut asked = client
+        .subscribe(subject.clone())
+        .await
+        .map_err(NatsError::broker)?;
+    let replier = client.clone();
+    let answering = tokio::spawn(async move {
+        while let Some(question) = asked.next().await {
+            if let Some(reply) = question.reply {
+                let _ = replier.publish(reply, answer.clone()).await;
+            }
+        }
+    });
+    let answering = tokio_util::task::AbortOnDropHandle::new(answering);
+    let inbox = client.new_inbox();
+    let mut answers = client
+        .subscribe(inbox.clone())
+        .await
+        .map_err(NatsError::broker)?;
+    client
+        .publish_with_reply(subject, inbox, bytes::Bytes::new())
+        .await
+        .map_err(NatsError::broker)?;
+    let deadline = tokio::time::sleep(ASKED_FOR);
+    tokio::pin!(deadline);
+    loop {
+        let answer = tokio::select! {
+            () = &mut deadline => return Ok(answering),
+            answer = answers.next() => answer,
+        };
+        let Some(answer) = answer else {
+            return Ok(answering);
+        };
+        let Ok(other) = serde_json::from_slice::<Instance>(&answer.payload) else {
+            continue;
+        };
+        if other != me && (other.started_us, other.draw) < (me.started_us, me.draw) {
+            return Err(NatsError::Second {
+                service: service.name(),
+                stream: settings.stream.clone(),
+                pid: other.pid,
+            });
         }
     }
 }

@@ -608,6 +608,56 @@ fn a_run_over_nats_fails_when_it_stalls_and_at_a_time_limit_only_when_one_is_set
     }
 }
 
+/// A second `serve` of a service on a stream while the first serves it: refused at once,
+/// naming the first's pid (two would share its durable consumer); once the first is killed
+/// (kill -9), one started again serves, not held up by the dead one.
+#[test]
+fn a_second_instance_of_a_service_is_refused_while_the_first_serves() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let name = "twice";
+    let mut args = strings(&["serve", "inventory", "--nats", &url]);
+    args.extend(config_args(&[], name));
+    let mut first = Logged::start(&args, dir.path(), "first");
+    wait_until("the first's consumer", Duration::from_secs(30), || {
+        with_broker(&url, async |context| match context.get_stream(name).await {
+            Ok(stream) => stream
+                .consumer_info(format!("{name}_inventory"))
+                .await
+                .is_ok(),
+            Err(_) => false,
+        })
+    });
+    let started = Instant::now();
+    let second = choreo(&args);
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    let said = format!(
+        "InventoryService is served already on stream `{name}` (pid {})",
+        first.pid()
+    );
+    assert!(second.stderr.contains(&said), "{}", second.stderr);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    first.process.signal(Signal::SIGKILL);
+    first.process.wait(Duration::from_secs(5));
+    let mut again = Logged::start(&args, dir.path(), "again");
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(
+        again.process.0.try_wait().expect("wait").is_none(),
+        "serves after the first died: {}",
+        again.stderr()
+    );
+    again.process.signal(Signal::SIGTERM);
+    assert_eq!(
+        again.process.wait(Duration::from_secs(10)),
+        0,
+        "{}",
+        again.stderr()
+    );
+}
+
 /// What only the in-process bus simulates: `--clock virtual` asked for by name is refused
 /// (exit 2, one line); simulated latency and `at_ms` are warned about, and the run goes on.
 #[test]
@@ -709,7 +759,7 @@ fn a_purged_or_deleted_stream_stops_the_services_and_the_run_naming_it() {
         let (file, sets) = a_long_run(dir.path());
         let config = config_args(&sets, name);
         let (mut services, mut run) = served_run(&url, dir.path(), &file, &config);
-        wait_until("the run's first events", Duration::from_secs(20), || {
+        wait_until("the run's first events", Duration::from_secs(60), || {
             last_sequence(&url, name) > 10
         });
         with_broker(&url, async |context| {
@@ -759,7 +809,7 @@ fn a_deleted_consumer_stops_its_service_and_a_restart_handles_every_order() {
     let config = config_args(&sets, name);
     let file = orders.to_str().expect("utf-8");
     let (mut services, mut run) = served_run(&url, dir.path(), file, &config);
-    wait_until("the run's first events", Duration::from_secs(20), || {
+    wait_until("the run's first events", Duration::from_secs(60), || {
         last_sequence(&url, name) > 10
     });
     with_broker(&url, async |context| {
