@@ -12,7 +12,9 @@
 //! - `choreo`: `choreo run FILE --nats URL --spawn-services --format none`, four `choreo
 //!   serve` processes, a fresh stream each run.
 //!
-//! It prints the median orders per second of each and the ratio. The server is
+//! It prints the median orders per second of each, the ratio, and the median of each run's
+//! per-order latency p50 (from the first event's publish to the last event observed: the
+//! bare chain's own measure, choreo's from its summary). The server is
 //! `CHOREO_NATS_SERVER` if set, else the current release where `.ci/run` installs it
 //! (`/opt/nats-server-2.15.1`), else Debian's; without one, it says so and exits.
 
@@ -76,10 +78,12 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let mut bare = Vec::new();
     let mut real = Vec::new();
+    let (mut bare_p50, mut real_p50) = (Vec::new(), Vec::new());
     for run in 0..runs {
         let started = Instant::now();
-        runtime.block_on(bare_chain(&url, &format!("bare{run}"), orders));
+        bare_p50.push(runtime.block_on(bare_chain(&url, &format!("bare{run}"), orders)));
         bare.push(orders as f64 / started.elapsed().as_secs_f64());
+        let summary = dir.path().join(format!("summary{run}.json"));
         let started = Instant::now();
         let status = Command::new(env!("CARGO_BIN_EXE_choreo"))
             .arg("run")
@@ -91,6 +95,8 @@ fn main() {
                 "--format",
                 "none",
                 "--quiet",
+                "--summary",
+                summary.to_str().expect("utf-8"),
             ])
             .args(["--set", &format!("nats.stream=choreo{run}")])
             .args(["--set", "products.101.stock=100000000000"])
@@ -100,21 +106,31 @@ fn main() {
             .expect("run choreo");
         assert!(status.success(), "choreo run failed");
         real.push(orders as f64 / started.elapsed().as_secs_f64());
+        let summary: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary"))
+                .expect("JSON");
+        real_p50.push(
+            summary["latency_ms"]["completed"]["p50"]
+                .as_f64()
+                .expect("a p50"),
+        );
     }
     let (bare, real) = (median(bare.into_iter()), median(real.into_iter()));
-    println!("| case | orders/s | ratio to the bare chain |");
-    println!("| --- | --- | --- |");
-    println!("| bare JetStream chain, 4 consumers | {bare:.0} | 1.00 |");
+    let (bare_p50, real_p50) = (median(bare_p50.into_iter()), median(real_p50.into_iter()));
+    println!("| case | orders/s | ratio to the bare chain | latency p50 |");
+    println!("| --- | --- | --- | --- |");
+    println!("| bare JetStream chain, 4 consumers | {bare:.0} | 1.00 | {bare_p50:.1} ms |");
     println!(
-        "| `choreo run --nats --spawn-services`, 4 processes | {real:.0} | {:.2} |",
+        "| `choreo run --nats --spawn-services`, 4 processes | {real:.0} | {:.2} | {real_p50:.1} ms |",
         bare / real
     );
     let _ = broker.kill();
     let _ = broker.wait();
 }
 
-/// The bare chain: see the module documentation.
-async fn bare_chain(url: &str, name: &str, orders: u64) {
+/// The bare chain (see the module documentation); the median time from an order's first
+/// publish to its last event observed, in ms.
+async fn bare_chain(url: &str, name: &str, orders: u64) -> f64 {
     let client = async_nats::connect(url).await.expect("connect");
     let context = jetstream::new(client);
     let subject = format!("{name}.events");
@@ -191,7 +207,8 @@ async fn bare_chain(url: &str, name: &str, orders: u64) {
         .await
         .expect("observer");
     let mut events = observer.messages().await.expect("messages");
-    let mut in_flight: HashMap<u64, ()> = HashMap::new();
+    let mut in_flight: HashMap<u64, Instant> = HashMap::new();
+    let mut latencies = Vec::with_capacity(orders as usize);
     let (mut next, mut done) = (1u64, 0u64);
     while done < orders {
         let mut acks = Vec::new();
@@ -205,7 +222,7 @@ async fn bare_chain(url: &str, name: &str, orders: u64) {
                     .await
                     .expect("publish"),
             );
-            in_flight.insert(next, ());
+            in_flight.insert(next, Instant::now());
             next += 1;
         }
         futures_util::future::join_all(acks.into_iter().map(|ack| async move { ack.await })).await;
@@ -215,7 +232,9 @@ async fn bare_chain(url: &str, name: &str, orders: u64) {
             let message = message.expect("event");
             let text = std::str::from_utf8(&message.payload).expect("utf-8");
             if let Some(order) = text.strip_prefix("shipped.") {
-                in_flight.remove(&order.parse().expect("order"));
+                if let Some(sent) = in_flight.remove(&order.parse().expect("order")) {
+                    latencies.push(sent.elapsed().as_secs_f64() * 1000.0);
+                }
                 done += 1;
             }
             next_event = events.next().now_or_never();
@@ -224,4 +243,5 @@ async fn bare_chain(url: &str, name: &str, orders: u64) {
     for hop in hops {
         hop.await.expect("hop");
     }
+    median(latencies.into_iter())
 }

@@ -89,6 +89,23 @@ impl NatsError {
         NatsError::Broker(err.to_string())
     }
 
+    /// Whether the broker failed a request for a reason that passes: it timed out, nothing
+    /// answered for JetStream yet, or JetStream said it is briefly unavailable (a cluster
+    /// electing a leader). A refusal (a stream's subjects taken, say) does not pass.
+    pub fn passes(&self) -> bool {
+        let (NatsError::Broker(reason) | NatsError::Setup { reason, .. }) = self else {
+            return false;
+        };
+        [
+            "timed out",
+            "no responders",
+            "code 503",
+            "temporarily unavailable",
+        ]
+        .iter()
+        .any(|passing| reason.contains(passing))
+    }
+
     /// This error as one of setting up: a broker's error named with its `url` and the
     /// `step` it failed (other errors as they are).
     pub fn during(self, url: &str, step: impl std::fmt::Display) -> Self {
@@ -195,13 +212,65 @@ pub async fn connect(url: &str, config: &NatsConfig) -> Result<Connection, NatsE
         });
     }
     // Any JetStream request tells whether the server has it: this one asks for the stream.
+    // A server without JetStream has no responder for it; one whose JetStream is busy (a
+    // cluster electing a leader) may not answer in time, which passes.
     match connection.context.get_stream(&config.stream).await {
         Ok(_) => Ok(connection),
         Err(err) if matches!(err.kind(), GetStreamErrorKind::JetStream(_)) => Ok(connection),
+        Err(err) if timed_out(&err) => Err(NatsError::broker(err)
+            .during(url, "lookup of the stream, to see that JetStream is there")),
         Err(err) => Err(NatsError::NoJetStream {
             url: url.to_owned(),
             reason: err.to_string(),
         }),
+    }
+}
+
+/// Whether `err` is a request that timed out.
+fn timed_out(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = err.source();
+    while let Some(err) = cause {
+        if err
+            .downcast_ref::<async_nats::RequestError>()
+            .is_some_and(|err| err.kind() == async_nats::RequestErrorKind::TimedOut)
+        {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
+}
+
+/// How long setting up (the stream, its record, the consumers) is tried again while the
+/// broker fails it for a reason that passes: a cluster electing a leader after losing a node
+/// takes seconds, during which requests time out or JetStream says it is unavailable.
+pub const SET_UP_PATIENCE: Duration = Duration::from_secs(30);
+
+/// `set_up`, tried again while it fails for a reason that passes (see
+/// [`NatsError::passes`]), for up to [`SET_UP_PATIENCE`]; at once for one that will not
+/// (unreachable, refused, disagreeing). `None` if `stop` fires first.
+pub async fn patiently<T, Step>(
+    stop: &CancellationToken,
+    mut set_up: impl FnMut() -> Step,
+) -> Option<Result<T, NatsError>>
+where
+    Step: std::future::Future<Output = Result<T, NatsError>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut backoff = Backoff::starting_at(Duration::from_millis(100));
+    loop {
+        let done = tokio::select! {
+            biased;
+            () = stop.cancelled() => return None,
+            done = set_up() => done,
+        };
+        match done {
+            Err(err) if err.passes() && started.elapsed() < SET_UP_PATIENCE => {
+                tracing::warn!(%err, "setting up: trying again");
+                backoff.wait(stop).await.ok()?;
+            }
+            done => return Some(done),
+        }
     }
 }
 
@@ -955,6 +1024,29 @@ pub fn skipped(stream: &str, seq: u64, reason: &dyn std::fmt::Display) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_broker_busy_electing_passes_a_refusal_does_not() {
+        let busy = [
+            "timed out: request timed out: deadline has elapsed",
+            "jetstream error: JetStream system temporarily unavailable (code 503, error code 10008)",
+            "request error: no responders",
+        ];
+        for reason in busy {
+            assert!(NatsError::Broker(reason.into()).passes(), "{reason}");
+            assert!(
+                NatsError::Broker(reason.into()).during("u", "s").passes(),
+                "{reason}"
+            );
+        }
+        let refused = "jetstream error: subjects overlap with an existing stream (code 400, error code 10065)";
+        assert!(!NatsError::Broker(refused.into()).passes());
+        assert!(!NatsError::Connect {
+            url: "u".into(),
+            reason: "timed out".into()
+        }
+        .passes());
+    }
 
     #[test]
     fn server_versions_compare_by_major_and_minor() {

@@ -100,7 +100,7 @@ pub async fn run<C: Choreography>(
         Err(err) => return Err(fail(summary, transport(err))),
     };
     let context = &connection.context;
-    let opened = async {
+    let open = || async {
         let name = &settings.stream;
         let stream = nats::stream(context, settings).await.map_err(|err| {
             err.during(url, format_args!("lookup or creation of stream `{name}`"))
@@ -130,9 +130,12 @@ pub async fn run<C: Choreography>(
         })?;
         Ok::<_, NatsError>((stream, last, events))
     };
-    let (stream, start, mut events) = match opened.await {
-        Ok(opened) => opened,
-        Err(err) => return Err(fail(summary, transport(err))),
+    // A second Ctrl-C, or a halt, stops the waiting.
+    let stop = interrupt.everything.clone();
+    let (stream, start, mut events) = match nats::patiently(&stop, open).await {
+        Some(Ok(opened)) => opened,
+        Some(Err(err)) => return Err(fail(summary, transport(err))),
+        None => return Err(fail(summary, Failure::Interrupted { not_admitted: 0 })),
     };
     let started_us = nats::now_us();
     let window = settings.in_flight as usize;

@@ -140,7 +140,7 @@ pub async fn serve<C: Choreography>(
     let settings = &config.nats;
     // Setting up waits on the broker (each step within `nats.connect_timeout`): a stop
     // meanwhile ends it at once.
-    let set_up = async {
+    let set_up = || async {
         let connection = nats::connect(url, settings).await?;
         let stream = nats::stream(&connection.context, settings)
             .await
@@ -179,7 +179,7 @@ pub async fn serve<C: Choreography>(
             .map_err(|err| err.during(url, format_args!("creation of consumer `{durable}`")))?;
         Ok::<_, NatsError>((connection, stream, consumer, answering))
     };
-    let Some(set_up) = until_stopped(&stop, set_up).await else {
+    let Some(set_up) = nats::patiently(&stop, set_up).await else {
         tracing::warn!(service = %service, url, "stopped before the broker answered");
         return Ok(Served::default());
     };
