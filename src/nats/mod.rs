@@ -284,21 +284,33 @@ pub fn subject(config: &NatsConfig) -> String {
     format!("{}.events", config.stream)
 }
 
-/// The stream, created with file storage if it does not exist yet.
+/// The stream, created with file storage and `nats.replicas` copies if it does not exist yet.
+/// One that exists keeps its own number of copies (changing it is the operator's call, with
+/// `nats stream edit`): a different `nats.replicas` is warned about.
 pub async fn stream(
     context: &jetstream::Context,
     config: &NatsConfig,
 ) -> Result<stream::Stream, NatsError> {
-    context
+    let stream = context
         .get_or_create_stream(stream::Config {
             name: config.stream.clone(),
             subjects: vec![subject(config)],
             storage: stream::StorageType::File,
             duplicate_window: config.duplicate_window,
+            num_replicas: config.replicas,
             ..Default::default()
         })
         .await
-        .map_err(NatsError::broker)
+        .map_err(NatsError::broker)?;
+    let replicas = stream.cached_info().config.num_replicas;
+    if replicas != config.replicas {
+        tracing::warn!(
+            "stream `{}` has {replicas} replicas, not nats.replicas = {}: it existed already, and keeps its own",
+            config.stream,
+            config.replicas
+        );
+    }
+    Ok(stream)
 }
 
 /// Microseconds since the Unix epoch: envelopes published over NATS carry wall time, which the
