@@ -39,7 +39,7 @@ impl Cluster {
                 .filter(|(other, _)| other != client)
                 .map(|(_, other)| format!("nats://127.0.0.1:{other}"))
                 .collect();
-            let args = [
+            let args = vec![
                 "-n".to_owned(),
                 format!("n{}", index + 1),
                 "--cluster_name".to_owned(),
@@ -49,7 +49,7 @@ impl Cluster {
                 "--routes".to_owned(),
                 routes.join(","),
             ];
-            nodes.push(Broker::with_args(*client, args.to_vec())?);
+            nodes.push(Broker::with_args(*client, args)?);
         }
         let cluster = Cluster { nodes };
         cluster.wait_for_jetstream();
@@ -135,7 +135,8 @@ fn twenty_thousand_orders_on_a_cluster_outlive_two_killed_nodes() {
 }
 
 /// [`twenty_thousand_orders_on_a_cluster_outlive_two_killed_nodes`] within the default time
-/// limit: `cargo test --release --test it cluster -- --ignored`, on an otherwise idle machine.
+/// limit, on an otherwise idle machine:
+/// `cargo test --release --test it cluster::twenty_thousand -- --ignored`.
 #[test]
 #[ignore = "timed: on an idle machine, on demand"]
 fn twenty_thousand_orders_on_a_cluster_within_the_default_time_limit() {
