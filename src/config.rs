@@ -646,6 +646,18 @@ mod tests {
         );
     }
 
+    /// A JetStream stream has 1 to 5 replicas.
+    #[test]
+    fn nats_replicas_are_one_by_default_and_at_most_five() {
+        assert_eq!(Config::default().nats.replicas, 1);
+        let config = Config::from_toml("[nats]\nreplicas = 3").expect("valid");
+        assert_eq!(config.nats.replicas, 3);
+        assert_eq!(
+            toml_error("[nats]\nreplicas = 6"),
+            "config key `nats.replicas` (config text): replicas must be a whole number from 1 to 5, got 6"
+        );
+    }
+
     #[test]
     fn a_config_changed_in_code_is_validated_like_a_loaded_one() {
         let mut config = Config::default();

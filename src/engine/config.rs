@@ -54,6 +54,9 @@ pub struct NatsConfig {
     /// A run over NATS with orders in flight fails once no event has come for this long.
     #[serde(deserialize_with = "positive_duration")]
     pub stall_timeout: Duration,
+    /// Copies of the stream a cluster keeps, each on another server, when choreo creates it.
+    #[serde(deserialize_with = "replicas")]
+    pub replicas: usize,
 }
 
 fn broker_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
@@ -78,6 +81,16 @@ fn at_least_one<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u32, D::Er
         max: u64::from(u32::MAX),
     })?;
     Ok(n as u32)
+}
+
+/// JetStream keeps from 1 to 5 copies of a stream.
+fn replicas<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    let n = deserializer.deserialize_u64(WholeNumber {
+        what: "replicas",
+        min: 1,
+        max: 5,
+    })?;
+    Ok(n as usize)
 }
 
 /// The bounds of `choreo check`'s search.

@@ -390,9 +390,11 @@ pub fn record_subject(config: &NatsConfig) -> String {
     format!("{}.config", config.stream)
 }
 
-/// The stream, created with file storage if it does not exist yet; an error if a stream of
-/// that name exists with other subjects (made by an older choreo, whose events were all on
-/// `<stream>.events`, or by something else): its consumers would miss events.
+/// The stream, created with file storage and `nats.replicas` copies if it does not exist yet;
+/// an error if a stream of that name exists with other subjects (made by an older choreo,
+/// whose events were all on `<stream>.events`, or by something else): its consumers would
+/// miss events. One that exists keeps its own number of copies (changing it is the
+/// operator's call, with `nats stream edit`): a different `nats.replicas` is warned about.
 pub async fn stream(
     context: &jetstream::Context,
     config: &NatsConfig,
@@ -404,6 +406,7 @@ pub async fn stream(
             subjects: subjects.clone(),
             storage: stream::StorageType::File,
             duplicate_window: config.duplicate_window,
+            num_replicas: config.replicas,
             ..Default::default()
         })
         .await;
@@ -423,6 +426,14 @@ pub async fn stream(
             found: found.join(", "),
             wanted: subjects.join(", "),
         });
+    }
+    let replicas = stream.cached_info().config.num_replicas;
+    if replicas != config.replicas {
+        tracing::warn!(
+            "stream `{}` has {replicas} replicas, not nats.replicas = {}: it existed already, and keeps its own",
+            config.stream,
+            config.replicas
+        );
     }
     Ok(stream)
 }

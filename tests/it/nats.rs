@@ -27,12 +27,20 @@ pub(crate) struct Broker {
     child: Option<Child>,
     port: u16,
     store: TempDir,
+    /// Its arguments besides the client port and the store: a cluster node's name, cluster
+    /// port and routes.
+    args: Vec<String>,
 }
 
 impl Broker {
     /// A broker on a free loopback port, or `None` (with a note) where there is no
     /// `nats-server` outside CI.
     pub(crate) fn start() -> Option<Broker> {
+        Broker::with_args(free_port(), Vec::new())
+    }
+
+    /// A broker on `port` with `args` besides, or `None` as [`Broker::start`].
+    pub(crate) fn with_args(port: u16, args: Vec<String>) -> Option<Broker> {
         let program = nats_server();
         if program.is_none() {
             let note = "nats-server is needed for the distributed tests: install Debian's \
@@ -41,14 +49,11 @@ impl Broker {
             eprintln!("skipped: {note}");
             return None;
         }
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
         let mut broker = Broker {
             child: None,
             port,
             store: tempfile::tempdir().expect("store dir"),
+            args,
         };
         broker.restart();
         Some(broker)
@@ -70,6 +75,7 @@ impl Broker {
                 "-sd",
             ])
             .arg(self.store.path())
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -97,6 +103,14 @@ impl Drop for Broker {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// A loopback port that was free a moment ago.
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 /// Where `.ci/run` installs the current nats-server release (2.15.1, from PyPI's
@@ -173,15 +187,21 @@ pub(crate) fn config_args(sets: &[String], stream: &str) -> Vec<String> {
     args
 }
 
-pub(crate) fn serve(broker: &Broker, service: &str, config: &[String]) -> Process {
+/// `serve SERVICE` on the broker(s) at `url`, with `config`.
+pub(crate) fn serve(url: &str, service: &str, config: &[String]) -> Process {
+    Process::choreo(&serve_args(url, service, config), Stdio::null())
+}
+
+/// The arguments of `serve SERVICE` on the broker(s) at `url`, with `config`.
+pub(crate) fn serve_args(url: &str, service: &str, config: &[String]) -> Vec<String> {
     let mut args = vec![
         "serve".to_owned(),
         service.to_owned(),
         "--nats".to_owned(),
-        broker.url(),
+        url.to_owned(),
     ];
     args.extend(config.iter().cloned());
-    Process::choreo(&args, Stdio::null())
+    args
 }
 
 /// The mixed load's orders as a JSON Lines file in `dir`: past its 10,000, the same orders
@@ -217,10 +237,81 @@ pub(crate) fn check_journal(journal: &Path, orders: usize) {
         .unwrap_or_else(|broken| panic!("{broken}"));
 }
 
-/// Held by each [`mixed_run`]: one at a time, so that runs with time limits (the 20,000
-/// orders within the default 30 s) do not share the machine's cores with another broker and
-/// four more services.
-static ONE_MIXED_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// Held by each run of the mixed load ([`mixed_run`], and those on a cluster): one at a time,
+/// so that runs with time limits (the 20,000 orders within the default 30 s) do not share the
+/// machine's cores with another broker and four more services.
+pub(crate) fn one_mixed_run_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_MIXED_RUN_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A run that failed (and so poisoned the lock) has failed its own test; the next is fine.
+    ONE_MIXED_RUN_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// `run FILE --nats URL --format none` with `config` (see [`config_args`]): the services are
+/// someone else's.
+pub(crate) fn run_args(url: &str, file: &str, config: &[String]) -> Vec<String> {
+    let mut args: Vec<String> = ["run", file, "--nats", url, "--format", "none"]
+        .iter()
+        .map(|arg| (*arg).to_owned())
+        .collect();
+    args.extend(config.iter().cloned());
+    args
+}
+
+/// A run of the mixed load that writes a journal, to check once it has ended.
+pub(crate) struct JournaledRun {
+    run: Process,
+    orders: usize,
+    journal: PathBuf,
+    /// Holds the order file and the journal.
+    _dir: TempDir,
+}
+
+impl JournaledRun {
+    /// `choreo` with the arguments `args` makes of the path of a file of `orders` orders of
+    /// the mixed load, and `--journal`; returns once the run is under way (events are coming
+    /// back: the journal is written in blocks).
+    pub(crate) fn start(orders: usize, args: impl FnOnce(&str) -> Vec<String>) -> JournaledRun {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let file = mixed_file(dir.path(), orders);
+        let journal = dir.path().join("journal.jsonl");
+        let mut args = args(file.to_str().expect("utf-8"));
+        args.extend([
+            "--journal".to_owned(),
+            journal.to_str().expect("utf-8").to_owned(),
+        ]);
+        let mut run = JournaledRun {
+            run: Process::choreo(&args, Stdio::null()),
+            orders,
+            journal,
+            _dir: dir,
+        };
+        let started = Instant::now();
+        while std::fs::metadata(&run.journal).map_or(0, |m| m.len()) == 0 {
+            assert!(run.going(), "the run ended before any event");
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "no event observed"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        run
+    }
+
+    /// Whether the run is still going.
+    pub(crate) fn going(&mut self) -> bool {
+        self.run.0.try_wait().expect("wait").is_none()
+    }
+
+    /// Waits for the run to end, at most `limit`: every order finished, and the journal
+    /// keeps every invariant of an in-process run (see [`check_journal`]).
+    pub(crate) fn check(mut self, limit: Duration) {
+        let code = self.run.wait(limit);
+        assert_eq!(code, 0, "the run ends with every order finished");
+        check_journal(&self.journal, self.orders);
+    }
+}
 
 /// A run of the mixed load over the broker, the services started by the test; `meddle` is
 /// called once the run is under way, with the services and the broker.
@@ -229,50 +320,19 @@ fn mixed_run(
     extra: &[&str],
     meddle: impl FnOnce(&mut Vec<Process>, &mut Broker, &[String]),
 ) {
-    // A run that failed (and so poisoned the lock) has failed its own test; the next is fine.
-    let _alone = ONE_MIXED_RUN_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _alone = one_mixed_run_at_a_time();
     let Some(mut broker) = Broker::start() else {
         return;
     };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let file = mixed_file(dir.path(), orders);
-    let journal = dir.path().join("journal.jsonl");
+    let url = broker.url();
     let mut sets = mixed_sets();
+    sets.push("run.time_limit=120s".to_owned());
     sets.extend(extra.iter().map(|s| (*s).to_owned()));
     let config = config_args(&sets, "mixed");
-    let mut services: Vec<Process> = SERVICES
-        .iter()
-        .map(|s| serve(&broker, s, &config))
-        .collect();
-    let mut args = vec![
-        "run".to_owned(),
-        file.to_str().expect("utf-8").to_owned(),
-        "--nats".to_owned(),
-        broker.url(),
-        "--format".to_owned(),
-        "none".to_owned(),
-        "--journal".to_owned(),
-        journal.to_str().expect("utf-8").to_owned(),
-        "--set".to_owned(),
-        "run.time_limit=120s".to_owned(),
-    ];
-    args.extend(config.iter().cloned());
-    let mut run = Process::choreo(&args, Stdio::null());
-    // Under way: events are coming back (the journal is written in blocks).
-    let started = Instant::now();
-    while std::fs::metadata(&journal).map_or(0, |m| m.len()) == 0 {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "no event observed"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut services: Vec<Process> = SERVICES.iter().map(|s| serve(&url, s, &config)).collect();
+    let run = JournaledRun::start(orders, |file| run_args(&url, file, &config));
     meddle(&mut services, &mut broker, &config);
-    let code = run.wait(Duration::from_secs(150));
-    assert_eq!(code, 0, "the run ends with every order finished");
-    check_journal(&journal, orders);
+    run.check(Duration::from_secs(150));
 }
 
 #[test]
@@ -479,7 +539,7 @@ fn a_service_killed_mid_run_and_restarted_loses_nothing_and_doubles_nothing() {
         services[1].signal(Signal::SIGKILL);
         services[1].wait(Duration::from_secs(5));
         std::thread::sleep(Duration::from_millis(300));
-        services[1] = serve(broker, "inventory", config);
+        services[1] = serve(&broker.url(), "inventory", config);
     });
 }
 
@@ -522,7 +582,7 @@ fn twenty_thousand_orders_with_two_kills(limit: &str) {
         services[1].signal(Signal::SIGKILL);
         services[1].wait(Duration::from_secs(5));
         std::thread::sleep(Duration::from_millis(300));
-        services[1] = serve(broker, "inventory", config);
+        services[1] = serve(&broker.url(), "inventory", config);
         std::thread::sleep(Duration::from_secs(1));
         broker.kill9();
         std::thread::sleep(Duration::from_millis(500));
@@ -545,11 +605,7 @@ fn a_service_stopped_past_the_ack_wait_doubles_nothing() {
 /// A broker that is not there: one line naming the URL, exit 1, within a few seconds.
 #[test]
 fn an_unreachable_broker_is_a_clear_error_within_seconds() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
-    let url = format!("nats://127.0.0.1:{port}");
+    let url = format!("nats://127.0.0.1:{}", free_port());
     for command in [
         &["serve", "inventory"][..],
         &["run", "orders/seed.json"][..],

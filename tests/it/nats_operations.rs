@@ -12,17 +12,17 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::helpers::{choreo, repo_root};
-use crate::nats::{check_journal, config_args, mixed_file, Broker, Process, SERVICES};
+use crate::nats::{check_journal, config_args, mixed_file, run_args, Broker, Process, SERVICES};
 use crate::rules::mixed_sets;
 
 /// A `choreo` process whose stderr goes to a file, to read while it runs.
-struct Logged {
-    process: Process,
+pub(crate) struct Logged {
+    pub(crate) process: Process,
     stderr: PathBuf,
 }
 
 impl Logged {
-    fn start(args: &[String], dir: &Path, name: &str) -> Logged {
+    pub(crate) fn start(args: &[String], dir: &Path, name: &str) -> Logged {
         let stderr = dir.join(format!("{name}.stderr"));
         let child = Command::new(env!("CARGO_BIN_EXE_choreo"))
             .args(args)
@@ -39,12 +39,12 @@ impl Logged {
         }
     }
 
-    fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
     /// Waits until its stderr says `text`, at most `limit`.
-    fn wait_for_stderr(&self, text: &str, limit: Duration) {
+    pub(crate) fn wait_for_stderr(&self, text: &str, limit: Duration) {
         let started = Instant::now();
         while !self.stderr().contains(text) {
             assert!(
@@ -72,17 +72,9 @@ fn a_long_run(dir: &Path) -> (String, Vec<String>) {
 }
 
 /// `run FILE --nats URL --spawn-services --format none` on `stream`, with `sets`.
-fn spawned_run(broker: &Broker, file: &str, sets: &[String], stream: &str) -> Vec<String> {
-    let mut args = strings(&[
-        "run",
-        file,
-        "--nats",
-        &broker.url(),
-        "--spawn-services",
-        "--format",
-        "none",
-    ]);
-    args.extend(config_args(sets, stream));
+pub(crate) fn spawned_run(url: &str, file: &str, sets: &[String], stream: &str) -> Vec<String> {
+    let mut args = run_args(url, file, &config_args(sets, stream));
+    args.push("--spawn-services".to_owned());
     args
 }
 
@@ -90,14 +82,17 @@ fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|arg| (*arg).to_owned()).collect()
 }
 
-/// Runs `work` against the broker at `url` on a runtime of its own.
-fn with_broker<T>(url: &str, work: impl AsyncFnOnce(jetstream::Context) -> T) -> T {
+/// Runs `work` against the broker at `url` (or one of several, separated by commas) on a
+/// runtime of its own.
+pub(crate) fn with_broker<T>(url: &str, work: impl AsyncFnOnce(jetstream::Context) -> T) -> T {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
+    let servers: Vec<&str> = url.split(',').collect();
     runtime.block_on(async {
-        let client = tokio::time::timeout(Duration::from_secs(10), async_nats::connect(url))
+        let connect = async_nats::connect(servers.as_slice());
+        let client = tokio::time::timeout(Duration::from_secs(10), connect)
             .await
             .expect("connected in time")
             .expect("connected");
@@ -360,7 +355,7 @@ fn a_spawned_service_that_ignores_sigterm_is_killed_and_named_and_the_run_ends()
     let dir = tempfile::tempdir().expect("temp dir");
     let (orders, mut sets) = a_long_run(dir.path());
     sets.extend(strings(&["run.time_limit=4s", "run.shutdown_timeout=1s"]));
-    let args = spawned_run(&broker, &orders, &sets, "stopped");
+    let args = spawned_run(&broker.url(), &orders, &sets, "stopped");
     let started = Instant::now();
     let mut run = Logged::start(&args, dir.path(), "run");
     let shipping = spawned_service(run.pid(), "shipping");
@@ -391,7 +386,7 @@ fn ctrl_c_to_a_run_with_spawned_services_lets_its_orders_in_flight_finish() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (orders, sets) = a_long_run(dir.path());
     let summary = dir.path().join("summary.json");
-    let mut args = spawned_run(&broker, &orders, &sets, "interrupted");
+    let mut args = spawned_run(&broker.url(), &orders, &sets, "interrupted");
     args.extend(strings(&["--summary", summary.to_str().expect("utf-8")]));
     let stderr = dir.path().join("run.stderr");
     use std::os::unix::process::CommandExt;
@@ -439,7 +434,7 @@ fn a_run_killed_outright_leaves_no_spawned_service_behind() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let (orders, sets) = a_long_run(dir.path());
-    let args = spawned_run(&broker, &orders, &sets, "orphans");
+    let args = spawned_run(&broker.url(), &orders, &sets, "orphans");
     let mut run = Logged::start(&args, dir.path(), "run");
     let services: Vec<u32> = SERVICES
         .iter()
@@ -465,7 +460,7 @@ fn a_spawned_service_that_dies_fails_the_run_at_once_naming_it() {
     };
     let dir = tempfile::tempdir().expect("temp dir");
     let (orders, sets) = a_long_run(dir.path());
-    let args = spawned_run(&broker, &orders, &sets, "died");
+    let args = spawned_run(&broker.url(), &orders, &sets, "died");
     let mut run = Logged::start(&args, dir.path(), "run");
     let payment = spawned_service(run.pid(), "payment");
     let killed = Instant::now();
