@@ -91,16 +91,20 @@ impl NatsError {
 
     /// Whether the broker failed a request for a reason that passes: it timed out, nothing
     /// answered for JetStream yet, or JetStream said it is briefly unavailable (a cluster
-    /// electing a leader). A refusal (a stream's subjects taken, say) does not pass.
+    /// electing a leader, or a stream it has just made not yet known to every node). A refusal
+    /// (a stream's subjects taken, say) does not pass.
     pub fn passes(&self) -> bool {
         let (NatsError::Broker(reason) | NatsError::Setup { reason, .. }) = self else {
             return false;
         };
+        // "no stream found" too: a stream just made on a cluster is not yet known to every
+        // node for a moment.
         [
             "timed out",
             "no responders",
             "code 503",
             "temporarily unavailable",
+            "no stream found",
         ]
         .iter()
         .any(|passing| reason.contains(passing))
@@ -1042,6 +1046,7 @@ mod tests {
             "timed out: request timed out: deadline has elapsed",
             "jetstream error: JetStream system temporarily unavailable (code 503, error code 10008)",
             "request error: no responders",
+            "no stream found for given subject",
         ];
         for reason in busy {
             assert!(NatsError::Broker(reason.into()).passes(), "{reason}");
