@@ -167,9 +167,9 @@ pub trait Choreography: Sized + Send + Sync + 'static {
     fn ending(terminal: &Envelope<Self>) -> String {
         let outcome = terminal.outcome().map_or("ended", Outcome::name);
         format!(
-            "order {} {outcome}: {}",
+            "order {} {outcome}{}",
             terminal.order_id,
-            Facts::<Self>(&terminal.event)
+            Facts::<Self>(&terminal.event).after_colon()
         )
     }
 
@@ -303,6 +303,10 @@ pub enum SpawnError {
     Missing(&'static str),
     #[error("the choreography's names are not as the engine needs them: {0}")]
     Names(String),
+    /// A flaw in the declared wiring, found when the choreography starts
+    /// ([`flow::check_wiring`](crate::flow::check_wiring)).
+    #[error("the choreography's wiring is incomplete: {0}")]
+    Wiring(String),
 }
 
 /// One service's decisions: event in, events out.
@@ -460,6 +464,19 @@ pub struct Facts<'a, C: Choreography>(pub &'a C::Event);
 impl<C: Choreography> fmt::Debug for Facts<'_, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Facts").field(self.0).finish()
+    }
+}
+
+impl<C: Choreography> Facts<'_, C> {
+    /// `: ` and the facts, or nothing for an event without any: for a line that names the
+    /// event first (`TransferCancelled by TransferService`).
+    pub fn after_colon(&self) -> String {
+        let facts = self.to_string();
+        if facts.is_empty() {
+            facts
+        } else {
+            format!(": {facts}")
+        }
     }
 }
 

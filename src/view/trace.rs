@@ -246,7 +246,7 @@ impl<C: Choreography> Tree<'_, C> {
             let step = envelope.step_us(self.chain[p]);
             write!(out, " (step {} ms)", Ms(step))?;
         }
-        write!(out, ": {}", Facts::<C>(&envelope.event))?;
+        write!(out, "{}", Facts::<C>(&envelope.event).after_colon())?;
         if envelope.is_start() {
             write!(out, ", {} ms into the run", Ms(envelope.at_us))?;
         }
