@@ -491,6 +491,7 @@ macro_rules! events {
 ///     pub Name("name") {
 ///         events: Event / Kind,                    // written by `choreo::events!`
 ///         input: Record / id_field,                // the field is an `InstanceId`
+///         about: "what `--help` says it is",       // optional
 ///         config: Type, keys ["section"], defaults include_str!("default.toml"),  // optional
 ///         stats: Type,                             // optional
 ///         start: Starter, |record, config| first_event,
@@ -511,6 +512,7 @@ macro_rules! choreography {
         $vis:vis $name:ident ($title:literal) {
             events: $event:ident / $kind:ident,
             input: $input:ident / $id:ident,
+            $(about: $about:expr,)?
             $(config: $config:ty, keys [$($key:literal),* $(,)?], defaults $defaults:expr,)?
             $(stats: $stats:ty,)?
             start: $starter:ident, $start:expr,
@@ -555,6 +557,8 @@ macro_rules! choreography {
             fn at_ms(&self) -> Option<u64> {
                 None
             }
+
+            const ID_FIELD: &'static str = stringify!($id);
         }
 
         $(
@@ -591,6 +595,9 @@ macro_rules! choreography {
             type Config = $crate::choreography!(@or [$($config)?] [$crate::flow::NoConfig]);
             type Stats = $crate::choreography!(@or [$($stats)?] [$crate::flow::NoStats]);
             const CONFIG_KEYS: &'static [&'static str] = &[$($($key),*)?];
+            const ABOUT: Option<&'static str> = Some($crate::choreography!(@or [$($about)?] [
+                concat!("The ", $title, " choreography: services that cooperate only through events")
+            ]));
             const DEFAULT_CONFIG: &'static str = $crate::choreography!(@or [$($defaults)?] [""]);
             const MAX_EVENTS: u64 = {
                 let edges = [$((

@@ -25,7 +25,7 @@
 //!
 //! ```text
 //! cargo new my-flow && cd my-flow
-//! cargo add choreo --path ../choreo        # a path dependency: choreo is not on crates.io
+//! cargo add --path ../choreo               # a path dependency: choreo is not on crates.io
 //! cargo add serde --features derive        # for the input record's Deserialize
 //! # write src/main.rs as above, then:
 //! cargo run --release -- run orders.jsonl  # and check, trace, diagram, report, serve ...

@@ -101,6 +101,7 @@ choreo::choreography! {
     pub Transfers("transfer") {
         events: Event / Kind,
         input: Transfer / transfer_id,
+        about: "Bank transfers: a debit, then a credit, refunded when the credit fails",
         config: Bank, keys ["accounts"], defaults include_str!("default.toml"),
         start: TransferService, |t, _| Event::TransferRequested {
             from: t.from, to: t.to, amount_cents: t.amount_cents,

@@ -120,6 +120,11 @@ pub trait Choreography: Sized + Send + Sync + 'static {
     /// any engine setting it wants other than the engine's default (a latency model per
     /// service, say). The engine's defaults fill the rest.
     const DEFAULT_CONFIG: &'static str;
+    /// What its binary says it is, atop `--help`; `None` keeps choreo's own description.
+    const ABOUT: Option<&'static str> = None;
+    /// Where its default config is written for people to read, as `--help` names it (the
+    /// shop's `config/default.toml`); `None`: `config --defaults` prints them.
+    const DEFAULT_CONFIG_FILE: Option<&'static str> = None;
     /// The most events one instance can cause, compensations included. Admission reserves
     /// this much room per instance on the bus; the run fails loudly if an instance exceeds it.
     const MAX_EVENTS: u64;
@@ -163,11 +168,13 @@ pub trait Choreography: Sized + Send + Sync + 'static {
     fn facts(event: &Self::Event, f: &mut fmt::Formatter<'_>) -> fmt::Result;
 
     /// One line on how an instance ended, from its terminal event, for the sequence
-    /// diagram's last note: `order 7 cancelled: shipping failed`.
+    /// diagram's last note: `order 7 cancelled: shipping failed` (the noun is the input
+    /// record's, [`Record::noun`]).
     fn ending(terminal: &Envelope<Self>) -> String {
         let outcome = terminal.outcome().map_or("ended", Outcome::name);
         format!(
-            "order {} {outcome}{}",
+            "{} {} {outcome}{}",
+            <Self::Input as Record>::noun(),
             terminal.order_id,
             Facts::<Self>(&terminal.event).after_colon()
         )

@@ -24,7 +24,7 @@ fn sample() -> Vec<Transfer> {
 }
 
 /// Runs the sample transfers with the default accounts: what is printed, and every event.
-async fn run() -> (choreo::engine::Summary<Transfers>, String, Vec<Envelope>) {
+async fn run_sample() -> (choreo::engine::Summary<Transfers>, String, Vec<Envelope>) {
     let mut text = Writer::<Transfers, _>::new(Format::Text, Vec::new());
     let mut events: Vec<Envelope> = Vec::new();
     let config = Config::<Transfers>::default();
@@ -46,7 +46,7 @@ async fn run() -> (choreo::engine::Summary<Transfers>, String, Vec<Envelope>) {
 /// account), two cancelled and refunded (a closed account, an unknown one).
 #[tokio::test]
 async fn the_sample_transfers_take_every_branch() {
-    let (summary, printed, events) = run().await;
+    let (summary, printed, events) = run_sample().await;
     assert_eq!(
         [summary.completed, summary.rejected, summary.cancelled],
         [2, 2, 2]
@@ -202,4 +202,74 @@ fn every_subcommand_runs_on_the_transfer() {
     execute(&["trace", &journal, "--order", "3"]);
     execute(&["diagram", "topology"]);
     execute(&["diagram", "order", &journal, "--order", "3"]);
+}
+
+/// The transfer's binary speaks of transfers: its description, its input and its config in
+/// `--help`, `--transfer` beside `--order`, its summary, and a duplicate id in its input.
+#[tokio::test]
+async fn its_help_summary_and_errors_are_in_its_own_words() {
+    use clap::CommandFactory;
+    let mut command =
+        choreo::cli::in_its_words::<Transfers>(choreo::cli::Cli::command(), "transfer");
+    let help = command.render_long_help().to_string();
+    assert!(
+        help.starts_with("Bank transfers: a debit, then a credit"),
+        "{help}"
+    );
+    assert!(help.contains("Run the transfers in FILE"), "{help}");
+    let run = command
+        .find_subcommand_mut("run")
+        .expect("run")
+        .render_long_help()
+        .to_string();
+    assert!(run.contains(r#"Transfer file: one JSON transfer object, a JSON array of transfers, or JSON Lines (.jsonl), e.g. {"transfer_id": 1, ...}"#), "{run}");
+    assert!(
+        run.contains("(`transfer config --defaults` prints them)"),
+        "{run}"
+    );
+    assert!(!run.contains("orders") && !run.contains("Order"), "{run}");
+    let trace = command
+        .find_subcommand_mut("trace")
+        .expect("trace")
+        .render_long_help()
+        .to_string();
+    assert!(
+        trace.contains("[aliases: --transfer]") || trace.contains("[alias: --transfer]"),
+        "{trace}"
+    );
+
+    let (summary, _, _) = run_sample().await;
+    assert!(
+        summary
+            .to_string()
+            .starts_with("summary: 6 transfers: 2 completed, 2 rejected, 2 cancelled"),
+        "{summary}"
+    );
+    let line = r#"{"transfer_id": 1, "from": 1, "to": 2, "amount_cents": 5}"#;
+    let (_dir, path) = crate::helpers::temp_file("twice.jsonl", &format!("{line}\n{line}\n"));
+    let err = choreo::input::read_order_file::<Transfer>(&path).expect_err("a duplicate");
+    assert!(
+        err.to_string()
+            .ends_with("2:1: duplicate transfer_id 1 (first on line 1)"),
+        "{err}"
+    );
+}
+
+/// The shop's command line is choreo's, word for word.
+#[test]
+fn the_shops_help_is_unchanged_by_its_words() {
+    use clap::CommandFactory;
+    let plain = choreo::cli::Cli::command();
+    let worded =
+        choreo::cli::in_its_words::<choreo::shop::Shop>(choreo::cli::Cli::command(), "choreo");
+    for (mut a, mut b) in plain
+        .get_subcommands()
+        .cloned()
+        .zip(worded.get_subcommands().cloned())
+    {
+        assert_eq!(
+            a.render_long_help().to_string(),
+            b.render_long_help().to_string()
+        );
+    }
 }
