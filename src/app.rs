@@ -25,7 +25,7 @@ use crate::engine::{
 };
 use crate::input::read_ahead::{OnSkipped, ReadAhead};
 use crate::input::{
-    open_order_file, read_order_file, InstanceId, OrderFileError, OrderSource, MAX_ID,
+    open_order_file, read_order_file, InstanceId, OrderFileError, OrderSource, Record, MAX_ID,
 };
 use crate::view::journal::{self, JournalError};
 use crate::view::output::{Progress, Writer};
@@ -36,7 +36,8 @@ use crate::view::{diagram, trace};
 /// and messages), sets up logging, runs, and returns the exit code. A choreography's binary
 /// is `fn main() -> ExitCode { choreo::app::main::<MyChoreography>("my-flow") }`.
 pub fn main<C: Choreography>(name: &'static str) -> ExitCode {
-    let matches = Cli::command().name(name).bin_name(name).get_matches();
+    let command = Cli::command().name(name).bin_name(name);
+    let matches = crate::cli::in_its_words::<C>(command, name).get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(err) => err.exit(),
@@ -330,7 +331,7 @@ fn check<C: Choreography>(name: &str, args: CheckArgs) -> Result<(), Error> {
     })?;
     let what = format!(
         "{}, every delivery order{}, up to {}",
-        crate::plural::Count(orders.len() as u64, "order"),
+        crate::plural::Count(orders.len() as u64, <C::Input as Record>::noun()),
         if faults.duplicates {
             ", duplicate deliveries"
         } else {

@@ -236,6 +236,116 @@ fn order_id(text: &str) -> Result<u64, String> {
         })
 }
 
+/// The command line in the words of choreography `C`, whose binary is `name`: its description,
+/// its input records (their noun and an example) and where its default config is, in the help
+/// texts. For the shop, the same words as the definitions above.
+pub fn in_its_words<C: crate::engine::Choreography>(
+    mut command: clap::Command,
+    name: &str,
+) -> clap::Command {
+    use crate::input::Record;
+    if let Some(about) = C::ABOUT {
+        command = command.about(about);
+    }
+    let noun = <C::Input as Record>::noun();
+    let example = <C::Input as Record>::EXAMPLE.map_or_else(
+        || format!("{{\"{}\": 1, ...}}", <C::Input as Record>::ID_FIELD),
+        str::to_owned,
+    );
+    let mut capital = noun.to_owned();
+    capital[..1].make_ascii_uppercase();
+    let file = format!(
+        "{capital} file: one JSON {noun} object, a JSON array of {noun}s, or JSON Lines (.jsonl), e.g. {example}"
+    );
+    let check = format!("{capital} file with at most 5 {noun}s, in any form `run` takes");
+    let defaults = C::DEFAULT_CONFIG_FILE.map_or_else(
+        || format!("`{name} config --defaults` prints them"),
+        str::to_owned,
+    );
+    let config = format!(
+        "Config file layered over the built-in defaults ({defaults}); it only needs the keys it changes. Repeatable: later files override earlier ones"
+    );
+    let id_field = <C::Input as Record>::ID_FIELD;
+    let words = |text: String| {
+        let text = if name == "choreo" {
+            text
+        } else {
+            text.replace("`choreo ", &format!("`{name} "))
+                .replace("completions/choreo", &format!("completions/{name}"))
+                .replace("choreo.1", &format!("{name}.1"))
+        };
+        if noun == "order" {
+            return text;
+        }
+        text.replace("order_id", id_field)
+            .replace("orders", &format!("{noun}s"))
+            .replace("order's", &format!("{noun}'s"))
+            .replace("one order", &format!("one {noun}"))
+            .replace("every order", &format!("every {noun}"))
+            .replace("The order", &format!("The {noun}"))
+    };
+    reword(
+        command,
+        &|mut sub: clap::Command| {
+            let has = |sub: &clap::Command, id: &str| sub.get_arguments().any(|a| a.get_id() == id);
+            if has(&sub, "config") {
+                sub = sub.mut_arg("config", |a| a.help(config.clone()));
+            }
+            if has(&sub, "file") {
+                let help = if sub.get_name() == "check" {
+                    &check
+                } else {
+                    &file
+                };
+                sub = sub.mut_arg("file", |a| a.help(help.clone()));
+            }
+            if has(&sub, "order") && noun != "order" {
+                // `--transfer 3` as well as `--order 3`.
+                sub = sub.mut_arg("order", |a| a.visible_alias(noun));
+            }
+            sub
+        },
+        &words,
+    )
+}
+
+/// Applies `each` to every subcommand of `command`, at any depth, and `words` to every
+/// subcommand's description and every argument's help.
+fn reword(
+    mut command: clap::Command,
+    each: &dyn Fn(clap::Command) -> clap::Command,
+    words: &dyn Fn(String) -> String,
+) -> clap::Command {
+    let names: Vec<String> = command
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_owned())
+        .collect();
+    for name in names {
+        command = command.mut_subcommand(name, |mut sub| {
+            if let Some(about) = sub.get_about().map(|about| words(about.to_string())) {
+                sub = sub.about(about);
+            }
+            let ids: Vec<String> = sub
+                .get_arguments()
+                .map(|a| a.get_id().to_string())
+                .collect();
+            for id in ids {
+                sub = sub.mut_arg(id, |mut arg| {
+                    if let Some(help) = arg.get_help().map(|help| words(help.to_string())) {
+                        arg = arg.help(help);
+                    }
+                    if let Some(help) = arg.get_long_help().map(|help| words(help.to_string())) {
+                        arg = arg.long_help(help);
+                    }
+                    arg
+                });
+            }
+            reword(each(sub), each, words)
+        });
+    }
+    command
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

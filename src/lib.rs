@@ -9,6 +9,32 @@
 //! collects its result. The e-commerce order flow ([`shop`]) is the built-in example; the
 //! travel-booking saga in `examples/trip/` is a second.
 //!
+//! # Your own choreography
+//! Say what only your choreography can say, with [`flow`]'s two macros: its events (and which
+//! end an instance, and how), its services (what each reacts to, may publish, keeps per
+//! instance, decides), how an input record starts an instance, and what each event says. The
+//! rest (kinds, the most events an instance causes, roles, facts, causes, an empty config
+//! section, no stats) is derived, and the declared wiring is checked when it starts. The
+//! tutorial's choreography, whole (`examples/tutorial/main.rs`, which prints the tutorial's
+//! reference output; `examples/transfer/main.rs` is a saga with a refund, a config section and
+//! an invariant):
+//!
+#![doc = concat!("```rust,no_run\n", include_str!("../examples/tutorial/main.rs"), "```")]
+//!
+//! From `cargo new` to a running binary (Rust 1.85 or later):
+//!
+//! ```text
+//! cargo new my-flow && cd my-flow
+//! cargo add --path ../choreo               # a path dependency: choreo is not on crates.io
+//! cargo add serde --features derive        # for the input record's Deserialize
+//! # write src/main.rs as above, then:
+//! cargo run --release -- run orders.jsonl  # and check, trace, diagram, report, serve ...
+//! ```
+//!
+//! Every subcommand of `choreo` works on it: `run` (text, JSON, journal, summary, report),
+//! `replay`, `trace`, `diagram`, `check`, and `serve`/`run --nats` over NATS. For control over
+//! every item, implement [`engine::Choreography`] yourself, as the shop and `examples/trip` do.
+//!
 //! # Layout
 //! Dependencies run one way, with no cycle between modules: [`name`] and [`recent`] at the
 //! bottom; [`input`] and [`sim`] on them; [`engine`] on those; [`shop`] on the engine;
@@ -21,11 +47,13 @@
 //! - [`input`]: instance ids and input files with positioned errors.
 //! - [`config`]: typed, layered configuration: the engine's sections and the choreography's.
 //! - [`shop`]: the e-commerce choreography.
+//! - [`flow`]: the short way to write a choreography: two macros over the contract.
 //! - [`view`]: text and JSON output, the summary, journal and replay, trace, diagrams, report.
 //! - [`cli`], [`app`], [`telemetry`]: the command line for any choreography, and logging.
 //!
 //! # Stable API
-//! For writing a choreography: [`engine::Choreography`], [`engine::Service`],
+//! For writing a choreography: [`flow`] with [`events!`] and [`choreography!`];
+//! for full control, [`engine::Choreography`], [`engine::Service`],
 //! [`engine::Outbox`], [`engine::Stats`], [`name::Name`] and [`names!`], [`input::Record`],
 //! [`config::Config`], [`engine::run()`], [`engine::EventSink`], [`app::main`]. Everything else
 //! is public so the views can be reused, but may change between versions.
@@ -54,6 +82,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod flow;
 pub mod input;
 pub mod name;
 pub mod nats;

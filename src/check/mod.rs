@@ -272,10 +272,10 @@ impl<C: Choreography> Counterexample<C> {
                 };
                 writeln!(
                     out,
-                    "        {} by {}: {}{note}",
+                    "        {} by {}{}{note}",
                     envelope.kind(),
                     envelope.service,
-                    Facts::<C>(&envelope.event)
+                    Facts::<C>(&envelope.event).after_colon()
                 )?;
             }
         }

@@ -120,6 +120,11 @@ pub trait Choreography: Sized + Send + Sync + 'static {
     /// any engine setting it wants other than the engine's default (a latency model per
     /// service, say). The engine's defaults fill the rest.
     const DEFAULT_CONFIG: &'static str;
+    /// What its binary says it is, atop `--help`; `None` keeps choreo's own description.
+    const ABOUT: Option<&'static str> = None;
+    /// Where its default config is written for people to read, as `--help` names it (the
+    /// shop's `config/default.toml`); `None`: `config --defaults` prints them.
+    const DEFAULT_CONFIG_FILE: Option<&'static str> = None;
     /// The most events one instance can cause, compensations included. Admission reserves
     /// this much room per instance on the bus; the run fails loudly if an instance exceeds it.
     const MAX_EVENTS: u64;
@@ -163,13 +168,15 @@ pub trait Choreography: Sized + Send + Sync + 'static {
     fn facts(event: &Self::Event, f: &mut fmt::Formatter<'_>) -> fmt::Result;
 
     /// One line on how an instance ended, from its terminal event, for the sequence
-    /// diagram's last note: `order 7 cancelled: shipping failed`.
+    /// diagram's last note: `order 7 cancelled: shipping failed` (the noun is the input
+    /// record's, [`Record::noun`]).
     fn ending(terminal: &Envelope<Self>) -> String {
         let outcome = terminal.outcome().map_or("ended", Outcome::name);
         format!(
-            "order {} {outcome}: {}",
+            "{} {} {outcome}{}",
+            <Self::Input as Record>::noun(),
             terminal.order_id,
-            Facts::<Self>(&terminal.event)
+            Facts::<Self>(&terminal.event).after_colon()
         )
     }
 
@@ -303,6 +310,10 @@ pub enum SpawnError {
     Missing(&'static str),
     #[error("the choreography's names are not as the engine needs them: {0}")]
     Names(String),
+    /// A flaw in the declared wiring, found when the choreography starts
+    /// ([`flow::check_wiring`](crate::flow::check_wiring)).
+    #[error("the choreography's wiring is incomplete: {0}")]
+    Wiring(String),
 }
 
 /// One service's decisions: event in, events out.
@@ -460,6 +471,19 @@ pub struct Facts<'a, C: Choreography>(pub &'a C::Event);
 impl<C: Choreography> fmt::Debug for Facts<'_, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Facts").field(self.0).finish()
+    }
+}
+
+impl<C: Choreography> Facts<'_, C> {
+    /// `: ` and the facts, or nothing for an event without any: for a line that names the
+    /// event first (`TransferCancelled by TransferService`).
+    pub fn after_colon(&self) -> String {
+        let facts = self.to_string();
+        if facts.is_empty() {
+            facts
+        } else {
+            format!(": {facts}")
+        }
     }
 }
 

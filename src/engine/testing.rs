@@ -7,8 +7,9 @@ use std::io;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::choreography::{
-    Cause, Choreography, Envelope, Outbox, Outcome, Role, Service, Services, SpawnError, Stats,
+    Cause, Choreography, Envelope, Outbox, Outcome, Role, Service, Services, SpawnError,
 };
+use crate::flow::{NoConfig, NoStats};
 use crate::input::{InstanceId, Record};
 
 #[derive(Debug, Clone, Copy)]
@@ -40,28 +41,6 @@ impl Record for Input {
 
     fn at_ms(&self) -> Option<u64> {
         None
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub(crate) struct NoConfig {}
-
-#[derive(Debug, Clone, Serialize)]
-pub(crate) struct NoStats {}
-
-impl Stats<Tiny> for NoStats {
-    fn new(_config: &NoConfig) -> Self {
-        NoStats {}
-    }
-
-    fn record(&mut self, _envelope: &Envelope<Tiny>) {}
-
-    fn headline(&self, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        Ok(())
-    }
-
-    fn details(&self, _f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        Ok(())
     }
 }
 

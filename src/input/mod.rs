@@ -139,6 +139,19 @@ pub trait Record: serde::de::DeserializeOwned + Clone + fmt::Debug + Send + Sync
     /// When the instance arrives, in milliseconds since the run started; `None` leaves it to
     /// the configured arrival process.
     fn at_ms(&self) -> Option<u64>;
+
+    /// The field that holds the id in a record (`order_id`, `transfer_id`): how messages
+    /// name an id.
+    const ID_FIELD: &'static str = "order_id";
+
+    /// A record as `--help` shows it; by default the id alone (`{"transfer_id": 1, ...}`).
+    const EXAMPLE: Option<&'static str> = None;
+
+    /// What one instance is called in messages and the summary (`order`, `transfer`): the
+    /// id's field without its `_id`, or `instance`.
+    fn noun() -> &'static str {
+        Self::ID_FIELD.strip_suffix("_id").unwrap_or("instance")
+    }
 }
 
 /// Accepts a whole number in `min..=max` and says plainly what is wrong with anything else.
@@ -536,7 +549,8 @@ fn parse_array<R: Record>(path: &Path, text: &str) -> Result<Vec<R>, OrderFileEr
                 line,
                 column,
                 format!(
-                    "duplicate order_id {} (element {} repeats element {})",
+                    "duplicate {} {} (element {} repeats element {})",
+                    R::ID_FIELD,
                     order.id(),
                     index + 1,
                     first + 1
@@ -666,7 +680,11 @@ impl<T: Record, R: BufRead> JsonLines<T, R> {
                 &self.path,
                 line_no,
                 column,
-                format!("duplicate order_id {} (first on line {first})", order.id()),
+                format!(
+                    "duplicate {} {} (first on line {first})",
+                    T::ID_FIELD,
+                    order.id()
+                ),
             ));
         }
         self.recent.insert(order.id(), line_no);

@@ -74,6 +74,9 @@ impl Record for Order {
     fn at_ms(&self) -> Option<u64> {
         self.at_ms
     }
+
+    const EXAMPLE: Option<&'static str> =
+        Some(r#"{"order_id": 1, "product_id": 101, "quantity": 2}"#);
 }
 
 #[cfg(test)]

@@ -60,6 +60,7 @@ impl Choreography for Shop {
         "simulation.faults.gateway",
     ];
     const DEFAULT_CONFIG: &'static str = include_str!("../../config/default.toml");
+    const DEFAULT_CONFIG_FILE: Option<&'static str> = Some("config/default.toml");
     /// The longest path through the flow, a shipment that fails after payment: OrderCreated,
     /// InventoryChecked, PaymentProcessed, ShippingFailed, PaymentRefunded, InventoryReleased,
     /// OrderCancelled.

@@ -4,15 +4,17 @@ use std::fmt;
 
 use crate::engine::stats::{significant, Summary};
 use crate::engine::{Choreography, Stats};
+use crate::input::Record;
 use crate::plural::Count;
 
 /// The human summary, a few lines for stderr.
 impl<C: Choreography> fmt::Display for Summary<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let noun = <C::Input as Record>::noun();
         writeln!(
             f,
             "summary: {}: {} completed, {} rejected, {} cancelled, {} unfinished",
-            Count(self.orders, "order"),
+            Count(self.orders, noun),
             self.completed,
             self.rejected,
             self.cancelled,
@@ -41,7 +43,7 @@ impl<C: Choreography> fmt::Display for Summary<C> {
         if self.elapsed_ms > 0.0 {
             writeln!(
                 f,
-                "  run time: {} ({:.0} orders/s); latency from arrival (p50 / p90 / p99 / max):",
+                "  run time: {} ({:.0} {noun}s/s); latency from arrival (p50 / p90 / p99 / max):",
                 Ms(self.elapsed_ms),
                 self.orders_per_second
             )?;
@@ -59,7 +61,7 @@ impl<C: Choreography> fmt::Display for Summary<C> {
                     Ms(stats.p90),
                     Ms(stats.p99),
                     Ms(stats.max),
-                    Count(stats.count, "order")
+                    Count(stats.count, noun)
                 )?;
             }
         }
@@ -83,7 +85,7 @@ impl<C: Choreography> fmt::Display for Summary<C> {
             for letter in self.dead_letters.iter().take(5) {
                 write!(
                     f,
-                    "; order {} ({} gave up on {})",
+                    "; {noun} {} ({} gave up on {})",
                     letter.order_id, letter.service, letter.event
                 )?;
             }
@@ -103,7 +105,7 @@ impl<C: Choreography> fmt::Display for Summary<C> {
             )?;
         }
         if wall > 0.0 {
-            write!(f, " ({:.0} orders/s)", self.finished() as f64 / wall)?;
+            write!(f, " ({:.0} {noun}s/s)", self.finished() as f64 / wall)?;
         }
         if let Some(kib) = self.machine.peak_rss_kib {
             write!(f, ", peak memory: {:.1} MiB", kib as f64 / 1024.0)?;

@@ -55,7 +55,10 @@ pub fn order<C: Choreography>(
     if chain.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
-            format!("order {order} is not in the journal"),
+            format!(
+                "{} {order} is not in the journal",
+                <C::Input as crate::input::Record>::noun()
+            ),
         ));
     }
     // A journal is in bus order already; sorting (stable) makes sure of it for any input.
@@ -157,7 +160,11 @@ pub fn stuck<C: Choreography>(events: &[Envelope<C>], out: &mut impl io::Write) 
         .filter(|(_, progress)| !progress.finished)
         .collect();
     if stuck.is_empty() {
-        writeln!(out, "no stuck orders")?;
+        writeln!(
+            out,
+            "no stuck {}s",
+            <C::Input as crate::input::Record>::noun()
+        )?;
         return Ok(0);
     }
     stuck.sort_unstable_by_key(|(order, _)| *order);
@@ -166,7 +173,8 @@ pub fn stuck<C: Choreography>(events: &[Envelope<C>], out: &mut impl io::Write) 
         let base = progress.created_at.unwrap_or(progress.earliest_at);
         writeln!(
             out,
-            "order {order}: STUCK after {} (+{} ms, seq {})",
+            "{} {order}: STUCK after {} (+{} ms, seq {})",
+            <C::Input as crate::input::Record>::noun(),
             progress.last.kind(),
             Ms(progress.last.at_us.saturating_sub(base)),
             progress.last.seq
@@ -246,7 +254,7 @@ impl<C: Choreography> Tree<'_, C> {
             let step = envelope.step_us(self.chain[p]);
             write!(out, " (step {} ms)", Ms(step))?;
         }
-        write!(out, ": {}", Facts::<C>(&envelope.event))?;
+        write!(out, "{}", Facts::<C>(&envelope.event).after_colon())?;
         if envelope.is_start() {
             write!(out, ", {} ms into the run", Ms(envelope.at_us))?;
         }

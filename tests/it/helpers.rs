@@ -121,29 +121,26 @@ pub fn run_order_file_with(name: &str, contents: &str, args: &[&str]) -> Run {
     choreo_in(dir.path(), all)
 }
 
-/// The config of a test choreography that has none of its own.
-#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NoConfig {}
+/// The config and stats of a test choreography that has none of its own.
+pub use choreo::flow::{NoConfig, NoStats};
 
-/// The summary part of a test choreography that adds nothing to the engine's.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct NoStats {}
-
-impl<C: choreo::engine::Choreography> choreo::engine::Stats<C> for NoStats {
-    fn new(_config: &C::Config) -> Self {
-        NoStats {}
-    }
-
-    fn record(&mut self, _envelope: &choreo::engine::Envelope<C>) {}
-
-    fn headline(&self, _f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        Ok(())
-    }
-
-    fn details(&self, _f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        Ok(())
-    }
+/// `check` with duplicates, a crash and every schedule of `inputs`, within generous limits:
+/// how a choreography's tests check a few instances of it.
+pub fn check_every_schedule<C: choreo::engine::Choreography>(
+    config: &choreo::config::Config<C>,
+    inputs: &[C::Input],
+) -> choreo::check::Checked<C> {
+    let limits = choreo::check::Limits {
+        max_states: 1_000_000,
+        time_limit: std::time::Duration::from_secs(120),
+        interrupt: Default::default(),
+    };
+    let faults = choreo::check::Faults {
+        duplicates: true,
+        crashes: 1,
+        reduce: true,
+    };
+    choreo::check::check(config, inputs, faults, &limits, &mut |_, _, _| {}).expect("check runs")
 }
 
 /// Whether the tests run under CI (the `CI` environment variable), where a missing tool is a

@@ -17,3 +17,5 @@ mod see_journal;
 mod see_report;
 mod see_trace;
 mod simulation;
+mod transfer;
+mod tutorial;

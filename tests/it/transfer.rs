@@ -1,0 +1,275 @@
+//! The bank transfer saga (`examples/transfer`), written with `choreo::flow`, through the
+//! engine and the command line: every branch, the invariant, the check, and what the layer
+//! derives.
+
+use clap::Parser;
+
+use choreo::config::Config;
+use choreo::engine::{Choreography, Outcome, Role};
+use choreo::view::output::{Format, Writer};
+
+use crate::helpers::{check_every_schedule, repo_path};
+
+#[allow(dead_code)] // Its `main` is the example's.
+#[path = "../../examples/transfer/main.rs"]
+mod example;
+
+use example::{Event, Kind, Service, Transfer, Transfers};
+
+type Envelope = choreo::engine::Envelope<Transfers>;
+
+fn sample() -> Vec<Transfer> {
+    choreo::input::read_order_file(&repo_path("examples/transfer/transfers.jsonl"))
+        .expect("the sample transfers are valid")
+}
+
+/// Runs the sample transfers with the default accounts: what is printed, and every event.
+async fn run_sample() -> (choreo::engine::Summary<Transfers>, String, Vec<Envelope>) {
+    let mut text = Writer::<Transfers, _>::new(Format::Text, Vec::new());
+    let mut events: Vec<Envelope> = Vec::new();
+    let config = Config::<Transfers>::default();
+    let summary = choreo::engine::run(
+        &config,
+        sample(),
+        &mut choreo::engine::Fanout(vec![&mut text, &mut events]),
+    )
+    .await
+    .expect("every transfer ends");
+    (
+        summary,
+        String::from_utf8(text.into_inner()).expect("utf-8"),
+        events,
+    )
+}
+
+/// The sample covers every branch: two completed, two rejected (too little money, an unknown
+/// account), two cancelled and refunded (a closed account, an unknown one).
+#[tokio::test]
+async fn the_sample_transfers_take_every_branch() {
+    let (summary, printed, events) = run_sample().await;
+    assert_eq!(
+        [summary.completed, summary.rejected, summary.cancelled],
+        [2, 2, 2]
+    );
+    for line in [
+        "DebitService: Debited 5.00 from account 1, 95.00 left\n",
+        "DebitService: Cannot debit 9000.00 from account 2: 25.00 available\n",
+        "CreditService: Cannot credit account 3: closed or unknown\n",
+        "DebitService: Refunded 7.00 to account 1, 94.00 left\n",
+        "NotificationService: Told the owner of account 2 that 5.00 arrived\n",
+        "TransferService: Transfer 3 cancelled\n",
+    ] {
+        assert!(printed.contains(line), "{line} in\n{printed}");
+    }
+    let ending = |id: u64| {
+        events
+            .iter()
+            .find(|e| e.order_id.get() == id && e.is_terminal())
+            .map(|e| e.kind())
+    };
+    assert_eq!(ending(1), Some(Kind::TransferCompleted));
+    assert_eq!(ending(2), Some(Kind::TransferRejected));
+    assert_eq!(ending(3), Some(Kind::TransferCancelled));
+    // Nothing in flight at the end: the invariant holds over the whole run.
+    let all: Vec<&Envelope> = events.iter().collect();
+    let config = Config::<Transfers>::default();
+    assert_eq!(
+        Transfers::invariant(&config.choreography, &all, true),
+        Ok(())
+    );
+}
+
+/// Money made out of nothing, a refund on top of a credit, breaks the invariant; money that
+/// never arrives breaks it once every transfer has ended.
+#[test]
+fn the_invariant_catches_money_made_or_lost() {
+    let account = "1".parse().expect("an account");
+    let event =
+        |event| choreo::engine::service::delivered::<Transfers>(1, Service::DebitService, event);
+    let debited = event(Event::Debited {
+        account,
+        amount_cents: 500,
+        balance_cents: 0,
+    });
+    let credited = event(Event::Credited {
+        account,
+        amount_cents: 500,
+    });
+    let refunded = event(Event::DebitRefunded {
+        account,
+        amount_cents: 500,
+        balance_cents: 500,
+    });
+    let bank = Config::<Transfers>::default().choreography;
+    assert_eq!(Transfers::invariant(&bank, &[&debited], false), Ok(()));
+    assert_eq!(
+        Transfers::invariant(&bank, &[&debited], true),
+        Err("transfer 1 has 500 cents in flight".into())
+    );
+    assert_eq!(
+        Transfers::invariant(&bank, &[&debited, &credited, &refunded], false),
+        Err("transfer 1 has -500 cents in flight".into())
+    );
+}
+
+/// `transfer check`: every schedule of three transfers (a completion, a rejection, a
+/// refund), with duplicates and a crash, keeps the engine's properties and the money; with no
+/// memory of finished transfers, a late duplicate is caught.
+#[test]
+fn every_schedule_of_three_transfers_keeps_every_property() {
+    use choreo::check::Verdict;
+    let transfers = &sample()[..3];
+    let check = |config: &Config<Transfers>| check_every_schedule(config, transfers);
+    let checked = check(&Config::default());
+    assert!(
+        matches!(checked.verdict, Verdict::Holds),
+        "{:?}",
+        checked.verdict
+    );
+    assert!(checked.states > 1000, "{checked}");
+    let forgetful =
+        Config::<Transfers>::load(&[], &["services.dedup_window=0".into()]).expect("config");
+    assert!(!matches!(check(&forgetful).verdict, Verdict::Holds));
+}
+
+/// What the layer derives: the most events (every kind the start reaches), the roles from
+/// what each event means, and a failed transfer's cause from its first failure.
+#[test]
+fn the_most_events_roles_and_causes_are_derived() {
+    assert_eq!(Transfers::MAX_EVENTS, 10);
+    assert_eq!(Transfers::role(Kind::Debited), Role::Forward);
+    assert_eq!(Transfers::role(Kind::CreditFailed), Role::Failure);
+    assert_eq!(Transfers::role(Kind::DebitRefunded), Role::Compensation);
+    assert_eq!(Transfers::role(Kind::TransferCancelled), Role::Closing);
+    assert_eq!(
+        Transfers::outcome(Kind::TransferRejected),
+        Some(Outcome::Rejected)
+    );
+    let failed = choreo::engine::service::delivered::<Transfers>(
+        1,
+        Service::CreditService,
+        Event::CreditFailed {
+            account: "3".parse().expect("an account"),
+        },
+    );
+    let cause = Transfers::cause(&failed).expect("a failure has a cause");
+    assert_eq!(
+        (cause.slug.as_str(), cause.label.as_str()),
+        ("credit-failed", "credit failed")
+    );
+    assert_eq!(cause.started_by, Some(Service::CreditService));
+}
+
+/// Every subcommand works on it, from files: run with a journal, a summary and a report,
+/// then replay, trace and diagram from the journal.
+#[test]
+fn every_subcommand_runs_on_the_transfer() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let transfers = repo_path("examples/transfer/transfers.jsonl")
+        .display()
+        .to_string();
+    let execute = |args: &[&str]| {
+        let cli = choreo::cli::Cli::try_parse_from([&["transfer"], args].concat())
+            .expect("a valid command line");
+        choreo::app::execute::<Transfers>("transfer", cli)
+            .unwrap_or_else(|err| panic!("{args:?}: {err}"));
+    };
+    let (journal, summary, report) = (path("j.jsonl"), path("s.json"), path("r.html"));
+    execute(&[
+        "run",
+        &transfers,
+        "--format",
+        "none",
+        "--journal",
+        &journal,
+        "--summary",
+        &summary,
+        "--report",
+        &report,
+    ]);
+    let journaled = std::fs::read_to_string(&journal).expect("the journal");
+    assert_eq!(journaled.lines().count(), 26);
+    assert!(journaled.contains(r#""event":"DebitRefunded","account":1,"amount_cents":700"#));
+    let summarized: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("the summary"))
+            .expect("JSON");
+    assert_eq!(summarized["cancelled"], 2, "{summarized}");
+    assert!(std::fs::read_to_string(&report)
+        .expect("the report")
+        .contains("credit failed"));
+    execute(&["replay", &journal]);
+    execute(&["trace", &journal, "--order", "3"]);
+    execute(&["diagram", "topology"]);
+    execute(&["diagram", "order", &journal, "--order", "3"]);
+}
+
+/// The transfer's binary speaks of transfers: its description, its input and its config in
+/// `--help`, `--transfer` beside `--order`, its summary, and a duplicate id in its input.
+#[tokio::test]
+async fn its_help_summary_and_errors_are_in_its_own_words() {
+    use clap::CommandFactory;
+    let mut command =
+        choreo::cli::in_its_words::<Transfers>(choreo::cli::Cli::command(), "transfer");
+    let help = command.render_long_help().to_string();
+    assert!(
+        help.starts_with("Bank transfers: a debit, then a credit"),
+        "{help}"
+    );
+    assert!(help.contains("Run the transfers in FILE"), "{help}");
+    let run = command
+        .find_subcommand_mut("run")
+        .expect("run")
+        .render_long_help()
+        .to_string();
+    assert!(run.contains(r#"Transfer file: one JSON transfer object, a JSON array of transfers, or JSON Lines (.jsonl), e.g. {"transfer_id": 1, ...}"#), "{run}");
+    assert!(
+        run.contains("(`transfer config --defaults` prints them)"),
+        "{run}"
+    );
+    assert!(!run.contains("orders") && !run.contains("Order"), "{run}");
+    let trace = command
+        .find_subcommand_mut("trace")
+        .expect("trace")
+        .render_long_help()
+        .to_string();
+    assert!(
+        trace.contains("[aliases: --transfer]") || trace.contains("[alias: --transfer]"),
+        "{trace}"
+    );
+
+    let (summary, _, _) = run_sample().await;
+    assert!(
+        summary
+            .to_string()
+            .starts_with("summary: 6 transfers: 2 completed, 2 rejected, 2 cancelled"),
+        "{summary}"
+    );
+    let line = r#"{"transfer_id": 1, "from": 1, "to": 2, "amount_cents": 5}"#;
+    let (_dir, path) = crate::helpers::temp_file("twice.jsonl", &format!("{line}\n{line}\n"));
+    let err = choreo::input::read_order_file::<Transfer>(&path).expect_err("a duplicate");
+    assert!(
+        err.to_string()
+            .ends_with("2:1: duplicate transfer_id 1 (first on line 1)"),
+        "{err}"
+    );
+}
+
+/// The shop's command line is choreo's, word for word.
+#[test]
+fn the_shops_help_is_unchanged_by_its_words() {
+    use clap::CommandFactory;
+    let plain = choreo::cli::Cli::command();
+    let worded =
+        choreo::cli::in_its_words::<choreo::shop::Shop>(choreo::cli::Cli::command(), "choreo");
+    for (mut a, mut b) in plain
+        .get_subcommands()
+        .cloned()
+        .zip(worded.get_subcommands().cloned())
+    {
+        assert_eq!(
+            a.render_long_help().to_string(),
+            b.render_long_help().to_string()
+        );
+    }
+}
