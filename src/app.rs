@@ -124,7 +124,7 @@ impl Error {
         }
     }
 
-    /// The process exit code for this error (see README, "Exit codes").
+    /// The process exit code for this error (see docs/running.md, "Exit codes").
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Orders(_)

@@ -103,7 +103,7 @@ pub struct CheckArgs {
     pub crashes: u32,
 
     /// Explore every interleaving, also of deliveries that publish nothing and change nothing
-    /// but their order's record (by default each is taken as soon as it can be: see README).
+    /// but their order's record (by default each is taken as soon as it can be: see docs/checking.md).
     #[arg(long)]
     pub every_interleaving: bool,
 

@@ -2,6 +2,7 @@
 
 mod check;
 mod cli;
+mod docs;
 mod engine;
 mod hardening;
 mod helpers;
