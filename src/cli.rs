@@ -63,8 +63,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ShowConfigArgs {
     /// Print the built-in defaults as written, every key with its comment, instead.
-    #[arg(long, conflicts_with_all = ["config", "set"])]
+    #[arg(long, conflicts_with_all = ["config", "set", "from"])]
     pub defaults: bool,
+
+    /// Print the config a run was made with, from the first line of its journal, instead.
+    #[arg(long, value_name = "JOURNAL", conflicts_with_all = ["config", "set"])]
+    pub from: Option<PathBuf>,
 
     #[command(flatten)]
     pub layers: ConfigArgs,
