@@ -25,8 +25,9 @@
 //! What is not run, and how it is covered:
 //! - blocks marked `console nats` need a NATS broker: `tests/it/nats.rs` starts its own and
 //!   runs the same runs (docs/distributed.md says which tests);
-//! - blocks marked `console long` take minutes (`cargo install`, `cargo bench`, the long seed
-//!   swarm); they are cargo's own commands or benchmarks, not choreo's;
+//! - blocks marked `console long` take minutes: `cargo install --path .` (cargo's own),
+//!   `cargo bench` (the benchmarks: CI compiles them, with `cargo clippy --all-targets`, and
+//!   they are run by hand), the long seed swarm (an ignored test, run on demand);
 //! - `cargo test` itself, the suite this runs in (CI runs it).
 //!
 //! A command outside a `console` block (a ```` ```sh ```` block, say) would not be run, so such
