@@ -99,6 +99,61 @@ fn every_command_in_the_docs_runs_as_shown() {
     );
 }
 
+/// Every link from one page to another, or to a heading, leads somewhere: the file exists
+/// and, when the link names a heading, the page has it (as GitHub makes its anchor).
+#[test]
+fn every_link_between_pages_leads_somewhere() {
+    let mut broken = Vec::new();
+    for page in pages() {
+        let text = std::fs::read_to_string(&page).expect("read page");
+        let dir = page.parent().expect("a page's directory");
+        for target in text
+            .split("](")
+            .skip(1)
+            .filter_map(|rest| rest.split_once(')'))
+        {
+            let target = target.0;
+            if target.starts_with("http") {
+                continue;
+            }
+            let (file, anchor) = target.split_once('#').unwrap_or((target, ""));
+            let linked = if file.is_empty() {
+                page.clone()
+            } else {
+                dir.join(file)
+            };
+            let Ok(linked_text) = std::fs::read_to_string(&linked) else {
+                broken.push(format!("{}: {target}: no such file", page.display()));
+                continue;
+            };
+            if !anchor.is_empty() && !anchors(&linked_text).contains(anchor) {
+                broken.push(format!("{}: {target}: no such heading", page.display()));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
+}
+
+/// The anchors GitHub gives a page's headings: lower case, spaces as `-`, punctuation dropped.
+fn anchors(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter_map(|line| line.strip_prefix('#'))
+        .map(|heading| {
+            heading
+                .trim_start_matches('#')
+                .trim()
+                .to_lowercase()
+                .chars()
+                .filter_map(|c| match c {
+                    ' ' => Some('-'),
+                    c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
+}
+
 /// The table of keys in docs/configuration.md has a row for each key of config/default.toml,
 /// and no other.
 #[test]
