@@ -225,6 +225,15 @@ fn repeat<C: Choreography>(args: &RunArgs, clock: Clock, seed: u64) -> Result<Re
     })
 }
 
+/// What the services and runs on a stream agree on (see [`crate::nats::Agreement`]).
+fn agreement<C: Choreography>(
+    layers: &crate::cli::ConfigArgs,
+    seed: u64,
+) -> Result<crate::nats::Agreement, Error> {
+    let effective = Config::<C>::effective(&layers.config, &layers.set)?;
+    Ok(crate::nats::Agreement::of::<C>(&effective, seed))
+}
+
 /// `config`: the effective config as TOML, or the built-in defaults as written.
 fn show_config<C: Choreography>(args: ShowConfigArgs) -> Result<(), Error> {
     let text = match (args.defaults, &args.from) {
@@ -430,9 +439,10 @@ fn serve<C: Choreography>(args: ServeArgs) -> Result<(), Error> {
             tracing::warn!(%err, "cannot watch stdin; the service stops on a signal only");
         }
     }
+    let agreement = agreement::<C>(&args.layers, config.simulation.seed)?;
     let runtime = runtime(Clock::Real).map_err(Error::Runtime)?;
     runtime.block_on(crate::nats::serve::serve(
-        &config, service, &args.nats, stop,
+        &config, service, &args.nats, &agreement, stop,
     ))?;
     Ok(())
 }
@@ -685,10 +695,11 @@ enum Ran<C: Choreography> {
     ReaderStuck(Result<Summary<C>, RunFailed<C>>),
 }
 
-/// Runs `orders` on the in-process bus, or over NATS at `nats`.
+/// Runs `orders` on the in-process bus, or over NATS at `nats` (its URL, and what the run
+/// agrees on with the services there).
 async fn drive<C: Choreography>(
     config: &Config<C>,
-    nats: Option<&str>,
+    nats: Option<(&str, &crate::nats::Agreement)>,
     orders: impl Feed<C::Input> + Iterator<Item = C::Input>,
     sinks: &mut (dyn EventSink<C> + Send),
     interrupt: &Interrupt,
@@ -696,7 +707,9 @@ async fn drive<C: Choreography>(
 ) -> Result<Summary<C>, RunFailed<C>> {
     match nats {
         None => run_fed(config, orders, sinks, interrupt).await,
-        Some(url) => crate::nats::run::run(config, url, orders, sinks, interrupt, halt).await,
+        Some((url, agreement)) => {
+            crate::nats::run::run(config, url, orders, sinks, interrupt, halt, agreement).await
+        }
     }
 }
 
@@ -782,7 +795,11 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
         )?),
         _ => None,
     };
-    let nats = args.nats.as_deref();
+    let agreement = match args.nats {
+        Some(_) => Some(agreement::<C>(&args.layers, config.simulation.seed)?),
+        None => None,
+    };
+    let nats = args.nats.as_deref().zip(agreement.as_ref());
     let total = match &source {
         OrderSource::Document(orders) => Some(orders.len() as u64),
         OrderSource::Lines(_) => None,

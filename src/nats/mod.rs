@@ -13,18 +13,18 @@ pub mod serve;
 
 use std::collections::VecDeque;
 use std::future::IntoFuture;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_nats::jetstream::context::GetStreamErrorKind;
+use async_nats::jetstream::context::{GetStreamErrorKind, PublishErrorKind};
 use async_nats::jetstream::{self, stream};
 use async_nats::HeaderMap;
 use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
 use crate::engine::config::NatsConfig;
-use crate::engine::{Choreography, Envelope, Name};
+use crate::engine::{Choreography, Envelope, EventId, Name};
 
 /// The oldest server choreo runs on: 2.9 has everything used here (streams, durable pull
 /// consumers, explicit acks, `Nats-Msg-Id`, ordered consumers).
@@ -54,6 +54,17 @@ pub enum NatsError {
         step: String,
         reason: String,
     },
+    #[error("stream `{stream}` holds subjects {found}, not this choreo's ({wanted}): it was made by an older choreo, or by something else; run on a new stream (--set nats.stream=NAME)")]
+    Layout {
+        stream: String,
+        found: String,
+        wanted: String,
+    },
+    #[error("stream `{stream}` was started with another config than this one: {differences}. A change applies to new orders only, on a new stream: --set nats.stream=NAME")]
+    Disagree { stream: String, differences: String },
+    /// What a service or a run stands on has gone (see [`what_is_gone`]).
+    #[error("{what}: {remedy}")]
+    Gone { what: String, remedy: &'static str },
     #[error("not an event of this choreography: {reason}")]
     Decode { seq: u64, reason: String },
     #[error("no service `{name}` in this choreography; one of: {known}")]
@@ -134,18 +145,6 @@ impl Connection {
         self.until(|link| link.connects != connects).await;
     }
 
-    /// Returns once the connection the client had after connecting `connects` times is
-    /// lost: it is not connected, or connected anew.
-    async fn lost_since(&self, connects: u64) {
-        self.until(|link| !link.connected || link.connects != connects)
-            .await;
-    }
-
-    /// Returns once the client is connected.
-    async fn connected(&self) {
-        self.until(|link| link.connected).await;
-    }
-
     async fn until(&self, condition: impl FnMut(&Link) -> bool) {
         let mut link = self.link.clone();
         if link.wait_for(condition).await.is_err() {
@@ -178,20 +177,80 @@ async fn watch_link(client: async_nats::Client, link: watch::Sender<Link>, nudge
 
 /// A connection to the broker at `url` with JetStream, of a version choreo runs on; an error
 /// within `nats.connect_timeout` otherwise, never a wait for a broker that is not there.
+/// `url` may name several servers of a cluster, separated by commas: the client connects to
+/// one and, when it goes away, to another.
 pub async fn connect(url: &str, config: &NatsConfig) -> Result<Connection, NatsError> {
+    let connection = open(url, config, Reconnect::Always).await?;
+    let version = connection.context.client().server_info().version;
+    if !at_least(&version, OLDEST_SERVER) {
+        return Err(NatsError::TooOld {
+            url: url.to_owned(),
+            version,
+        });
+    }
+    // Any JetStream request tells whether the server has it: this one asks for the stream.
+    match connection.context.get_stream(&config.stream).await {
+        Ok(_) => Ok(connection),
+        Err(err) if matches!(err.kind(), GetStreamErrorKind::JetStream(_)) => Ok(connection),
+        Err(err) => Err(NatsError::NoJetStream {
+            url: url.to_owned(),
+            reason: err.to_string(),
+        }),
+    }
+}
+
+/// What a client does when its connection is lost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reconnect {
+    /// Connects again, for as long as it takes: the broker may be restarting.
+    Always,
+    /// Never connects again: what was queued on it is never sent. A [`Publisher`] needs that
+    /// (see [`Publisher::confirm`]).
+    Never,
+}
+
+/// The servers `urls` names, separated by commas (`nats://a:4222,nats://b:4222`).
+fn servers(urls: &str) -> Result<Vec<async_nats::ServerAddr>, NatsError> {
+    urls.split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(|url| {
+            url.parse::<async_nats::ServerAddr>()
+                .map_err(|err| NatsError::Connect {
+                    url: url.to_owned(),
+                    reason: format!("not a server address: {err}"),
+                })
+        })
+        .collect()
+}
+
+/// A client connected to one of the servers `url` names, within `nats.connect_timeout`.
+async fn open(
+    url: &str,
+    config: &NatsConfig,
+    reconnect: Reconnect,
+) -> Result<Connection, NatsError> {
     let nudged = Arc::new(Notify::new());
     let nudge = Arc::clone(&nudged);
     let connect_error = |reason: String| NatsError::Connect {
         url: url.to_owned(),
         reason,
     };
+    // Set once the first connection is made: from then on, a client that never reconnects
+    // waits "forever" (until the process ends) before its next try.
+    let connected = Arc::new(AtomicBool::new(false));
+    let once = Arc::clone(&connected);
     let options = async_nats::ConnectOptions::new()
         .connection_timeout(config.connect_timeout)
-        // Once connected, a broker that goes away is waited for: it may be restarting.
         .max_reconnects(None)
-        .reconnect_delay_callback(|attempts| match attempts {
-            0 | 1 => Duration::ZERO,
-            _ => Duration::from_millis(1 << attempts.min(16)).min(RECONNECT_AT_LEAST_EVERY),
+        .reconnect_delay_callback(move |attempts| {
+            if reconnect == Reconnect::Never && once.load(Ordering::Relaxed) {
+                return NEVER;
+            }
+            match attempts {
+                0 | 1 => Duration::ZERO,
+                _ => Duration::from_millis(1 << attempts.min(16)).min(RECONNECT_AT_LEAST_EVERY),
+            }
         })
         .event_callback(move |event| {
             if matches!(
@@ -206,33 +265,21 @@ pub async fn connect(url: &str, config: &NatsConfig) -> Result<Connection, NatsE
         });
     let client = tokio::time::timeout(
         config.connect_timeout,
-        async_nats::connect_with_options(url, options),
+        async_nats::connect_with_options(servers(url)?, options),
     )
     .await
     .map_err(|_| connect_error(format!("no answer within {:?}", config.connect_timeout)))?
     .map_err(|err| connect_error(err.to_string()))?;
-    let version = client.server_info().version;
-    if !at_least(&version, OLDEST_SERVER) {
-        return Err(NatsError::TooOld {
-            url: url.to_owned(),
-            version,
-        });
-    }
+    connected.store(true, Ordering::Relaxed);
     let (tell, link) = watch::channel(Link::of(&client));
     tokio::spawn(watch_link(client.clone(), tell, nudged));
     let mut context = jetstream::new(client);
     context.set_timeout(config.connect_timeout);
-    let connection = Connection { context, link };
-    // Any JetStream request tells whether the server has it: this one asks for the stream.
-    match connection.context.get_stream(&config.stream).await {
-        Ok(_) => Ok(connection),
-        Err(err) if matches!(err.kind(), GetStreamErrorKind::JetStream(_)) => Ok(connection),
-        Err(err) => Err(NatsError::NoJetStream {
-            url: url.to_owned(),
-            reason: err.to_string(),
-        }),
-    }
+    Ok(Connection { context, link })
 }
+
+/// "Forever", as a wait before a client that never reconnects tries again.
+const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
 
 /// Whether `version` (`2.9.10`) is at least `(major, minor)`.
 fn at_least(version: &str, (major, minor): (u64, u64)) -> bool {
@@ -243,26 +290,229 @@ fn at_least(version: &str, (major, minor): (u64, u64)) -> bool {
     found >= (major, minor)
 }
 
-/// The subject every event is published on.
-pub fn subject(config: &NatsConfig) -> String {
-    format!("{}.events", config.stream)
+/// The subjects of the stream's events: each event on a subject of its own,
+/// `<stream>.events.<instance>.<Kind>` (see [`subject_of`]).
+pub fn events(config: &NatsConfig) -> String {
+    format!("{}.events.>", config.stream)
 }
 
-/// The stream, created with file storage if it does not exist yet.
+/// The subject of the event `id`: its instance and its kind. An instance has at most one
+/// event of each kind, so the subject holds at most one message, ever: a publish made on the
+/// condition that the subject is empty (`Nats-Expected-Last-Subject-Sequence: 0`) stores an
+/// event at most once, however long after, not only within the broker's duplicate window.
+pub fn subject_of<K: Name>(config: &NatsConfig, id: &EventId<K>) -> String {
+    format!(
+        "{}.events.{}.{}",
+        config.stream,
+        id.order_id,
+        id.kind.name()
+    )
+}
+
+/// The subject of the stream's one record of what it runs (see [`Agreement`]).
+pub fn record_subject(config: &NatsConfig) -> String {
+    format!("{}.config", config.stream)
+}
+
+/// The stream, created with file storage if it does not exist yet; an error if a stream of
+/// that name exists with other subjects (made by an older choreo, whose events were all on
+/// `<stream>.events`, or by something else): its consumers would miss events.
 pub async fn stream(
     context: &jetstream::Context,
     config: &NatsConfig,
 ) -> Result<stream::Stream, NatsError> {
-    context
+    let subjects = vec![events(config), record_subject(config)];
+    let made = context
         .get_or_create_stream(stream::Config {
             name: config.stream.clone(),
-            subjects: vec![subject(config)],
+            subjects: subjects.clone(),
             storage: stream::StorageType::File,
             duplicate_window: config.duplicate_window,
             ..Default::default()
         })
+        .await;
+    let stream = match made {
+        Ok(stream) => stream,
+        // Made by another (a service, the run) at the same moment, which nats-server 2.9
+        // refuses as subjects that overlap: the stream is there now.
+        Err(err) => context
+            .get_stream(&config.stream)
+            .await
+            .map_err(|_| NatsError::broker(err))?,
+    };
+    let found = &stream.cached_info().config.subjects;
+    if *found != subjects {
+        return Err(NatsError::Layout {
+            stream: config.stream.clone(),
+            found: found.join(", "),
+            wanted: subjects.join(", "),
+        });
+    }
+    Ok(stream)
+}
+
+/// What to do once the stream's history is gone (see [`what_is_gone`]).
+pub const HISTORY_GONE: &str = "the services' state is the fold of the whole stream, so none can be rebuilt from what is left; run on a new stream (--set nats.stream=NAME)";
+
+/// How often a service and a run look that what they stand on is still there.
+pub const WATCHED_EVERY: Duration = Duration::from_secs(1);
+
+/// What has gone of the stream `config` names since it was made (at `created`): deleted,
+/// deleted and made anew, purged, or messages deleted from it. The services' state is the
+/// fold of the whole stream, so none can be rebuilt from what is left. `None` while it is
+/// all there, or while the broker does not answer (it may be restarting).
+pub async fn what_is_gone(
+    context: &jetstream::Context,
+    config: &NatsConfig,
+    created: async_nats::datetime::DateTime,
+) -> Option<String> {
+    let name = &config.stream;
+    let stream = match context.get_stream(name).await {
+        Ok(stream) => stream,
+        Err(err) => {
+            return match err.kind() {
+                GetStreamErrorKind::JetStream(err)
+                    if err.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND =>
+                {
+                    Some(format!("stream `{name}` was deleted"))
+                }
+                _ => None,
+            }
+        }
+    };
+    let info = stream.cached_info();
+    let state = &info.state;
+    if info.created != created {
+        Some(format!("stream `{name}` was deleted and made anew"))
+    } else if state.first_sequence > 1 {
+        Some(format!(
+            "stream `{name}` was purged: its first message is now {}, the events before it are gone",
+            state.first_sequence
+        ))
+    } else {
+        state
+            .deleted_count
+            .filter(|deleted| *deleted > 0)
+            .map(|deleted| match deleted {
+                1 => format!("1 message was deleted from stream `{name}`"),
+                _ => format!("{deleted} messages were deleted from stream `{name}`"),
+            })
+    }
+}
+
+/// What the services and the runs on a stream must agree on, since the stream's events were
+/// decided with it: the choreography, and every setting its decisions depend on (its own
+/// tables, and the seed its services draw from). The first to start on a stream records it
+/// there (`<stream>.config`); each later one compares its own and is refused if they differ,
+/// naming the keys. A service that decided under another config would publish decisions that
+/// contradict the stored ones (charge an order declined long before). A change applies to new
+/// orders only on a new stream (`--set nats.stream=NAME`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Agreement {
+    record: serde_json::Value,
+}
+
+impl Agreement {
+    /// The agreement of choreography `C` under the effective config `effective` (every key,
+    /// as `choreo config` prints it) and the seed `seed` (`--seed`, or the config's).
+    pub fn of<C: Choreography>(effective: &toml::Table, seed: u64) -> Agreement {
+        let mut record = serde_json::Map::new();
+        record.insert("choreography".to_owned(), C::NAME.into());
+        for key in C::CONFIG_KEYS {
+            if let Some(value) = effective.get(*key) {
+                record.insert((*key).to_owned(), to_json(value));
+            }
+        }
+        record.insert("simulation".to_owned(), serde_json::json!({ "seed": seed }));
+        Agreement {
+            record: record.into(),
+        }
+    }
+
+    /// The keys whose values differ between `self` and `other`, each with both values
+    /// (`key: here vs there`).
+    fn differences(&self, stored: &serde_json::Value) -> Vec<String> {
+        let (mut here, mut there) = (Vec::new(), Vec::new());
+        flatten("", &self.record, &mut here);
+        flatten("", stored, &mut there);
+        let there: std::collections::BTreeMap<_, _> = there.into_iter().collect();
+        let here: std::collections::BTreeMap<_, _> = here.into_iter().collect();
+        let mut keys: Vec<&String> = here.keys().chain(there.keys()).collect();
+        keys.sort();
+        keys.dedup();
+        let none = "(not set)".to_owned();
+        keys.into_iter()
+            .filter(|key| here.get(*key) != there.get(*key))
+            .map(|key| {
+                format!(
+                    "`{key}` is {} on the stream, {} here",
+                    there.get(key).unwrap_or(&none),
+                    here.get(key).unwrap_or(&none)
+                )
+            })
+            .collect()
+    }
+}
+
+fn to_json(value: &toml::Value) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
+}
+
+/// Every leaf of `value` as (dotted key, value as JSON text).
+fn flatten(prefix: &str, value: &serde_json::Value, into: &mut Vec<(String, String)>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, value) in map {
+                let key = match prefix {
+                    "" => key.clone(),
+                    _ => format!("{prefix}.{key}"),
+                };
+                flatten(&key, value, into);
+            }
+        }
+        leaf => into.push((prefix.to_owned(), leaf.to_string())),
+    }
+}
+
+/// Records `agreement` on the stream if it has none yet, else compares it with the one there:
+/// an error naming what differs.
+pub async fn agree(
+    context: &jetstream::Context,
+    stream: &stream::Stream,
+    config: &NatsConfig,
+    agreement: &Agreement,
+) -> Result<(), NatsError> {
+    let subject = record_subject(config);
+    let payload: bytes::Bytes = serde_json::to_vec(&agreement.record)
+        .map_err(NatsError::broker)?
+        .into();
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Expected-Last-Subject-Sequence", "0");
+    let published = context
+        .publish_with_headers(subject.clone(), headers, payload)
         .await
-        .map_err(NatsError::broker)
+        .map_err(NatsError::broker)?
+        .await;
+    match published {
+        Ok(_) => return Ok(()),
+        Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {}
+        Err(err) => return Err(NatsError::broker(err)),
+    }
+    let stored = stream
+        .get_last_raw_message_by_subject(&subject)
+        .await
+        .map_err(NatsError::broker)?;
+    let stored: serde_json::Value = serde_json::from_slice(&stored.payload).map_err(|err| {
+        NatsError::Broker(format!("the record on `{subject}` is not choreo's: {err}"))
+    })?;
+    let differences = agreement.differences(&stored);
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(NatsError::Disagree {
+        stream: config.stream.clone(),
+        differences: differences.join("; "),
+    })
 }
 
 /// Microseconds since the Unix epoch: envelopes published over NATS carry wall time, which the
@@ -273,35 +523,50 @@ pub fn now_us() -> u64 {
         .map_or(0, |d| d.as_micros() as u64)
 }
 
-/// Publishes events without waiting for each: [`Publisher::send`] sends one, and
-/// [`Publisher::confirm`] waits until the stream has stored every one sent (or dropped it as a
-/// repeat of its id). One the broker did not acknowledge (down, restarting, slow) is sent
-/// again with the same id until it is: publishing is idempotent by id. One sent on a
-/// connection the client has lost since is sent again as soon as the client is connected
-/// again, not after the acknowledgement's timeout (`nats.connect_timeout`): its
-/// acknowledgement will never come.
+/// Publishes events many at a time, each stored exactly once and in the order sent:
+/// [`Publisher::send`] sends one without waiting, [`Publisher::confirm`] waits until the
+/// stream has stored every one sent (or dropped it as a repeat of its id: publishing is
+/// idempotent by `Nats-Msg-Id`).
 ///
-/// It remembers the last events it had confirmed, to [`Publisher::reassert`] them after the
-/// client reconnects: a broker killed with `kill -9` can lose the last messages it had
-/// acknowledged (it writes them to disk a moment later), and sending them again is harmless,
-/// since the broker drops any it did keep by id.
-pub struct Publisher<'a> {
-    connection: &'a Connection,
-    subject: &'a str,
-    sent: Vec<Sent>,
-    recent: VecDeque<(HeaderMap, bytes::Bytes)>,
-    /// One event in flight at a time: see [`Publisher::in_order`].
-    in_order: bool,
+/// **In order.** A service's events carry figures that follow its own decisions (stock left,
+/// credit left), so the stream must hold them in the order it decided them. One connection
+/// keeps the order of what it carries, but a client that connects again after losing its
+/// connection sends what it had queued meanwhile on the new one, ahead of what the old one
+/// lost: sent again, the lost ones would land after them. So a publisher sends on a
+/// connection of its own that never reconnects: once that connection is lost, what was
+/// queued on it is never sent, and everything not acknowledged is sent again, in order, on a
+/// new connection (the first alone, until it is stored, then the rest). The broker dropping
+/// the repeats of what it stored, each event is stored once, in order. The one case left is
+/// a broker that refuses a publish while storing the next on the same connection (a stream
+/// that is briefly without a leader in a cluster, say): that is counted and reported (see
+/// [`Publisher::reordered`]), never silent.
+///
+/// It also remembers the last events it had confirmed, to [`Publisher::reassert`] them after
+/// a broker restart: sending them again is harmless, since the broker drops any it kept.
+pub struct Publisher {
+    url: String,
+    config: NatsConfig,
+    /// The connection the events go out on, once made; never one that reconnected.
+    link: Option<Connection>,
+    /// Events sent or to send, oldest first, not confirmed yet: the first ones sent on
+    /// `link` (with their acknowledgements to wait for), then the ones not sent yet.
+    unconfirmed: VecDeque<Out>,
+    /// Only the first unconfirmed event is sent until it is stored (after a failure).
+    probing: bool,
+    recent: VecDeque<Out>,
+    /// The stream sequence of the last event stored, to check the order.
+    last_stored: u64,
+    reordered: u64,
 }
 
-/// An event sent, and the acknowledgement to wait for (none if it could not be sent).
-type Sent = (HeaderMap, bytes::Bytes, Option<Pending>);
-
-/// An acknowledgement to wait for, and how many times the client had connected when the
-/// message went out: once that connection is lost, the acknowledgement may never come.
-struct Pending {
-    ack: jetstream::context::PublishAckFuture,
-    connects: u64,
+/// An event to publish, and the acknowledgement to wait for once it is sent.
+struct Out {
+    subject: String,
+    headers: HeaderMap,
+    payload: bytes::Bytes,
+    pending: Option<jetstream::context::PublishAckFuture>,
+    /// Sent before, with no acknowledgement: the broker may have it already.
+    again: bool,
 }
 
 /// Confirmed events a [`Publisher`] remembers to send again after a reconnect: far more than a
@@ -313,204 +578,297 @@ const REASSERTED: usize = 4096;
 const REPUBLISH_WAITS: (Duration, Duration) =
     (Duration::from_millis(50), Duration::from_millis(250));
 
-impl std::fmt::Debug for Publisher<'_> {
+impl std::fmt::Debug for Publisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Publisher")
-            .field("subject", &self.subject)
-            .field("sent", &self.sent.len())
+            .field("stream", &self.config.stream)
+            .field("unconfirmed", &self.unconfirmed.len())
+            .field("reordered", &self.reordered)
             .finish_non_exhaustive()
     }
 }
 
-impl<'a> Publisher<'a> {
-    pub fn new(connection: &'a Connection, subject: &'a str) -> Self {
+impl Publisher {
+    /// A publisher to the stream `config` names, on the broker at `url` (it connects when
+    /// it first sends).
+    pub fn new(url: &str, config: &NatsConfig) -> Self {
         Publisher {
-            connection,
-            subject,
-            sent: Vec::new(),
+            url: url.to_owned(),
+            config: config.clone(),
+            link: None,
+            unconfirmed: VecDeque::new(),
+            probing: false,
             recent: VecDeque::new(),
-            in_order: false,
+            last_stored: 0,
+            reordered: 0,
         }
     }
 
-    /// This publisher's events are stored in the order it sent them, whatever happens to the
-    /// connection: each is sent only once the one before it is stored.
-    ///
-    /// A service needs that: its events carry figures that follow its own decisions (stock
-    /// left, credit left), so the stream must hold them in the order it decided them. With
-    /// several in flight, a broker that dies loses the ones written to the old connection,
-    /// while the client carries the ones still queued over to the new one, where they are
-    /// stored first; the lost ones, sent again after their acknowledgement times out, land
-    /// after them. One in flight costs a round trip per event.
-    pub fn in_order(mut self) -> Self {
-        self.in_order = true;
-        self
+    /// How many events the broker stored out of the order they were sent in (see the type's
+    /// documentation); each was reported as it was found.
+    pub fn reordered(&self) -> u64 {
+        self.reordered
     }
 
-    /// Sends every event confirmed lately again (see the type's documentation), and waits
-    /// until they are stored; `Err` if `give_up` fires first.
+    /// Sends every event confirmed lately again, ahead of any not confirmed yet, and waits
+    /// until all are stored; `Err` if `give_up` fires first.
     pub async fn reassert(&mut self, give_up: &CancellationToken) -> Result<(), GaveUp> {
         tracing::info!(
             events = self.recent.len(),
             "reconnected: sending the latest events again"
         );
-        let recent: Vec<(HeaderMap, bytes::Bytes)> = self.recent.drain(..).collect();
-        for (headers, payload) in recent {
-            let pending = self.post(&headers, &payload).await;
-            self.sent.push((headers, payload, pending));
+        self.unsend();
+        for mut out in self.recent.drain(..).rev() {
+            out.again = true;
+            self.unconfirmed.push_front(out);
         }
         self.confirm(give_up).await.map(|_| ())
     }
 
     /// Forgets the events sent but not confirmed yet: for a service that starts over, and
-    /// decides them again. (Sent in order, they have not left; otherwise the broker may store
-    /// them or not, and drops the ones decided again by their ids if it did.)
+    /// decides them again. (The broker may store them or not, and drops the ones decided
+    /// again by their ids if it did.)
     pub fn forget_unconfirmed(&mut self) {
-        self.sent.clear();
+        self.unconfirmed.clear();
+        self.probing = false;
     }
 
-    /// Sends one message; the acknowledgement to wait for, or `None` if it could not be sent.
-    async fn post(&self, headers: &HeaderMap, payload: &bytes::Bytes) -> Option<Pending> {
-        // Read before the message goes: it goes on this connection or a later one.
-        let connects = self.connection.connects();
-        self.connection
-            .context
-            .publish_with_headers(self.subject.to_owned(), headers.clone(), payload.clone())
-            .await
-            .ok()
-            .map(|ack| Pending { ack, connects })
-    }
-
-    /// Whether `pending` was stored as a repeat of its id; `None` if it was not acknowledged:
-    /// refused, timed out, or sent on a connection lost since.
-    async fn stored(&self, pending: Pending) -> Option<bool> {
-        tokio::select! {
-            biased;
-            ack = pending.ack.into_future() => ack.ok().map(|ack| ack.duplicate),
-            () = self.connection.lost_since(pending.connects) => None,
-        }
-    }
-
-    /// Waits before sending again what was not acknowledged: until the client is connected
-    /// again if it is not (sent meanwhile, it would only wait in the client), else the next
-    /// wait of `backoff`; `Err` if `give_up` fires first.
-    async fn before_sending_again(
-        &self,
-        backoff: &mut Backoff,
-        give_up: &CancellationToken,
-    ) -> Result<(), GaveUp> {
-        if self.connection.link.borrow().connected {
-            return backoff.wait(give_up).await;
-        }
-        tokio::select! {
-            () = give_up.cancelled() => Err(GaveUp),
-            () = self.connection.connected() => {
-                // A broker just back is tried at once, and soon again if it is not ready.
-                *backoff = Backoff::between(REPUBLISH_WAITS);
-                Ok(())
-            }
-        }
-    }
-
-    /// Sends `envelope`, its id as `Nats-Msg-Id`.
+    /// Sends `envelope`, its id as `Nats-Msg-Id`, without waiting: now if everything before
+    /// it is sent on a connection that is up, else when [`Publisher::confirm`] sends it.
     pub async fn send<C: Choreography>(&mut self, envelope: &Envelope<C>) -> Result<(), NatsError> {
         let payload: bytes::Bytes = serde_json::to_vec(envelope)
             .map_err(NatsError::broker)?
             .into();
         let mut headers = HeaderMap::new();
         headers.insert("Nats-Msg-Id", envelope.id.to_string().as_str());
-        // In order, an event is sent by `confirm`, once the one before it is stored.
-        let pending = match self.in_order {
-            true => None,
-            false => self.post(&headers, &payload).await,
+        // Stored only if its subject is empty: never twice, whatever the windows.
+        headers.insert("Nats-Expected-Last-Subject-Sequence", "0");
+        let mut out = Out {
+            subject: subject_of(&self.config, &envelope.id),
+            headers,
+            payload,
+            pending: None,
+            again: false,
         };
-        self.sent.push((headers, payload, pending));
+        let all_sent = self
+            .unconfirmed
+            .back()
+            .is_none_or(|last| last.pending.is_some());
+        if all_sent && !self.probing && self.is_up() {
+            out.pending = self.post(&out).await;
+        }
+        self.unconfirmed.push_back(out);
         Ok(())
     }
 
-    /// [`Publisher::confirm`] one event at a time, each sent (again) until it is stored
-    /// before the next goes.
-    async fn confirm_in_order(&mut self, give_up: &CancellationToken) -> Result<u64, GaveUp> {
-        let mut repeats = 0;
-        for (headers, payload, mut pending) in std::mem::take(&mut self.sent) {
-            let mut backoff = Backoff::between(REPUBLISH_WAITS);
-            let mut first = true;
-            loop {
-                let pending = match pending.take() {
-                    Some(pending) => Some(pending),
-                    None => self.post(&headers, &payload).await,
+    /// Waits until every event sent is stored, in order; what was not acknowledged (refused,
+    /// timed out, or sent on a connection lost since) is sent again, with everything after
+    /// it, until `give_up` fires. Returns the ids of the events the stream held already
+    /// before this publisher first sent them (a run's orders that ran before).
+    pub async fn confirm(&mut self, give_up: &CancellationToken) -> Result<Vec<String>, GaveUp> {
+        let mut repeats = Vec::new();
+        let mut backoff = Backoff::between(REPUBLISH_WAITS);
+        while let Some(front) = self.unconfirmed.front_mut() {
+            if front.pending.is_none() {
+                // The first of what is to be sent again: alone, until it is stored.
+                self.connected(give_up).await?;
+                self.probing = true;
+                let Some(front) = self.unconfirmed.front() else {
+                    break;
                 };
-                if let Some(pending) = pending {
-                    if let Some(repeat) = self.stored(pending).await {
-                        repeats += u64::from(first && repeat);
-                        break;
+                let pending = self.post(front).await;
+                if let Some(front) = self.unconfirmed.front_mut() {
+                    front.pending = pending;
+                }
+            }
+            let Some(mut out) = self.unconfirmed.pop_front() else {
+                break;
+            };
+            let stored = match out.pending.take() {
+                Some(pending) => self.stored(pending).await,
+                None => None,
+            };
+            let Some(ack) = stored else {
+                out.again = true;
+                self.unconfirmed.push_front(out);
+                tracing::warn!(
+                    events = self.unconfirmed.len(),
+                    "publish not acknowledged; sending it again, and everything after it"
+                );
+                self.unsend();
+                if self.is_up() {
+                    backoff.wait(give_up).await?;
+                }
+                continue;
+            };
+            backoff = Backoff::between(REPUBLISH_WAITS);
+            match ack {
+                Stored::New(sequence) => self.check_order(sequence),
+                Stored::Before => {
+                    if !out.again || !self.is_ours(&out).await {
+                        repeats.push(
+                            out.headers
+                                .get("Nats-Msg-Id")
+                                .map_or_else(String::new, |id| id.to_string()),
+                        );
                     }
                 }
-                first = false;
-                tracing::warn!("publish not acknowledged; sending it again");
-                self.before_sending_again(&mut backoff, give_up).await?;
             }
-            self.remember(headers, payload);
+            self.remember(out);
+            if std::mem::take(&mut self.probing) {
+                self.send_the_rest().await;
+            }
         }
         Ok(repeats)
     }
 
-    fn remember(&mut self, headers: HeaderMap, payload: bytes::Bytes) {
+    /// Sends every event not sent yet, in order, while the connection takes them.
+    async fn send_the_rest(&mut self) {
+        for index in 0..self.unconfirmed.len() {
+            if self.unconfirmed[index].pending.is_some() {
+                continue;
+            }
+            let pending = self.post(&self.unconfirmed[index]).await;
+            let sent = pending.is_some();
+            self.unconfirmed[index].pending = pending;
+            if !sent {
+                // The rest waits for this one.
+                return;
+            }
+        }
+    }
+
+    /// Takes every event not confirmed as not sent: their acknowledgements are no longer
+    /// waited for, and they are all sent again, in order.
+    fn unsend(&mut self) {
+        for out in &mut self.unconfirmed {
+            if out.pending.take().is_some() {
+                out.again = true;
+            }
+        }
+    }
+
+    /// Whether the publisher's connection is up.
+    fn is_up(&self) -> bool {
+        self.link
+            .as_ref()
+            .is_some_and(|link| link.link.borrow().connected)
+    }
+
+    /// Makes sure the publisher has a connection that is up: a connection that went down is
+    /// dropped (with whatever was queued on it) and a new one made, tried again until it is
+    /// or `give_up` fires.
+    async fn connected(&mut self, give_up: &CancellationToken) -> Result<(), GaveUp> {
+        if self.is_up() {
+            return Ok(());
+        }
+        self.link = None;
+        let mut backoff = Backoff::between(REPUBLISH_WAITS);
+        loop {
+            let opened = tokio::select! {
+                biased;
+                () = give_up.cancelled() => return Err(GaveUp),
+                opened = open(&self.url, &self.config, Reconnect::Never) => opened,
+            };
+            match opened {
+                Ok(link) => {
+                    self.link = Some(link);
+                    return Ok(());
+                }
+                Err(err) => {
+                    tracing::debug!(%err, "publisher: connecting again");
+                    backoff.wait(give_up).await?;
+                }
+            }
+        }
+    }
+
+    /// Sends one event on the publisher's connection; the acknowledgement to wait for, or
+    /// `None` if it could not be sent.
+    async fn post(&self, out: &Out) -> Option<jetstream::context::PublishAckFuture> {
+        let link = self.link.as_ref()?;
+        link.context
+            .publish_with_headers(
+                out.subject.clone(),
+                out.headers.clone(),
+                out.payload.clone(),
+            )
+            .await
+            .ok()
+    }
+
+    /// Whether the message the stream holds on `out`'s subject is `out` itself, sent before
+    /// by this publisher (its acknowledgement lost): its payload carries the time it was
+    /// made, so another's is never the same. A message that cannot be read counts as ours.
+    async fn is_ours(&self, out: &Out) -> bool {
+        let Some(link) = &self.link else {
+            return true;
+        };
+        let stored = async {
+            link.context
+                .get_stream(&self.config.stream)
+                .await
+                .ok()?
+                .get_last_raw_message_by_subject(&out.subject)
+                .await
+                .ok()
+        };
+        stored
+            .await
+            .is_none_or(|stored| stored.payload == out.payload)
+    }
+
+    /// Whether `pending` was stored; `None` if it was refused, timed out, or the connection
+    /// it went out on was lost (its acknowledgement will never come).
+    async fn stored(&self, pending: jetstream::context::PublishAckFuture) -> Option<Stored> {
+        let lost = async {
+            if let Some(link) = &self.link {
+                link.until(|link| !link.connected).await;
+            }
+        };
+        tokio::select! {
+            biased;
+            ack = pending.into_future() => match ack {
+                Ok(ack) if ack.duplicate => Some(Stored::Before),
+                Ok(ack) => Some(Stored::New(ack.sequence)),
+                Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {
+                    Some(Stored::Before)
+                }
+                Err(_) => None,
+            },
+            () = lost => None,
+        }
+    }
+
+    /// Checks that the event just stored at `sequence` comes after the one stored before it.
+    fn check_order(&mut self, sequence: u64) {
+        if sequence < self.last_stored {
+            self.reordered += 1;
+            tracing::error!(
+                sequence,
+                after = self.last_stored,
+                reordered = self.reordered,
+                "an event was stored out of the order it was sent in (the broker refused it, then stored the next): its figures reach readers out of order"
+            );
+        }
+        self.last_stored = self.last_stored.max(sequence);
+    }
+
+    fn remember(&mut self, out: Out) {
         if self.recent.len() == REASSERTED {
             self.recent.pop_front();
         }
-        self.recent.push_back((headers, payload));
+        self.recent.push_back(out);
     }
+}
 
-    /// Waits until every event sent is stored: every acknowledgement at once (a broker that
-    /// went away fails them all at once, not one after the other), then what was not
-    /// acknowledged sent again, until `give_up` fires. Returns how many of the events the
-    /// broker had stored already (acknowledged as repeats at the first sending).
-    pub async fn confirm(&mut self, give_up: &CancellationToken) -> Result<u64, GaveUp> {
-        if self.in_order {
-            return self.confirm_in_order(give_up).await;
-        }
-        let mut round = std::mem::take(&mut self.sent);
-        let mut backoff = Backoff::between(REPUBLISH_WAITS);
-        let mut repeats = 0;
-        let mut first = true;
-        loop {
-            let this = &*self;
-            let acknowledged = futures_util::future::join_all(round.iter_mut().map(
-                |(_, _, pending)| async move {
-                    match pending.take() {
-                        Some(pending) => this.stored(pending).await,
-                        None => None,
-                    }
-                },
-            ))
-            .await;
-            let mut again = Vec::new();
-            for ((headers, payload, _), stored) in round.into_iter().zip(acknowledged) {
-                match stored {
-                    Some(repeat) => {
-                        repeats += u64::from(first && repeat);
-                        self.remember(headers, payload);
-                    }
-                    None => again.push((headers, payload)),
-                }
-            }
-            if again.is_empty() {
-                return Ok(repeats);
-            }
-            first = false;
-            tracing::warn!(
-                events = again.len(),
-                "publish not acknowledged; sending again"
-            );
-            self.before_sending_again(&mut backoff, give_up).await?;
-            round = Vec::with_capacity(again.len());
-            for (headers, payload) in again {
-                let pending = self.post(&headers, &payload).await;
-                round.push((headers, payload, pending));
-            }
-        }
-    }
+/// What the stream did with an event sent.
+enum Stored {
+    /// Stored it, at this sequence.
+    New(u64),
+    /// Had it already: a repeat of its id within the duplicate window, or its subject held
+    /// a message already.
+    Before,
 }
 
 /// Waiting for the broker was given up (a time limit, a stop).
@@ -547,8 +905,14 @@ impl Backoff {
 }
 
 /// The envelope a stream message carries, with the stream's sequence as its `seq`; an error
-/// for a message that is not one of this choreography's events (see [`skipped`]).
-pub fn decode<C: Choreography>(payload: &[u8], seq: u64) -> Result<Envelope<C>, NatsError> {
+/// for a message that is not one of this choreography's events (see [`skipped`]), or that
+/// is not on its own subject (see [`subject_of`]).
+pub fn decode<C: Choreography>(
+    config: &NatsConfig,
+    subject: &str,
+    payload: &[u8],
+    seq: u64,
+) -> Result<Envelope<C>, NatsError> {
     let not_an_event = |reason: String| NatsError::Decode { seq, reason };
     let mut envelope: Envelope<C> =
         serde_json::from_slice(payload).map_err(|err| not_an_event(err.to_string()))?;
@@ -560,6 +924,13 @@ pub fn decode<C: Choreography>(payload: &[u8], seq: u64) -> Result<Envelope<C>, 
             envelope.id,
             C::kind(&envelope.event).name(),
             envelope.order_id
+        )));
+    }
+    let own = subject_of(config, &envelope.id);
+    if subject != own {
+        return Err(not_an_event(format!(
+            "{} is on subject `{subject}`, not on its own, `{own}`",
+            envelope.id
         )));
     }
     envelope.seq = seq;

@@ -86,6 +86,7 @@ pub async fn run<C: Choreography>(
     sink: &mut (dyn EventSink<C> + Send),
     interrupt: &Interrupt,
     halt: &Halt,
+    agreement: &nats::Agreement,
 ) -> Result<Summary<C>, RunFailed<C>> {
     let summary = Summary::<C>::new(&config.choreography);
     let fail = |summary: Summary<C>, failure: Failure| RunFailed {
@@ -104,6 +105,11 @@ pub async fn run<C: Choreography>(
         let stream = nats::stream(context, settings).await.map_err(|err| {
             err.during(url, format_args!("lookup or creation of stream `{name}`"))
         })?;
+        nats::agree(context, &stream, settings, agreement)
+            .await
+            .map_err(|err| {
+                err.during(url, format_args!("agreement on stream `{name}`'s config"))
+            })?;
         let last = stream
             .get_info()
             .await
@@ -116,21 +122,18 @@ pub async fn run<C: Choreography>(
             })?
             .state
             .last_sequence;
-        let events = observe_from(&stream, settings, last + 1)
-            .await
-            .map_err(|err| {
-                err.during(
-                    url,
-                    format_args!("creation of the run's consumer on stream `{name}`"),
-                )
-            })?;
+        let events = observe_from(&stream, last + 1).await.map_err(|err| {
+            err.during(
+                url,
+                format_args!("creation of the run's consumer on stream `{name}`"),
+            )
+        })?;
         Ok::<_, NatsError>((stream, last, events))
     };
     let (stream, start, mut events) = match opened.await {
         Ok(opened) => opened,
         Err(err) => return Err(fail(summary, transport(err))),
     };
-    let subject = nats::subject(settings);
     let started_us = nats::now_us();
     let window = settings.in_flight as usize;
     let deadline = tokio::time::sleep(config.run.time_limit);
@@ -141,7 +144,7 @@ pub async fn run<C: Choreography>(
         summary,
         observed: 0,
         started_us,
-        stream: settings.stream.clone(),
+        settings: settings.clone(),
     };
     // How many orders are in flight, for the watch on the services.
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -152,10 +155,17 @@ pub async fn run<C: Choreography>(
     ));
     // The watch ends with the run, however it ends.
     let _unwatch = AbortOnDropHandle::new(watch);
+    let lost = tokio::spawn(watch_for_loss(
+        context.clone(),
+        settings.clone(),
+        stream.cached_info().created,
+        halt.clone(),
+    ));
+    let _unwatch_loss = AbortOnDropHandle::new(lost);
     let (mut read, mut admitting) = (0u64, true);
     let mut warned_at_ms = false;
     let mut failures = Vec::new();
-    let mut publisher = nats::Publisher::new(&connection, &subject);
+    let mut publisher = nats::Publisher::new(url, settings);
     // Waiting for the broker ends with the time limit or a second Ctrl-C.
     let give_up = CancellationToken::new();
     let _give_up_at_the_end = give_up.clone().drop_guard();
@@ -184,7 +194,7 @@ pub async fn run<C: Choreography>(
             }
             // The broker may have forgotten the run's consumer, or the end of the stream:
             // read it again from the run's start (repeats are passed over).
-            if let Some(reopened) = reopen(&stream, settings, start + 1, &give_up).await {
+            if let Some(reopened) = reopen(&stream, start + 1, &give_up).await {
                 events = reopened;
             }
         }
@@ -229,12 +239,13 @@ pub async fn run<C: Choreography>(
             }
         }
         match publisher.confirm(&give_up).await {
-            Ok(0) => {}
+            Ok(repeats) if repeats.is_empty() => {}
             Ok(repeats) => {
                 failures.push(Failure::Transport(format!(
-                    "{} ran before on stream `{}` (the broker stored the first events already): run again on a new stream, --set nats.stream=NAME",
-                    crate::plural::Count(repeats, "order"),
-                    settings.stream
+                    "{} ran before on stream `{}` (the stream holds their first events already: {}): run them on a new stream, --set nats.stream=NAME",
+                    crate::plural::Count(repeats.len() as u64, "order"),
+                    settings.stream,
+                    first_few(&repeats)
                 )));
                 break;
             }
@@ -284,14 +295,14 @@ pub async fn run<C: Choreography>(
                     // The broker restarted, say, and forgot the consumer: read on from the
                     // last event observed with a new one.
                     tracing::warn!(%err, "observing the stream; reading on with a new consumer");
-                    match reopen(&stream, settings, start + 1, &give_up).await {
+                    match reopen(&stream, start + 1, &give_up).await {
                         Some(reopened) => events = reopened,
                         None => continue,
                     }
                     break;
                 }
                 None => {
-                    match reopen(&stream, settings, start + 1, &give_up).await {
+                    match reopen(&stream, start + 1, &give_up).await {
                         Some(reopened) => events = reopened,
                         None => continue,
                     }
@@ -332,6 +343,16 @@ pub async fn run<C: Choreography>(
     }
 }
 
+/// The first few of `ids`, and how many more.
+fn first_few(ids: &[String]) -> String {
+    const SHOWN: usize = 5;
+    let shown = ids[..ids.len().min(SHOWN)].join(", ");
+    match ids.len().saturating_sub(SHOWN) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
+}
+
 /// The run's view of the stream: the orders in flight, and the summary folded from the
 /// events observed.
 struct Observer<C: Choreography> {
@@ -339,8 +360,8 @@ struct Observer<C: Choreography> {
     summary: Summary<C>,
     observed: u64,
     started_us: u64,
-    /// The stream's name, for warnings.
-    stream: String,
+    /// The stream's settings: its name for warnings, its subjects.
+    settings: crate::engine::config::NatsConfig,
 }
 
 /// Watches, while orders are in flight, that the services read the stream, and says so
@@ -417,15 +438,33 @@ async fn watch_readers<C: Choreography>(
     }
 }
 
+/// Halts the run once what it stands on has gone (see [`nats::what_is_gone`]): its orders
+/// could not finish, and the services stop on it too.
+async fn watch_for_loss(
+    context: async_nats::jetstream::Context,
+    settings: crate::engine::config::NatsConfig,
+    created: async_nats::datetime::DateTime,
+    halt: Halt,
+) {
+    loop {
+        tokio::time::sleep(nats::WATCHED_EVERY).await;
+        if let Some(what) = nats::what_is_gone(&context, &settings, created).await {
+            halt.halt(Failure::Transport(format!(
+                "{what}: {}",
+                nats::HISTORY_GONE
+            )));
+            return;
+        }
+    }
+}
+
 /// The stream's events from `start_sequence` on, in order.
 async fn observe_from(
     stream: &async_nats::jetstream::stream::Stream,
-    settings: &crate::engine::config::NatsConfig,
     start_sequence: u64,
 ) -> Result<pull::Ordered, NatsError> {
     stream
         .create_consumer(pull::OrderedConfig {
-            filter_subject: nats::subject(settings),
             deliver_policy: DeliverPolicy::ByStartSequence { start_sequence },
             ..Default::default()
         })
@@ -440,7 +479,6 @@ async fn observe_from(
 /// caller's next wait is on it too).
 async fn reopen(
     stream: &async_nats::jetstream::stream::Stream,
-    settings: &crate::engine::config::NatsConfig,
     start_sequence: u64,
     give_up: &CancellationToken,
 ) -> Option<pull::Ordered> {
@@ -459,7 +497,7 @@ async fn reopen(
             }
             _ => start_sequence,
         };
-        match observe_from(stream, settings, start_sequence).await {
+        match observe_from(stream, start_sequence).await {
             Ok(events) => return Some(events),
             Err(err) => {
                 tracing::warn!(%err, "cannot read the stream yet");
@@ -478,12 +516,17 @@ impl<C: Choreography> Observer<C> {
         sink: &mut (dyn EventSink<C> + Send),
     ) -> Result<(), Failure> {
         let seq = message.info().map(|info| info.stream_sequence).unwrap_or(0);
-        let mut envelope = match nats::decode::<C>(&message.payload, seq) {
+        if *message.subject == nats::record_subject(&self.settings) {
+            // The stream's record of what it runs, not an event.
+            return Ok(());
+        }
+        let decoded = nats::decode::<C>(&self.settings, &message.subject, &message.payload, seq);
+        let mut envelope = match decoded {
             Ok(envelope) => envelope,
             Err(err) => {
                 // Skipped, as every service skips it (see `serve`); the summary counts it.
                 self.summary.foreign_messages += 1;
-                nats::skipped(&self.stream, seq, &format_args!("the run: {err}"));
+                nats::skipped(&self.settings.stream, seq, &format_args!("the run: {err}"));
                 return Ok(());
             }
         };

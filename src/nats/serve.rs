@@ -34,6 +34,7 @@
 //! stream at start and after a reconnect (see docs/distributed.md).
 
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
+use async_nats::jetstream::context::ConsumerInfoErrorKind;
 use async_nats::jetstream::{self, stream};
 use futures_util::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
@@ -133,6 +134,7 @@ pub async fn serve<C: Choreography>(
     config: &Config<C>,
     service: C::Service,
     url: &str,
+    agreement: &nats::Agreement,
     stop: CancellationToken,
 ) -> Result<Served, NatsError> {
     let settings = &config.nats;
@@ -148,6 +150,14 @@ pub async fn serve<C: Choreography>(
                     format_args!("lookup or creation of stream `{}`", settings.stream),
                 )
             })?;
+        nats::agree(&connection.context, &stream, settings, agreement)
+            .await
+            .map_err(|err| {
+                err.during(
+                    url,
+                    format_args!("agreement on stream `{}`'s config", settings.stream),
+                )
+            })?;
         let durable = format!("{}_{}", settings.stream, service.key());
         let consumer = stream
             .get_or_create_consumer(
@@ -157,7 +167,6 @@ pub async fn serve<C: Choreography>(
                     ack_policy: AckPolicy::Explicit,
                     ack_wait: settings.ack_wait,
                     max_ack_pending: i64::from(settings.max_ack_pending),
-                    filter_subject: nats::subject(settings),
                     deliver_policy: DeliverPolicy::All,
                     ..Default::default()
                 },
@@ -173,99 +182,108 @@ pub async fn serve<C: Choreography>(
     };
     let (connection, stream, mut consumer) = set_up?;
     let context = &connection.context;
-    let subject = nats::subject(settings);
     let mut served = Served::default();
-    let mut handler = Handler {
-        replica: fresh::<C>(config, service)?,
-        connection: &connection,
-        instances: Instances::new(config.services.dedup_window),
-        stream: &stream,
-        name: &settings.stream,
-        publisher: Publisher::new(&connection, &subject).in_order(),
-        served: &mut served,
-        foreign_upto: 0,
-    };
-    let mut connects = connection.connects();
-    let Some((mut next, mut messages)) = handler
-        .start_over(config, service, &mut consumer, &subject, &stop)
-        .await?
-    else {
-        return Ok(served);
-    };
-    tracing::info!(service = %service, replayed = handler.served.replayed, "serving");
-    let most = settings.max_ack_pending as usize;
-    // The broker failed a request on the way (it is going away, or coming back).
-    let mut failed = false;
-    loop {
-        if failed || connection.connects() != connects {
-            (connects, failed) = (connection.connects(), false);
-            // What the old pull stream still holds was sent before the broker came back.
-            let Some(started) = handler
-                .start_over(config, service, &mut consumer, &subject, &stop)
-                .await?
-            else {
-                break;
-            };
-            (next, messages) = started;
-            continue;
-        }
-        let received = tokio::select! {
-            biased;
-            () = stop.cancelled() => break,
-            // A reconnect, noticed while nothing arrives.
-            () = connection.reconnected_since(connects) => continue,
-            received = messages.next() => received,
+    let durable = format!("{}_{}", settings.stream, service.key());
+    let created = stream.cached_info().created;
+    let work = async {
+        let mut handler = Handler {
+            replica: fresh::<C>(config, service)?,
+            connection: &connection,
+            instances: Instances::new(config.services.dedup_window),
+            stream: &stream,
+            name: &settings.stream,
+            publisher: Publisher::new(url, settings),
+            settings,
+            served: &mut served,
+            foreign_upto: 0,
         };
-        let mut batch = match received {
-            Some(Ok(message)) => vec![message],
-            ended => {
-                // Missed heartbeats (a busy or restarting server), or the end: the pull is
-                // made anew, since a pull that missed its heartbeats may never deliver again.
-                // What the old one had on the way comes again after the ack wait, or is read
-                // from the stream first as a gap.
-                if let Some(Err(err)) = ended {
-                    tracing::warn!(%err, "consumer stream: pulling anew");
-                }
-                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                match until_stopped(&stop, pull_stream(&consumer, settings)).await {
-                    None => break,
-                    Some(Ok(pulled)) => messages = pulled,
-                    Some(Err(err)) => failed = broker_failed(err)?,
-                }
+        let mut connects = connection.connects();
+        let Some((mut next, mut messages)) = handler
+            .start_over(config, service, &mut consumer, &stop)
+            .await?
+        else {
+            return Ok(());
+        };
+        tracing::info!(service = %service, replayed = handler.served.replayed, "serving");
+        let most = settings.max_ack_pending as usize;
+        // The broker failed a request on the way (it is going away, or coming back).
+        let mut failed = false;
+        loop {
+            if failed || connection.connects() != connects {
+                (connects, failed) = (connection.connects(), false);
+                // What the old pull stream still holds was sent before the broker came back.
+                let Some(started) = handler
+                    .start_over(config, service, &mut consumer, &stop)
+                    .await?
+                else {
+                    break;
+                };
+                (next, messages) = started;
                 continue;
             }
-        };
-        // Whatever else has arrived, without waiting: decided in one go, published together,
-        // acknowledged together once all of it is stored.
-        while batch.len() < most {
-            match messages.next().now_or_never() {
-                Some(Some(Ok(message))) => batch.push(message),
-                _ => break,
+            let received = tokio::select! {
+                biased;
+                () = stop.cancelled() => break,
+                // A reconnect, noticed while nothing arrives.
+                () = connection.reconnected_since(connects) => continue,
+                received = messages.next() => received,
+            };
+            let mut batch = match received {
+                Some(Ok(message)) => vec![message],
+                ended => {
+                    // Missed heartbeats (a busy or restarting server), or the end: the pull is
+                    // made anew, since a pull that missed its heartbeats may never deliver again.
+                    // What the old one had on the way comes again after the ack wait, or is read
+                    // from the stream first as a gap.
+                    if let Some(Err(err)) = ended {
+                        tracing::warn!(%err, "consumer stream: pulling anew");
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                    match until_stopped(&stop, pull_stream(&consumer, settings)).await {
+                        None => break,
+                        Some(Ok(pulled)) => messages = pulled,
+                        Some(Err(err)) => failed = broker_failed(err)?,
+                    }
+                    continue;
+                }
+            };
+            // Whatever else has arrived, without waiting: decided in one go, published together,
+            // acknowledged together once all of it is stored.
+            while batch.len() < most {
+                match messages.next().now_or_never() {
+                    Some(Some(Ok(message))) => batch.push(message),
+                    _ => break,
+                }
             }
-        }
-        batch.sort_by_key(|message| message.info().map_or(0, |info| info.stream_sequence));
-        // Stopped in the middle (a gap read from a broker that is away, say): nothing of the
-        // batch is acknowledged, so all of it is delivered again.
-        let Some(handled) = until_stopped(&stop, handler.batch(&batch, &mut next)).await else {
-            break;
-        };
-        if let Err(err) = handled {
-            // Nothing of the batch is acknowledged: it comes again after the service has
-            // started over.
-            failed = broker_failed(err)?;
-            continue;
-        }
-        if handler.publisher.confirm(&stop).await.is_err() {
-            // Stopped while the broker was away: nothing acknowledged, all delivered again.
-            break;
-        }
-        for message in &batch {
-            // A lost acknowledgement only means a redelivery, which is passed over.
-            if let Err(err) = message.ack().await {
-                tracing::debug!(%err, "acknowledgement not sent");
+            batch.sort_by_key(|message| message.info().map_or(0, |info| info.stream_sequence));
+            // Stopped in the middle (a gap read from a broker that is away, say): nothing of the
+            // batch is acknowledged, so all of it is delivered again.
+            let Some(handled) = until_stopped(&stop, handler.batch(&batch, &mut next)).await else {
+                break;
+            };
+            if let Err(err) = handled {
+                // Nothing of the batch is acknowledged: it comes again after the service has
+                // started over.
+                failed = broker_failed(err)?;
+                continue;
             }
+            if handler.publisher.confirm(&stop).await.is_err() {
+                // Stopped while the broker was away: nothing acknowledged, all delivered again.
+                break;
+            }
+            for message in &batch {
+                // A lost acknowledgement only means a redelivery, which is passed over.
+                if let Err(err) = message.ack().await {
+                    tracing::debug!(%err, "acknowledgement not sent");
+                }
+            }
+            flush(context, &stop).await;
         }
-        flush(context, &stop).await;
+        Ok::<(), NatsError>(())
+    };
+    tokio::select! {
+        worked = work => worked?,
+        gone = watch_for_loss(context, settings, created, &stream, &durable) => return Err(gone),
     }
     // Acknowledgements are buffered: send them before the process exits, if the broker
     // answers soon. What it does not get is delivered again, and passed over or decided the
@@ -283,6 +301,39 @@ pub async fn serve<C: Choreography>(
     }
     tracing::info!(service = %service, handled = served.handled, published = served.published, foreign = served.foreign, "stopped");
     Ok(served)
+}
+
+/// Looks, every [`nats::WATCHED_EVERY`], that what the service stands on is still there (see
+/// [`nats::what_is_gone`]), and its consumer `durable`; returns what has gone. The service
+/// then stops at once, loudly: looping "starting over" on a stream that lost its history, or
+/// making consumers anew, would hide it.
+async fn watch_for_loss(
+    context: &jetstream::Context,
+    settings: &crate::engine::config::NatsConfig,
+    created: async_nats::datetime::DateTime,
+    stream: &stream::Stream,
+    durable: &str,
+) -> NatsError {
+    loop {
+        tokio::time::sleep(nats::WATCHED_EVERY).await;
+        if let Some(what) = nats::what_is_gone(context, settings, created).await {
+            return NatsError::Gone {
+                what,
+                remedy: nats::HISTORY_GONE,
+            };
+        }
+        if let Err(err) = stream.consumer_info(durable).await {
+            if err.kind() == ConsumerInfoErrorKind::NotFound {
+                return NatsError::Gone {
+                    what: format!(
+                        "consumer `{durable}` of stream `{}` was deleted",
+                        settings.stream
+                    ),
+                    remedy: "start the service again: its new consumer handles the stream from its start, and the stream refuses what the service published before",
+                };
+            }
+        }
+    }
 }
 
 /// `work`'s result, or `None` if `stop` fires first.
@@ -383,7 +434,8 @@ struct Handler<'a, C: Choreography> {
     stream: &'a stream::Stream,
     /// The stream's name, for warnings.
     name: &'a str,
-    publisher: Publisher<'a>,
+    publisher: Publisher,
+    settings: &'a crate::engine::config::NatsConfig,
     served: &'a mut Served,
     /// The last sequence of a foreign message counted: one read again as the stream is
     /// replayed is not counted or reported twice.
@@ -406,7 +458,8 @@ impl<C: Choreography> Handler<'_, C> {
                 *next += 1;
             }
             if seq == *next {
-                self.message(&message.payload, seq, true).await?;
+                self.message(&message.subject, &message.payload, seq, true)
+                    .await?;
                 *next += 1;
             }
         }
@@ -424,16 +477,12 @@ impl<C: Choreography> Handler<'_, C> {
         config: &Config<C>,
         service: C::Service,
         consumer: &mut jetstream::consumer::Consumer<pull::Config>,
-        subject: &str,
         stop: &CancellationToken,
     ) -> Result<Option<(u64, pull::Stream)>, NatsError> {
         let mut backoff = nats::Backoff::starting_at(std::time::Duration::from_millis(100));
         loop {
             let starting = async {
-                match self
-                    .try_resync(config, service, consumer, subject, stop)
-                    .await
-                {
+                match self.try_resync(config, service, consumer, stop).await {
                     Ok(Some(next)) => {
                         redeliver_past_the_ack_floor(self.connection, consumer).await;
                         pull_stream(consumer, &config.nats)
@@ -465,7 +514,6 @@ impl<C: Choreography> Handler<'_, C> {
         config: &Config<C>,
         service: C::Service,
         consumer: &mut jetstream::consumer::Consumer<pull::Config>,
-        subject: &str,
         stop: &CancellationToken,
     ) -> Result<Option<u64>, NatsError> {
         self.replica = fresh::<C>(config, service)?;
@@ -485,10 +533,11 @@ impl<C: Choreography> Handler<'_, C> {
             .map_err(NatsError::broker)?
             .state
             .last_sequence;
-        // A consumer with nothing acknowledged on a stream with events in it is new (a
-        // service added, or its consumer lost): it takes the stream as handled, deciding only
-        // the last events again, rather than every order ever run.
-        let upto = if floor == 0 { last } else { floor.min(last) };
+        // A consumer with nothing acknowledged is new (a service added, or its consumer
+        // deleted): it handles the stream from its start. What its service published before
+        // is refused by the stream (one message per subject, ever), what it never handled is
+        // handled now.
+        let upto = floor.min(last);
         if upto == 0 {
             return Ok(Some(1));
         }
@@ -496,7 +545,6 @@ impl<C: Choreography> Handler<'_, C> {
         let ordered = self
             .stream
             .create_consumer(pull::OrderedConfig {
-                filter_subject: subject.to_owned(),
                 deliver_policy: DeliverPolicy::All,
                 ..Default::default()
             })
@@ -517,7 +565,8 @@ impl<C: Choreography> Handler<'_, C> {
             if seq > upto {
                 break;
             }
-            self.message(&message.payload, seq, seq > quiet).await?;
+            self.message(&message.subject, &message.payload, seq, seq > quiet)
+                .await?;
             replayed = seq;
         }
         if self.publisher.confirm(stop).await.is_err() || stop.is_cancelled() {
@@ -573,7 +622,8 @@ impl<C: Choreography> Handler<'_, C> {
             .await
             .map_err(NatsError::broker)?;
         tracing::debug!(seq, "filling a gap from the stream");
-        self.message(&message.payload, seq, true).await
+        self.message(&message.subject, &message.payload, seq, true)
+            .await
     }
 
     /// Handles the message at `seq` as [`Handler::event`] does, unless it is foreign: not an
@@ -582,11 +632,16 @@ impl<C: Choreography> Handler<'_, C> {
     /// stop every service, and again after every restart.
     async fn message(
         &mut self,
+        subject: &str,
         payload: &[u8],
         seq: u64,
         publishing: bool,
     ) -> Result<(), NatsError> {
-        let reason = match nats::decode::<C>(payload, seq) {
+        if *subject == nats::record_subject(self.settings) {
+            // The stream's record of what it runs, not an event.
+            return Ok(());
+        }
+        let reason = match nats::decode::<C>(self.settings, subject, payload, seq) {
             Ok(envelope) => match self.instances.admit(&envelope) {
                 Ok(()) => return self.event(&envelope, publishing).await,
                 Err(reason) => reason,

@@ -219,7 +219,7 @@ pub(crate) fn mixed_file(dir: &Path, count: usize) -> PathBuf {
 
 /// Checks a distributed run from its journal: every invariant of an in-process run (one
 /// terminal event per order, nothing published twice, stock and money conserved).
-fn check_journal(journal: &Path, orders: usize) {
+pub(crate) fn check_journal(journal: &Path, orders: usize) {
     let config = Config::load(&[], &mixed_sets()).expect("config");
     let events: Vec<Envelope> = choreo::view::journal::read(journal).expect("the journal reads");
     let mut summary = Summary::new(&config.choreography);
@@ -357,10 +357,13 @@ fn a_run_over_nats_tells_the_same_story_as_one_in_process() {
     assert_eq!(in_process.0.len(), 10);
 }
 
-/// The same orders again on the same stream: the broker has their first events already, so
-/// nothing would happen; the run says so at once instead of waiting out its time limit.
+/// The same order file run again on the same stream, at once and then past every window
+/// (the broker's duplicate window, here one second, and the services' memory of finished
+/// orders): the stream holds the orders' first events, each on a subject of its own, so the
+/// run is refused at once naming them, rather than run again (charged and shipped twice) or
+/// left to wait out its time limit.
 #[test]
-fn orders_run_again_on_the_same_stream_are_refused_at_once() {
+fn orders_run_again_on_the_same_stream_are_refused_at_once_however_long_after() {
     let Some(broker) = Broker::start() else {
         return;
     };
@@ -371,19 +374,108 @@ fn orders_run_again_on_the_same_stream_are_refused_at_once() {
         "--nats",
         &url,
         "--spawn-services",
+        "--set",
+        "nats.duplicate_window=1s",
+        "--set",
+        "services.dedup_window=1",
     ];
-    assert_eq!(choreo(args).code, 0);
-    let started = Instant::now();
-    let again = choreo(args);
-    assert_eq!(again.code, 1, "{}", again.stderr);
+    let first = choreo(args);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    for wait in [Duration::ZERO, Duration::from_secs(2)] {
+        std::thread::sleep(wait);
+        let started = Instant::now();
+        let again = choreo(args);
+        assert_eq!(again.code, 1, "after {wait:?}: {}", again.stderr);
+        assert!(
+            again.stderr.contains(
+                "1 order ran before on stream `choreo` (the stream holds their first events already: 1.OrderCreated)"
+            ),
+            "after {wait:?}: {}",
+            again.stderr
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "after {wait:?}"
+        );
+    }
+}
+
+/// A service started with a business setting other than the stream's (a credit limit): it
+/// would decide the stream's orders again under it and contradict stored decisions, so it
+/// is refused at once, naming the key and both values; so is a run.
+#[test]
+fn a_service_or_run_with_another_config_than_the_streams_is_refused_naming_the_keys() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    let first = choreo([
+        "run",
+        "orders/seed.json",
+        "--nats",
+        &url,
+        "--spawn-services",
+    ]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let changed = "customers.1.credit_limit_cents=5";
+    for command in [
+        &["serve", "payment"][..],
+        &["run", "orders/mixed.jsonl"][..],
+    ] {
+        let mut args = command.to_vec();
+        args.extend(["--nats", &url, "--set", changed]);
+        let started = Instant::now();
+        let refused = choreo(&args);
+        assert_eq!(refused.code, 1, "{command:?}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains(
+                "stream `choreo` was started with another config than this one: `customers.1.credit_limit_cents` is "
+            ) && refused.stderr.contains(", 5 here")
+                && refused.stderr.contains("--set nats.stream=NAME"),
+            "{command:?}: {}",
+            refused.stderr
+        );
+        assert!(started.elapsed() < Duration::from_secs(10), "{command:?}");
+    }
+}
+
+/// A stream named as choreo's but made with other subjects (an older choreo's, all events
+/// on `<stream>.events`): its consumers would miss every event, so it is refused, naming
+/// what it holds.
+#[test]
+fn a_stream_of_another_layout_is_refused() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let client = async_nats::connect(&url).await.expect("connected");
+        async_nats::jetstream::new(client)
+            .create_stream(async_nats::jetstream::stream::Config {
+                name: "old".to_owned(),
+                subjects: vec!["old.events".to_owned()],
+                ..Default::default()
+            })
+            .await
+            .expect("stream created");
+    });
+    let refused = choreo([
+        "run",
+        "orders/seed.json",
+        "--nats",
+        &url,
+        "--set",
+        "nats.stream=old",
+    ]);
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
     assert!(
-        again
-            .stderr
-            .contains("1 order ran before on stream `choreo`"),
+        refused.stderr.contains(
+            "stream `old` holds subjects old.events, not this choreo's (old.events.>, old.config)"
+        ),
         "{}",
-        again.stderr
+        refused.stderr
     );
-    assert!(started.elapsed() < Duration::from_secs(10));
 }
 
 #[test]

@@ -12,7 +12,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::helpers::{choreo, repo_root};
-use crate::nats::{config_args, mixed_file, Broker, Process, SERVICES};
+use crate::nats::{check_journal, config_args, mixed_file, Broker, Process, SERVICES};
 use crate::rules::mixed_sets;
 
 /// A `choreo` process whose stderr goes to a file, to read while it runs.
@@ -114,7 +114,7 @@ fn make_stream(url: &str, name: &str) {
         context
             .get_or_create_stream(stream::Config {
                 name: name.to_owned(),
-                subjects: vec![format!("{name}.events")],
+                subjects: vec![format!("{name}.events.>"), format!("{name}.config")],
                 storage: stream::StorageType::File,
                 duplicate_window: Duration::from_secs(600),
                 ..Default::default()
@@ -124,13 +124,17 @@ fn make_stream(url: &str, name: &str) {
     });
 }
 
-/// Publishes each of `payloads` on stream `name`'s subject; their stream sequences.
+/// Publishes each of `payloads` on stream `name`, on the subject of order 999999's
+/// InventoryChecked; their stream sequences.
 fn publish(url: &str, name: &str, payloads: &[Vec<u8>]) -> Vec<u64> {
     with_broker(url, async |context| {
         let mut sequences = Vec::new();
         for payload in payloads {
             let ack = context
-                .publish(format!("{name}.events"), payload.clone().into())
+                .publish(
+                    format!("{name}.events.999999.InventoryChecked"),
+                    payload.clone().into(),
+                )
                 .await
                 .expect("sent")
                 .await
@@ -155,11 +159,11 @@ fn messages(url: &str, name: &str) -> Vec<Vec<u8>> {
     })
 }
 
-/// The last sequence of stream `name`.
+/// The last sequence of stream `name`; 0 while there is no such stream.
 fn last_sequence(url: &str, name: &str) -> u64 {
-    with_broker(url, async |context| {
-        let mut stream = context.get_stream(name).await.expect("stream");
-        stream.info().await.expect("info").state.last_sequence
+    with_broker(url, async |context| match context.get_stream(name).await {
+        Ok(mut stream) => stream.info().await.expect("info").state.last_sequence,
+        Err(_) => 0,
     })
 }
 
@@ -518,12 +522,12 @@ fn a_step_the_broker_refuses_is_named_with_the_url() {
         return;
     };
     let url = broker.url();
-    // Another stream holds the subject the stream `taken` would have.
+    // Another stream holds a subject the stream `taken` would have.
     with_broker(&url, async |context| {
         context
             .create_stream(stream::Config {
                 name: "squatter".to_owned(),
-                subjects: vec!["taken.events".to_owned()],
+                subjects: vec!["taken.config".to_owned()],
                 ..Default::default()
             })
             .await
@@ -628,4 +632,126 @@ fn what_is_simulated_is_refused_or_warned_about_over_nats() {
         "{}",
         warned.stderr
     );
+}
+
+/// The four services, each started by the test with `config`, and a run of `file` with
+/// `config` (its journal `dir/journal.jsonl`); all logged to `dir`.
+fn served_run(url: &str, dir: &Path, file: &str, config: &[String]) -> (Vec<Logged>, Logged) {
+    let services = SERVICES
+        .iter()
+        .map(|service| {
+            let mut args = strings(&["serve", service, "--nats", url]);
+            args.extend(config.iter().cloned());
+            Logged::start(&args, dir, service)
+        })
+        .collect();
+    let journal = dir.join("journal.jsonl");
+    let journal = journal.to_str().expect("utf-8");
+    let mut args = strings(&["run", file, "--nats", url, "--format", "none"]);
+    args.extend(strings(&["--journal", journal]));
+    args.extend(config.iter().cloned());
+    (services, Logged::start(&args, dir, "run"))
+}
+
+/// The stream purged, or deleted, under a run: every service and the run stop within
+/// seconds, exit 1, naming what is gone, rather than loop "starting over" until the time
+/// limit leaving consumers behind.
+#[test]
+fn a_purged_or_deleted_stream_stops_the_services_and_the_run_naming_it() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    for (name, meddling, said) in [
+        (
+            "purged",
+            "purge",
+            "stream `purged` was purged: its first message is now",
+        ),
+        ("deleted", "delete", "stream `deleted` was deleted"),
+    ] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (file, sets) = a_long_run(dir.path());
+        let config = config_args(&sets, name);
+        let (mut services, mut run) = served_run(&url, dir.path(), &file, &config);
+        wait_until("the run's first events", Duration::from_secs(20), || {
+            last_sequence(&url, name) > 10
+        });
+        with_broker(&url, async |context| {
+            let stream = context.get_stream(name).await.expect("stream");
+            match meddling {
+                "purge" => {
+                    stream.purge().await.expect("purged");
+                }
+                _ => {
+                    context.delete_stream(name).await.expect("deleted");
+                }
+            }
+        });
+        let started = Instant::now();
+        for logged in services.iter_mut().chain([&mut run]) {
+            let code = logged.process.wait(Duration::from_secs(20));
+            let stderr = logged.stderr();
+            assert_eq!(code, 1, "{meddling}: {stderr}");
+            assert!(stderr.contains(said), "{meddling}: {stderr}");
+            assert!(
+                stderr.contains("run on a new stream"),
+                "{meddling}: {stderr}"
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{meddling}: all stopped in {:?}",
+            started.elapsed()
+        );
+    }
+}
+
+/// A service's durable consumer deleted under it: the service stops within seconds naming
+/// it; started again, its new consumer handles the stream from its start (the stream refuses
+/// what it had published before), so every order still finishes once.
+#[test]
+fn a_deleted_consumer_stops_its_service_and_a_restart_handles_every_order() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let name = "unconsumed";
+    let orders = mixed_file(dir.path(), 300);
+    let mut sets = mixed_sets();
+    sets.extend(strings(&["nats.in_flight=1", "run.time_limit=90s"]));
+    let config = config_args(&sets, name);
+    let file = orders.to_str().expect("utf-8");
+    let (mut services, mut run) = served_run(&url, dir.path(), file, &config);
+    wait_until("the run's first events", Duration::from_secs(20), || {
+        last_sequence(&url, name) > 10
+    });
+    with_broker(&url, async |context| {
+        let stream = context.get_stream(name).await.expect("stream");
+        stream
+            .delete_consumer(&format!("{name}_inventory"))
+            .await
+            .expect("deleted");
+    });
+    let inventory = SERVICES
+        .iter()
+        .position(|service| *service == "inventory")
+        .expect("inventory");
+    let code = services[inventory].process.wait(Duration::from_secs(10));
+    let stderr = services[inventory].stderr();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "consumer `{name}_inventory` of stream `{name}` was deleted: start the service again"
+        )),
+        "{stderr}"
+    );
+    let mut args = strings(&["serve", "inventory", "--nats", &url]);
+    args.extend(config.iter().cloned());
+    services[inventory] = Logged::start(&args, dir.path(), "inventory-again");
+    let code = run.process.wait(Duration::from_secs(120));
+    assert_eq!(code, 0, "every order finishes: {}", run.stderr());
+    // Every order once, nothing doubled, stock and money conserved.
+    check_journal(&dir.path().join("journal.jsonl"), 300);
 }
