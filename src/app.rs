@@ -225,6 +225,9 @@ fn repeat<C: Choreography>(args: &RunArgs, clock: Clock, seed: u64) -> Result<Re
     })
 }
 
+/// "No time limit": a year, far longer than any run, and within what Tokio's timers take (about 2 years).
+const NO_TIME_LIMIT: std::time::Duration = std::time::Duration::from_secs(365 * 24 * 60 * 60);
+
 /// What the services and runs on a stream agree on (see [`crate::nats::Agreement`]).
 fn agreement<C: Choreography>(
     layers: &crate::cli::ConfigArgs,
@@ -733,6 +736,11 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     }
     if args.nats.is_some() {
         refuse_or_warn_the_simulated(name, &args, &config)?;
+        // Over NATS a run fails when it stalls (`nats.stall_timeout`): a time limit holds only
+        // if one is set, so a long run that makes progress is not failed by the default.
+        if !Config::<C>::sets(&args.layers.config, &args.layers.set, "run.time_limit")? {
+            config.run.time_limit = NO_TIME_LIMIT;
+        }
     }
     // Over NATS a run is on the wall clock, with services of their own.
     let clock = if args.nats.is_some() {

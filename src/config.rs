@@ -147,6 +147,24 @@ impl<C: Choreography> Config<C> {
         Ok(table)
     }
 
+    /// Whether `files` or `overrides` set `key` (dotted: `run.time_limit`), rather than leave
+    /// it to the built-in defaults.
+    pub fn sets(files: &[PathBuf], overrides: &[String], key: &str) -> Result<bool, ConfigError> {
+        let in_a_file = read_layers(files)?.iter().any(|layer| {
+            let mut parts = key.split('.');
+            let first = parts.next().and_then(|part| layer.table.get(part));
+            parts
+                .try_fold(first, |value, part| Some(value?.get(part)))
+                .flatten()
+                .is_some()
+        });
+        let mut in_a_set = false;
+        for arg in overrides {
+            in_a_set |= parse_set(arg)?.0 == key;
+        }
+        Ok(in_a_file || in_a_set)
+    }
+
     /// The built-in defaults, then `files`, then `overrides`, as one table; with each
     /// override's key.
     fn merged<'a>(
@@ -512,6 +530,22 @@ mod tests {
     use crate::shop::Shop;
 
     type Config = super::Config<Shop>;
+
+    #[test]
+    fn a_key_is_set_by_a_file_or_a_set_not_by_the_defaults(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("limit.toml");
+        std::fs::write(&file, "[run]\ntime_limit = \"2m\"\n")?;
+        let files = [file];
+        assert!(Config::sets(&files, &[], "run.time_limit")?);
+        assert!(!Config::sets(&files, &[], "run.shutdown_timeout")?);
+        assert!(!Config::sets(&[], &[], "run.time_limit")?);
+        let set = ["run.time_limit=\"5s\"".to_owned()];
+        assert!(Config::sets(&[], &set, "run.time_limit")?);
+        assert!(!Config::sets(&[], &set, "run")?);
+        Ok(())
+    }
 
     fn load_with(sets: &[&str]) -> Result<Config, String> {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();

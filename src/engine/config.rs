@@ -51,6 +51,9 @@ pub struct NatsConfig {
     pub in_flight: u32,
     #[serde(deserialize_with = "positive_duration")]
     pub connect_timeout: Duration,
+    /// A run over NATS with orders in flight fails once no event has come for this long.
+    #[serde(deserialize_with = "positive_duration")]
+    pub stall_timeout: Duration,
 }
 
 fn broker_name<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {

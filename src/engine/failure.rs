@@ -86,6 +86,13 @@ pub enum Failure {
         /// What the first few unfinished orders wait for, where the run can tell.
         stall: Stall,
     },
+    /// Over NATS: no event came for `nats.stall_timeout` while orders were in flight.
+    #[error("no event for {} (nats.stall_timeout) with orders in flight; {}", humantime::format_duration(*quiet), Unfinished(unfinished, 0))]
+    Stalled {
+        quiet: Duration,
+        /// Admitted orders that had not finished, in id order.
+        unfinished: Vec<InstanceId>,
+    },
     #[error("simulated time reached {}, as far as Tokio's clock goes; the run cannot be simulated past it (arrivals and latencies that far apart are out of range)", humantime::format_duration(Duration::from_secs(reached.as_secs())))]
     Horizon { reached: Duration },
     #[error("{service} failed: {error}")]

@@ -278,8 +278,9 @@ async fn open(
     Ok(Connection { context, link })
 }
 
-/// "Forever", as a wait before a client that never reconnects tries again.
-const NEVER: Duration = Duration::from_secs(100 * 365 * 24 * 60 * 60);
+/// "Forever", as a wait before a client that never reconnects tries again: a year, within
+/// what Tokio's timers take (about 2 years).
+const NEVER: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// Whether `version` (`2.9.10`) is at least `(major, minor)`.
 fn at_least(version: &str, (major, minor): (u64, u64)) -> bool {

@@ -14,7 +14,7 @@
 //! its time limit without a word.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -138,6 +138,8 @@ pub async fn run<C: Choreography>(
     let window = settings.in_flight as usize;
     let deadline = tokio::time::sleep(config.run.time_limit);
     tokio::pin!(deadline);
+    // Events observed plus orders admitted: what the watch on stalls looks at.
+    let progress = Arc::new(AtomicU64::new(0));
     let mut orders = orders.into_iter();
     let mut observer = Observer {
         in_flight: HashMap::new(),
@@ -162,6 +164,13 @@ pub async fn run<C: Choreography>(
         halt.clone(),
     ));
     let _unwatch_loss = AbortOnDropHandle::new(lost);
+    let stalls = tokio::spawn(watch_for_stalls(
+        Arc::clone(&progress),
+        Arc::clone(&in_flight),
+        settings.stall_timeout,
+        halt.clone(),
+    ));
+    let _unwatch_stalls = AbortOnDropHandle::new(stalls);
     let (mut read, mut admitting) = (0u64, true);
     let mut warned_at_ms = false;
     let mut failures = Vec::new();
@@ -238,6 +247,8 @@ pub async fn run<C: Choreography>(
                 admitting = false;
             }
         }
+        in_flight.store(observer.in_flight.len(), Ordering::Relaxed);
+        progress.store(observer.observed + read, Ordering::Relaxed);
         match publisher.confirm(&give_up).await {
             Ok(repeats) if repeats.is_empty() => {}
             Ok(repeats) => {
@@ -256,9 +267,14 @@ pub async fn run<C: Choreography>(
         if observer.in_flight.is_empty() && !admitting {
             break;
         }
+        progress.store(observer.observed + read, Ordering::Relaxed);
         let received = tokio::select! {
             biased;
-            failure = halt.halted() => {
+            mut failure = halt.halted() => {
+                if let Failure::Stalled { unfinished, .. } = &mut failure {
+                    unfinished.extend(observer.in_flight.keys().copied());
+                    unfinished.sort_unstable();
+                }
                 failures.push(failure);
                 break;
             }
@@ -453,6 +469,35 @@ async fn watch_for_loss(
                 "{what}: {}",
                 nats::HISTORY_GONE
             )));
+            return;
+        }
+    }
+}
+
+/// Halts the run once `progress` (events observed and orders admitted) has not moved for
+/// `quiet` while orders are in flight (`nats.stall_timeout`): whatever the run waits on then
+/// (an event, the broker's acknowledgement, the broker itself) gives up too.
+async fn watch_for_stalls(
+    progress: Arc<AtomicU64>,
+    in_flight: Arc<AtomicUsize>,
+    quiet: Duration,
+    halt: Halt,
+) {
+    let look_every = (quiet / 4).min(Duration::from_secs(1));
+    let mut since = (
+        progress.load(Ordering::Relaxed),
+        tokio::time::Instant::now(),
+    );
+    loop {
+        tokio::time::sleep(look_every).await;
+        let now = progress.load(Ordering::Relaxed);
+        if now != since.0 || in_flight.load(Ordering::Relaxed) == 0 {
+            since = (now, tokio::time::Instant::now());
+        } else if since.1.elapsed() >= quiet {
+            halt.halt(Failure::Stalled {
+                quiet,
+                unfinished: Vec::new(),
+            });
             return;
         }
     }

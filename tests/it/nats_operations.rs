@@ -573,6 +573,41 @@ fn a_run_with_no_service_says_so_within_seconds() {
     );
 }
 
+/// Over NATS a run fails when it stalls, not at the default time limit: with nothing serving
+/// its stream, no event comes after its first ones, and it fails once `nats.stall_timeout`
+/// has passed, naming it and the orders in flight; a time limit set explicitly still holds.
+#[test]
+fn a_run_over_nats_fails_when_it_stalls_and_at_a_time_limit_only_when_one_is_set() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    for (stream, sets, said) in [
+        (
+            "stalled",
+            ["nats.stall_timeout=2s", "nats.in_flight=256"],
+            "no event for 2s (nats.stall_timeout) with orders in flight; 1 unfinished order: 1",
+        ),
+        (
+            "limited",
+            ["nats.stall_timeout=1m", "run.time_limit=2s"],
+            "time limit of 2s reached; 1 unfinished order: 1",
+        ),
+    ] {
+        let mut args = strings(&["run", "orders/seed.json", "--nats", &url]);
+        args.extend(config_args(&strings(&sets), stream));
+        let started = Instant::now();
+        let run = choreo(&args);
+        assert_eq!(run.code, 1, "{sets:?}: {}", run.stderr);
+        assert!(run.stderr.contains(said), "{sets:?}: {}", run.stderr);
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{sets:?}: {:?}",
+            started.elapsed()
+        );
+    }
+}
+
 /// What only the in-process bus simulates: `--clock virtual` asked for by name is refused
 /// (exit 2, one line); simulated latency and `at_ms` are warned about, and the run goes on.
 #[test]
