@@ -125,7 +125,7 @@ impl Error {
         }
     }
 
-    /// The process exit code for this error (see README, "Exit codes").
+    /// The process exit code for this error (see docs/running.md, "Exit codes").
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Orders(_)
@@ -213,11 +213,13 @@ fn repeat<C: Choreography>(args: &RunArgs, clock: Clock, seed: u64) -> Result<Re
         simulation.insert("seed".into(), toml::Value::Integer(seed));
     }
     Ok(Repeat {
-        version: env!("CARGO_PKG_VERSION"),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        schedule: crate::engine::stats::SCHEDULE,
         clock: match clock {
             Clock::Real => "real",
             Clock::Virtual => "virtual",
-        },
+        }
+        .to_owned(),
         seed,
         config: serde_json::to_value(&config)
             .map_err(|err| Error::Output(io::Error::other(err)))?,
@@ -238,9 +240,21 @@ fn agreement<C: Choreography>(
 
 /// `config`: the effective config as TOML, or the built-in defaults as written.
 fn show_config<C: Choreography>(args: ShowConfigArgs) -> Result<(), Error> {
-    let text = match args.defaults {
-        true => Config::<C>::defaults_text(),
-        false => {
+    let text = match (args.defaults, &args.from) {
+        (true, _) => Config::<C>::defaults_text(),
+        (false, Some(path)) => {
+            let repeat = journal::repeat_of(path)?.ok_or_else(|| {
+                Error::Usage(format!(
+                    "{}: the journal does not record its config: its first line is an event (as in journals of `check`, and of runs before choreo recorded it)",
+                    path.display(),
+                ))
+            })?;
+            let table: toml::Table = serde_json::from_value(repeat.config).map_err(|err| {
+                Error::Usage(format!("{}: the recorded config: {err}", path.display()))
+            })?;
+            toml::to_string(&table).map_err(|err| Error::Output(io::Error::other(err)))?
+        }
+        (false, None) => {
             let table = Config::<C>::effective(&args.layers.config, &args.layers.set)?;
             toml::to_string(&table).map_err(|err| Error::Output(io::Error::other(err)))?
         }
@@ -302,6 +316,7 @@ fn check<C: Choreography>(name: &str, args: CheckArgs) -> Result<(), Error> {
         crashes: args.crashes,
         reduce: !args.every_interleaving,
     };
+    tracing::info!(file = %args.file.display(), orders = orders.len(), ?faults, max_states = limits.max_states, time_limit = ?limits.time_limit, "check");
     let spinner = crate::view::output::progress_wanted(true).then(|| {
         let spinner = indicatif::ProgressBar::new_spinner();
         spinner.set_message("checking");
@@ -381,7 +396,8 @@ fn check<C: Choreography>(name: &str, args: CheckArgs) -> Result<(), Error> {
             ..
         } => {
             if let Some((path, file)) = journal {
-                let mut writer = journal::create::<C>(path, file);
+                // A counterexample has no seed or clock to record: no first line.
+                let mut writer = journal::create::<C>(path, file, None).map_err(Error::Output)?;
                 counterexample
                     .journal()
                     .iter()
@@ -734,6 +750,15 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
         args.clock.unwrap_or_default()
     };
     let repeat = repeat::<C>(&args, clock, config.simulation.seed)?;
+    tracing::info!(
+        file = %args.file.display(),
+        ?clock,
+        seed = config.simulation.seed,
+        configs = ?args.layers.config,
+        sets = ?args.layers.set,
+        nats = args.nats.as_deref().unwrap_or("no: in-process bus"),
+        "run"
+    );
     let source = open_order_file::<C::Input>(&args.file, config.input.duplicate_window)?;
     // Files are created before the run, so a bad path is found before any work is done.
     let create = create_file;
@@ -743,7 +768,15 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
         .map(|p| create(p, "summary"))
         .transpose()?;
     let mut journal = match &args.journal {
-        Some(path) => Some(journal::create::<C>(path, create(path, "journal")?)),
+        Some(path) => Some(
+            journal::create::<C>(path, create(path, "journal")?, Some(&repeat)).map_err(
+                |source| Error::WriteFile {
+                    path: path.clone(),
+                    what: "journal",
+                    source,
+                },
+            )?,
+        ),
         None => None,
     };
     if let Some(path) = &args.report {
@@ -853,6 +886,7 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
                     }) as OnSkipped
                 });
                 let live = is_live(&args.file);
+                tracing::info!(file = %args.file.display(), live, "JSON Lines, read as the run goes");
                 let mut feed = ReadAhead::start(lines, on_skipped, Arc::clone(&stop_reading), live)
                     .map_err(Error::Runtime)?;
                 let result =
@@ -917,8 +951,15 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     };
 
     // The summary is written whether or not the run succeeded: a failed run needs it most.
+    let failed = result.is_err();
     let summary = summary_of(&mut result);
     summary.machine = Machine::measure(started);
+    tracing::info!(
+        orders = summary.orders,
+        failed,
+        wall = ?started.elapsed(),
+        "run ended"
+    );
     summary.repeat = Some(repeat);
     if !args.quiet {
         say(format_args!("{}", summary.to_string().trim_end()));
@@ -927,6 +968,7 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     // the exit code is the most serious one's (see `Error::severity`).
     let mut errors: Vec<Error> = Vec::new();
     if let (Some(path), Some(file)) = (&args.summary, summary_file) {
+        tracing::info!(path = %path.display(), "writing the summary");
         if let Err(source) = write_summary(file, summary) {
             errors.push(Error::WriteFile {
                 path: path.clone(),
@@ -936,6 +978,7 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
         }
     }
     if let (Some(path), Some(report)) = (&args.report, &report) {
+        tracing::info!(path = %path.display(), "writing the report");
         if let Err(source) = report.write(summary, path) {
             errors.push(Error::WriteFile {
                 path: path.clone(),

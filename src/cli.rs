@@ -63,8 +63,12 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ShowConfigArgs {
     /// Print the built-in defaults as written, every key with its comment, instead.
-    #[arg(long, conflicts_with_all = ["config", "set"])]
+    #[arg(long, conflicts_with_all = ["config", "set", "from"])]
     pub defaults: bool,
+
+    /// Print the config a run was made with, from the first line of its journal, instead.
+    #[arg(long, value_name = "JOURNAL", conflicts_with_all = ["config", "set"])]
+    pub from: Option<PathBuf>,
 
     #[command(flatten)]
     pub layers: ConfigArgs,
@@ -103,7 +107,7 @@ pub struct CheckArgs {
     pub crashes: u32,
 
     /// Explore every interleaving, also of deliveries that publish nothing and change nothing
-    /// but their order's record (by default each is taken as soon as it can be: see README).
+    /// but their order's record (by default each is taken as soon as it can be: see docs/checking.md).
     #[arg(long)]
     pub every_interleaving: bool,
 

@@ -502,7 +502,7 @@ impl<C: Choreography> Model<C> {
     }
 }
 
-/// The properties, by name: see the README's "Checking every schedule".
+/// The properties, by name: see docs/checking.md.
 pub(crate) const PUBLISHED_ONCE: &str = "no event is published twice";
 pub(crate) const DECLARED: &str = "services publish only what they declare";
 pub(crate) const ENDS_ONCE: &str = "each order ends once, with its last event";

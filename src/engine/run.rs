@@ -149,6 +149,13 @@ pub async fn run_fed<C: Choreography>(
         bus = bus.deduplicating(config.bus.capacity.get());
     }
     let bus = Arc::new(bus);
+    tracing::debug!(
+        capacity = config.bus.capacity.get(),
+        admission = config.bus.admission,
+        max_events = C::MAX_EVENTS,
+        time_limit = ?config.run.time_limit,
+        "bus ready"
+    );
     let cancel = CancellationToken::new();
     let mut failures = Vec::new();
     if config.simulation.faults.any_crash() {
@@ -175,6 +182,11 @@ pub async fn run_fed<C: Choreography>(
             );
             // Where the run ended or was stopped: its run time, whatever came last.
             admission.summary.ran_until(bus.now_us());
+            tracing::debug!(
+                events = bus.published(),
+                failures = failures.len(),
+                "admission and observing ended"
+            );
             Some(admission)
         }
         Err(err) => {

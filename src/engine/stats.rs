@@ -91,14 +91,22 @@ pub struct Summary<C: Choreography> {
     pub machine: Machine,
 }
 
-/// What a run needs to be run again, besides its input: the same version, clock, seed and
-/// config give the same run (on the virtual clock, byte for byte).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// The version of the schedule a seeded run follows: which of two simultaneous events comes
+/// first, and so every seeded run's events. It goes up with a change that gives the same seed
+/// and config another run, so a recorded run says which schedule it was made with.
+pub const SCHEDULE: u32 = 1;
+
+/// What a run needs to be run again, besides its input: the same version, schedule, clock,
+/// seed and config give the same run (on the virtual clock, byte for byte). The summary
+/// carries it, and a journal's first line.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct Repeat {
     /// The version of choreo that ran it.
-    pub version: &'static str,
+    pub version: String,
+    /// The schedule's version ([`SCHEDULE`]).
+    pub schedule: u32,
     /// `virtual` or `real`.
-    pub clock: &'static str,
+    pub clock: String,
     pub seed: u64,
     /// The effective config, every key (`--seed` included): as TOML, it is what `choreo
     /// config` prints, and given back with `--config` makes the same config.

@@ -128,6 +128,7 @@ impl<C: Choreography> Services<C> {
                 .id()
         };
         let id = respawn(&mut self.tasks, Duration::ZERO);
+        tracing::debug!(service = %S::NAME, subscribes = S::SUBSCRIBES.len(), "service started");
         self.names.insert(id, S::NAME);
         self.respawn.insert(S::NAME, Box::new(respawn));
         Ok(())
@@ -162,6 +163,11 @@ impl<C: Choreography> Services<C> {
     /// Waits up to `timeout` for every service to stop (they have been told to), then aborts
     /// the rest and reports them as stuck. A crash now needs no restart: the work is done.
     pub(crate) async fn stop(&mut self, timeout: Duration) -> Vec<Failure> {
+        tracing::debug!(
+            services = self.tasks.len(),
+            ?timeout,
+            "stopping the services"
+        );
         let mut failures = Vec::new();
         let (tasks, names) = (&mut self.tasks, &self.names);
         let joined_all = tokio::time::timeout(timeout, async {
@@ -188,6 +194,7 @@ impl<C: Choreography> Services<C> {
                 }
             }
         }
+        tracing::debug!(failed = failures.len(), "every service stopped");
         failures
     }
 }

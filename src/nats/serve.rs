@@ -31,7 +31,7 @@
 //! last [`REDECIDED`] events before the floor decided again with their events published
 //! (repeats are dropped by id; what the broker lost is stored again). Producers of first
 //! events (the run) send their latest ones again too. The price is a replay as long as the
-//! stream at start and after a reconnect (see the README).
+//! stream at start and after a reconnect (see docs/distributed.md).
 
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 use async_nats::jetstream::context::ConsumerInfoErrorKind;

@@ -10,7 +10,7 @@
 //!
 //! Both outputs are deterministic: services and kinds in their [`Name::ALL`] order, no hash
 //! map anywhere, so they can be pinned byte for byte in tests
-//! and checked into the README.
+//! and checked into docs/seeing-a-run.md.
 
 use std::io;
 

@@ -1,14 +1,19 @@
 //! The journal: every envelope of a run, as JSON Lines, and reading it back.
 //!
-//! A journal line is exactly what `--format json` prints: the envelope (sequence, time, ids,
+//! Its first line says how to repeat the run, `{"repeat": {...}}`: choreo's version, the
+//! schedule's, the clock, the seed and the effective config (the summary's `repeat`). Every
+//! line after it is exactly what `--format json` prints: the envelope (sequence, time, ids,
 //! correlation, causation, emitter) and the event with its facts. It is complete: the run's
-//! text output, traces and diagrams are all derived from it.
+//! text output, traces and diagrams are all derived from it. Journals written before the
+//! first line was (and a counterexample's, which has no seed) start with an event; they read
+//! the same.
 
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Read};
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::engine::sink::EventSink;
+use crate::engine::stats::Repeat;
 use crate::engine::Choreography;
 use crate::engine::Envelope;
 use crate::input::MAX_LINE;
@@ -22,13 +27,55 @@ pub struct JournalWriter<C> {
     writer: Writer<C, BufWriter<File>>,
 }
 
-/// A journal writing to `file`, which is at `path` (for messages).
-pub fn create<C: Choreography>(path: &Path, file: File) -> JournalWriter<C> {
-    JournalWriter {
-        path: path.to_owned(),
-        writer: Writer::new(Format::Json, BufWriter::new(file)),
-    }
+/// A journal's first line.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    repeat: Repeat,
 }
+
+/// A journal writing to `file`, which is at `path` (for messages), starting with how to
+/// `repeat` the run when there is one to record.
+pub fn create<C: Choreography>(
+    path: &Path,
+    file: File,
+    repeat: Option<&Repeat>,
+) -> io::Result<JournalWriter<C>> {
+    let mut out = BufWriter::new(file);
+    if let Some(repeat) = repeat {
+        let header = Header {
+            repeat: repeat.clone(),
+        };
+        serde_json::to_writer(&mut out, &header)?;
+        out.write_all(b"\n")?;
+    }
+    Ok(JournalWriter {
+        path: path.to_owned(),
+        writer: Writer::new(Format::Json, out),
+    })
+}
+
+/// How to repeat the run a journal records, from its first line; `None` for a journal
+/// without one.
+pub fn repeat_of(path: &Path) -> Result<Option<Repeat>, JournalError> {
+    let io_error = |source| JournalError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut reader = BufReader::new(File::open(path).map_err(io_error)?);
+    let mut line = Vec::new();
+    // The header holds the whole config: bounded, but not by a line of events' bound.
+    (&mut reader)
+        .take(MAX_HEADER as u64)
+        .read_until(b'\n', &mut line)
+        .map_err(io_error)?;
+    Ok(serde_json::from_slice::<Header>(&line)
+        .ok()
+        .map(|header| header.repeat))
+}
+
+/// The most a first line may hold: the config (itself at most 1 MiB as a file) and a little.
+const MAX_HEADER: usize = 2 << 20;
 
 impl<C: Choreography> JournalWriter<C> {
     fn named(&self, err: io::Error) -> io::Error {
@@ -87,12 +134,24 @@ pub fn read<C: Choreography>(path: &Path) -> Result<Vec<Envelope<C>>, JournalErr
     let mut line = Vec::new();
     for number in 1.. {
         line.clear();
+        let most = if number == 1 {
+            MAX_HEADER
+        } else {
+            MAX_LINE + 2
+        };
         (&mut reader)
-            .take(MAX_LINE as u64 + 2)
+            .take(most as u64)
             .read_until(b'\n', &mut line)
             .map_err(io_error)?;
         if line.is_empty() {
             break;
+        }
+        if number == 1 {
+            if serde_json::from_slice::<Header>(&line).is_ok() {
+                continue;
+            }
+            // Not the first line of how to repeat the run: an event, bound as every other.
+            line.truncate(MAX_LINE + 2);
         }
         let complete = line.ends_with(b"\n");
         if !complete && line.len() > MAX_LINE {

@@ -410,6 +410,35 @@ fn verbose_logs_go_to_stderr_not_stdout() {
     );
 }
 
+/// Each `-v` adds something on a normal run: `-v` what the run is (its file, clock, seed,
+/// config) and how it ended, `-vv` its steps (the bus, each service started, the shutdown),
+/// `-vvv` every event.
+#[test]
+fn each_verbosity_adds_something_on_a_normal_run() {
+    let logs = |flag: &str| {
+        let run = choreo(["run", "orders/seed.json", "-q", "--format", "none", flag]);
+        assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+        run.stderr
+    };
+    let (info, debug, trace) = (logs("-v"), logs("-vv"), logs("-vvv"));
+    assert!(
+        info.contains("INFO") && info.contains("seed=1") && info.contains("run ended"),
+        "{info}"
+    );
+    assert!(!info.contains("DEBUG"), "{info}");
+    assert!(
+        debug.contains("service started") && debug.contains("every service stopped"),
+        "{debug}"
+    );
+    assert!(!debug.contains("TRACE"), "{debug}");
+    assert!(
+        trace.contains("TRACE") && trace.contains("handled"),
+        "{trace}"
+    );
+    assert!(info.lines().count() < debug.lines().count());
+    assert!(debug.lines().count() < trace.lines().count());
+}
+
 /// With `RUST_LOG=debug` the logs go to stderr, and stdout is still exactly the reference
 /// output.
 #[test]

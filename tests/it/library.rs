@@ -187,3 +187,22 @@ async fn a_service_crashing_past_its_restart_limit_fails_the_run_named() {
         Some(&3)
     );
 }
+
+/// The example of docs/library.md, as written there (`tests/it/docs.rs` checks that the page
+/// shows this code).
+mod as_documented {
+    use choreo::config::Config;
+    use choreo::engine::{self, Envelope};
+    use choreo::shop::{Order, Shop};
+
+    #[tokio::test]
+    async fn one_order_completes() -> anyhow::Result<()> {
+        let order: Order =
+            serde_json::from_str(r#"{"order_id": 1, "product_id": 101, "quantity": 2}"#)?;
+        let mut events: Vec<Envelope<Shop>> = Vec::new(); // or view::output::Writer for text / JSON
+        let config = Config::<Shop>::from_toml("[bus]\ncapacity = 64")?; // or Config::default()
+        let summary = engine::run(&config, [order], &mut events).await?;
+        assert_eq!(summary.completed, 1);
+        Ok(())
+    }
+}

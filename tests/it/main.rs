@@ -3,6 +3,7 @@
 mod check;
 mod cli;
 mod cluster;
+mod docs;
 mod engine;
 mod hardening;
 mod helpers;

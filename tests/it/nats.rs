@@ -136,16 +136,29 @@ fn nats_server() -> Option<PathBuf> {
 pub(crate) struct Process(pub(crate) Child);
 
 impl Process {
+    /// Its stderr goes to the test's own captured output (shown when the test fails): a
+    /// thread copies it there, and threads a test spawns print into its capture.
     pub(crate) fn choreo(args: &[String], stdout: Stdio) -> Process {
-        let child = Command::new(env!("CARGO_BIN_EXE_choreo"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_choreo"))
             .args(args)
             .current_dir(repo_root())
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(stdout)
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start choreo");
+        if let Some(stderr) = child.stderr.take() {
+            std::thread::spawn(move || {
+                use std::io::BufRead;
+                for line in std::io::BufReader::new(stderr)
+                    .lines()
+                    .map_while(Result::ok)
+                {
+                    eprintln!("{line}");
+                }
+            });
+        }
         Process(child)
     }
 

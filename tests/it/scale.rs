@@ -41,7 +41,7 @@ fn config_with(sets: &[&str]) -> Config {
 
 /// A million orders through a bus of 16 slots: admission keeps every subscriber within the
 /// bus, so nothing lags, nothing is lost, and every order ends exactly once. (Runs in a few
-/// seconds in a release build: the README's test command.)
+/// seconds in a release build: the test command.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_million_orders_through_sixteen_slots_lose_nothing() {
     const ORDERS: u64 = 1_000_000;

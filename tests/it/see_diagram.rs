@@ -1,6 +1,6 @@
 //! `choreo diagram`: the services' wiring as a Mermaid flowchart, pinned byte for byte so a
-//! change to any service's SUBSCRIBES or PUBLISHES shows up here (and in the README, which
-//! embeds it), and one order's Mermaid sequence diagram from a journal.
+//! change to any service's SUBSCRIBES or PUBLISHES shows up here (and in
+//! docs/seeing-a-run.md, which embeds it), and one order's Mermaid sequence diagram from a journal.
 //!
 //! That the wiring itself is sound (every event heard, every terminal state reachable) is
 //! checked against the declarations in `src/diagram.rs`'s unit tests.
@@ -187,13 +187,14 @@ fn an_order_missing_from_the_journal_is_a_usage_error() {
     );
 }
 
-/// The topology embedded in the README is the one the code declares today.
+/// The topology drawn in docs/seeing-a-run.md is the one the code declares today.
 #[test]
-fn the_readme_shows_the_current_topology() {
+fn the_docs_show_the_current_topology() {
     let topology = crate::helpers::choreo(["diagram", "topology"]);
-    let readme = std::fs::read_to_string(crate::helpers::repo_path("README.md")).expect("README");
+    let page = std::fs::read_to_string(crate::helpers::repo_path("docs/seeing-a-run.md"))
+        .expect("docs/seeing-a-run.md");
     assert!(
-        readme.contains(&format!("```mermaid\n{}```", topology.stdout)),
-        "README.md's topology differs from `choreo diagram topology`: paste its output again"
+        page.contains(&format!("```mermaid\n{}```", topology.stdout)),
+        "docs/seeing-a-run.md's topology differs from `choreo diagram topology`: paste its output again"
     );
 }

@@ -166,3 +166,104 @@ async fn json_lines_are_the_derived_serialization_of_every_kind() {
         .collect();
     assert!(unseen.is_empty(), "kinds never written: {unseen:?}");
 }
+
+/// A journal's first line records how to repeat its run (choreo's version, the schedule's,
+/// the clock, the seed, the effective config), and `config --from` prints that config: given
+/// back as the only `--config`, it makes the same journal, byte for byte.
+#[test]
+fn a_journal_records_how_to_repeat_its_run() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let at = |name: &str| dir.path().join(name).to_str().expect("utf-8").to_owned();
+    let orders = crate::helpers::repo_path("orders/swarm.jsonl");
+    let orders = orders.to_str().expect("utf-8");
+    let chaos = crate::helpers::repo_path("config/scenarios/chaos.toml");
+    let first = choreo([
+        "run",
+        orders,
+        "--config",
+        chaos.to_str().expect("utf-8"),
+        "--seed",
+        "3",
+        "--set",
+        "bus.capacity=64",
+        "--format",
+        "none",
+        "-q",
+        "--journal",
+        &at("first.jsonl"),
+    ]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let journal = std::fs::read_to_string(at("first.jsonl")).expect("journal");
+    let header: serde_json::Value =
+        serde_json::from_str(journal.lines().next().expect("a first line")).expect("JSON");
+    let repeat = &header["repeat"];
+    assert_eq!(repeat["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(repeat["schedule"], choreo::engine::stats::SCHEDULE);
+    assert_eq!(repeat["clock"], "virtual");
+    assert_eq!(repeat["seed"], 3);
+    assert_eq!(repeat["config"]["bus"]["capacity"], 64);
+    assert_eq!(repeat["config"]["simulation"]["seed"], 3);
+
+    let recorded = choreo(["config", "--from", &at("first.jsonl")]);
+    assert_eq!(recorded.code, 0, "{}", recorded.stderr);
+    std::fs::write(at("recorded.toml"), &recorded.stdout).expect("write config");
+    let again = choreo([
+        "run",
+        orders,
+        "--config",
+        &at("recorded.toml"),
+        "--format",
+        "none",
+        "-q",
+        "--journal",
+        &at("again.jsonl"),
+    ]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        journal == std::fs::read_to_string(at("again.jsonl")).expect("journal"),
+        "the recorded config made another run"
+    );
+}
+
+/// A journal without the first line, as choreo wrote them before it recorded how to repeat
+/// the run, still replays and traces; `config --from` says it records no config (exit 2).
+#[test]
+fn a_journal_without_its_first_line_still_reads() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let with = dir.path().join("with.jsonl");
+    let run = choreo([
+        "run",
+        crate::helpers::repo_path("orders/mixed.jsonl")
+            .to_str()
+            .expect("utf-8"),
+        "-q",
+        "--journal",
+        with.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let journal = std::fs::read_to_string(&with).expect("journal");
+    let (first, events) = journal.split_once('\n').expect("lines");
+    assert!(first.starts_with(r#"{"repeat":"#), "{first}");
+    let (_old_dir, old) = temp_file("old.jsonl", events);
+    let old = old.to_str().expect("utf-8");
+    assert_eq!(choreo(["replay", old]).stdout, run.stdout);
+    let trace = choreo(["trace", old, "--order", "6"]);
+    assert!(
+        trace
+            .stdout
+            .ends_with("terminal: OrderCancelled after 0 ms\n"),
+        "{}",
+        trace.stdout
+    );
+    let diagram = choreo(["diagram", "order", old, "--order", "6"]);
+    assert_eq!(diagram.code, 0, "{}", diagram.stderr);
+    let config = choreo(["config", "--from", old]);
+    assert_eq!(config.code, 2);
+    assert!(
+        config
+            .stderr
+            .contains("the journal does not record its config"),
+        "{}",
+        config.stderr
+    );
+}

@@ -102,7 +102,7 @@ fn element<'a>(html: &'a str, start: &str) -> &'a str {
     &html[at..at + end + close.len()]
 }
 
-/// How each order ended, worked out from its events the way the README describes the flow:
+/// How each order ended, worked out from its events the way the README draws the flow:
 /// the failure that started the end decides.
 fn outcomes(events: &[Value]) -> BTreeMap<u64, String> {
     let mut by_order: BTreeMap<u64, Vec<&Value>> = BTreeMap::new();

@@ -50,12 +50,16 @@ pub(super) fn topology_svg<C: Choreography>(
             }
         }
     }
-    // Each side stacks arcs by span: an arc's apex clears the labels of every shorter one.
+    // Each side stacks arcs by span: an arc's apex clears the labels of every shorter one, and
+    // it goes straight out from its boxes until it is past them (`straight`), then bends: a
+    // curve from the box would cross the labels under (or over) the boxes it starts at.
     let mut apex = [vec![0.0f64; n.max(1)], vec![0.0f64; n.max(1)]];
+    let mut straight = [vec![0.0f64; n.max(1)], vec![0.0f64; n.max(1)]];
     let mut extent = [0.0f64; 2];
     for (side, forward) in [(0usize, true), (1, false)] {
         let mut clear = 18.0;
         for (span, apex) in apex[side].iter_mut().enumerate().skip(1) {
+            straight[side][span] = if span == 1 { 0.0 } else { clear };
             *apex = clear + 14.0;
             let tallest = edges
                 .iter()
@@ -93,17 +97,28 @@ pub(super) fn topology_svg<C: Choreography>(
         let span = edge.from.abs_diff(edge.to);
         let side = usize::from(!forward);
         // Apex of a cubic with both control points at depth h is 0.75 h.
-        let depth = apex[side][span] / 0.75;
-        let shift = 12.0 + 18.0 * span as f64;
+        let out = straight[side][span];
+        let depth = (apex[side][span] - out) / 0.75;
+        // Longer arcs leave and reach a box nearer its middle, outside the shorter ones, so
+        // that arcs nest rather than cross, and their straight parts keep clear of the
+        // shorter arcs' labels, which are centred between those arcs' ends.
+        let shift = 12.0 + 16.0 * n.saturating_sub(span) as f64;
         let (x1, x2) = if forward {
             (center(edge.from) + shift, center(edge.to) - shift)
         } else {
             (center(edge.from) - shift, center(edge.to) + shift)
         };
-        let (y, cy) = if forward {
-            (node_top, node_top - depth)
+        let (y, ys, cy) = if forward {
+            (node_top, node_top - out, node_top - out - depth)
         } else {
-            (node_top + NODE_H, node_top + NODE_H + depth)
+            let bottom = node_top + NODE_H;
+            (bottom, bottom + out, bottom + out + depth)
+        };
+        let curve = format!("C{x1:.0},{cy:.0} {x2:.0},{cy:.0} {x2:.0},{ys:.0}");
+        let d = if out > 0.0 {
+            format!("M{x1:.0},{y:.0} L{x1:.0},{ys:.0} {curve} L{x2:.0},{y:.0}")
+        } else {
+            format!("M{x1:.0},{y:.0} {curve}")
         };
         let strongest = edge
             .kinds
@@ -118,7 +133,7 @@ pub(super) fn topology_svg<C: Choreography>(
         };
         w!(
             page,
-            "<path d=\"M{x1:.0},{y:.0} C{x1:.0},{cy:.0} {x2:.0},{cy:.0} {x2:.0},{y:.0}\" fill=\"none\" \
+            "<path d=\"{d}\" fill=\"none\" \
              stroke=\"{}\" stroke-width=\"1.6\"{dash} marker-end=\"url(#arrow-{})\"><title>{} \u{2192} {}</title></path>\n",
             strongest.ink(),
             strongest.class(),
