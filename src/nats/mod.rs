@@ -777,31 +777,36 @@ impl Publisher {
             };
             let stored = match out.pending.take() {
                 Some(pending) => self.stored(pending).await,
-                None => None,
+                None => Err("not sent".to_owned()),
             };
-            let Some(ack) = stored else {
-                out.again = true;
-                self.unconfirmed.push_front(out);
-                tracing::warn!(
-                    events = self.unconfirmed.len(),
-                    "publish not acknowledged; sending it again, and everything after it"
-                );
-                self.unsend();
-                if self.is_up() {
-                    backoff.wait(give_up).await?;
+            let ack = match stored {
+                Ok(ack) => ack,
+                Err(reason) => {
+                    out.again = true;
+                    self.unconfirmed.push_front(out);
+                    tracing::warn!(
+                        events = self.unconfirmed.len(),
+                        %reason,
+                        "publish not acknowledged; sending it again, and everything after it"
+                    );
+                    self.unsend();
+                    if self.is_up() {
+                        backoff.wait(give_up).await?;
+                    }
+                    continue;
                 }
-                continue;
             };
             backoff = Backoff::between(REPUBLISH_WAITS);
             match ack {
                 Stored::New(sequence) => self.check_order(sequence),
+                // A repeat within the duplicate window of one sent before is this
+                // publisher's own (its acknowledgement lost): only a refusal past the window
+                // is looked at, rarely.
+                Stored::Repeat if out.again => {}
+                Stored::Repeat => repeats.push(id_of(&out)),
                 Stored::Before => {
                     if !out.again || !self.is_ours(&out).await {
-                        repeats.push(
-                            out.headers
-                                .get("Nats-Msg-Id")
-                                .map_or_else(String::new, |id| id.to_string()),
-                        );
+                        repeats.push(id_of(&out));
                     }
                 }
             }
@@ -909,9 +914,12 @@ impl Publisher {
             .is_none_or(|stored| stored.payload == out.payload)
     }
 
-    /// Whether `pending` was stored; `None` if it was refused, timed out, or the connection
-    /// it went out on was lost (its acknowledgement will never come).
-    async fn stored(&self, pending: jetstream::context::PublishAckFuture) -> Option<Stored> {
+    /// Whether `pending` was stored; `Err` with the reason if it was refused, timed out, or
+    /// the connection it went out on was lost (its acknowledgement will never come).
+    async fn stored(
+        &self,
+        pending: jetstream::context::PublishAckFuture,
+    ) -> Result<Stored, String> {
         let lost = async {
             if let Some(link) = &self.link {
                 link.until(|link| !link.connected).await;
@@ -920,14 +928,14 @@ impl Publisher {
         tokio::select! {
             biased;
             ack = pending.into_future() => match ack {
-                Ok(ack) if ack.duplicate => Some(Stored::Before),
-                Ok(ack) => Some(Stored::New(ack.sequence)),
+                Ok(ack) if ack.duplicate => Ok(Stored::Repeat),
+                Ok(ack) => Ok(Stored::New(ack.sequence)),
                 Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {
-                    Some(Stored::Before)
+                    Ok(Stored::Before)
                 }
-                Err(_) => None,
+                Err(err) => Err(err.to_string()),
             },
-            () = lost => None,
+            () = lost => Err("the connection was lost".to_owned()),
         }
     }
 
@@ -957,9 +965,17 @@ impl Publisher {
 enum Stored {
     /// Stored it, at this sequence.
     New(u64),
-    /// Had it already: a repeat of its id within the duplicate window, or its subject held
-    /// a message already.
+    /// Had it already: a repeat of its id within the duplicate window.
+    Repeat,
+    /// Had it already: its subject held a message (past the duplicate window).
     Before,
+}
+
+/// The id an event went out with (`Nats-Msg-Id`).
+fn id_of(out: &Out) -> String {
+    out.headers
+        .get("Nats-Msg-Id")
+        .map_or_else(String::new, |id| id.to_string())
 }
 
 /// Waiting for the broker was given up (a time limit, a stop).
