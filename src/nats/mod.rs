@@ -448,6 +448,30 @@ pub const HISTORY_GONE: &str = "the services' state is the fold of the whole str
 /// How often a service and a run look that what they stand on is still there.
 pub const WATCHED_EVERY: Duration = Duration::from_secs(1);
 
+/// How many looks in a row must find something gone before it is believed: a nats-server
+/// 2.9 just restarted answers "stream not found" for a moment while it loads its streams.
+pub const GONE_AFTER_LOOKS: u32 = 5;
+
+/// Counts looks in a row that found something gone; `Some` once [`GONE_AFTER_LOOKS`] did.
+#[derive(Debug, Default)]
+pub struct Looks(u32);
+
+impl Looks {
+    /// Takes the latest look's finding into account.
+    pub fn found<T>(&mut self, gone: Option<T>) -> Option<T> {
+        match gone {
+            Some(gone) => {
+                self.0 += 1;
+                (self.0 >= GONE_AFTER_LOOKS).then_some(gone)
+            }
+            None => {
+                self.0 = 0;
+                None
+            }
+        }
+    }
+}
+
 /// What has gone of the stream `config` names since it was made (at `created`): deleted,
 /// deleted and made anew, purged, or messages deleted from it. The services' state is the
 /// fold of the whole stream, so none can be rebuilt from what is left. `None` while it is

@@ -465,9 +465,11 @@ async fn watch_for_loss(
     created: async_nats::datetime::DateTime,
     halt: Halt,
 ) {
+    let mut looks = nats::Looks::default();
     loop {
         tokio::time::sleep(nats::WATCHED_EVERY).await;
-        if let Some(what) = nats::what_is_gone(&context, &settings, created).await {
+        let gone = nats::what_is_gone(&context, &settings, created).await;
+        if let Some(what) = looks.found(gone) {
             halt.halt(Failure::Transport(format!(
                 "{what}: {}",
                 nats::HISTORY_GONE

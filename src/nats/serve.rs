@@ -317,24 +317,27 @@ async fn watch_for_loss(
     stream: &stream::Stream,
     durable: &str,
 ) -> NatsError {
+    let mut looks = nats::Looks::default();
     loop {
         tokio::time::sleep(nats::WATCHED_EVERY).await;
-        if let Some(what) = nats::what_is_gone(context, settings, created).await {
-            return NatsError::Gone {
+        let gone = match nats::what_is_gone(context, settings, created).await {
+            Some(what) => Some(NatsError::Gone {
                 what,
                 remedy: nats::HISTORY_GONE,
-            };
-        }
-        if let Err(err) = stream.consumer_info(durable).await {
-            if err.kind() == ConsumerInfoErrorKind::NotFound {
-                return NatsError::Gone {
+            }),
+            None => match stream.consumer_info(durable).await {
+                Err(err) if err.kind() == ConsumerInfoErrorKind::NotFound => Some(NatsError::Gone {
                     what: format!(
                         "consumer `{durable}` of stream `{}` was deleted",
                         settings.stream
                     ),
                     remedy: "start the service again: its new consumer handles the stream from its start, and the stream refuses what the service published before",
-                };
-            }
+                }),
+                _ => None,
+            },
+        };
+        if let Some(gone) = looks.found(gone) {
+            return gone;
         }
     }
 }

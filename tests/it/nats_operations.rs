@@ -780,7 +780,7 @@ fn a_purged_or_deleted_stream_stops_the_services_and_the_run_naming_it() {
             );
         }
         assert!(
-            started.elapsed() < Duration::from_secs(10),
+            started.elapsed() < Duration::from_secs(20),
             "{meddling}: all stopped in {:?}",
             started.elapsed()
         );
@@ -818,7 +818,7 @@ fn a_deleted_consumer_stops_its_service_and_a_restart_handles_every_order() {
         .iter()
         .position(|service| *service == "inventory")
         .expect("inventory");
-    let code = services[inventory].process.wait(Duration::from_secs(10));
+    let code = services[inventory].process.wait(Duration::from_secs(20));
     let stderr = services[inventory].stderr();
     assert_eq!(code, 1, "{stderr}");
     assert!(
