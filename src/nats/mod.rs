@@ -389,6 +389,18 @@ pub fn subject_of<K: Name>(config: &NatsConfig, id: &EventId<K>) -> String {
     )
 }
 
+/// Whether `subject` is [`subject_of`]`(config, id)`, without making that string: every
+/// message read is checked so.
+fn is_subject_of<K: Name>(config: &NatsConfig, subject: &str, id: &EventId<K>) -> bool {
+    subject
+        .strip_prefix(config.stream.as_str())
+        .and_then(|rest| rest.strip_prefix(".events."))
+        .and_then(|rest| rest.split_once('.'))
+        .is_some_and(|(instance, kind)| {
+            kind == id.kind.name() && instance == itoa::Buffer::new().format(id.order_id.get())
+        })
+}
+
 /// The subject of the stream's one record of what it runs (see [`Agreement`]).
 pub fn record_subject(config: &NatsConfig) -> String {
     format!("{}.config", config.stream)
@@ -1057,11 +1069,11 @@ pub fn decode<C: Choreography>(
             envelope.order_id
         )));
     }
-    let own = subject_of(config, &envelope.id);
-    if subject != own {
+    if !is_subject_of(config, subject, &envelope.id) {
         return Err(not_an_event(format!(
-            "{} is on subject `{subject}`, not on its own, `{own}`",
-            envelope.id
+            "{} is on subject `{subject}`, not on its own, `{}`",
+            envelope.id,
+            subject_of(config, &envelope.id)
         )));
     }
     envelope.seq = seq;
@@ -1102,6 +1114,29 @@ mod tests {
             reason: "timed out".into()
         }
         .passes());
+    }
+
+    #[test]
+    fn an_event_is_on_its_own_subject_only() {
+        let config = crate::engine::config::Config::<crate::shop::Shop>::load(&[], &[])
+            .expect("the defaults")
+            .nats;
+        let id = EventId {
+            order_id: crate::input::InstanceId::new(17).expect("an id"),
+            kind: crate::shop::EventKind::OrderCreated,
+        };
+        let own = subject_of(&config, &id);
+        assert!(is_subject_of(&config, &own, &id));
+        for other in [
+            "choreo.events.17.InventoryChecked",
+            "choreo.events.171.OrderCreated",
+            "choreo.events.1.OrderCreated",
+            "other.events.17.OrderCreated",
+            "choreo.events.17",
+            "choreo.config",
+        ] {
+            assert!(!is_subject_of(&config, other, &id), "{other}");
+        }
     }
 
     #[test]

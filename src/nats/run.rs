@@ -150,6 +150,7 @@ pub async fn run<C: Choreography>(
         observed: 0,
         started_us,
         settings: settings.clone(),
+        record: nats::record_subject(settings),
     };
     // How many orders are in flight, for the watch on the services.
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -381,6 +382,8 @@ struct Observer<C: Choreography> {
     started_us: u64,
     /// The stream's settings: its name for warnings, its subjects.
     settings: crate::engine::config::NatsConfig,
+    /// The subject of the stream's record (see [`nats::Agreement`]), skipped as read.
+    record: String,
 }
 
 /// Watches, while orders are in flight, that the services read the stream, and says so
@@ -566,7 +569,7 @@ impl<C: Choreography> Observer<C> {
         sink: &mut (dyn EventSink<C> + Send),
     ) -> Result<(), Failure> {
         let seq = message.info().map(|info| info.stream_sequence).unwrap_or(0);
-        if *message.subject == nats::record_subject(&self.settings) {
+        if *message.subject == self.record {
             // The stream's record of what it runs, not an event.
             return Ok(());
         }

@@ -197,6 +197,7 @@ pub async fn serve<C: Choreography>(
             name: &settings.stream,
             publisher: Publisher::new(url, settings),
             settings,
+            record: nats::record_subject(settings),
             served: &mut served,
             foreign_upto: 0,
         };
@@ -517,6 +518,8 @@ struct Handler<'a, C: Choreography> {
     name: &'a str,
     publisher: Publisher,
     settings: &'a crate::engine::config::NatsConfig,
+    /// The subject of the stream's record (see [`nats::Agreement`]), skipped as read.
+    record: String,
     served: &'a mut Served,
     /// The last sequence of a foreign message counted: one read again as the stream is
     /// replayed is not counted or reported twice.
@@ -718,7 +721,7 @@ impl<C: Choreography> Handler<'_, C> {
         seq: u64,
         publishing: bool,
     ) -> Result<(), NatsError> {
-        if *subject == nats::record_subject(self.settings) {
+        if *subject == self.record {
             // The stream's record of what it runs, not an event.
             return Ok(());
         }
