@@ -445,9 +445,13 @@ fn serve<C: Choreography>(args: ServeArgs) -> Result<(), Error> {
     }
     let agreement = agreement::<C>(&args.layers, config.simulation.seed)?;
     let runtime = runtime(Clock::Real).map_err(Error::Runtime)?;
-    runtime.block_on(crate::nats::serve::serve(
-        &config, service, &args.nats, &agreement, stop,
-    ))?;
+    // Every line it logs names the service: several write to one terminal under
+    // `--spawn-services`.
+    use tracing::Instrument;
+    let span = tracing::info_span!("serve", service = crate::name::Name::name(service));
+    runtime.block_on(
+        crate::nats::serve::serve(&config, service, &args.nats, &agreement, stop).instrument(span),
+    )?;
     Ok(())
 }
 

@@ -148,6 +148,7 @@ pub async fn run<C: Choreography>(
         in_flight: HashMap::new(),
         summary,
         observed: 0,
+        read_upto: start,
         started_us,
         settings: settings.clone(),
         record: nats::record_subject(settings),
@@ -304,6 +305,12 @@ pub async fn run<C: Choreography>(
             }
             // A reconnect, noticed while nothing arrives.
             () = connection.reconnected_since(connects) => continue,
+            () = tokio::time::sleep(SILENT_READER) => {
+                if let Some(reopened) = behind(&stream, observer.read_upto, &give_up).await {
+                    events = reopened;
+                }
+                continue;
+            }
             received = events.next() => received,
         };
         let mut next = Some(received);
@@ -379,6 +386,8 @@ struct Observer<C: Choreography> {
     in_flight: HashMap<InstanceId, InFlight<C>>,
     summary: Summary<C>,
     observed: u64,
+    /// The stream sequence of the last message read (see [`SILENT_READER`]).
+    read_upto: u64,
     started_us: u64,
     /// The stream's settings: its name for warnings, its subjects.
     settings: crate::engine::config::NatsConfig,
@@ -528,6 +537,34 @@ async fn observe_from(
         .map_err(NatsError::broker)
 }
 
+/// How long the run's consumer may deliver nothing, with orders in flight, before the run
+/// looks whether the stream holds more than it has read. The consumer of a node that died
+/// (a cluster's, say) can fall silent for good: async-nats's ordered consumer notices a
+/// first missed heartbeat and then waits for a wake-up that never comes, so the run would
+/// stall to `nats.stall_timeout` with every order's last event in the stream (found by the
+/// cluster test, 1 run in 3).
+const SILENT_READER: Duration = Duration::from_secs(3);
+
+/// A new consumer from the first message after `read_upto`, if the stream holds messages
+/// past it (the run's consumer fell silent; see [`SILENT_READER`]); `None` if it does not,
+/// or the broker does not answer (looked at again later).
+async fn behind(
+    stream: &async_nats::jetstream::stream::Stream,
+    read_upto: u64,
+    give_up: &CancellationToken,
+) -> Option<pull::Ordered> {
+    let last = stream.get_info().await.ok()?.state.last_sequence;
+    if last <= read_upto {
+        return None;
+    }
+    tracing::warn!(
+        read = read_upto,
+        last,
+        "the run's consumer delivers nothing while the stream holds more: reading on with a new one"
+    );
+    reopen(stream, read_upto + 1, give_up).await
+}
+
 /// [`observe_from`], tried until the broker answers (the run's time limit still holds: the
 /// caller's next wait is on it too).
 async fn reopen(
@@ -569,6 +606,7 @@ impl<C: Choreography> Observer<C> {
         sink: &mut (dyn EventSink<C> + Send),
     ) -> Result<(), Failure> {
         let seq = message.info().map(|info| info.stream_sequence).unwrap_or(0);
+        self.read_upto = self.read_upto.max(seq);
         if *message.subject == self.record {
             // The stream's record of what it runs, not an event.
             return Ok(());

@@ -52,6 +52,12 @@ use crate::recent::Recent;
 /// more than a broker can have confirmed in the moment before it died.
 pub const REDECIDED: u64 = 1024;
 
+/// How long a replay waits for the stream's next message before it begins again: the
+/// consumer of a node that died can fall silent for good (async-nats's ordered consumer
+/// notices a first missed heartbeat and then waits for a wake-up that never comes), while a
+/// replay reads messages the stream holds, one after another.
+const SILENT_REPLAY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// What a served service did, for its last log line.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Served {
@@ -641,6 +647,12 @@ impl<C: Choreography> Handler<'_, C> {
                 biased;
                 () = stop.cancelled() => break,
                 message = messages.next() => message,
+                // Begun again (see `start_over`).
+                () = tokio::time::sleep(SILENT_REPLAY) => {
+                    return Err(NatsError::Broker(format!(
+                        "the replay's consumer delivered nothing for {SILENT_REPLAY:?} at sequence {replayed} of {upto}"
+                    )));
+                }
             };
             let message = message
                 .ok_or_else(|| NatsError::Broker("the stream ended while replaying it".into()))?

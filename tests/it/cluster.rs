@@ -19,7 +19,7 @@ use crate::nats::{
     config_args, free_port, one_mixed_run_at_a_time, run_args, serve_args, Broker, JournaledRun,
     SERVICES,
 };
-use crate::nats_operations::{spawned_run, with_broker, Logged};
+use crate::nats_operations::{spawned_run, wait_until_served, with_broker, Logged};
 use crate::rules::mixed_sets;
 
 /// Three nodes of one JetStream cluster, each stopped when dropped.
@@ -80,23 +80,9 @@ impl Cluster {
         });
     }
 
-    /// Waits until every service of the shop has acknowledged events of stream `name` (each
-    /// is past its set-up, which a node's death fails), at most 30 s.
+    /// See [`wait_until_served`].
     fn wait_until_served(&self, name: &str) {
-        with_broker(&self.url(), async |context| loop {
-            let mut served = 0;
-            if let Ok(stream) = context.get_stream(name).await {
-                for service in SERVICES {
-                    let info = stream.consumer_info(format!("{name}_{service}")).await;
-                    served +=
-                        usize::from(info.is_ok_and(|info| info.ack_floor.stream_sequence > 0));
-                }
-            }
-            if served == SERVICES.len() {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        });
+        wait_until_served(&self.url(), name);
     }
 
     /// Waits until stream `name` and the consumer of `service` on it answer, at most 30 s.
@@ -129,8 +115,10 @@ impl Cluster {
 /// conserved. (Within the default 30 s limit on this machine, loaded: 26 s. The limit here
 /// leaves room for a suite running beside it; the ignored
 /// `twenty_thousand_orders_on_a_cluster_within_the_default_time_limit` holds the 30 s.)
+///
+/// It stalled 1 run in 3 until the run and the services' replays stopped trusting a silent
+/// ordered consumer (see `SILENT_READER` in src/nats/run.rs).
 #[test]
-#[ignore = "failed once in three full-suite runs on a loaded machine (2026-12-07), passes alone: on demand until its stall is found; the chaos soak below kills nodes in CI"]
 fn twenty_thousand_orders_on_a_cluster_outlive_two_killed_nodes() {
     twenty_thousand_orders_on_a_cluster("run.time_limit=120s");
 }

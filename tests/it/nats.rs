@@ -138,11 +138,17 @@ pub(crate) struct Process(pub(crate) Child);
 impl Process {
     /// Its stderr goes to the test's own captured output (shown when the test fails): a
     /// thread copies it there, and threads a test spawns print into its capture.
+    /// `CHOREO_TEST_LOG` is its `RUST_LOG` (say `info,choreo::nats=debug`, to see why a
+    /// test failed), else it logs as a user's would.
     pub(crate) fn choreo(args: &[String], stdout: Stdio) -> Process {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_choreo"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_choreo"));
+        match std::env::var("CHOREO_TEST_LOG") {
+            Ok(filter) => command.env("RUST_LOG", filter),
+            Err(_) => command.env_remove("RUST_LOG"),
+        };
+        let mut child = command
             .args(args)
             .current_dir(repo_root())
-            .env_remove("RUST_LOG")
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(Stdio::piped())

@@ -155,6 +155,24 @@ fn messages(url: &str, name: &str) -> Vec<Vec<u8>> {
 }
 
 /// The last sequence of stream `name`; 0 while there is no such stream.
+/// Waits until every service of the shop has acknowledged events of stream `name` on the
+/// broker (or cluster) at `url` (each is past its set-up), at most 30 s.
+pub(crate) fn wait_until_served(url: &str, name: &str) {
+    with_broker(url, async |context| loop {
+        let mut served = 0;
+        if let Ok(stream) = context.get_stream(name).await {
+            for service in SERVICES {
+                let info = stream.consumer_info(format!("{name}_{service}")).await;
+                served += usize::from(info.is_ok_and(|info| info.ack_floor.stream_sequence > 0));
+            }
+        }
+        if served == SERVICES.len() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    });
+}
+
 fn last_sequence(url: &str, name: &str) -> u64 {
     with_broker(url, async |context| match context.get_stream(name).await {
         Ok(mut stream) => stream.info().await.expect("info").state.last_sequence,
@@ -754,9 +772,9 @@ fn a_purged_or_deleted_stream_stops_the_services_and_the_run_naming_it() {
         let (file, sets) = a_long_run(dir.path());
         let config = config_args(&sets, name);
         let (mut services, mut run) = served_run(&url, dir.path(), &file, &config);
-        wait_until("the run's first events", Duration::from_secs(60), || {
-            last_sequence(&url, name) > 10
-        });
+        // Every service past its set-up (a stream deleted during one fails it, naming the
+        // step, rather than what is gone).
+        wait_until_served(&url, name);
         with_broker(&url, async |context| {
             let stream = context.get_stream(name).await.expect("stream");
             match meddling {
