@@ -298,11 +298,7 @@ fn check<C: Choreography>(name: &str, args: CheckArgs) -> Result<(), Error> {
     // The journal is written only for a violation; its place is tried now, so a path that
     // cannot be written fails before the search rather than after it, and no file is left
     // behind (or emptied) when there is nothing to write.
-    let mut journal = args
-        .journal
-        .as_ref()
-        .map(Journal::try_place)
-        .transpose()?;
+    let mut journal = args.journal.as_ref().map(Journal::try_place).transpose()?;
     stdout_is_open()?;
     let interrupt = Arc::new(AtomicBool::new(false));
     let on_interrupt = Arc::clone(&interrupt);

@@ -221,6 +221,10 @@ pub(crate) fn search<C: Choreography>(
         explored += 1;
         if let Some(reason) = stop_for(limits, &store, explored, started, &mut searched) {
             searched.end = End::Stopped(reason);
+            // Freeing a million queued states takes a while: it happens beside the answer,
+            // not before it.
+            let queue = std::mem::take(&mut store.queue);
+            std::thread::spawn(move || drop(queue));
             break;
         }
         if heard.elapsed() >= PROGRESS_EVERY {

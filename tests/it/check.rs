@@ -348,26 +348,31 @@ fn five_orders() -> Vec<Order> {
     .expect("orders")
 }
 
+/// Checks the five orders within `limits`, which must stop the search: what it found, and why
+/// it stopped.
+fn five_orders_stopped(
+    limits: &Limits,
+    progress: &mut dyn FnMut(usize, usize, Duration),
+) -> (Checked<Shop>, String) {
+    let config = Config::<Shop>::load(&[], &[]).expect("config");
+    let checked =
+        check::check(&config, &five_orders(), MIXES[3], limits, progress).expect("check runs");
+    let Verdict::Incomplete { reason } = &checked.verdict else {
+        panic!("{:?}", checked.verdict);
+    };
+    let reason = reason.clone();
+    (checked, reason)
+}
+
 /// A search far bigger than its time limit stops at the limit, where it is (what is queued is
 /// dropped, not explored), and says it is incomplete with the figures so far.
 #[test]
 fn a_big_search_stops_at_its_time_limit_and_says_so() {
-    let config = Config::<Shop>::load(&[], &[]).expect("config");
     let limits = Limits {
         time_limit: Duration::from_millis(300),
         ..limits()
     };
-    let checked = check::check(
-        &config,
-        &five_orders(),
-        MIXES[3],
-        &limits,
-        &mut |_, _, _| {},
-    )
-    .expect("check runs");
-    let Verdict::Incomplete { reason } = &checked.verdict else {
-        panic!("{:?}", checked.verdict);
-    };
+    let (checked, reason) = five_orders_stopped(&limits, &mut |_, _, _| {});
     assert_eq!(reason, "check.time_limit (300ms) reached");
     assert!(checked.states > 1 && checked.memory > 0, "{checked}");
 }
@@ -376,24 +381,13 @@ fn a_big_search_stops_at_its_time_limit_and_says_so() {
 /// first progress, it explores no further.
 #[test]
 fn an_interrupted_search_stops_where_it_is() {
-    let config = Config::<Shop>::load(&[], &[]).expect("config");
     let limits = limits();
     let interrupt = Arc::clone(&limits.interrupt);
     let mut told_at = None;
-    let checked = check::check(
-        &config,
-        &five_orders(),
-        MIXES[3],
-        &limits,
-        &mut |states, _, _| {
-            interrupt.store(true, Ordering::Relaxed);
-            told_at.get_or_insert(states);
-        },
-    )
-    .expect("check runs");
-    let Verdict::Incomplete { reason } = &checked.verdict else {
-        panic!("{:?}", checked.verdict);
-    };
+    let (checked, reason) = five_orders_stopped(&limits, &mut |states, _, _| {
+        interrupt.store(true, Ordering::Relaxed);
+        told_at.get_or_insert(states);
+    });
     assert_eq!(reason, "interrupted");
     let told_at = told_at.expect("the search reported progress before it ended");
     // The state in hand is finished: its successors at most (a few dozen) are added.
@@ -407,22 +401,11 @@ fn an_interrupted_search_stops_where_it_is() {
 /// incomplete with the figures so far.
 #[test]
 fn a_search_past_its_memory_bound_is_reported_incomplete() {
-    let config = Config::<Shop>::load(&[], &[]).expect("config");
     let limits = Limits {
         max_memory: 256 << 10,
         ..limits()
     };
-    let checked = check::check(
-        &config,
-        &five_orders(),
-        MIXES[3],
-        &limits,
-        &mut |_, _, _| {},
-    )
-    .expect("check runs");
-    let Verdict::Incomplete { reason } = &checked.verdict else {
-        panic!("{:?}", checked.verdict);
-    };
+    let (checked, reason) = five_orders_stopped(&limits, &mut |_, _, _| {});
     assert_eq!(reason, "check.max_memory (256 KiB) reached");
     assert!(checked.memory >= 256 << 10, "{checked}");
     assert!(checked.memory < 1 << 20, "{checked}");
@@ -500,52 +483,32 @@ fn check_refuses_more_orders_than_it_explores() {
     assert!(run.stderr.contains("at most 5"), "{}", run.stderr);
 }
 
+/// Each bound stops the search, which says so (exit 1); a bound that is not an amount of
+/// memory is refused, naming the key.
 #[test]
-fn check_stops_at_its_state_bound_and_says_the_search_is_incomplete() {
-    let run = choreo([
-        "check",
-        "orders/out-of-stock.json",
-        "--set",
-        "check.max_states=20",
-    ]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stdout
-            .contains("search incomplete: check.max_states (20) reached"),
-        "{}",
-        run.stdout
-    );
-}
-
-#[test]
-fn check_reports_bad_input_with_its_position() {
-    let (dir, path) = temp_file("bad.json", "{\"order_id\": 1, \"product_id\": 101}");
-    let run = choreo(["check", path.to_str().expect("utf-8")]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("bad.json:1:"), "{}", run.stderr);
-    drop(dir);
-    let run = choreo(["check", "orders/seed.json", "--crashes", "9"]);
-    assert_eq!(run.code, 2, "{}", run.stderr);
-    assert!(run.stderr.contains("--crashes"), "{}", run.stderr);
-}
-
-#[test]
-fn check_stops_at_its_memory_bound_and_says_the_search_is_incomplete() {
-    let run = choreo([
-        "check",
-        "orders/out-of-stock.json",
-        "--crashes",
-        "2",
-        "--set",
-        "check.max_memory=64KiB",
-    ]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stdout
-            .contains("search incomplete: check.max_memory (64 KiB) reached"),
-        "{}",
-        run.stdout
-    );
+fn check_stops_at_its_bounds_and_says_the_search_is_incomplete() {
+    for (set, said) in [
+        ("check.max_states=20", "check.max_states (20) reached"),
+        (
+            "check.max_memory=64KiB",
+            "check.max_memory (64 KiB) reached",
+        ),
+    ] {
+        let run = choreo([
+            "check",
+            "orders/out-of-stock.json",
+            "--crashes",
+            "2",
+            "--set",
+            set,
+        ]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            run.stdout.contains(&format!("search incomplete: {said}")),
+            "{}",
+            run.stdout
+        );
+    }
     let run = choreo([
         "check",
         "orders/seed.json",
@@ -559,6 +522,17 @@ fn check_stops_at_its_memory_bound_and_says_the_search_is_incomplete() {
         "{}",
         run.stderr
     );
+}
+#[test]
+fn check_reports_bad_input_with_its_position() {
+    let (dir, path) = temp_file("bad.json", "{\"order_id\": 1, \"product_id\": 101}");
+    let run = choreo(["check", path.to_str().expect("utf-8")]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("bad.json:1:"), "{}", run.stderr);
+    drop(dir);
+    let run = choreo(["check", "orders/seed.json", "--crashes", "9"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("--crashes"), "{}", run.stderr);
 }
 
 /// `--journal` is written only for a violation: a check that finds none, or stops early, leaves
