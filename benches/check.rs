@@ -27,6 +27,7 @@ fn main() {
     let config = Config::<Shop>::default();
     let limits = Limits {
         max_states: 50_000_000,
+        max_memory: 16 << 30,
         time_limit: Duration::from_secs(600),
         interrupt: Arc::new(AtomicBool::new(false)),
     };

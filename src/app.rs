@@ -295,11 +295,10 @@ fn check<C: Choreography>(name: &str, args: CheckArgs) -> Result<(), Error> {
     )?;
     let config = Config::<C>::load(&args.layers.config, &args.layers.set)?;
     let orders = read_order_file::<C::Input>(&args.file)?;
-    let journal = args
-        .journal
-        .as_ref()
-        .map(|path| create_file(path, "journal").map(|file| (path, file)))
-        .transpose()?;
+    // The journal is written only for a violation; its place is tried now, so a path that
+    // cannot be written fails before the search rather than after it, and no file is left
+    // behind (or emptied) when there is nothing to write.
+    let mut journal = args.journal.as_ref().map(Journal::try_place).transpose()?;
     stdout_is_open()?;
     let interrupt = Arc::new(AtomicBool::new(false));
     let on_interrupt = Arc::clone(&interrupt);
@@ -308,6 +307,7 @@ fn check<C: Choreography>(name: &str, args: CheckArgs) -> Result<(), Error> {
     }
     let limits = Limits {
         max_states: config.check.max_states,
+        max_memory: config.check.max_memory.0,
         time_limit: config.check.time_limit,
         interrupt,
     };
@@ -358,6 +358,7 @@ fn check<C: Choreography>(name: &str, args: CheckArgs) -> Result<(), Error> {
     print(|out| {
         writeln!(out, "checked {what}")?;
         writeln!(out, "{checked}")?;
+        writeln!(out, "{}", checked.endings_line())?;
         match &checked.verdict {
             Verdict::Holds => writeln!(out, "no violation"),
             Verdict::Incomplete { reason } => {
@@ -395,7 +396,10 @@ fn check<C: Choreography>(name: &str, args: CheckArgs) -> Result<(), Error> {
             counterexample,
             ..
         } => {
-            if let Some((path, file)) = journal {
+            if let Some(mut journal) = journal.take() {
+                journal.made = false;
+                let path = journal.path;
+                let file = create_file(path, "journal")?;
                 // A counterexample has no seed or clock to record: no first line.
                 let mut writer = journal::create::<C>(path, file, None).map_err(Error::Output)?;
                 counterexample
@@ -409,6 +413,42 @@ fn check<C: Choreography>(name: &str, args: CheckArgs) -> Result<(), Error> {
         }
     }
     outcome
+}
+
+/// Where `check` may write its counterexample's journal, tried before the search.
+struct Journal<'a> {
+    path: &'a PathBuf,
+    /// Whether the file was made by trying the place, and is to be removed unless written.
+    made: bool,
+}
+
+impl<'a> Journal<'a> {
+    /// Opens `path` for writing without emptying it, to fail early on a place that cannot be
+    /// written.
+    fn try_place(path: &'a PathBuf) -> Result<Self, Error> {
+        let made = !path.exists();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|source| Error::CreateFile {
+                path: path.clone(),
+                what: "journal",
+                source,
+            })?;
+        Ok(Journal { path, made })
+    }
+}
+
+impl Drop for Journal<'_> {
+    /// Removes the file the try made, when nothing was written to it.
+    fn drop(&mut self) {
+        if self.made {
+            // Nothing to do if it is gone already.
+            let _ = std::fs::remove_file(self.path);
+        }
+    }
 }
 
 /// `serve`: one service over NATS until Ctrl-C or SIGTERM, which let it finish the event in

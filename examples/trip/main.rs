@@ -293,6 +293,7 @@ mod tests {
         use choreo::check::{Faults, Limits, Verdict};
         let limits = Limits {
             max_states: 1_000_000,
+            max_memory: 1 << 30,
             time_limit: std::time::Duration::from_secs(120),
             interrupt: Default::default(),
         };

@@ -8,26 +8,29 @@
 //! its decision or after it published some of what it decided (see the `model` module). The services'
 //! real decisions run, through the task loop's own de-duplication and per-instance records.
 //!
-//! The search is breadth first (stateright's), so the first violation found has a shortest
-//! counterexample. It stops, incomplete, at `check.max_states` distinct states or after
-//! `check.time_limit`.
+//! The search is breadth first (the `search` module), so the first violation found has a
+//! shortest counterexample. It stops, incomplete, at `check.max_states` distinct states, at
+//! `check.max_memory` (the size of what it keeps), after `check.time_limit`, or on Ctrl-C,
+//! within a few states of being told.
 
 mod model;
+mod search;
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use stateright::{Checker, HasDiscoveries, Model as _};
-
 use crate::engine::choreography::{Choreography, Envelope, EventId, Facts, SpawnError};
+pub use crate::engine::config::Bytes;
 use crate::engine::config::Config;
 use crate::input::Record;
 use crate::plural::Count;
 pub use model::Faults;
-use model::{Broken, Fate, How, Model, State, Step};
+use model::{Action, Broken, Fate, How, Model, State, Step};
+use search::End;
 
 /// The most instances one check takes: the state space grows about tenfold with each.
 pub const MAX_INSTANCES: usize = 5;
@@ -41,6 +44,12 @@ pub struct Checked<C: Choreography> {
     pub generated: usize,
     /// The longest schedule explored, in steps.
     pub depth: usize,
+    /// The size of what the search kept, at its largest, in bytes (an estimate: see
+    /// `check.max_memory`).
+    pub memory: u64,
+    /// How the instances ended, among the states explored: an outcome, with the cause the
+    /// instance's events give (`rejected: not enough stock`), as the report names them.
+    pub endings: BTreeSet<String>,
     pub elapsed: Duration,
     pub verdict: Verdict<C>,
 }
@@ -81,6 +90,8 @@ pub enum CheckError {
 #[derive(Debug, Clone)]
 pub struct Limits {
     pub max_states: u64,
+    /// Bytes the search may keep (its store: see the `search` module).
+    pub max_memory: u64,
     pub time_limit: Duration,
     /// Set from outside (Ctrl-C) to stop the search.
     pub interrupt: Arc<AtomicBool>,
@@ -125,86 +136,48 @@ pub fn check<C: Choreography>(
         starts,
         faults,
     )?;
-    let stop = Arc::clone(&model.stop);
     let started = Instant::now();
-    let mut checker = model
-        .checker()
-        .threads(1)
-        .finish_when(HasDiscoveries::AnyFailures)
-        .spawn_bfs();
-    let handles = checker.handles();
-    let mut stopped: Option<String> = None;
-    while !handles.iter().all(|handle| handle.is_finished()) {
-        std::thread::sleep(Duration::from_millis(5));
-        let elapsed = started.elapsed();
-        progress(checker.unique_state_count(), checker.max_depth(), elapsed);
-        if stopped.is_none() {
-            stopped = if limits.interrupt.load(Ordering::Relaxed) {
-                Some("interrupted".to_owned())
-            } else if checker.unique_state_count() as u64 >= limits.max_states {
-                Some(format!("check.max_states ({}) reached", limits.max_states))
-            } else if elapsed >= limits.time_limit {
-                Some(format!(
-                    "check.time_limit ({}) reached",
-                    humantime::format_duration(limits.time_limit)
-                ))
-            } else {
-                None
-            };
-            if stopped.is_some() {
-                stop.store(true, Ordering::Relaxed);
-            }
-        }
-    }
-    for handle in handles {
-        handle.join().map_err(|_| CheckError::Panicked)?;
-    }
-    let elapsed = started.elapsed();
-    let verdict = match first_violation(&checker) {
-        Some(verdict) => verdict,
-        None => match stopped {
-            Some(reason) => Verdict::Incomplete { reason },
-            None => Verdict::Holds,
-        },
+    let searched = search::search(&model, limits, progress);
+    let verdict = match searched.end {
+        End::Explored => Verdict::Holds,
+        End::Stopped(reason) => Verdict::Incomplete { reason },
+        End::Broken { property, path } => violation(&model, property, &path),
     };
     Ok(Checked {
-        states: checker.unique_state_count(),
-        generated: checker.state_count(),
-        depth: checker.max_depth(),
-        elapsed,
+        states: searched.states,
+        generated: searched.generated,
+        depth: searched.depth,
+        memory: searched.memory,
+        endings: searched.endings,
+        elapsed: started.elapsed(),
         verdict,
     })
 }
 
-/// The broken property with the shortest counterexample, if any.
-fn first_violation<C: Choreography>(checker: &impl Checker<Model<C>>) -> Option<Verdict<C>> {
-    let model = checker.model();
-    let (property, path) = checker
-        .discoveries()
-        .into_iter()
-        .min_by_key(|(name, path)| (path.clone().into_actions().len(), *name))?;
-    let mut steps = model.start().1;
-    let mut last: Option<State<C>> = None;
-    for (state, action) in path.into_vec() {
-        if let Some(action) = action {
-            if let Some((_, taken)) = model.step(&state, action) {
-                steps.extend(taken);
-            }
+/// `property`, broken at the end of `path`: why, and the schedule step by step.
+fn violation<C: Choreography>(
+    model: &Model<C>,
+    property: &'static str,
+    path: &[Action],
+) -> Verdict<C> {
+    let (mut last, mut steps) = model.start();
+    for &action in path {
+        if let Some((next, taken)) = model.step(&last, action) {
+            steps.extend(taken);
+            last = next;
         }
-        last = Some(state);
     }
-    let last = last?;
     let starts = last
         .streams
         .iter()
         .filter_map(|stream| stream.first())
         .map(|stored| Arc::clone(&stored.envelope))
         .collect();
-    Some(Verdict::Violated {
+    Verdict::Violated {
         property,
         why: why::<C>(model, &last, property),
         counterexample: Counterexample { starts, steps },
-    })
+    }
 }
 
 /// What breaks `property` in `state`, in a sentence.
@@ -233,6 +206,20 @@ fn why<C: Choreography>(model: &Model<C>, state: &State<C>, property: &str) -> S
             }
         ),
         _ => model.invariant(state).err().unwrap_or_default(),
+    }
+}
+
+impl<C: Choreography> Checked<C> {
+    /// The line that says how the instances ended among the states explored:
+    /// `2 endings reached: completed; rejected: not enough stock` (a cause's label may hold a
+    /// comma).
+    pub fn endings_line(&self) -> String {
+        let endings: Vec<&str> = self.endings.iter().map(String::as_str).collect();
+        match endings.as_slice() {
+            [] => "no ending reached".to_owned(),
+            [one] => format!("1 ending reached: {one}"),
+            many => format!("{} endings reached: {}", many.len(), many.join("; ")),
+        }
     }
 }
 
@@ -304,7 +291,7 @@ impl<C: Choreography> Counterexample<C> {
 }
 
 impl<C: Choreography> fmt::Display for Checked<C> {
-    /// The search's figures: states, depth, time and rate.
+    /// The search's figures: states, depth, time, rate and the most memory kept.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let seconds = self.elapsed.as_secs_f64();
         write!(
@@ -315,6 +302,10 @@ impl<C: Choreography> fmt::Display for Checked<C> {
         if seconds > 0.0 {
             write!(f, ", {:.0} states/s", self.states as f64 / seconds)?;
         }
-        Ok(())
+        write!(
+            f,
+            ", {:.1} MiB kept",
+            self.memory as f64 / f64::from(1 << 20)
+        )
     }
 }

@@ -1,11 +1,10 @@
-//! The choreography as a model for the stateright checker: a state is every service (its
+//! The choreography as a model to search (see the `search` module): a state is every service (its
 //! decisions' own state and the task loop's [`Inbox`]) plus every event published; a step
 //! is one delivery, a duplicate delivery, or a crash. Each step runs the services' real
 //! `handle` through the task loop's own [`decide`], so what is checked is what runs.
 
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::engine::choreography::{Choreography, Envelope, EventId, Outbox, SpawnError};
@@ -65,7 +64,7 @@ pub(crate) enum Broken<C: Choreography> {
 #[derive_where::derive_where(Clone, Debug)]
 pub(crate) struct State<C: Choreography> {
     /// Every service, in index order, as of its last completed event.
-    nodes: Vec<Arc<dyn Replica<C>>>,
+    pub nodes: Vec<Arc<dyn Replica<C>>>,
     /// Every event published, per instance (in input order), in the order published.
     /// (Shared between states until one publishes: most steps publish nothing.)
     pub streams: Vec<Arc<Vec<Stored<C>>>>,
@@ -162,12 +161,6 @@ pub(crate) struct Model<C: Choreography> {
     config: C::Config,
     faults: Faults,
     initial: State<C>,
-    /// Set to end the search (limits, Ctrl-C): every state after it is out of bounds.
-    pub stop: Arc<AtomicBool>,
-    /// Whether a state breaking a property has been found. Only the first is reported:
-    /// states are examined in breadth-first order, so it is one of the fewest steps (the
-    /// checker would keep the last one it met in a batch).
-    found: AtomicBool,
 }
 
 impl<C: Choreography> fmt::Debug for Model<C> {
@@ -208,8 +201,6 @@ impl<C: Choreography> Model<C> {
             config: config.clone(),
             faults,
             initial,
-            stop: Arc::new(AtomicBool::new(false)),
-            found: AtomicBool::new(false),
         })
     }
 
@@ -452,12 +443,6 @@ impl<C: Choreography> Model<C> {
             .collect()
     }
 
-    /// A property's verdict as the checker hears it: a violation only if it is the first
-    /// found (see `found`).
-    fn holds(&self, holds: bool) -> bool {
-        holds || self.found.swap(true, Ordering::Relaxed)
-    }
-
     /// The choreography's invariants in `state`.
     pub fn invariant(&self, state: &State<C>) -> Result<(), String> {
         C::invariant(&self.config, &Self::events(state), Self::quiescent(state))
@@ -509,15 +494,9 @@ pub(crate) const ENDS_ONCE: &str = "each order ends once, with its last event";
 pub(crate) const FINISHES: &str = "every order finishes when delivery is fair";
 pub(crate) const INVARIANTS: &str = "the choreography's invariants hold";
 
-impl<C: Choreography> stateright::Model for Model<C> {
-    type State = State<C>;
-    type Action = Action;
-
-    fn init_states(&self) -> Vec<State<C>> {
-        vec![self.start().0]
-    }
-
-    fn actions(&self, state: &State<C>, actions: &mut Vec<Action>) {
+impl<C: Choreography> Model<C> {
+    /// Every step `state` can take next (some may change nothing: see [`Self::step`]).
+    pub fn actions(&self, state: &State<C>, actions: &mut Vec<Action>) {
         if state.broken.is_some() {
             return;
         }
@@ -561,32 +540,26 @@ impl<C: Choreography> stateright::Model for Model<C> {
         }
     }
 
-    fn next_state(&self, state: &State<C>, action: Action) -> Option<State<C>> {
-        self.step(state, action).map(|(next, _)| next)
-    }
-
-    fn within_boundary(&self, _state: &State<C>) -> bool {
-        !self.stop.load(Ordering::Relaxed)
-    }
-
-    fn properties(&self) -> Vec<stateright::Property<Self>> {
-        use stateright::Property;
-        vec![
-            Property::always(PUBLISHED_ONCE, |model, state: &State<C>| {
-                model.holds(!matches!(state.broken, Some(Broken::Twice { .. })))
-            }),
-            Property::always(DECLARED, |model, state: &State<C>| {
-                model.holds(!matches!(state.broken, Some(Broken::Undeclared { .. })))
-            }),
-            Property::always(ENDS_ONCE, |model, state: &State<C>| {
-                model.holds(Self::ends_badly(state).is_none())
-            }),
-            Property::always(FINISHES, |model, state: &State<C>| {
-                model.holds(!Self::quiescent(state) || Self::unfinished(state).is_empty())
-            }),
-            Property::always(INVARIANTS, |model: &Self, state: &State<C>| {
-                model.holds(model.invariant(state).is_ok())
-            }),
+    /// The property `state` breaks, if any; of several, the first in the order of
+    /// docs/checking.md.
+    pub fn broken(&self, state: &State<C>) -> Option<&'static str> {
+        [
+            (
+                matches!(state.broken, Some(Broken::Twice { .. })),
+                PUBLISHED_ONCE,
+            ),
+            (
+                matches!(state.broken, Some(Broken::Undeclared { .. })),
+                DECLARED,
+            ),
+            (Self::ends_badly(state).is_some(), ENDS_ONCE),
+            (
+                Self::quiescent(state) && !Self::unfinished(state).is_empty(),
+                FINISHES,
+            ),
         ]
+        .into_iter()
+        .find_map(|(broken, property)| broken.then_some(property))
+        .or_else(|| self.invariant(state).is_err().then_some(INVARIANTS))
     }
 }

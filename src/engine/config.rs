@@ -3,6 +3,7 @@
 //! Loading them from layers of TOML with blame is the config loader's
 //! ([`crate::config`]); checking what types alone cannot is here.
 
+use std::fmt;
 use std::time::Duration;
 
 use derive_where::derive_where;
@@ -102,6 +103,74 @@ pub struct CheckConfig {
     /// Time before the search stops, incomplete.
     #[serde(deserialize_with = "positive_duration")]
     pub time_limit: Duration,
+    /// What the search may keep (the states it has yet to explore and the fingerprints of
+    /// those it has seen) before it stops, incomplete.
+    pub max_memory: Bytes,
+}
+
+/// An amount of memory, above zero: bytes (`1048576`) or with a unit (`512MiB`, `2GiB`, `64KiB`;
+/// `KB`, `MB`, `GB` count in thousands).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bytes(pub u64);
+
+impl Bytes {
+    const UNITS: [(&'static str, u64); 6] = [
+        ("GiB", 1 << 30),
+        ("MiB", 1 << 20),
+        ("KiB", 1 << 10),
+        ("GB", 1_000_000_000),
+        ("MB", 1_000_000),
+        ("KB", 1_000),
+    ];
+
+    fn parse(text: &str) -> Result<Self, String> {
+        let text = text.trim();
+        let (number, unit) = Self::UNITS
+            .iter()
+            .find_map(|&(name, unit)| text.strip_suffix(name).map(|number| (number, unit)))
+            .unwrap_or((text.strip_suffix('B').unwrap_or(text), 1));
+        let bytes = number
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .and_then(|number| number.checked_mul(unit))
+            .ok_or_else(|| {
+                format!("`{text}` is not an amount of memory: say `512MiB`, `2GiB` or a number of bytes")
+            })?;
+        if bytes == 0 {
+            return Err("must be more than zero".to_owned());
+        }
+        Ok(Bytes(bytes))
+    }
+}
+
+impl fmt::Display for Bytes {
+    /// In the largest binary unit that divides it: `2 GiB`, `1536 MiB`, `100 bytes`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Self::UNITS[..3]
+            .iter()
+            .find(|&&(_, unit)| self.0 % unit == 0)
+        {
+            Some((name, unit)) => write!(f, "{} {name}", self.0 / unit),
+            None => write!(f, "{} bytes", self.0),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Bytes {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(deserializer)? {
+            Raw::Number(0) => Err(serde::de::Error::custom("must be more than zero")),
+            Raw::Number(bytes) => Ok(Bytes(bytes)),
+            Raw::Text(text) => Bytes::parse(&text).map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

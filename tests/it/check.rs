@@ -23,6 +23,7 @@ use crate::helpers::{choreo, repo_path, temp_file, NoConfig, NoStats};
 fn limits() -> Limits {
     Limits {
         max_states: 2_000_000,
+        max_memory: 1 << 30,
         time_limit: Duration::from_secs(120),
         interrupt: Arc::new(AtomicBool::new(false)),
     }
@@ -334,6 +335,82 @@ fn a_search_past_its_state_bound_is_reported_incomplete() {
     assert!(reason.contains("check.max_states (50)"), "{reason}");
 }
 
+/// Five orders of different products, all within stock and credit: with duplicates and a
+/// crash, hundreds of thousands of states (the bench's largest case).
+fn five_orders() -> Vec<Order> {
+    serde_json::from_str(
+        r#"[{"order_id": 1, "product_id": 101, "quantity": 2},
+            {"order_id": 2, "product_id": 102, "quantity": 1},
+            {"order_id": 3, "product_id": 101, "quantity": 3},
+            {"order_id": 4, "product_id": 103, "quantity": 1},
+            {"order_id": 5, "product_id": 102, "quantity": 2}]"#,
+    )
+    .expect("orders")
+}
+
+/// Checks the five orders within `limits`, which must stop the search: what it found, and why
+/// it stopped.
+fn five_orders_stopped(
+    limits: &Limits,
+    progress: &mut dyn FnMut(usize, usize, Duration),
+) -> (Checked<Shop>, String) {
+    let config = Config::<Shop>::load(&[], &[]).expect("config");
+    let checked =
+        check::check(&config, &five_orders(), MIXES[3], limits, progress).expect("check runs");
+    let Verdict::Incomplete { reason } = &checked.verdict else {
+        panic!("{:?}", checked.verdict);
+    };
+    let reason = reason.clone();
+    (checked, reason)
+}
+
+/// A search far bigger than its time limit stops at the limit, where it is (what is queued is
+/// dropped, not explored), and says it is incomplete with the figures so far.
+#[test]
+fn a_big_search_stops_at_its_time_limit_and_says_so() {
+    let limits = Limits {
+        time_limit: Duration::from_millis(300),
+        ..limits()
+    };
+    let (checked, reason) = five_orders_stopped(&limits, &mut |_, _, _| {});
+    assert_eq!(reason, "check.time_limit (300ms) reached");
+    assert!(checked.states > 1 && checked.memory > 0, "{checked}");
+}
+
+/// Ctrl-C (the interrupt flag) stops the search at the next state: told while it reports its
+/// first progress, it explores no further.
+#[test]
+fn an_interrupted_search_stops_where_it_is() {
+    let limits = limits();
+    let interrupt = Arc::clone(&limits.interrupt);
+    let mut told_at = None;
+    let (checked, reason) = five_orders_stopped(&limits, &mut |states, _, _| {
+        interrupt.store(true, Ordering::Relaxed);
+        told_at.get_or_insert(states);
+    });
+    assert_eq!(reason, "interrupted");
+    let told_at = told_at.expect("the search reported progress before it ended");
+    // The state in hand is finished: its successors at most (a few dozen) are added.
+    assert!(
+        checked.states <= told_at + 100,
+        "told at {told_at}: {checked}"
+    );
+}
+
+/// A small `check.max_memory` stops the search once what it keeps reaches it, reported
+/// incomplete with the figures so far.
+#[test]
+fn a_search_past_its_memory_bound_is_reported_incomplete() {
+    let limits = Limits {
+        max_memory: 256 << 10,
+        ..limits()
+    };
+    let (checked, reason) = five_orders_stopped(&limits, &mut |_, _, _| {});
+    assert_eq!(reason, "check.max_memory (256 KiB) reached");
+    assert!(checked.memory >= 256 << 10, "{checked}");
+    assert!(checked.memory < 1 << 20, "{checked}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // The command
 // ---------------------------------------------------------------------------------------------
@@ -406,23 +483,46 @@ fn check_refuses_more_orders_than_it_explores() {
     assert!(run.stderr.contains("at most 5"), "{}", run.stderr);
 }
 
+/// Each bound stops the search, which says so (exit 1); a bound that is not an amount of
+/// memory is refused, naming the key.
 #[test]
-fn check_stops_at_its_state_bound_and_says_the_search_is_incomplete() {
+fn check_stops_at_its_bounds_and_says_the_search_is_incomplete() {
+    for (set, said) in [
+        ("check.max_states=20", "check.max_states (20) reached"),
+        (
+            "check.max_memory=64KiB",
+            "check.max_memory (64 KiB) reached",
+        ),
+    ] {
+        let run = choreo([
+            "check",
+            "orders/out-of-stock.json",
+            "--crashes",
+            "2",
+            "--set",
+            set,
+        ]);
+        assert_eq!(run.code, 1, "{}", run.stderr);
+        assert!(
+            run.stdout.contains(&format!("search incomplete: {said}")),
+            "{}",
+            run.stdout
+        );
+    }
     let run = choreo([
         "check",
-        "orders/out-of-stock.json",
+        "orders/seed.json",
         "--set",
-        "check.max_states=20",
+        "check.max_memory=lots",
     ]);
-    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("check.max_memory"), "{}", run.stderr);
     assert!(
-        run.stdout
-            .contains("search incomplete: check.max_states (20) reached"),
+        run.stderr.contains("`lots` is not an amount of memory"),
         "{}",
-        run.stdout
+        run.stderr
     );
 }
-
 #[test]
 fn check_reports_bad_input_with_its_position() {
     let (dir, path) = temp_file("bad.json", "{\"order_id\": 1, \"product_id\": 101}");
@@ -433,4 +533,39 @@ fn check_reports_bad_input_with_its_position() {
     let run = choreo(["check", "orders/seed.json", "--crashes", "9"]);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("--crashes"), "{}", run.stderr);
+}
+
+/// `--journal` is written only for a violation: a check that finds none, or stops early, leaves
+/// no file behind.
+#[test]
+fn check_leaves_no_journal_without_a_violation() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (sets, code) in [("check.max_states=5000000", 0), ("check.max_states=5", 1)] {
+        let journal = dir.path().join("cx.jsonl");
+        let run = choreo([
+            "check",
+            "orders/seed.json",
+            "--set",
+            sets,
+            "--journal",
+            journal.to_str().expect("utf-8 path"),
+        ]);
+        assert_eq!(run.code, code, "{}", run.stderr);
+        assert!(!journal.exists(), "{sets}: {}", run.stdout);
+    }
+}
+
+/// `check` says which endings the states it explored reached, as the report names them.
+#[test]
+fn check_names_the_endings_it_reached() {
+    let run = choreo(["check", "orders/out-of-stock.json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains(
+            "\n3 endings reached: completed; rejected: not enough stock; \
+             rejected: product not in the catalog\n"
+        ),
+        "{}",
+        run.stdout
+    );
 }

@@ -132,6 +132,7 @@ pub fn check_every_schedule<C: choreo::engine::Choreography>(
 ) -> choreo::check::Checked<C> {
     let limits = choreo::check::Limits {
         max_states: 1_000_000,
+        max_memory: 1 << 30,
         time_limit: std::time::Duration::from_secs(120),
         interrupt: Default::default(),
     };
