@@ -89,6 +89,7 @@ pub mod nats;
 pub mod plural;
 pub mod recent;
 pub mod shop;
+pub mod shrink;
 pub mod sim;
 pub mod telemetry;
 pub mod view;
