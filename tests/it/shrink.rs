@@ -18,9 +18,10 @@ use choreo::config::Config;
 use choreo::engine::{
     Cause, Choreography, Envelope, Outbox, Outcome, Role, Service, Services, SpawnError,
 };
-use choreo::input::{InstanceId, Record};
+use choreo::input::InstanceId;
 use choreo::shop::Shop;
 
+use crate::check::{Desk, Kind, Sale};
 use crate::helpers::{choreo, temp_file, NoConfig, NoStats};
 
 /// The target: the 1,000 orders of the swarm, PaymentService at 800 ms an event for
@@ -232,35 +233,12 @@ fn shrink_refuses_bad_input_naming_file_line_and_column() {
 #[derive(Debug, Clone, Copy)]
 struct Ledger;
 
-choreo::names! {
-    enum Desk { Till = "till", Biller = "biller" }
-}
-
-choreo::names! {
-    enum Kind { Ordered, Invoiced, Paid }
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event")]
 enum Entry {
     Ordered,
     Invoiced,
     Paid,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-struct Sale {
-    order_id: InstanceId,
-}
-
-impl Record for Sale {
-    fn id(&self) -> InstanceId {
-        self.order_id
-    }
-
-    fn at_ms(&self) -> Option<u64> {
-        None
-    }
 }
 
 #[derive(Debug, Clone, Hash)]
@@ -383,21 +361,15 @@ fn a_service_not_idempotent_on_redelivery_shrinks_to_its_crash_after_publishing(
     let config_path = dir.path().join("faults.toml");
     std::fs::write(&config_path, EVERY_FAULT).expect("config");
     let out = dir.path().join("case");
-    let shrink = |out: &Path| {
-        let cli = Cli::try_parse_from([
-            "ledger",
-            "shrink",
-            sales_path.to_str().expect("utf-8"),
-            "--config",
-            config_path.to_str().expect("utf-8"),
-            "--out",
-            out.to_str().expect("utf-8"),
-        ])
-        .expect("command line");
+    let path = |p: &Path| p.to_str().expect("utf-8").to_owned();
+    let ledger = |args: &[&str]| {
+        let cli = Cli::try_parse_from(std::iter::once("ledger").chain(args.iter().copied()))
+            .expect("command line");
         app::execute::<Ledger>("ledger", cli)
     };
     // The run with every fault fails: orders never finish.
-    if let Err(err) = shrink(&out) {
+    let (sales, faults, case) = (path(&sales_path), path(&config_path), path(&out));
+    if let Err(err) = ledger(&["shrink", &sales, "--config", &faults, "--out", &case]) {
         panic!("shrink failed: {err}");
     }
     let kept = std::fs::read_to_string(out.join("orders.jsonl")).expect("orders.jsonl");
@@ -407,20 +379,22 @@ fn a_service_not_idempotent_on_redelivery_shrinks_to_its_crash_after_publishing(
         Config::<Ledger>::load(&[out.join("config.toml")], &[]).expect("a complete config");
     assert_eq!(faults_on(&config), ["biller.crash_after_publish"]);
     let seed = std::fs::read_to_string(out.join("seed")).expect("seed");
-    let replay = Cli::try_parse_from([
-        "ledger",
+    let (orders, config) = (
+        path(&out.join("orders.jsonl")),
+        path(&out.join("config.toml")),
+    );
+    let replay = [
         "run",
-        out.join("orders.jsonl").to_str().expect("utf-8"),
+        &orders,
         "--config",
-        out.join("config.toml").to_str().expect("utf-8"),
+        &config,
         "--seed",
         seed.trim(),
         "--format",
         "none",
         "--quiet",
-    ])
-    .expect("command line");
-    match app::execute::<Ledger>("ledger", replay) {
+    ];
+    match ledger(&replay) {
         Err(app::Error::Run(failures)) => assert!(
             failures.to_string().contains("time limit of 30s reached"),
             "{failures}"
@@ -428,19 +402,12 @@ fn a_service_not_idempotent_on_redelivery_shrinks_to_its_crash_after_publishing(
         other => panic!("the case does not fail as it did: {other:?}"),
     }
     // Without that one fault it runs clean: the fault is the cause.
-    let clean = Cli::try_parse_from([
-        "ledger",
-        "shrink",
-        out.join("orders.jsonl").to_str().expect("utf-8"),
-        "--config",
-        out.join("config.toml").to_str().expect("utf-8"),
-        "--set",
-        "simulation.faults.biller.crash_after_publish=0",
-        "--out",
-        dir.path().join("clean").to_str().expect("utf-8"),
-    ])
-    .expect("command line");
-    let err = app::execute::<Ledger>("ledger", clean).expect_err("passes");
+    let clean = path(&dir.path().join("clean"));
+    let without = "simulation.faults.biller.crash_after_publish=0";
+    let clean = [
+        "shrink", &orders, "--config", &config, "--set", without, "--out", &clean,
+    ];
+    let err = ledger(&clean).expect_err("passes");
     assert_eq!(err.exit_code(), EXIT_RUN_FAILED, "{err}");
     assert!(err.to_string().contains("nothing to shrink"), "{err}");
 }
