@@ -411,3 +411,85 @@ fn a_service_not_idempotent_on_redelivery_shrinks_to_its_crash_after_publishing(
     assert_eq!(err.exit_code(), EXIT_RUN_FAILED, "{err}");
     assert!(err.to_string().contains("nothing to shrink"), "{err}");
 }
+
+/// Ctrl-C stops a long shrink at its next run: exit 130, with the smallest failing case found
+/// so far written (fewer orders than given), which replays and fails the same way.
+#[test]
+fn an_interrupted_shrink_writes_the_smallest_case_so_far() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().expect("temp dir");
+    // 5,000 orders, PaymentService at 1 ms each for a 3 s time limit: a thousand-odd orders
+    // are needed to fail, and taking them one by one takes thousands of runs.
+    let orders: String = (1..=5000)
+        .map(|id| {
+            format!(
+                "{{\"order_id\": {id}, \"product_id\": {}, \"quantity\": 1}}\n",
+                101 + id % 3
+            )
+        })
+        .collect();
+    std::fs::write(dir.path().join("many.jsonl"), orders).expect("orders");
+    let config = "[run]\ntime_limit = \"3s\"\n[simulation.latency]\npayment = { model = \"fixed\", ms = 1 }\n[products.101]\nstock = 100000\n[products.102]\nstock = 100000\n[products.103]\nstock = 100000\n";
+    std::fs::write(dir.path().join("slow.toml"), config).expect("config");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_choreo"))
+        .args([
+            "shrink",
+            "many.jsonl",
+            "--config",
+            "slow.toml",
+            "--out",
+            "case",
+        ])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut stderr = io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut said = String::new();
+    // Interrupted once it has taken orders out.
+    while !said.contains("orders: 2500 -> ") {
+        let mut line = String::new();
+        assert!(
+            stderr.read_line(&mut line).expect("read") > 0,
+            "ended early: {said}"
+        );
+        said.push_str(&line);
+    }
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(kill.success());
+    let mut rest = String::new();
+    io::Read::read_to_string(&mut stderr, &mut rest).expect("read");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(130), "{said}{rest}");
+    assert!(
+        rest.contains("interrupted: the smallest failing case found so far is in case"),
+        "{rest}"
+    );
+    let kept = std::fs::read_to_string(dir.path().join("case/orders.jsonl")).expect("orders");
+    let count = kept.lines().count();
+    assert!((1..=2500).contains(&count), "{count} orders");
+    let seed = std::fs::read_to_string(dir.path().join("case/seed")).expect("seed");
+    let replay = crate::helpers::choreo_in(
+        dir.path(),
+        [
+            "run",
+            "case/orders.jsonl",
+            "--config",
+            "case/config.toml",
+            "--seed",
+            seed.trim(),
+            "--format",
+            "none",
+            "--quiet",
+        ],
+    );
+    assert_eq!(replay.code, i32::from(EXIT_RUN_FAILED), "{}", replay.stderr);
+    assert!(
+        replay.stderr.contains("time limit of 3s reached"),
+        "{}",
+        replay.stderr
+    );
+}
