@@ -14,7 +14,11 @@
 //!
 //! It prints the median orders per second of each, the ratio, and the median of each run's
 //! per-order latency p50 (from the first event's publish to the last event observed: the
-//! bare chain's own measure, choreo's from its summary). The server is
+//! bare chain's own measure, choreo's from its summary). Then what a broker restart costs:
+//! the same choreo run, with the broker killed (`kill -9`) two seconds in and started again
+//! half a second later on the same port and store; it prints the median of each run's longest
+//! pause between two events of its journal (each event's publish time), the half second the
+//! broker is away included. The server is
 //! `CHOREO_NATS_SERVER` if set, else the current release where `.ci/run` installs it
 //! (`/opt/nats-server-2.15.1`), else Debian's; without one, it says so and exits.
 
@@ -61,16 +65,20 @@ fn main() {
         .and_then(|l| l.local_addr())
         .expect("port")
         .port();
-    let mut broker = Command::new(&server)
-        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-        .arg(dir.path().join("store"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start nats-server");
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let start_broker = || {
+        let broker = Command::new(&server)
+            .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
+            .arg(dir.path().join("store"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nats-server");
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        broker
+    };
+    let mut broker = start_broker();
     let url = format!("nats://127.0.0.1:{port}");
     let file = dir.path().join("orders.jsonl");
     write_orders(&file, orders);
@@ -85,23 +93,8 @@ fn main() {
         bare.push(orders as f64 / started.elapsed().as_secs_f64());
         let summary = dir.path().join(format!("summary{run}.json"));
         let started = Instant::now();
-        let status = Command::new(env!("CARGO_BIN_EXE_choreo"))
-            .arg("run")
-            .arg(&file)
-            .args([
-                "--nats",
-                &url,
-                "--spawn-services",
-                "--format",
-                "none",
-                "--quiet",
-                "--summary",
-                summary.to_str().expect("utf-8"),
-            ])
-            .args(["--set", &format!("nats.stream=choreo{run}")])
-            .args(["--set", "products.101.stock=100000000000"])
-            .args(["--set", "customers.1.credit_limit_cents=100000000000000000"])
-            .args(["--set", "run.time_limit=1h"])
+        let status = choreo_run(&file, &url, &format!("choreo{run}"))
+            .args(["--summary", summary.to_str().expect("utf-8")])
             .status()
             .expect("run choreo");
         assert!(status.success(), "choreo run failed");
@@ -124,8 +117,66 @@ fn main() {
         "| `choreo run --nats --spawn-services`, 4 processes | {real:.0} | {:.2} | {real_p50:.1} ms |",
         bare / real
     );
+    let mut pauses = Vec::new();
+    for run in 0..runs {
+        let journal = dir.path().join(format!("restart{run}.jsonl"));
+        let mut choreo = choreo_run(&file, &url, &format!("restart{run}"))
+            .args(["--journal", journal.to_str().expect("utf-8")])
+            .spawn()
+            .expect("run choreo");
+        std::thread::sleep(Duration::from_secs(2));
+        let _ = broker.kill();
+        let _ = broker.wait();
+        std::thread::sleep(Duration::from_millis(500));
+        broker = start_broker();
+        assert!(
+            choreo.wait().expect("choreo").success(),
+            "choreo run failed"
+        );
+        pauses.push(longest_pause(&journal));
+    }
+    println!(
+        "| broker killed 2 s in, started again 0.5 s later | longest pause between two events: {:.2} s |",
+        median(pauses.into_iter())
+    );
     let _ = broker.kill();
     let _ = broker.wait();
+}
+
+/// `choreo run FILE --nats URL --spawn-services` on a fresh `stream`, every order within stock
+/// and credit.
+fn choreo_run(file: &Path, url: &str, stream: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_choreo"));
+    command
+        .arg("run")
+        .arg(file)
+        .args([
+            "--nats",
+            url,
+            "--spawn-services",
+            "--format",
+            "none",
+            "--quiet",
+        ])
+        .args(["--set", &format!("nats.stream={stream}")])
+        .args(["--set", "products.101.stock=100000000000"])
+        .args(["--set", "customers.1.credit_limit_cents=100000000000000000"])
+        .args(["--set", "run.time_limit=1h"]);
+    command
+}
+
+/// The longest time between two events of a journal, by their publish times, in seconds.
+fn longest_pause(journal: &Path) -> f64 {
+    let mut times: Vec<u64> = std::fs::read_to_string(journal)
+        .expect("journal")
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok()?["at_us"].as_u64())
+        .collect();
+    times.sort_unstable();
+    times
+        .windows(2)
+        .map(|pair| (pair[1] - pair[0]) as f64 / 1e6)
+        .fold(0.0, f64::max)
 }
 
 /// The bare chain (see the module documentation); the median time from an order's first

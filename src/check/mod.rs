@@ -182,6 +182,20 @@ fn violation<C: Choreography>(
 
 /// What breaks `property` in `state`, in a sentence.
 fn why<C: Choreography>(model: &Model<C>, state: &State<C>, property: &str) -> String {
+    if let (Some(round), model::FINISHES) = (Model::looped(state), property) {
+        let steps: Vec<String> = round
+            .iter()
+            .map(|envelope| format!("{} by {}", envelope.kind(), envelope.service))
+            .collect();
+        return format!(
+            "{} {} goes round a loop that never ends it: {} again (a livelock: only the \
+             repeat's id, {}, stops it here)",
+            <C::Input as Record>::noun(),
+            round[0].order_id,
+            steps.join(" -> "),
+            round[0].id
+        );
+    }
     match (&state.broken, property) {
         (Some(Broken::Twice { second }), model::PUBLISHED_ONCE) => format!(
             "{} published {} a second time: what that event stands for was done twice",

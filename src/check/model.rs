@@ -476,6 +476,37 @@ impl<C: Choreography> Model<C> {
     }
 
     /// The instances without a terminal event.
+    /// The loop an instance went round, if the event `state` holds twice was caused, through
+    /// the instance's own events, by its first copy: that copy first, each event it led to in
+    /// order, then the copy again. Event ids are one per instance and kind, so the stream
+    /// refuses the repeat; with fresh ids the instance would go round for ever without ending
+    /// (a livelock), and this is its lasso: the path to the first copy, then the loop.
+    pub fn looped(state: &State<C>) -> Option<Vec<Arc<Envelope<C>>>> {
+        let Some(Broken::Twice { second }) = &state.broken else {
+            return None;
+        };
+        let stream = state.streams.iter().find(|stream| {
+            stream
+                .first()
+                .is_some_and(|e| e.envelope.order_id == second.order_id)
+        })?;
+        let mut chain = vec![Arc::clone(second)];
+        let mut cause = second.cause;
+        // Each step goes back to an event stored before: at most the stream's length.
+        for _ in 0..stream.len() {
+            let stored = stream
+                .iter()
+                .find(|stored| Some(stored.envelope.id) == cause)?;
+            chain.push(Arc::clone(&stored.envelope));
+            if stored.envelope.id == second.id {
+                chain.reverse();
+                return Some(chain);
+            }
+            cause = stored.envelope.cause;
+        }
+        None
+    }
+
     pub fn unfinished(state: &State<C>) -> Vec<String> {
         state
             .streams
@@ -544,6 +575,8 @@ impl<C: Choreography> Model<C> {
     /// docs/checking.md.
     pub fn broken(&self, state: &State<C>) -> Option<&'static str> {
         [
+            // A loop is a liveness violation first: the repeat is refused only by its id.
+            (Self::looped(state).is_some(), FINISHES),
             (
                 matches!(state.broken, Some(Broken::Twice { .. })),
                 PUBLISHED_ONCE,

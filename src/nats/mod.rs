@@ -739,17 +739,61 @@ impl Publisher {
 
     /// Sends every event confirmed lately again, ahead of any not confirmed yet, and waits
     /// until all are stored; `Err` if `give_up` fires first.
+    /// A broker killed loses nothing it acknowledged (it writes to the OS first), and a
+    /// stream that loses anything loses its tail: so where the stream still holds the newest
+    /// event confirmed, nothing confirmed is lost, and only what was not confirmed goes again.
     pub async fn reassert(&mut self, give_up: &CancellationToken) -> Result<(), GaveUp> {
-        tracing::info!(
-            events = self.recent.len(),
-            "reconnected: sending the latest events again"
-        );
         self.unsend();
-        for mut out in self.recent.drain(..).rev() {
-            out.again = true;
-            self.unconfirmed.push_front(out);
+        if self.holds_the_newest(give_up).await? {
+            tracing::info!("reconnected: the stream holds every event confirmed");
+        } else {
+            tracing::info!(
+                events = self.recent.len(),
+                "reconnected: sending the latest events again"
+            );
+            for mut out in self.recent.drain(..).rev() {
+                out.again = true;
+                self.unconfirmed.push_front(out);
+            }
         }
         self.confirm(give_up).await.map(|_| ())
+    }
+
+    /// Whether the stream holds the newest event this publisher had confirmed (or it has
+    /// confirmed none), asked on a connection made anew if need be; `false` also where the
+    /// broker cannot say yet (starting over, or sending again, is the safe side).
+    pub async fn holds_the_newest(&mut self, give_up: &CancellationToken) -> Result<bool, GaveUp> {
+        let newest = self
+            .recent
+            .back()
+            .map(|out| (out.subject.clone(), out.payload.clone()));
+        match newest {
+            Some((subject, payload)) => self.holds(&subject, &payload, give_up).await,
+            None => Ok(true),
+        }
+    }
+
+    /// Whether the stream holds `payload` on `subject`, as this publisher sent it.
+    async fn holds(
+        &mut self,
+        subject: &str,
+        payload: &bytes::Bytes,
+        give_up: &CancellationToken,
+    ) -> Result<bool, GaveUp> {
+        self.connected(give_up).await?;
+        let Some(link) = &self.link else {
+            return Ok(false);
+        };
+        let stored = async {
+            link.context
+                .get_stream(&self.config.stream)
+                .await
+                .ok()?
+                .get_last_raw_message_by_subject(subject)
+                .await
+                .ok()
+        };
+        Ok(stored.await.is_some_and(|stored| stored.payload == payload))
     }
 
     /// Forgets the events sent but not confirmed yet: for a service that starts over, and

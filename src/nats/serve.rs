@@ -24,17 +24,19 @@
 //! reported with the stream's name and sequence, by every service alike: stopping on it would
 //! stop them all, and again after every restart, as the replay reads it again.
 //!
-//! **A broker that dies.** A NATS server killed with `kill -9` can come back without the
-//! last messages and acknowledgements it had confirmed (it writes them to disk a moment
-//! later), and hand out their sequence numbers again. So after every reconnect the service
-//! starts over the same way: a fresh state replayed from the stream as it now is, and the
-//! last [`REDECIDED`] events before the floor decided again with their events published
-//! (repeats are dropped by id; what the broker lost is stored again). Producers of first
-//! events (the run) send their latest ones again too. The price is a replay as long as the
-//! stream at start and after a reconnect (see docs/distributed.md).
+//! **A broker that dies.** A NATS server killed with `kill -9` loses nothing it had
+//! acknowledged (it writes to the OS first), so after a reconnect the service keeps its state
+//! and its place, and only pulls anew (`Handler::resume`). Where the stream no longer holds
+//! the last event the service read, or the last it published (an OS crash took the broker's
+//! tail, and the broker hands out those sequence numbers again), it starts over instead: a
+//! fresh state replayed from the stream as it now is, and the last [`REDECIDED`] events before
+//! the floor decided again with their events published (repeats are dropped by id; what the
+//! broker lost is stored again). The price of starting over is a replay as long as the stream
+//! (see docs/distributed.md).
 
 use async_nats::jetstream::consumer::{pull, AckPolicy, DeliverPolicy};
 use async_nats::jetstream::context::ConsumerInfoErrorKind;
+use async_nats::jetstream::stream::RawMessageErrorKind;
 use async_nats::jetstream::{self, stream};
 use futures_util::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
@@ -42,7 +44,7 @@ use tokio_util::sync::CancellationToken;
 use rustc_hash::FxHashSet;
 
 use crate::engine::config::Config;
-use crate::engine::replica::{replicas, Replica};
+use crate::engine::replica::{hash_of, replicas, Replica};
 use crate::engine::{Choreography, Envelope, EventId, Name, Outbox};
 use crate::input::InstanceId;
 use crate::nats::{self, NatsError, Publisher};
@@ -206,6 +208,7 @@ pub async fn serve<C: Choreography>(
             record: nats::record_subject(settings),
             served: &mut served,
             foreign_upto: 0,
+            last_read: None,
         };
         let mut connects = connection.connects();
         let Some((mut next, mut messages)) = handler
@@ -215,20 +218,20 @@ pub async fn serve<C: Choreography>(
             return Ok(());
         };
         tracing::info!(service = %service, replayed = handler.served.replayed, "serving");
-        let most = settings.max_ack_pending as usize;
+        let most = batch(settings);
         // The broker failed a request on the way (it is going away, or coming back).
         let mut failed = false;
         loop {
             if failed || connection.connects() != connects {
                 (connects, failed) = (connection.connects(), false);
                 // What the old pull stream still holds was sent before the broker came back.
-                let Some(started) = handler
-                    .start_over(config, service, &mut consumer, &stop)
+                let Some(resumed) = handler
+                    .resume(config, service, &mut consumer, &stop, next)
                     .await?
                 else {
                     break;
                 };
-                (next, messages) = started;
+                (next, messages) = resumed;
                 continue;
             }
             let received = tokio::select! {
@@ -487,12 +490,21 @@ async fn pull_stream(
 ) -> Result<pull::Stream, NatsError> {
     consumer
         .stream()
-        .max_messages_per_batch(settings.max_ack_pending as usize)
+        .max_messages_per_batch(batch(settings))
         .expires(std::time::Duration::from_secs(2))
         .heartbeat(std::time::Duration::from_millis(500))
         .messages()
         .await
         .map_err(NatsError::broker)
+}
+
+/// The most messages a pull asks for at once, and a service handles in one go: a quarter of
+/// what its consumer may have pending. What is unacknowledged is then at most a pull's worth
+/// on the way and a batch being handled, so after a reconnect what a pull that died had been
+/// delivered (passed over when it comes again) leaves room for the new pull at once, on a
+/// server too old to reset the consumer (see [`redeliver_past_the_ack_floor`]).
+fn batch(settings: &crate::engine::config::NatsConfig) -> usize {
+    (settings.max_ack_pending as usize / 4).max(1)
 }
 
 /// Has the broker deliver everything past the consumer's ack floor again now (a consumer
@@ -530,6 +542,9 @@ struct Handler<'a, C: Choreography> {
     /// The last sequence of a foreign message counted: one read again as the stream is
     /// replayed is not counted or reported twice.
     foreign_upto: u64,
+    /// The sequence and a hash of the subject of the last message read (see
+    /// [`Handler::resume`]).
+    last_read: Option<(u64, u64)>,
 }
 
 impl<C: Choreography> Handler<'_, C> {
@@ -596,6 +611,74 @@ impl<C: Choreography> Handler<'_, C> {
                 }
                 done => return done,
             }
+        }
+    }
+
+    /// Picks up where the service is after a reconnect, or a request the broker failed: its
+    /// state, its place in the stream and what its publisher has not had confirmed are kept,
+    /// and only the pull is made anew (what the old one had on the way comes again, or is
+    /// read from the stream as a gap). A broker killed loses nothing it acknowledged (it
+    /// writes to the OS first), so this is the rule; where the stream no longer holds the last
+    /// event read as it was read, or the last event the service had confirmed as published
+    /// (the broker lost its tail: an OS crash, say), the service starts over instead
+    /// ([`Handler::start_over`]). Returns as `start_over` does.
+    async fn resume(
+        &mut self,
+        config: &Config<C>,
+        service: C::Service,
+        consumer: &mut jetstream::consumer::Consumer<pull::Config>,
+        stop: &CancellationToken,
+        next: u64,
+    ) -> Result<Option<(u64, pull::Stream)>, NatsError> {
+        let mut backoff = nats::Backoff::starting_at(std::time::Duration::from_millis(100));
+        loop {
+            let resuming = async {
+                let held = self.holds_what_was_read().await?
+                    && self
+                        .publisher
+                        .holds_the_newest(stop)
+                        .await
+                        .map_err(|_| NatsError::Broker("stopped".into()))?;
+                if !held {
+                    return Ok(None);
+                }
+                redeliver_past_the_ack_floor(self.connection, consumer).await;
+                pull_stream(consumer, &config.nats).await.map(Some)
+            };
+            let Some(resumed) = until_stopped(stop, resuming).await else {
+                return Ok(None);
+            };
+            match resumed {
+                Ok(Some(messages)) => return Ok(Some((next, messages))),
+                Ok(None) => {
+                    tracing::warn!(
+                        stream = self.name,
+                        sequence = self.last_read.map_or(0, |(seq, _)| seq),
+                        "the stream no longer holds the last event read as it was read, or the last one published: starting over"
+                    );
+                    return self.start_over(config, service, consumer, stop).await;
+                }
+                Err(NatsError::Broker(err)) => {
+                    tracing::warn!(%err, "cannot resume yet");
+                    if backoff.wait(stop).await.is_err() {
+                        return Ok(None);
+                    }
+                }
+                Err(err) => return Err(err),
+            }
+        }
+    }
+
+    /// Whether the stream still holds, at its sequence, the last message this service read
+    /// (an event's subject names it alone: see `nats::subject_of`).
+    async fn holds_what_was_read(&self) -> Result<bool, NatsError> {
+        let Some((seq, subject)) = self.last_read else {
+            return Ok(true);
+        };
+        match self.stream.get_raw_message(seq).await {
+            Ok(message) => Ok(hash_of(&message.subject.as_str()) == subject),
+            Err(err) if err.kind() == RawMessageErrorKind::NoMessageFound => Ok(false),
+            Err(err) => Err(NatsError::broker(err)),
         }
     }
 
@@ -733,6 +816,7 @@ impl<C: Choreography> Handler<'_, C> {
         seq: u64,
         publishing: bool,
     ) -> Result<(), NatsError> {
+        self.last_read = Some((seq, hash_of(&subject)));
         if *subject == self.record {
             // The stream's record of what it runs, not an event.
             return Ok(());

@@ -570,3 +570,74 @@ fn check_names_the_endings_it_reached() {
         run.stdout
     );
 }
+
+/// Two services bouncing an order between them: Left answers the start and every Pong with a
+/// Ping, Right every Ping with a Pong, and the Done that would end the order never comes.
+mod bouncing {
+    use choreo::flow::prelude::*;
+
+    choreo::events! {
+        /// An order bounced between two services.
+        pub enum Event: Kind {
+            Started,
+            Ping,
+            Pong,
+            Done => completed,
+        }
+    }
+
+    /// One ball to bounce.
+    #[derive(Debug, Clone, Deserialize)]
+    pub struct Ball {
+        pub order_id: InstanceId,
+    }
+
+    choreo::choreography! {
+        /// A livelock: every Ping is answered, and nothing ever ends the order.
+        pub Bouncing("bouncing") {
+            events: Event / Kind,
+            input: Ball / order_id,
+            start: Server, |_ball, _config| Event::Started,
+        }
+        services: Service {
+            Server: [] -> [Started],
+            Left: [Started, Pong] -> [Ping] => |_, _, _, out| out.publish(Event::Ping),
+            Right: [Ping] -> [Pong, Done] => |_, _, _, out| out.publish(Event::Pong),
+        }
+    }
+}
+
+/// A livelock is a liveness violation, reported as one with its lasso: the schedule to the
+/// loop's first event, then the loop, named in the why. (Without the loop's diagnosis it would
+/// pass for a mere event published twice.)
+#[test]
+fn a_livelock_is_caught_as_a_loop_that_never_ends_the_order() {
+    let config = Config::<bouncing::Bouncing>::load(&[], &[]).expect("config");
+    let balls = [bouncing::Ball {
+        order_id: InstanceId::new(1).expect("id"),
+    }];
+    for faults in MIXES {
+        let checked = check::check(&config, &balls, faults, &limits(), &mut |_, _, _| {})
+            .expect("check runs");
+        let Verdict::Violated {
+            property,
+            why,
+            counterexample,
+        } = &checked.verdict
+        else {
+            panic!("{faults:?}: no violation: {checked}");
+        };
+        assert_eq!(
+            *property, "every order finishes when delivery is fair",
+            "{faults:?}: {why}"
+        );
+        assert_eq!(
+            why,
+            "order 1 goes round a loop that never ends it: Ping by Left -> Pong by Right -> \
+             Ping by Left again (a livelock: only the repeat's id, 1.Ping, stops it here)",
+            "{faults:?}"
+        );
+        // Breadth first: the shortest lasso, the loop's three deliveries.
+        assert_eq!(counterexample.steps(), 3, "{faults:?}: {counterexample:?}");
+    }
+}
