@@ -14,7 +14,7 @@ use clap::{CommandFactory, FromArgMatches};
 
 use crate::check::{CheckError, Faults, Limits, Verdict};
 use crate::cli::{
-    CheckArgs, Cli, Clock, Command, DiagramCommand, RunArgs, ServeArgs, ShowConfigArgs,
+    CheckArgs, Cli, Clock, Command, DiagramCommand, RunArgs, ServeArgs, ShowConfigArgs, ShrinkArgs,
 };
 use crate::config::{Config, ConfigError};
 use crate::engine::failure::{Failure, Failures};
@@ -97,6 +97,10 @@ pub enum Error {
     Check(String),
     #[error("the check was interrupted: search incomplete")]
     CheckInterrupted,
+    #[error("{0}")]
+    Shrink(String),
+    #[error("interrupted: the smallest failing case found so far is in {}", .0.display())]
+    ShrinkInterrupted(PathBuf),
     #[error(transparent)]
     Nats(#[from] crate::nats::NatsError),
     #[error("cannot start {service}: {source}")]
@@ -134,13 +138,14 @@ impl Error {
             | Error::Usage(_)
             | Error::CreateFile { .. } => EXIT_BAD_INPUT,
             Error::Run(failures) if failures.interrupted() => EXIT_INTERRUPTED,
-            Error::CheckInterrupted => EXIT_INTERRUPTED,
+            Error::CheckInterrupted | Error::ShrinkInterrupted(_) => EXIT_INTERRUPTED,
             Error::Run(_)
             | Error::Runtime(_)
             | Error::WriteFile { .. }
             | Error::Output(_)
             | Error::Stuck { .. }
             | Error::Check(_)
+            | Error::Shrink(_)
             | Error::Nats(_)
             | Error::SpawnService { .. } => EXIT_RUN_FAILED,
         }
@@ -177,6 +182,7 @@ pub fn execute<C: Choreography>(name: &str, cli: Cli) -> Result<(), Error> {
             }
         }
         Command::Check(args) => check::<C>(name, args),
+        Command::Shrink(args) => shrink::<C>(name, args),
         Command::Serve(args) => serve::<C>(args),
         Command::Config(args) => show_config::<C>(args),
         Command::Completions { shell } => {
@@ -205,13 +211,12 @@ pub fn execute<C: Choreography>(name: &str, cli: Cli) -> Result<(), Error> {
 
 /// What the summary records so that the run can be repeated.
 fn repeat<C: Choreography>(args: &RunArgs, clock: Clock, seed: u64) -> Result<Repeat, Error> {
-    let mut config = Config::<C>::effective(&args.layers.config, &args.layers.set)?;
-    // `--seed` is part of it. (A seed past TOML's integers cannot be written in a config.)
-    if let (Some(toml::Value::Table(simulation)), Ok(seed)) =
-        (config.get_mut("simulation"), i64::try_from(seed))
-    {
-        simulation.insert("seed".into(), toml::Value::Integer(seed));
-    }
+    let config = Config::<C>::effective(&args.layers.config, &args.layers.set)?;
+    repeat_of(config, clock, seed)
+}
+
+/// How to repeat a run of the effective `config` (`--seed` put in it) with `seed` on `clock`.
+fn repeat_of(config: toml::Table, clock: Clock, seed: u64) -> Result<Repeat, Error> {
     Ok(Repeat {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         schedule: crate::engine::stats::SCHEDULE,
@@ -221,7 +226,7 @@ fn repeat<C: Choreography>(args: &RunArgs, clock: Clock, seed: u64) -> Result<Re
         }
         .to_owned(),
         seed,
-        config: serde_json::to_value(&config)
+        config: serde_json::to_value(crate::shrink::with_seed(config, seed))
             .map_err(|err| Error::Output(io::Error::other(err)))?,
     })
 }
@@ -413,6 +418,125 @@ fn check<C: Choreography>(name: &str, args: CheckArgs) -> Result<(), Error> {
         }
     }
     outcome
+}
+
+/// `shrink`: runs the failing case again and again, smaller each time it still fails the same
+/// way, and writes the smallest to `--out DIR` (see [`crate::shrink`]).
+fn shrink<C: Choreography>(name: &str, args: ShrinkArgs) -> Result<(), Error> {
+    use crate::shrink::{Case, ShrinkError, Step};
+    if args.file == std::path::Path::new(crate::input::STDIN) {
+        return Err(Error::Usage(
+            "shrink runs the orders many times: give them in a file, not on stdin".to_owned(),
+        ));
+    }
+    let config = Config::<C>::load(&args.layers.config, &args.layers.set)?;
+    let table = Config::<C>::effective(&args.layers.config, &args.layers.set)?;
+    let seed = args.seed.unwrap_or(config.simulation.seed);
+    let records = read_order_file::<C::Input>(&args.file)?;
+    let raw = crate::shrink::raw_records(&args.file, records.len())?;
+    // The directory is made first, so a place that cannot be written fails before the work.
+    std::fs::create_dir_all(&args.out).map_err(|source| Error::CreateFile {
+        path: args.out.clone(),
+        what: "output directory",
+        source,
+    })?;
+    let files = crate::shrink::Files::in_dir(&args.out);
+    check_distinct_files(
+        &args.file,
+        &args.layers.config,
+        &[
+            ("--out DIR/orders.jsonl", Some(&files.orders)),
+            ("--out DIR/config.toml", Some(&files.config)),
+            ("--out DIR/seed", Some(&files.seed)),
+            ("--out DIR/journal.jsonl", Some(&files.journal)),
+        ],
+    )?;
+    let interrupt = Interrupt::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (on_interrupt, on_stop) = (interrupt.clone(), Arc::clone(&stop));
+    if let Err(err) = ctrlc::set_handler(move || {
+        on_stop.store(true, Ordering::Relaxed);
+        on_interrupt.everything.cancel();
+        on_interrupt.admitting.cancel();
+    }) {
+        tracing::warn!(%err, "cannot catch Ctrl-C; it will stop shrink at once");
+    }
+    let bar = crate::view::output::progress_wanted(false).then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message("shrinking");
+        bar
+    });
+    let program = format!("{name} shrink");
+    let mut report = |step: Step| match (step, &bar) {
+        (Step::Said(line), Some(bar)) => bar.println(format!("{program}: {line}")),
+        (Step::Said(line), None) => say(format_args!("{program}: {line}")),
+        (Step::Ran { runs, orders }, Some(bar)) => {
+            bar.set_message(format!(
+                "shrinking: {runs} runs, {}",
+                crate::plural::Count(orders as u64, <C::Input as Record>::noun())
+            ));
+            bar.tick();
+        }
+        (Step::Ran { .. }, None) => {}
+    };
+    let start = Case {
+        orders: (0..records.len()).collect(),
+        config: table,
+        seed,
+    };
+    let started = Instant::now();
+    let shrunk = crate::shrink::shrink::<C>(&records, start, &interrupt, &stop, &mut report);
+    let shrunk = match shrunk {
+        Ok(shrunk) => shrunk,
+        Err(ShrinkError::Config(err)) => return Err(err.into()),
+        Err(ShrinkError::Runtime(err)) => return Err(Error::Runtime(err)),
+        Err(err) => {
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            return Err(Error::Shrink(format!(
+                "{} ({}, seed {seed}): {err}",
+                args.file.display(),
+                crate::plural::Count(records.len() as u64, <C::Input as Record>::noun()),
+            )));
+        }
+    };
+    let repeat = repeat_of(shrunk.case.config.clone(), Clock::Virtual, shrunk.case.seed)?;
+    let same_way = crate::shrink::write_case::<C>(&files, &records, &raw, &shrunk, &repeat)
+        .map_err(|(path, what, source)| Error::WriteFile { path, what, source })?;
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    say(format_args!(
+        "{program}: {} -> {}, {}; {} in {:.1} s; written to {}",
+        crate::plural::Count(records.len() as u64, <C::Input as Record>::noun()),
+        crate::plural::Count(
+            shrunk.case.orders.len() as u64,
+            <C::Input as Record>::noun()
+        ),
+        crate::shrink::faults_left::<C>(&shrunk.case.config),
+        crate::plural::Count(shrunk.runs, "run"),
+        started.elapsed().as_secs_f64(),
+        args.out.display(),
+    ));
+    if same_way {
+        say(format_args!(
+            "{program}: it fails the same way: {}",
+            shrunk.problem
+        ));
+    } else {
+        say(format_args!(
+            "{program}: warning: the case's run for its journal did not fail as its runs before did ({}): a run that does not repeat, which is a bug to report",
+            shrunk.problem
+        ));
+    }
+    if shrunk.interrupted {
+        return Err(Error::ShrinkInterrupted(args.out));
+    }
+    if let Some(line) = crate::shrink::checked::<C>(&records, &shrunk.case, &stop) {
+        say(format_args!("{program}: {line}"));
+    }
+    Ok(())
 }
 
 /// Where `check` may write its counterexample's journal, tried before the search.
@@ -1178,12 +1302,7 @@ fn stdout_was_closed() -> bool {
 /// also makes the schedule, and so every run, the same.
 pub fn runtime(clock: Clock) -> io::Result<tokio::runtime::Runtime> {
     match clock {
-        // Timers only: without an I/O driver, jumping the paused clock ahead costs no system
-        // call, which is most of what a simulated latency would otherwise cost.
-        Clock::Virtual => tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .start_paused(true)
-            .build(),
+        Clock::Virtual => crate::sim::virtual_runtime(),
         Clock::Real => tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .build(),

@@ -21,11 +21,13 @@ pub struct Cli {
 
 /// What `--help` says of exit codes (the codes are `app::EXIT_*`).
 const EXIT_CODES: &str = "Exit codes:
-  0    done: every order (instance) reached its terminal event; check: no violation
+  0    done: every order (instance) reached its terminal event; check: no violation;
+       shrink: a smaller failing case written
   1    the run failed (time limit, lost events, a failed service, a run over NATS refused);
-       check: a violation, or a search stopped at its limits
+       check: a violation, or a search stopped at its limits; shrink: the run does not fail
   2    bad input or usage; nothing was run
-  130  interrupted (Ctrl-C): what was admitted was let finish, everything written";
+  130  interrupted (Ctrl-C): what was admitted was let finish, everything written; shrink:
+       the smallest failing case found so far written";
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -47,6 +49,9 @@ pub enum Command {
     /// Explore every schedule of the few orders in FILE (reorderings, duplicate deliveries,
     /// crashes) and check that none breaks a property.
     Check(CheckArgs),
+    /// Make a failing run small: fewer orders, fewer and simpler faults, shorter latencies,
+    /// for as long as it fails the same way; write the smallest case to --out DIR.
+    Shrink(ShrinkArgs),
     /// Print the effective config as TOML: the built-in defaults with every --config file and
     /// --set applied. Given back as the only --config, it makes the same config.
     Config(ShowConfigArgs),
@@ -118,6 +123,25 @@ pub struct CheckArgs {
     /// `diagram order`).
     #[arg(long, value_name = "FILE")]
     pub journal: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShrinkArgs {
+    /// Order file of the failing run, in any form `run` takes but stdin (it is run many times).
+    pub file: PathBuf,
+
+    #[command(flatten)]
+    pub layers: ConfigArgs,
+
+    /// The failing run's seed; default `simulation.seed`.
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+
+    /// Where to write the smallest failing case (made if missing): orders.jsonl, config.toml
+    /// (complete: give it back with --config), seed, and journal.jsonl (its run's journal, for
+    /// `trace` and `diagram order`).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

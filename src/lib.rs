@@ -32,13 +32,14 @@
 //! ```
 //!
 //! Every subcommand of `choreo` works on it: `run` (text, JSON, journal, summary, report),
-//! `replay`, `trace`, `diagram`, `check`, and `serve`/`run --nats` over NATS. For control over
+//! `replay`, `trace`, `diagram`, `check`, `shrink`, and `serve`/`run --nats` over NATS. For control over
 //! every item, implement [`engine::Choreography`] yourself, as the shop and `examples/trip` do.
 //!
 //! # Layout
 //! Dependencies run one way, with no cycle between modules: [`name`] and [`recent`] at the
 //! bottom; [`input`] and [`sim`] on them; [`engine`] on those; [`shop`] on the engine;
-//! [`view`] and [`config`] (the loader) above; [`cli`] and [`app`] on top.
+//! [`view`] and [`config`] (the loader) above; [`shrink`] on those and `check`; [`cli`] and
+//! [`app`] on top.
 //! - [`name`]: closed sets of names (services, kinds) and the [`names!`] macro.
 //! - [`recent`]: bounded memory of the last N keys.
 //! - [`engine`]: the contract, envelopes, the bus, the task loop, supervision, admission,
@@ -49,6 +50,7 @@
 //! - [`shop`]: the e-commerce choreography.
 //! - [`flow`]: the short way to write a choreography: two macros over the contract.
 //! - [`view`]: text and JSON output, the summary, journal and replay, trace, diagrams, report.
+//! - [`shrink`]: from a failing run to the smallest case that fails the same way.
 //! - [`cli`], [`app`], [`telemetry`]: the command line for any choreography, and logging.
 //!
 //! # Stable API
@@ -89,6 +91,7 @@ pub mod nats;
 pub mod plural;
 pub mod recent;
 pub mod shop;
+pub mod shrink;
 pub mod sim;
 pub mod telemetry;
 pub mod view;

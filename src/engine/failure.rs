@@ -247,3 +247,75 @@ impl fmt::Display for Unfinished<'_> {
         Ok(())
     }
 }
+
+/// How a run failed, as a kind: what `choreo shrink` keeps while it makes a failing case
+/// smaller ("fails the same way"). Two failures of one kind differ only in what the case
+/// reduces (which orders, when); a service's kinds keep the service.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Problem {
+    /// The time limit (or, over NATS, the stall timeout) came with orders unfinished.
+    TimeLimit,
+    /// The choreography broke the engine's contract for an order: a kind published a second
+    /// time, an event for an order not in flight, more events than it declares.
+    Protocol,
+    /// The service crashed more often than its restart limit allows.
+    RestartLimit { service: &'static str },
+    /// The service failed, panicked, stopped early or did not stop.
+    Service { service: &'static str },
+    /// The bus lost events (a subscriber lagged).
+    Bus,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Problem::TimeLimit => f.write_str("orders unfinished at the time limit"),
+            Problem::Protocol => {
+                f.write_str("a protocol violation (a kind published twice, an event out of place)")
+            }
+            Problem::RestartLimit { service } => {
+                write!(f, "{service} crashed past its restart limit")
+            }
+            Problem::Service { service } => write!(f, "{service} failed"),
+            Problem::Bus => f.write_str("events lost on the bus"),
+        }
+    }
+}
+
+impl Failure {
+    /// The kind of this failure, for a failure in what ran; `None` for what is not the
+    /// choreography's doing (bad config, an interrupt, output, the transport, the horizon of
+    /// simulated time).
+    pub fn problem(&self) -> Option<Problem> {
+        // Every variant is named, so a new one has to say whether it is a problem.
+        match self {
+            Failure::TimeLimit {
+                unfinished,
+                not_admitted,
+                ..
+            } => (!unfinished.is_empty() || *not_admitted > 0).then_some(Problem::TimeLimit),
+            Failure::Stalled { .. } => Some(Problem::TimeLimit),
+            Failure::Protocol { .. } => Some(Problem::Protocol),
+            Failure::RestartLimit { service, .. } => Some(Problem::RestartLimit { service }),
+            Failure::ServiceFailed { service, .. }
+            | Failure::ServicePanicked { service, .. }
+            | Failure::ServiceEnded { service }
+            | Failure::ServiceStuck { service, .. } => Some(Problem::Service { service }),
+            Failure::Bus(_) => Some(Problem::Bus),
+            Failure::Horizon { .. }
+            | Failure::Config(_)
+            | Failure::Spawn(_)
+            | Failure::Interrupted { .. }
+            | Failure::Output(_)
+            | Failure::Transport(_)
+            | Failure::ServiceExited { .. } => None,
+        }
+    }
+}
+
+impl Problem {
+    /// The kind of a failed run: its first failure that has one.
+    pub fn of(failures: &[Failure]) -> Option<Problem> {
+        failures.iter().find_map(Failure::problem)
+    }
+}

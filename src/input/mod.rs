@@ -279,7 +279,12 @@ pub fn echo(text: &str) -> String {
 pub const ECHO_MAX: usize = 200;
 
 impl OrderFileError {
-    fn invalid(path: &Path, line: usize, column: usize, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(
+        path: &Path,
+        line: usize,
+        column: usize,
+        message: impl Into<String>,
+    ) -> Self {
         OrderFileError::Invalid {
             path: path.to_owned(),
             line,

@@ -139,11 +139,11 @@ fn a_late_duplicate_after_forgetting_is_found() {
 struct Billing;
 
 choreo::names! {
-    enum Desk { Till = "till", Biller = "biller" }
+    pub(crate) enum Desk { Till = "till", Biller = "biller" }
 }
 
 choreo::names! {
-    enum Kind { Ordered, Invoiced, Paid }
+    pub(crate) enum Kind { Ordered, Invoiced, Paid }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -154,8 +154,9 @@ enum Bill {
     Paid,
 }
 
+/// A sale: its id, nothing else (`tests/it/shrink.rs` sells with it too).
 #[derive(Debug, Clone, Deserialize)]
-struct Sale {
+pub(crate) struct Sale {
     order_id: InstanceId,
 }
 

@@ -17,6 +17,7 @@ mod see_diagram;
 mod see_journal;
 mod see_report;
 mod see_trace;
+mod shrink;
 mod simulation;
 mod transfer;
 mod tutorial;
