@@ -85,7 +85,9 @@ impl<C: Choreography> Monitor<C> for Replay<C> {
     fn observe(&mut self, envelope: &Envelope<C>) -> Result<(), Broken> {
         let terminal = envelope.is_terminal();
         let mut events = if terminal {
-            self.in_flight.remove(&envelope.order_id).unwrap_or_default()
+            self.in_flight
+                .remove(&envelope.order_id)
+                .unwrap_or_default()
         } else {
             Vec::new()
         };

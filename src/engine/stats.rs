@@ -10,8 +10,8 @@ use hdrhistogram::Histogram;
 use serde::Serialize;
 
 use crate::engine::choreography::Envelope;
-use crate::engine::coverage::Coverage;
 use crate::engine::choreography::{Choreography, Outcome, Stats};
+use crate::engine::coverage::Coverage;
 use crate::input::InstanceId;
 
 /// One instance, finished: the one definition of its outcome and its latency, which the

@@ -139,7 +139,9 @@ impl Ledger {
             .get(&customer_id)
             .map_or(0, |c| c.credit_limit_cents);
         let why = if cents > i128::from(limit) {
-            format!("customer {customer_id} is charged {cents} cents, past a credit limit of {limit}")
+            format!(
+                "customer {customer_id} is charged {cents} cents, past a credit limit of {limit}"
+            )
         } else if cents < 0 {
             format!(
                 "customer {customer_id} is refunded {} cents more than charged",

@@ -27,7 +27,10 @@ pub struct Payment {
 
 /// No payment is charged more than was asked.
 fn charged_as_asked(
-    _: &choreo::flow::NoConfig, events: &[&Envelope<Planted>], _: bool) -> Result<(), String> {
+    _: &choreo::flow::NoConfig,
+    events: &[&Envelope<Planted>],
+    _: bool,
+) -> Result<(), String> {
     let asked = events.iter().find_map(|e| match e.event {
         Event::Asked { cents } => Some(cents),
         _ => None,
@@ -75,12 +78,17 @@ fn payments() -> String {
 fn run_planted(args: &[&str]) -> (Option<choreo::app::Error>, Vec<String>) {
     let (dir, input) = temp_file("payments.jsonl", &payments());
     let journal = dir.path().join("journal.jsonl");
-    let (input, journal_arg) = (
-        input.display().to_string(),
-        journal.display().to_string(),
-    );
+    let (input, journal_arg) = (input.display().to_string(), journal.display().to_string());
     let command = [
-        &["planted", "run", &input, "--format", "none", "--journal", &journal_arg],
+        &[
+            "planted",
+            "run",
+            &input,
+            "--format",
+            "none",
+            "--journal",
+            &journal_arg,
+        ],
         args,
     ]
     .concat();
@@ -158,21 +166,26 @@ fn an_unknown_invariants_mode_is_refused() {
     assert!(run.stderr.contains("run.invariants"), "{}", run.stderr);
 }
 
-/// A shop run says what it exercised: on stderr, one line; in the summary JSON, every
-/// declared handling and every possible ending, with counts.
+/// A shop run says what it exercised: on stderr, one line; in the summary JSON and the
+/// report, every declared handling and every possible ending, with counts.
 #[test]
 fn a_run_reports_its_coverage_on_stderr_and_in_the_summary() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let summary = dir.path().join("summary.json");
+    let report = dir.path().join("report.html");
     let run = choreo([
         "run",
         &repo_path("orders/swarm.jsonl").display().to_string(),
         "--config",
-        &repo_path("config/scenarios/chaos.toml").display().to_string(),
+        &repo_path("config/scenarios/chaos.toml")
+            .display()
+            .to_string(),
         "--format",
         "none",
         "--summary",
         &summary.display().to_string(),
+        "--report",
+        &report.display().to_string(),
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
@@ -195,8 +208,20 @@ fn a_run_reports_its_coverage_on_stderr_and_in_the_summary() {
     assert_eq!(endings.len(), 10, "{coverage}");
     let instances: u64 = endings.iter().filter_map(|e| e["instances"].as_u64()).sum();
     assert_eq!(instances, 1000, "every order ended one way");
-    assert_eq!(coverage["faults"]["InventoryService poison"], 84, "{coverage}");
+    assert_eq!(
+        coverage["faults"]["InventoryService poison"], 84,
+        "{coverage}"
+    );
     assert!(coverage["faults"]["OrderService duplicate"].as_u64() > Some(0));
+    let page = std::fs::read_to_string(&report).expect("the report");
+    assert!(
+        page.contains("<h2>What the run exercised</h2>"),
+        "no coverage section"
+    );
+    assert!(page.contains(
+        "<tr class=\"never\"><td>cancelled: payment declined, charge exceeds the credit left</td><td>0</td></tr>"
+    ));
+    assert!(page.contains("<tr><td>InventoryService poison</td><td>84</td></tr>"));
 }
 
 /// With no faults configured, none fired, and the sample order's run covers what one
@@ -206,7 +231,7 @@ fn a_run_without_faults_covers_one_path_and_no_fault() {
     let run = choreo(["run", "orders/seed.json", "--format", "none"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
-        run.stderr.contains("  covered 9 of 19 handlings, 1 of 10 endings; never: "),
+        run.stderr.contains("  covered 9 of 19 handlings, 1 of 10 endings; never: OrderService on InventoryUnavailable, OrderService on PaymentDeclined, OrderService on ShippingFailed, OrderService on InventoryReleased and 15 more\n"),
         "{}",
         run.stderr
     );
