@@ -281,6 +281,68 @@ mod tests {
         assert_eq!(check(&config, &[&one], false), Ok(()));
     }
 
+    /// The monitor breaks the property `check` does, at the event that first makes `check`
+    /// fail on the events so far: here the second reservation, which oversells.
+    #[test]
+    fn the_monitor_agrees_with_check_event_by_event() {
+        let config = config();
+        let stock = config.products[&ProductId::new(101).expect("id")].stock;
+        let half = u32::try_from(stock / 2 + 1).expect("small stock");
+        let charged = delivered::<Shop>(
+            3,
+            ServiceName::PaymentService,
+            Event::PaymentProcessed {
+                customer_id: CustomerId::new(2).expect("id"),
+                amount_cents: 100,
+                credit_left_cents: 0,
+                attempts: 1,
+            },
+        );
+        let events = [reserved(1, half), charged, reserved(2, half)];
+        let mut monitor = ShopMonitor::new(&config);
+        for (i, envelope) in events.iter().enumerate() {
+            let so_far: Vec<&Envelope> = events[..=i].iter().collect();
+            let checked = broken(&config, &so_far, false);
+            assert_eq!(monitor.observe(envelope), checked, "after event {i}");
+        }
+        assert_eq!(
+            monitor.observe(&events[2]).map_err(|b| b.property),
+            Err(NOT_OVERSOLD)
+        );
+    }
+
+    /// An order that ends with its charge neither shipped nor refunded breaks
+    /// [`ENDS_ONCE`] at its terminal event, as `check` says once nothing is left to deliver.
+    #[test]
+    fn the_monitor_tests_each_order_at_its_terminal_event() {
+        let config = config();
+        let charged = delivered::<Shop>(
+            1,
+            ServiceName::PaymentService,
+            Event::PaymentProcessed {
+                customer_id: CustomerId::new(1).expect("id"),
+                amount_cents: 100,
+                credit_left_cents: 0,
+                attempts: 1,
+            },
+        );
+        let cancelled = delivered::<Shop>(
+            1,
+            ServiceName::OrderService,
+            Event::OrderCancelled {
+                reason: crate::shop::event::CancelReason::ShippingFailed,
+            },
+        );
+        let mut monitor = ShopMonitor::new(&config);
+        assert_eq!(monitor.observe(&charged), Ok(()));
+        let broken_at_end = monitor.observe(&cancelled).expect_err("charge left hanging");
+        assert_eq!(broken_at_end.property, ENDS_ONCE);
+        assert_eq!(
+            Err(broken_at_end.why),
+            check(&config, &[&charged, &cancelled], true)
+        );
+    }
+
     #[test]
     fn a_charge_neither_shipped_nor_refunded_breaks_the_end_state() {
         let config = config();
