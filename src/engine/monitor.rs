@@ -14,14 +14,16 @@ use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
 use crate::engine::choreography::{Choreography, Envelope};
+use crate::engine::kinds::Kinds;
 use crate::input::InstanceId;
 
 /// A choreography's invariants, checked incrementally: see the module documentation.
 pub trait Monitor<C: Choreography>: Send {
-    /// Takes one event, in bus order; the property it breaks, if any. Events of an instance
-    /// come in the order they were published; nothing of an instance follows its terminal
-    /// event.
-    fn observe(&mut self, envelope: &Envelope<C>) -> Result<(), Broken>;
+    /// Takes one event, in bus order, with the kinds its instance has had so far, its own
+    /// included (the run keeps them for every instance in flight, so a monitor need not);
+    /// the property it breaks, if any. Events of an instance come in the order they were
+    /// published, each kind at most once; nothing of an instance follows its terminal event.
+    fn observe(&mut self, envelope: &Envelope<C>, kinds: Kinds<C::Kind>) -> Result<(), Broken>;
 
     /// The run has ended: the end-state properties that span instances, if any.
     fn end(&mut self) -> Result<(), Broken> {
@@ -82,7 +84,7 @@ impl<C: Choreography> Replay<C> {
 }
 
 impl<C: Choreography> Monitor<C> for Replay<C> {
-    fn observe(&mut self, envelope: &Envelope<C>) -> Result<(), Broken> {
+    fn observe(&mut self, envelope: &Envelope<C>, _: Kinds<C::Kind>) -> Result<(), Broken> {
         let terminal = envelope.is_terminal();
         let mut events = if terminal {
             self.in_flight

@@ -593,7 +593,10 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
         order.kinds.insert(envelope.kind());
         order.last = Some((envelope.kind(), envelope.seq));
         let InFlight {
-            seen, arrived_us, ..
+            seen,
+            arrived_us,
+            kinds,
+            ..
         } = *order;
         if seen > C::MAX_EVENTS {
             return Err(Failure::Protocol {
@@ -620,16 +623,20 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
             }
         }
         written.map_err(Failure::Output)?;
-        self.check_invariants(envelope)
+        self.check_invariants(envelope, kinds)
     }
 
     /// Gives `envelope` to the monitor: a property it breaks stops the run here
     /// (`every-event`), or is kept for its end (`end`, the first only).
-    fn check_invariants(&mut self, envelope: &Envelope<C>) -> Result<(), Failure> {
+    fn check_invariants(
+        &mut self,
+        envelope: &Envelope<C>,
+        kinds: Kinds<C::Kind>,
+    ) -> Result<(), Failure> {
         let Some(monitor) = &mut self.monitor else {
             return Ok(());
         };
-        let Err(broken) = monitor.observe(envelope) else {
+        let Err(broken) = monitor.observe(envelope, kinds) else {
             return Ok(());
         };
         let failure = Failure::Invariant {

@@ -11,8 +11,6 @@
 
 use std::collections::BTreeMap;
 
-use rustc_hash::FxHashMap;
-
 use crate::engine::monitor::{Broken, Monitor};
 use crate::engine::Kinds;
 use crate::input::InstanceId;
@@ -203,13 +201,12 @@ fn listed(kinds: impl Iterator<Item = EventKind>) -> String {
 
 /// The shop's invariants checked as a run goes, O(1) per event: the [`Ledger`]'s sums, the
 /// one an event changes tested at once; each order's kinds while it is in flight, tested for
-/// [`ENDS_ONCE`] at its terminal event (when nothing is left to deliver for it) and then
-/// forgotten, so memory is bounded by the orders in flight and the catalog.
+/// [`ENDS_ONCE`] at its terminal event (when nothing is left to deliver for it) from the
+/// kinds the run keeps for it, so memory is bounded by the catalog and the customers.
 #[derive(Debug)]
 pub struct ShopMonitor {
     config: ShopConfig,
     ledger: Ledger,
-    kinds: FxHashMap<InstanceId, Kinds<EventKind>>,
 }
 
 impl ShopMonitor {
@@ -217,31 +214,23 @@ impl ShopMonitor {
         ShopMonitor {
             config: config.clone(),
             ledger: Ledger::default(),
-            kinds: FxHashMap::default(),
         }
     }
 }
 
 impl Monitor<Shop> for ShopMonitor {
-    fn observe(&mut self, envelope: &Envelope) -> Result<(), Broken> {
+    fn observe(&mut self, envelope: &Envelope, kinds: Kinds<EventKind>) -> Result<(), Broken> {
         match self.ledger.record(&envelope.event) {
             Touched::Product(product_id) => self.ledger.product(&self.config, product_id)?,
             Touched::Customer(customer_id) => self.ledger.customer(&self.config, customer_id)?,
             Touched::Nothing => {}
         }
         if envelope.is_terminal() {
-            let mut kinds = self.kinds.remove(&envelope.order_id).unwrap_or_default();
-            kinds.insert(envelope.kind());
             ends_once(
                 envelope.order_id,
                 |kind| usize::from(kinds.contains(kind)),
                 || listed(kinds.iter()),
             )?;
-        } else {
-            self.kinds
-                .entry(envelope.order_id)
-                .or_default()
-                .insert(envelope.kind());
         }
         Ok(())
     }
@@ -300,15 +289,14 @@ mod tests {
         );
         let events = [reserved(1, half), charged, reserved(2, half)];
         let mut monitor = ShopMonitor::new(&config);
+        let mut result = Ok(());
         for (i, envelope) in events.iter().enumerate() {
             let so_far: Vec<&Envelope> = events[..=i].iter().collect();
             let checked = broken(&config, &so_far, false);
-            assert_eq!(monitor.observe(envelope), checked, "after event {i}");
+            result = monitor.observe(envelope, Kinds::of(&[envelope.kind()]));
+            assert_eq!(result, checked, "after event {i}");
         }
-        assert_eq!(
-            monitor.observe(&events[2]).map_err(|b| b.property),
-            Err(NOT_OVERSOLD)
-        );
+        assert_eq!(result.map_err(|b| b.property), Err(NOT_OVERSOLD));
     }
 
     /// An order that ends with its charge neither shipped nor refunded breaks
@@ -334,8 +322,12 @@ mod tests {
             },
         );
         let mut monitor = ShopMonitor::new(&config);
-        assert_eq!(monitor.observe(&charged), Ok(()));
-        let broken_at_end = monitor.observe(&cancelled).expect_err("charge left hanging");
+        let mut kinds = Kinds::of(&[charged.kind()]);
+        assert_eq!(monitor.observe(&charged, kinds), Ok(()));
+        kinds.insert(cancelled.kind());
+        let broken_at_end = monitor
+            .observe(&cancelled, kinds)
+            .expect_err("charge left hanging");
         assert_eq!(broken_at_end.property, ENDS_ONCE);
         assert_eq!(
             Err(broken_at_end.why),
