@@ -259,6 +259,20 @@ mod tests {
         )
     }
 
+    /// Order `order_id` charges customer `customer_id` 100 cents.
+    fn charged(order_id: u64, customer_id: u64) -> Envelope {
+        delivered::<Shop>(
+            order_id,
+            ServiceName::PaymentService,
+            Event::PaymentProcessed {
+                customer_id: CustomerId::new(customer_id).expect("id"),
+                amount_cents: 100,
+                credit_left_cents: 0,
+                attempts: 1,
+            },
+        )
+    }
+
     #[test]
     fn reserving_more_than_the_stock_is_an_oversell() {
         let config = config();
@@ -277,16 +291,7 @@ mod tests {
         let config = config();
         let stock = config.products[&ProductId::new(101).expect("id")].stock;
         let half = u32::try_from(stock / 2 + 1).expect("small stock");
-        let charged = delivered::<Shop>(
-            3,
-            ServiceName::PaymentService,
-            Event::PaymentProcessed {
-                customer_id: CustomerId::new(2).expect("id"),
-                amount_cents: 100,
-                credit_left_cents: 0,
-                attempts: 1,
-            },
-        );
+        let charged = charged(3, 2);
         let events = [reserved(1, half), charged, reserved(2, half)];
         let mut monitor = ShopMonitor::new(&config);
         let mut result = Ok(());
@@ -304,16 +309,7 @@ mod tests {
     #[test]
     fn the_monitor_tests_each_order_at_its_terminal_event() {
         let config = config();
-        let charged = delivered::<Shop>(
-            1,
-            ServiceName::PaymentService,
-            Event::PaymentProcessed {
-                customer_id: CustomerId::new(1).expect("id"),
-                amount_cents: 100,
-                credit_left_cents: 0,
-                attempts: 1,
-            },
-        );
+        let charged = charged(1, 1);
         let cancelled = delivered::<Shop>(
             1,
             ServiceName::OrderService,
@@ -338,16 +334,7 @@ mod tests {
     #[test]
     fn a_charge_neither_shipped_nor_refunded_breaks_the_end_state() {
         let config = config();
-        let charged = delivered::<Shop>(
-            1,
-            ServiceName::PaymentService,
-            Event::PaymentProcessed {
-                customer_id: CustomerId::new(1).expect("id"),
-                amount_cents: 100,
-                credit_left_cents: 0,
-                attempts: 1,
-            },
-        );
+        let charged = charged(1, 1);
         assert_eq!(check(&config, &[&charged], false), Ok(()), "not ended yet");
         let err = check(&config, &[&charged], true).expect_err("left hanging");
         assert!(
