@@ -328,17 +328,12 @@ fn note_endings<C: Choreography>(
     }
 }
 
-/// How an instance ended, in the report's words: its outcome, and the cause of the first of
-/// its events that gives one (`rejected: not enough stock`), or the outcome alone.
+/// How an instance ended ([`coverage::ending`](crate::engine::coverage::ending)), from its
+/// events and its terminal event.
 pub(crate) fn ending<'a, C: Choreography>(
-    events: impl Iterator<Item = &'a crate::engine::choreography::Envelope<C>>,
+    mut events: impl Iterator<Item = &'a crate::engine::choreography::Envelope<C>>,
     terminal: &crate::engine::choreography::Envelope<C>,
 ) -> String {
-    let outcome = terminal
-        .outcome()
-        .map_or("ended", crate::engine::choreography::Outcome::name);
-    match events.filter_map(|envelope| C::cause(envelope)).next() {
-        Some(cause) => format!("{outcome}: {}", cause.label),
-        None => outcome.to_owned(),
-    }
+    let cause = events.find_map(|envelope| C::cause(envelope));
+    crate::engine::coverage::ending(terminal.outcome(), cause.as_ref().map(|c| c.label.as_str()))
 }

@@ -23,6 +23,7 @@ use derive_where::derive_where;
 use serde::{Deserialize, Deserializer, Serializer};
 
 use crate::engine::kinds::Kinds;
+use crate::engine::monitor::{Monitor, Replay};
 use crate::input::{InstanceId, Record};
 pub use crate::name::Name;
 
@@ -184,6 +185,13 @@ pub trait Choreography: Sized + Send + Sync + 'static {
     /// event of an instance that gives a cause.
     fn cause(envelope: &Envelope<Self>) -> Option<Cause<Self::Service>>;
 
+    /// Every way an instance can end, in the words of [`ending`](crate::engine::coverage::ending)
+    /// (`completed`, `rejected: not enough stock`): what coverage counts the endings reached
+    /// against. `None`: not said, and coverage lists the endings reached alone.
+    fn endings() -> Option<Vec<String>> {
+        None
+    }
+
     /// The event a service publishes when it gives up on an event that keeps crashing it
     /// (`gave_up_on`, after `crashes` crashes): `None` if the choreography has none, and then
     /// poison events are not simulated.
@@ -206,6 +214,15 @@ pub trait Choreography: Sized + Send + Sync + 'static {
     ) -> Result<(), String> {
         let _ = (config, events, ended);
         Ok(())
+    }
+
+    /// What checks [`Self::invariant`] as a run goes (`run.invariants`): the same properties,
+    /// taken one event at a time in bus order, each in O(1) and in memory bounded by the
+    /// instances in flight. The default, [`Replay`], replays [`Self::invariant`] on each
+    /// instance's own events: bounded, but blind to a property only several instances
+    /// together break; a choreography with one (a sum over instances) gives its own.
+    fn monitor(config: &Self::Config) -> Box<dyn Monitor<Self>> {
+        Box::new(Replay::new(config))
     }
 
     /// The kind a dead letter gave up on, and after how many crashes, if `event` is one.

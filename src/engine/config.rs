@@ -10,6 +10,7 @@ use derive_where::derive_where;
 use serde::{Deserialize, Deserializer};
 
 use crate::engine::choreography::{declarations, Choreography, Name};
+use crate::engine::monitor::Invariants;
 use crate::input::WholeNumber;
 use crate::sim::SimulationConfig;
 
@@ -199,6 +200,8 @@ pub struct RunConfig {
     /// How long services get to stop once told to.
     #[serde(deserialize_with = "positive_duration")]
     pub shutdown_timeout: Duration,
+    /// When the choreography's invariants are checked ([`Invariants`]).
+    pub invariants: Invariants,
 }
 
 fn positive_duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {

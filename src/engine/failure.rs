@@ -134,6 +134,14 @@ pub enum Failure {
         order_id: InstanceId,
         problem: String,
     },
+    /// A choreography's invariant broken (`run.invariants`): the property, why, and the event
+    /// that broke it, if one did (an end-state property may be broken by none).
+    #[error("invariant broken {}: {property}: {why}", At(at))]
+    Invariant {
+        property: &'static str,
+        why: String,
+        at: Option<BrokenAt>,
+    },
     #[error("interrupted; {} read {} not admitted (the summary counts any not read)", Count(*not_admitted, "order"), if *not_admitted == 1 { "was" } else { "were" })]
     Interrupted { not_admitted: u64 },
     #[error("cannot write output: {0}")]
@@ -212,6 +220,32 @@ impl fmt::Display for Stall {
             write!(f, "{service} {read}")?;
         }
         Ok(())
+    }
+}
+
+/// The event that broke an invariant: its sequence number on the bus, its order, who
+/// published it and its kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BrokenAt {
+    pub seq: u64,
+    pub order_id: InstanceId,
+    pub service: &'static str,
+    pub kind: &'static str,
+}
+
+/// `at event 1234 (order 17, PaymentService PaymentProcessed)`, or `at the end of the run`.
+struct At<'a>(&'a Option<BrokenAt>);
+
+impl fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(at) => write!(
+                f,
+                "at event {} (order {}, {} {})",
+                at.seq, at.order_id, at.service, at.kind
+            ),
+            None => f.write_str("at the end of the run"),
+        }
     }
 }
 

@@ -12,6 +12,8 @@
 //! - [`admission`]: the credit window that keeps the bus lossless.
 //! - [`run`](mod@run): a whole run: admit, observe in bus order, time limit, shutdown, report.
 //! - [`sink`], [`stats`], [`failure`]: where events go, what a run did, how it failed.
+//! - [`monitor`]: the choreography's invariants, checked as a run goes; [`coverage`]: what
+//!   a run exercised.
 //! - [`gate`]: waits that are cheap to look at on every wake-up.
 //! - [`protocol`]: the hand-made synchronisation protocols (the gate, the bus's room, the
 //!   worker's hand-over across a crash), model-checked with loom.
@@ -23,9 +25,11 @@ pub mod admission;
 pub mod bus;
 pub mod choreography;
 pub mod config;
+pub mod coverage;
 pub mod failure;
 pub mod gate;
 pub mod kinds;
+pub mod monitor;
 pub mod protocol;
 pub mod replica;
 pub mod run;

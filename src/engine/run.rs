@@ -19,9 +19,10 @@ use crate::engine::bus::{Bus, Subscription};
 use crate::engine::choreography::{self, Choreography, Name, SpawnError};
 use crate::engine::choreography::{Envelope, EventId};
 use crate::engine::config::Config;
-use crate::engine::failure::{Failure, RunFailed, Stall, Waiting, SHOWN};
+use crate::engine::failure::{BrokenAt, Failure, RunFailed, Stall, Waiting, SHOWN};
 use crate::engine::gate::{Gate, Watched};
 use crate::engine::kinds::Kinds;
+use crate::engine::monitor::{Invariants, Monitor};
 use crate::engine::sink::EventSink;
 use crate::engine::stats::{Finished, Summary};
 use crate::engine::supervisor::{judge, Ended, Services};
@@ -198,9 +199,11 @@ pub async fn run_fed<C: Choreography>(
     cancel.cancel();
     failures.extend(services.stop(config.run.shutdown_timeout).await);
     // A run that stopped early still reports every event that was published before the
-    // services stopped.
+    // services stopped (but for an invariant broken: the journal ends with the event that
+    // broke it).
     let mut summary = match &mut admission {
         Some(admission) => {
+            failures.extend(admission.invariants_at_end());
             admission.drain(sink);
             admission.summary()
         }
@@ -212,6 +215,16 @@ pub async fn run_fed<C: Choreography>(
     summary.lost_events = bus.lost_events();
     summary.events = bus.published();
     summary.restarts = services.restarted;
+    for (service, fired) in &services.fired {
+        for (fault, n) in fired.counts() {
+            if n > 0 {
+                summary
+                    .coverage
+                    .faults
+                    .insert(format!("{service} {fault}"), n);
+            }
+        }
+    }
     summary.republished = bus.republished();
     if failures.is_empty() {
         Ok(summary)
@@ -260,6 +273,13 @@ struct Admission<'b, C: Choreography, I> {
     input_done: bool,
     /// A live input has no order ready: the run waits for it alongside everything else.
     input_pending: bool,
+    /// The choreography's invariants, checked as events are observed (`run.invariants`);
+    /// `None` when off, or once the run is over.
+    monitor: Option<Box<dyn Monitor<C>>>,
+    /// With `run.invariants = "end"`: the first invariant broken, reported when the run ends.
+    broken: Option<Failure>,
+    /// An invariant stopped the run: what is observed after it is not written out.
+    halted: bool,
 }
 
 impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
@@ -289,6 +309,10 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
             admitted: 0,
             input_done: false,
             input_pending: false,
+            monitor: (config.run.invariants != Invariants::Off)
+                .then(|| C::monitor(&config.choreography)),
+            broken: None,
+            halted: false,
         }
     }
 
@@ -544,7 +568,11 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
         sink: &mut dyn EventSink<C>,
     ) -> Result<(), Failure> {
         self.summary.record(envelope);
-        let written = sink.event(envelope);
+        let written = if self.halted {
+            Ok(())
+        } else {
+            sink.event(envelope)
+        };
         let order_id = envelope.order_id;
         let Some(order) = self.in_flight.get_mut(&order_id) else {
             return Err(Failure::Protocol {
@@ -565,7 +593,10 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
         order.kinds.insert(envelope.kind());
         order.last = Some((envelope.kind(), envelope.seq));
         let InFlight {
-            seen, arrived_us, ..
+            seen,
+            arrived_us,
+            kinds,
+            ..
         } = *order;
         if seen > C::MAX_EVENTS {
             return Err(Failure::Protocol {
@@ -587,9 +618,58 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
                 finished_us: envelope.at_us,
             };
             self.summary.record_finished(&finished);
-            sink.finished(&finished);
+            if !self.halted {
+                sink.finished(&finished);
+            }
         }
-        written.map_err(Failure::Output)
+        written.map_err(Failure::Output)?;
+        self.check_invariants(envelope, kinds)
+    }
+
+    /// Gives `envelope` to the monitor: a property it breaks stops the run here
+    /// (`every-event`), or is kept for its end (`end`, the first only).
+    fn check_invariants(
+        &mut self,
+        envelope: &Envelope<C>,
+        kinds: Kinds<C::Kind>,
+    ) -> Result<(), Failure> {
+        let Some(monitor) = &mut self.monitor else {
+            return Ok(());
+        };
+        let Err(broken) = monitor.observe(envelope, kinds) else {
+            return Ok(());
+        };
+        let failure = Failure::Invariant {
+            property: broken.property,
+            why: broken.why,
+            at: Some(BrokenAt {
+                seq: envelope.seq,
+                order_id: envelope.order_id,
+                service: envelope.service.name(),
+                kind: envelope.kind().name(),
+            }),
+        };
+        if self.config.run.invariants == Invariants::EveryEvent {
+            self.halted = true;
+            self.monitor = None;
+            return Err(failure);
+        }
+        self.broken.get_or_insert(failure);
+        Ok(())
+    }
+
+    /// The run is over: the invariant kept from earlier (`end`), or an end-state property
+    /// broken. The events drained after it are not checked: the run has already failed, or
+    /// they are none.
+    fn invariants_at_end(&mut self) -> Option<Failure> {
+        let mut monitor = self.monitor.take()?;
+        self.broken.take().or_else(|| {
+            monitor.end().err().map(|broken| Failure::Invariant {
+                property: broken.property,
+                why: broken.why,
+                at: None,
+            })
+        })
     }
 
     /// The orders in flight, in id order, and how many are known not to have been admitted:

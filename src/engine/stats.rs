@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::engine::choreography::Envelope;
 use crate::engine::choreography::{Choreography, Outcome, Stats};
+use crate::engine::coverage::Coverage;
 use crate::input::InstanceId;
 
 /// One instance, finished: the one definition of its outcome and its latency, which the
@@ -84,6 +85,8 @@ pub struct Summary<C: Choreography> {
     pub blank_lines: u64,
     pub invalid_lines: u64,
     pub unread_lines: u64,
+    /// What the run exercised: handlings, endings, faults ([`Coverage`]).
+    pub coverage: Coverage<C>,
     /// How to run it again, where the command line ran it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repeat: Option<Repeat>,
@@ -271,6 +274,7 @@ impl<C: Choreography> Summary<C> {
             blank_lines: 0,
             invalid_lines: 0,
             unread_lines: 0,
+            coverage: Coverage::new(config),
             repeat: None,
             machine: Machine::default(),
         }
@@ -296,6 +300,7 @@ impl<C: Choreography> Summary<C> {
             }
         }
         self.stats.record(envelope);
+        self.coverage.record(envelope);
         self.elapsed_ms = envelope.at_us as f64 / 1000.0;
     }
 

@@ -20,7 +20,7 @@ use crate::engine::choreography::{self, Choreography, Name, SpawnError};
 use crate::engine::config::Config;
 use crate::engine::failure::Failure;
 use crate::engine::service::ServiceError;
-use crate::engine::worker::{self, InjectedCrash, Simulated, Slot, Worker};
+use crate::engine::worker::{self, Fired, InjectedCrash, Simulated, Slot, Worker};
 use crate::sim::SimulationConfig;
 
 /// Starts a service's task again on the worker it left behind.
@@ -35,6 +35,8 @@ pub(crate) struct Services<C: Choreography> {
     recent_restarts: HashMap<C::Service, VecDeque<Instant>>,
     /// Restarts over the whole run, per service.
     pub(crate) restarted: BTreeMap<C::Service, u64>,
+    /// The faults that fired, per service.
+    pub(crate) fired: BTreeMap<C::Service, Arc<Fired>>,
     dedup_window: usize,
     sim: SimulationConfig<C::Service>,
     bus: Arc<Bus<C>>,
@@ -85,6 +87,7 @@ impl<C: Choreography> Services<C> {
             respawn: HashMap::new(),
             recent_restarts: HashMap::new(),
             restarted: BTreeMap::new(),
+            fired: BTreeMap::new(),
             dedup_window: config.services.dedup_window,
             sim: config.simulation.clone(),
         }
@@ -106,6 +109,7 @@ impl<C: Choreography> Services<C> {
             faults: self.sim.faults.of(S::NAME).clone(),
             seed: self.sim.seed,
             poison_crashes: self.sim.faults.general.poison_crashes,
+            fired: Arc::clone(self.fired.entry(S::NAME).or_default()),
         };
         let worker = Worker::new(service, events, self.dedup_window, simulated);
         let slot: Slot<C, S> = Arc::new(Mutex::new(Some(worker)));

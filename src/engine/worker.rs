@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,6 +84,7 @@ pub struct Worker<C: Choreography, S: Service<C>> {
     /// The event that crashed the service last, and how many times in a row.
     crashes: Option<(EventId<C::Kind>, u32)>,
     rngs: Streams,
+    fired: Arc<Fired>,
     out: Outbox<C>,
     /// The time the events it publishes are stamped with, read once after each wait: time
     /// cannot move on the virtual clock while the task runs (see [`Bus::publish_at`]).
@@ -122,6 +124,38 @@ pub struct Simulated {
     pub faults: ServiceFaults,
     pub seed: u64,
     pub poison_crashes: u32,
+    /// Where the faults that fire are counted, for the run's coverage.
+    pub fired: Arc<Fired>,
+}
+
+/// How often each simulated fault fired on one service. Counted only when one fires, so a
+/// run without faults never touches it; read when the run ends.
+#[derive(Debug, Default)]
+pub struct Fired {
+    pub delay: AtomicU64,
+    pub duplicate: AtomicU64,
+    pub crash: AtomicU64,
+    pub crash_after_publish: AtomicU64,
+    pub poison: AtomicU64,
+}
+
+impl Fired {
+    /// Each fault kind with how often it fired, as `[simulation.faults.<service>]` names it.
+    pub fn counts(&self) -> [(&'static str, u64); 5] {
+        let read = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        [
+            ("delay", read(&self.delay)),
+            ("duplicate", read(&self.duplicate)),
+            ("crash", read(&self.crash)),
+            ("crash_after_publish", read(&self.crash_after_publish)),
+            ("poison", read(&self.poison)),
+        ]
+    }
+
+    fn count(n: &AtomicU64) {
+        // Relaxed: a tally, read after every task has stopped.
+        n.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 impl<C: Choreography, S: Service<C>> Worker<C, S> {
@@ -165,6 +199,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                 crash: sim::stream(sim.seed, &format!("{}/crash", S::NAME)),
                 after_publish: sim::stream(sim.seed, &format!("{}/after_publish", S::NAME)),
             },
+            fired: sim.fired,
             out: Outbox::default(),
             now_us: None,
         }
@@ -264,6 +299,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
             }
         }
         if self.faults.delay.happens(&mut self.rngs.delay) {
+            Fired::count(&self.fired.delay);
             self.held.insert(envelope.order_id, VecDeque::new());
             self.schedule(Late::Delayed(envelope));
             return None;
@@ -400,6 +436,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         // A redelivery that was ignored returned above: only a delivery taken is duplicated,
         // so a finished instance's events cannot keep coming.
         if self.faults.duplicate.happens(&mut self.rngs.duplicate) {
+            Fired::count(&self.fired.duplicate);
             self.schedule(Late::Duplicate(Arc::new(envelope.clone())));
         }
         Ok(true)
@@ -414,12 +451,20 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         let crash = poison || self.faults.crash.happens(&mut self.rngs.crash);
         if !crash {
             self.crashes = None;
-            return self
+            let after_publish = self
                 .faults
                 .crash_after_publish
-                .happens(&mut self.rngs.after_publish)
-                .then_some(Crash::AfterPublish);
+                .happens(&mut self.rngs.after_publish);
+            if after_publish {
+                Fired::count(&self.fired.crash_after_publish);
+            }
+            return after_publish.then_some(Crash::AfterPublish);
         }
+        Fired::count(if poison {
+            &self.fired.poison
+        } else {
+            &self.fired.crash
+        });
         let in_a_row = match self.crashes {
             Some((id, n)) if id == envelope.id => n + 1,
             _ => 1,

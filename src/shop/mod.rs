@@ -281,6 +281,34 @@ impl Choreography for Shop {
         invariants::check(config, events, ended)
     }
 
+    fn endings() -> Option<Vec<String>> {
+        let cancelled = |label: &str| format!("cancelled: {label}");
+        let mut endings = vec![
+            "completed".to_owned(),
+            "rejected: not enough stock".to_owned(),
+            "rejected: product not in the catalog".to_owned(),
+            cancelled("payment declined, charge exceeds the credit left"),
+            cancelled("payment declined, unknown customer"),
+            cancelled("payment declined, every gateway attempt timed out"),
+            cancelled("shipping failed, quantity above the shipment limit"),
+        ];
+        // Each service with a forward event can give up on it (poison).
+        for service in [
+            ServiceName::InventoryService,
+            ServiceName::PaymentService,
+            ServiceName::ShippingService,
+        ] {
+            endings.push(cancelled(&format!(
+                "dead-lettered, {service} gave up after repeated crashes"
+            )));
+        }
+        Some(endings)
+    }
+
+    fn monitor(config: &ShopConfig) -> Box<dyn crate::engine::monitor::Monitor<Shop>> {
+        Box::new(invariants::ShopMonitor::new(config))
+    }
+
     fn as_dead_letter(event: &Event) -> Option<(EventKind, u32)> {
         match event {
             Event::DeadLettered {

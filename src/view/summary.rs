@@ -95,6 +95,7 @@ impl<C: Choreography> fmt::Display for Summary<C> {
             writeln!(f)?;
         }
         self.stats.details(f)?;
+        writeln!(f, "  {}", self.coverage)?;
         let wall = self.machine.wall_ms as f64 / 1000.0;
         write!(f, "  wall time: {wall:.3} s")?;
         if wall > 0.0 && self.elapsed_ms > 0.0 {

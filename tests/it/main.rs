@@ -12,6 +12,7 @@ mod library;
 mod nats;
 mod nats_operations;
 mod rules;
+mod run_invariants;
 mod scale;
 mod see_diagram;
 mod see_journal;

@@ -1,7 +1,7 @@
 //! Deterministic simulation: seeds, latency, faults, and what must hold under all of them.
 
 use std::collections::hash_map::DefaultHasher;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{Hash, Hasher};
 
 use crate::helpers::Config;
@@ -10,9 +10,10 @@ use crate::helpers::Summary;
 use choreo::app::runtime;
 use choreo::cli::Clock;
 use choreo::engine as supervisor;
+use choreo::engine::Choreography;
 use choreo::input::read_order_file;
-use choreo::shop::Order;
 use choreo::shop::{CancelReason, DeclineReason, Event, EventKind};
+use choreo::shop::{Order, Shop};
 use choreo::view::output::{Format, Writer};
 
 use crate::helpers::{choreo, repo_path};
@@ -143,14 +144,16 @@ fn on_the_real_clock(sets: &mut Vec<String>) {
 }
 
 /// Runs `seeds` seeds of the swarm: each draws a fault mix, runs the 1,000 orders of
-/// `orders/swarm.jsonl`, and checks every invariant. A failure names the seed and the command
-/// that replays it.
-fn swarm(seeds: std::ops::RangeInclusive<u64>) {
-    swarm_on(Clock::Virtual, seeds, 1000);
+/// `orders/swarm.jsonl`, and checks every invariant (the run itself checks the shop's, at
+/// every event). A failure names the seed and the command that replays it. Returns every
+/// ending the seeds reached.
+fn swarm(seeds: std::ops::RangeInclusive<u64>) -> BTreeSet<String> {
+    swarm_on(Clock::Virtual, seeds, 1000)
 }
 
 /// [`swarm`] on `clock`, with the first `orders` orders.
-fn swarm_on(clock: Clock, seeds: std::ops::RangeInclusive<u64>, orders: usize) {
+fn swarm_on(clock: Clock, seeds: std::ops::RangeInclusive<u64>, orders: usize) -> BTreeSet<String> {
+    let mut reached = BTreeSet::new();
     let orders: Vec<Order> = swarm_orders().into_iter().take(orders).collect();
     let input = match orders.len() {
         1000 => "orders/swarm.jsonl".to_owned(),
@@ -184,13 +187,35 @@ fn swarm_on(clock: Clock, seeds: std::ops::RangeInclusive<u64>, orders: usize) {
         if let Err(broken) = crate::invariants::check(&config, orders.len(), &events, &summary) {
             panic!("seed {seed}: {broken}\nreplay: {replay}");
         }
+        reached.extend(
+            summary
+                .coverage
+                .endings()
+                .filter(|(_, instances)| *instances > 0)
+                .map(|(ending, _)| ending.to_owned()),
+        );
     }
+    reached
 }
 
-/// 200 seeds x 1,000 orders with randomly drawn fault mixes: every invariant holds.
+/// 200 seeds x 1,000 orders with randomly drawn fault mixes: every invariant holds, and
+/// together they reach every ending the shop has.
 #[test]
-fn a_seed_swarm_keeps_every_invariant() {
-    swarm(1..=200);
+fn a_seed_swarm_keeps_every_invariant_and_reaches_every_ending() {
+    let reached = swarm(1..=200);
+    let possible: BTreeSet<String> = Shop::endings()
+        .expect("the shop says its endings")
+        .into_iter()
+        .collect();
+    assert_eq!(
+        possible.difference(&reached).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "endings never reached"
+    );
+    assert_eq!(
+        reached, possible,
+        "every ending reached is one the shop says it has"
+    );
 }
 
 /// The swarm on the real clock (a multi-thread runtime, services on both cores): 30 seeds x

@@ -160,6 +160,7 @@ impl<C: Choreography> Report<C> {
         self.summary_section(&mut page, summary);
         self.failures_section(&mut page, &unfinished);
         self.topology_section(&mut page, summary, &declarations);
+        self.coverage_section(&mut page, summary);
         self.latency_section(&mut page);
         self.steps_section(&mut page);
         self.timeline_section(&mut page, summary);

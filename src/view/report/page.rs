@@ -120,6 +120,7 @@ td:first-child{white-space:nowrap}
 #outcomes td:first-child{white-space:normal}
 .n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 tr.top td{background:#fff6e5}
+tr.never td{color:var(--muted);font-style:italic}
 .dot{display:inline-block;width:10px;height:10px;border-radius:50%;margin-right:6px;vertical-align:-1px}
 .meter{display:inline-block;height:9px;background:#cf4a3c;border-radius:2px;vertical-align:0}
 .ev{font-weight:600}.ev.fwd{color:#22784a}.ev.comp{color:#a86400}.ev.fail{color:#b8382b}
@@ -547,6 +548,59 @@ impl<C: Choreography> Report<C> {
             .collect::<Vec<_>>()
             .join(", ");
         w!(page, "</table>\n<p class=\"note\">Every service also hears the terminal events ({terminals}) and drops what it kept about the order; \u{201c}own\u{201d} marks a service confirming its own event.</p>\n</section>\n");
+    }
+
+    /// What the run exercised: each declared handling and each possible ending, with counts,
+    /// those never reached marked; the faults that fired.
+    pub(super) fn coverage_section(&self, page: &mut Page, summary: &Summary<C>) {
+        let coverage = &summary.coverage;
+        page.raw("<section id=\"coverage\">\n<h2>What the run exercised</h2>\n");
+        w!(
+            page,
+            "<p class=\"note\">{}.</p>\n",
+            esc(&coverage.to_string())
+        );
+        page.raw("<table id=\"coverage-handlings\">\n<tr><th>service</th><th>handles</th><th>events</th></tr>\n");
+        for (service, kind, events) in coverage.handlings() {
+            let never = if events == 0 { " class=\"never\"" } else { "" };
+            w!(
+                page,
+                "<tr{never}><td>{service}</td><td>{kind}</td><td>{}</td></tr>\n",
+                num(events)
+            );
+        }
+        page.raw(
+            "</table>\n<table id=\"coverage-endings\">\n<tr><th>ending</th><th>orders</th></tr>\n",
+        );
+        for (ending, instances) in coverage.endings() {
+            let never = if instances == 0 {
+                " class=\"never\""
+            } else {
+                ""
+            };
+            w!(
+                page,
+                "<tr{never}><td>{}</td><td>{}</td></tr>\n",
+                esc(ending),
+                num(instances)
+            );
+        }
+        page.raw("</table>\n");
+        if coverage.faults.is_empty() {
+            page.raw("<p class=\"note\" id=\"coverage-faults\">No simulated fault fired.</p>\n");
+        } else {
+            page.raw("<table id=\"coverage-faults\">\n<tr><th>fault</th><th>times</th></tr>\n");
+            for (fault, times) in &coverage.faults {
+                w!(
+                    page,
+                    "<tr><td>{}</td><td>{}</td></tr>\n",
+                    esc(fault),
+                    num(*times)
+                );
+            }
+            page.raw("</table>\n");
+        }
+        page.raw("</section>\n");
     }
 
     pub(super) fn latency_section(&self, page: &mut Page) {
