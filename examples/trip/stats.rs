@@ -1,14 +1,16 @@
 //! The trip's part of the summary: what is booked, and what is left, of every flight, hotel
 //! and car class.
 
+use std::borrow::Borrow;
 use std::fmt;
 
 use choreo::engine::Stats;
 use serde::Serialize;
 
-use crate::config::TripConfig;
-use crate::event::{Count, Event};
-use crate::{Envelope, Trip};
+use crate::booking::TripConfig;
+use crate::{Count, Event, Trip};
+
+type Envelope<C> = choreo::engine::Envelope<C>;
 
 /// Seats, rooms and cars, folded from the events in bus order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -36,40 +38,21 @@ pub struct Line {
     pub booked: u64,
 }
 
-impl Line {
-    fn new(name: &str, start: u64) -> Self {
-        Line {
-            name: name.to_owned(),
-            start,
-            left: start,
-            booked: 0,
-        }
-    }
+/// A line per thing in the config, sorted by name as the config's tables are.
+fn lines<'a, K: Borrow<str> + 'a>(things: impl Iterator<Item = (&'a K, u64)>) -> Vec<Line> {
+    let line = |(name, start): (&K, u64)| Line {
+        name: name.borrow().to_owned(),
+        start,
+        left: start,
+        booked: 0,
+    };
+    things.map(line).collect()
 }
 
-/// The line named `name`, if it is in the config (lines are sorted by name, as the config's
-/// tables are).
+/// The line named `name`, if it is in the config.
 fn line<'a>(lines: &'a mut [Line], name: &str) -> Option<&'a mut Line> {
-    lines
-        .binary_search_by(|line| line.name.as_str().cmp(name))
-        .ok()
-        .map(|i| &mut lines[i])
-}
-
-fn set_left(lines: &mut [Line], name: &str, left: u64) {
-    if let Some(line) = line(lines, name) {
-        line.left = left;
-    }
-}
-
-fn count_booked(lines: &mut [Line], name: &str) {
-    if let Some(line) = line(lines, name) {
-        line.booked += 1;
-    }
-}
-
-fn total(lines: &[Line]) -> u64 {
-    lines.iter().map(|line| line.booked).sum()
+    let found = lines.binary_search_by(|line| line.name.as_str().cmp(name));
+    found.ok().map(|i| &mut lines[i])
 }
 
 fn write_left(f: &mut fmt::Formatter<'_>, what: &str, lines: &[Line]) -> fmt::Result {
@@ -84,56 +67,48 @@ fn write_left(f: &mut fmt::Formatter<'_>, what: &str, lines: &[Line]) -> fmt::Re
 impl Stats<Trip> for TripStats {
     fn new(config: &TripConfig) -> Self {
         TripStats {
-            flights: config
-                .flights
-                .iter()
-                .map(|(code, flight)| Line::new(code.as_str(), flight.seats))
-                .collect(),
-            hotels: config
-                .hotels
-                .iter()
-                .map(|(name, hotel)| Line::new(name.as_str(), hotel.rooms))
-                .collect(),
-            cars: config
-                .cars
-                .iter()
-                .map(|(class, cars)| Line::new(class.as_str(), *cars))
-                .collect(),
+            flights: lines(config.flights.iter().map(|(code, f)| (code, f.seats))),
+            hotels: lines(config.hotels.iter().map(|(name, h)| (name, h.rooms))),
+            cars: lines(config.cars.iter().map(|(class, n)| (class, *n))),
             nights_booked: 0,
         }
     }
 
-    fn record(&mut self, envelope: &Envelope) {
-        match &envelope.event {
+    fn record(&mut self, envelope: &Envelope<Trip>) {
+        let (lines, name, left) = match &envelope.event {
             Event::FlightBooked { flight, seats_left }
             | Event::FlightCancelled { flight, seats_left } => {
-                set_left(&mut self.flights, flight.as_str(), *seats_left);
+                (&mut self.flights, flight.as_str(), *seats_left)
             }
             Event::HotelBooked {
                 hotel, rooms_left, ..
             }
             | Event::HotelCancelled { hotel, rooms_left } => {
-                set_left(&mut self.hotels, hotel.as_str(), *rooms_left);
+                (&mut self.hotels, hotel.as_str(), *rooms_left)
             }
-            Event::CarBooked { car, cars_left } => {
-                set_left(&mut self.cars, car.as_str(), *cars_left);
+            Event::CarBooked { car, cars_left } => (&mut self.cars, car.as_str(), *cars_left),
+            Event::TripConfirmed(it) => {
+                for (lines, name) in [
+                    (&mut self.flights, it.flight.as_str()),
+                    (&mut self.hotels, it.hotel.as_str()),
+                    (&mut self.cars, it.car.as_str()),
+                ] {
+                    line(lines, name)
+                        .into_iter()
+                        .for_each(|line| line.booked += 1);
+                }
+                self.nights_booked += u64::from(it.nights.get());
+                return;
             }
-            Event::TripConfirmed(itinerary) => {
-                count_booked(&mut self.flights, itinerary.flight.as_str());
-                count_booked(&mut self.hotels, itinerary.hotel.as_str());
-                count_booked(&mut self.cars, itinerary.car.as_str());
-                self.nights_booked += u64::from(itinerary.nights.get());
-            }
-            Event::TripRequested(_)
-            | Event::FlightUnavailable { .. }
-            | Event::TripRejected { .. }
-            | Event::HotelUnavailable { .. }
-            | Event::CarUnavailable { .. }
-            | Event::TripCancelled { .. } => {}
+            _ => return,
+        };
+        if let Some(line) = line(lines, name) {
+            line.left = left;
         }
     }
 
     fn headline(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let total = |lines: &[Line]| lines.iter().map(|line| line.booked).sum();
         writeln!(
             f,
             "  booked: {}, {} for {}, {}",
