@@ -1,11 +1,7 @@
 //! The trip's input record (one booking) and its config (what can be booked), and the names
 //! both are made of.
 
-use std::borrow::Borrow;
-use std::collections::BTreeMap;
-use std::fmt;
-use std::ops::Deref;
-use std::str::FromStr;
+use std::{borrow::Borrow, collections::BTreeMap, fmt, ops::Deref, str::FromStr};
 
 use choreo::input::{at_ms, keyed_by_id, object_only, InstanceId};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -20,90 +16,70 @@ pub const MAX_NIGHTS: u64 = 365;
 /// Whether `text` can name a flight, hotel or car class: 1 to [`MAX_CODE_LEN`] ASCII letters,
 /// digits, `-` or `_`, so it is a bare TOML key and prints without quoting.
 fn code(text: &str, what: &str) -> Result<(), String> {
-    let valid = (1..=MAX_CODE_LEN).contains(&text.len())
-        && (text.bytes()).all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    valid.then_some(()).ok_or_else(|| {
-        format!(
-            "`{text}` is not a {what}: expected 1 to {MAX_CODE_LEN} letters, digits, `-` or `_`"
-        )
-    })
+    let valid = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    let ok = (1..=MAX_CODE_LEN).contains(&text.len()) && text.bytes().all(valid);
+    ok.then_some(()).ok_or(format!(
+        "`{text}` is not a {what}: expected 1 to {MAX_CODE_LEN} letters, digits, `-` or `_`"
+    ))
 }
 
 /// Who travels: 1 to [`MAX_TRAVELLER_LEN`] characters, not blank, on one line.
 fn traveller(name: &str) -> Result<(), String> {
-    let chars = name.chars().count();
-    let valid = (1..=MAX_TRAVELLER_LEN).contains(&chars) && !name.trim().is_empty();
-    (valid && !name.chars().any(char::is_control)).then_some(()).ok_or_else(|| {
-        format!("traveller must be a name of 1 to {MAX_TRAVELLER_LEN} characters on one line, got {name:?}")
-    })
+    let length = (1..=MAX_TRAVELLER_LEN).contains(&name.chars().count());
+    let ok = length && !name.trim().is_empty() && !name.chars().any(char::is_control);
+    ok.then_some(()).ok_or(format!(
+        "traveller must be a name of 1 to {MAX_TRAVELLER_LEN} characters on one line, got {name:?}"
+    ))
 }
 
-/// Writes a newtype for one kind of name, checked by `$check` wherever it is read: an input
-/// field or a config key.
-macro_rules! name {
-    ($(#[$doc:meta])* $name:ident, $check:expr) => {
+/// Writes a newtype for each kind of name, checked by its function wherever it is read: an
+/// input field or a config key.
+macro_rules! names {
+    ($($(#[$doc:meta])* $name:ident: $check:expr;)+) => {$(
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String")]
         pub struct $name(String);
 
         impl $name {
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
+            pub fn as_str(&self) -> &str { &self.0 }
 
             /// A name known to be valid, for tests.
             #[cfg(test)]
-            pub fn from_static(text: &str) -> Self {
-                text.parse().expect("a valid name")
-            }
+            pub fn from_static(text: &str) -> Self { text.parse().expect("a valid name") }
         }
 
         impl TryFrom<String> for $name {
             type Error = String;
-            fn try_from(text: String) -> Result<Self, String> {
-                $check(&text).map(|()| $name(text))
-            }
+            fn try_from(text: String) -> Result<Self, String> { $check(&text).map(|()| $name(text)) }
         }
 
         /// Parses and checks a name, as in a TOML table key.
         impl FromStr for $name {
             type Err = String;
-            fn from_str(text: &str) -> Result<Self, String> {
-                text.to_owned().try_into()
-            }
+            fn from_str(text: &str) -> Result<Self, String> { text.to_owned().try_into() }
         }
 
         impl Borrow<str> for $name {
-            fn borrow(&self) -> &str {
-                &self.0
-            }
+            fn borrow(&self) -> &str { &self.0 }
         }
 
         impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(&self.0) }
         }
-    };
+    )+};
 }
 
-name!(
+names! {
     /// A flight's code (`LH123`): a key of `[flights]`.
-    FlightCode, |t| code(t, "flight code")
-);
-name!(
+    FlightCode: |t| code(t, "flight code");
     /// A hotel's name (`Adlon`): a key of `[hotels]`.
-    HotelName, |t| code(t, "hotel name")
-);
-name!(
+    HotelName: |t| code(t, "hotel name");
     /// A class of hire car (`compact`): a key of `[cars]`.
-    CarClass, |t| code(t, "car class")
-);
-name!(
+    CarClass: |t| code(t, "car class");
     /// Who travels, as printed on one line.
-    Traveller, traveller
-);
+    Traveller: traveller;
+}
 
 choreo::bounded_integer!(
     /// How many nights the hotel is booked for, 1 ..= [`MAX_NIGHTS`].
@@ -192,16 +168,31 @@ pub enum Shortage {
 impl Shortage {
     /// The shortage in a word or two, for what the service has `none` of, or has no `such` of.
     pub fn words<T>(self, none: T, such: T) -> T {
-        match self {
-            Shortage::Full => none,
-            Shortage::Unknown => such,
+        if self == Shortage::Full {
+            none
+        } else {
+            such
         }
+    }
+}
+
+impl TripConfig {
+    /// What there is of each kind of thing, by name, as [`crate::stock`] counts them: the
+    /// flights' seats, the hotels' rooms, the cars of each class.
+    pub fn stock(&self) -> [BTreeMap<&str, u64>; 3] {
+        let flights = self
+            .flights
+            .iter()
+            .map(|(code, f)| (code.as_str(), f.seats));
+        let hotels = self.hotels.iter().map(|(name, h)| (name.as_str(), h.rooms));
+        let cars = self.cars.iter().map(|(class, n)| (class.as_str(), *n));
+        [flights.collect(), hotels.collect(), cars.collect()]
     }
 }
 
 /// What one service has to book from: how many are left of each thing it owns.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Pool<K>(BTreeMap<K, u64>);
+pub struct Pool<K>(pub BTreeMap<K, u64>);
 
 impl<K: Ord + Clone> Pool<K> {
     pub fn new<'a, V: 'a>(items: &'a BTreeMap<K, V>, count: impl Fn(&V) -> u64) -> Self {
@@ -210,14 +201,9 @@ impl<K: Ord + Clone> Pool<K> {
 
     /// Takes one of `key`: how many are left after, or why there was none to take.
     pub fn take(&mut self, key: &K) -> Result<u64, Shortage> {
-        match self.0.get_mut(key) {
-            None => Err(Shortage::Unknown),
-            Some(0) => Err(Shortage::Full),
-            Some(left) => {
-                *left -= 1;
-                Ok(*left)
-            }
-        }
+        let left = self.0.get_mut(key).ok_or(Shortage::Unknown)?;
+        *left = left.checked_sub(1).ok_or(Shortage::Full)?;
+        Ok(*left)
     }
 
     /// Gives one of `key` back (one taken before): how many are left after.
@@ -225,11 +211,5 @@ impl<K: Ord + Clone> Pool<K> {
         let left = self.0.entry(key.clone()).or_default();
         *left += 1;
         *left
-    }
-
-    /// How many are left of `key`; `None` if there is no such thing.
-    #[cfg(test)]
-    pub fn left(&self, key: &K) -> Option<u64> {
-        self.0.get(key).copied()
     }
 }

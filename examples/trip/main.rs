@@ -29,15 +29,11 @@ mod stats;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-use std::fmt;
+use std::{collections::BTreeMap, collections::BTreeSet, fmt};
 
-use choreo::engine::Cause;
-use choreo::flow::prelude::*;
+use choreo::{engine::Cause, flow::prelude::*, plural::Count};
 
-use crate::booking::{Booking, CarClass, FlightCode, HotelName, Nights, Pool, Shortage};
-use crate::booking::{Traveller, TripConfig};
-use crate::stats::TripStats;
+use crate::{booking::*, stats::TripStats};
 
 /// What a trip is made of: who travels, on which flight, where they stay and for how long,
 /// and what they drive.
@@ -85,32 +81,12 @@ pub enum CancelReason {
 }
 
 impl CancelReason {
-    /// What was undone for it, in the order it was undone.
-    pub fn undone(self) -> &'static str {
+    /// Why, and what was undone for it in the order it was undone.
+    pub fn words(self) -> [&'static str; 2] {
         match self {
-            CancelReason::HotelUnavailable => "flight cancelled",
-            CancelReason::CarUnavailable => "hotel and flight cancelled",
+            CancelReason::HotelUnavailable => ["hotel unavailable", "flight cancelled"],
+            CancelReason::CarUnavailable => ["car unavailable", "hotel and flight cancelled"],
         }
-    }
-}
-
-impl fmt::Display for CancelReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            CancelReason::HotelUnavailable => "hotel unavailable",
-            CancelReason::CarUnavailable => "car unavailable",
-        })
-    }
-}
-
-/// `n` things, in words: `1 seat`, `2 seats`.
-#[derive(Debug, Clone, Copy)]
-pub struct Count(pub u64, pub &'static str);
-
-impl fmt::Display for Count {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = if self.0 == 1 { "" } else { "s" };
-        write!(f, "{} {}{s}", self.0, self.1)
     }
 }
 
@@ -157,55 +133,49 @@ pub enum Room {
     Done,
 }
 
+/// What `event` does to the stock: which kind of thing (0 flights' seats, 1 hotels' rooms,
+/// 2 cars), which one, taken (1) or given back (-1), and how many of it are left after.
+pub fn stock(event: &Event) -> Option<(usize, &str, i64, u64)> {
+    Some(match event {
+        Event::FlightBooked { flight, seats_left } => (0, flight.as_str(), 1, *seats_left),
+        Event::FlightCancelled { flight, seats_left } => (0, flight.as_str(), -1, *seats_left),
+        Event::HotelBooked {
+            hotel, rooms_left, ..
+        } => (1, hotel.as_str(), 1, *rooms_left),
+        Event::HotelCancelled { hotel, rooms_left } => (1, hotel.as_str(), -1, *rooms_left),
+        Event::CarBooked { car, cars_left } => (2, car.as_str(), 1, *cars_left),
+        _ => return None,
+    })
+}
+
 /// The saga's own invariants, for `trip check`: no flight, hotel or car class is booked past
 /// what it has, and whatever an instance ends with, each booking it made is kept (confirmed)
 /// or given back, never both.
 fn invariant(config: &TripConfig, events: &[&Envelope<Trip>], ended: bool) -> Result<(), String> {
-    const WHAT: [&str; 3] = ["flight", "hotel", "car"];
     let mut booked: BTreeMap<(usize, &str), i64> = BTreeMap::new();
-    for envelope in events {
-        let (what, name, n) = match &envelope.event {
-            Event::FlightBooked { flight, .. } => (0, flight.as_str(), 1),
-            Event::FlightCancelled { flight, .. } => (0, flight.as_str(), -1),
-            Event::HotelBooked { hotel, .. } => (1, hotel.as_str(), 1),
-            Event::HotelCancelled { hotel, .. } => (1, hotel.as_str(), -1),
-            Event::CarBooked { car, .. } => (2, car.as_str(), 1),
-            _ => continue,
-        };
+    for (what, name, n, _) in events.iter().filter_map(|e| stock(&e.event)) {
         *booked.entry((what, name)).or_default() += n;
     }
-    let has = |what, name: &str| match what {
-        0 => config.flights.get(name).map_or(0, |f| f.seats),
-        1 => config.hotels.get(name).map_or(0, |h| h.rooms),
-        _ => config.cars.get(name).copied().unwrap_or(0),
-    } as i64;
+    let stock = config.stock();
     for (&(what, name), &n) in &booked {
-        if n > has(what, name) || n < 0 {
-            return Err(format!(
-                "{} {name}: {n} booked of {}",
-                WHAT[what],
-                has(what, name)
-            ));
+        let has = stock[what].get(name).copied().unwrap_or(0) as i64;
+        if n > has || n < 0 {
+            let what = ["flight", "hotel", "car"][what];
+            return Err(format!("{what} {name}: {n} booked of {has}"));
         }
     }
-    let mut trips: BTreeMap<_, Vec<Kind>> = BTreeMap::new();
-    for envelope in events.iter().filter(|_| ended) {
-        trips
-            .entry(envelope.order_id)
-            .or_default()
-            .push(envelope.kind());
-    }
-    for (id, kinds) in &trips {
-        let confirmed = kinds.contains(&Kind::TripConfirmed);
-        for (kept, given_back) in [
-            (Kind::FlightBooked, Kind::FlightCancelled),
-            (Kind::HotelBooked, Kind::HotelCancelled),
-        ] {
-            if kinds.contains(&kept) && confirmed == kinds.contains(&given_back) {
-                return Err(format!(
-                    "trip {id}: {kept} is neither kept nor given back once"
-                ));
-            }
+    // Each booking an ended trip made is kept (the trip confirmed) or given back, not both.
+    let seen: BTreeSet<_> = events.iter().map(|e| (e.order_id, e.kind())).collect();
+    for &(id, kind) in seen.iter().filter(|_| ended) {
+        let given_back = match kind {
+            Kind::FlightBooked => Kind::FlightCancelled,
+            Kind::HotelBooked => Kind::HotelCancelled,
+            _ => continue,
+        };
+        if seen.contains(&(id, Kind::TripConfirmed)) == seen.contains(&(id, given_back)) {
+            return Err(format!(
+                "trip {id}: {kind} is neither kept nor given back once"
+            ));
         }
     }
     Ok(())
@@ -232,7 +202,7 @@ choreo::choreography! {
             Event::TripRejected { traveller, flight, reason } => vec![format!(
                 "Trip {trip} for {traveller} rejected: {}", no_seat(flight, *reason))],
             Event::TripCancelled { traveller, reason } => vec![format!(
-                "Trip {trip} for {traveller} cancelled: {reason}, {}", reason.undone())],
+                "Trip {trip} for {traveller} cancelled: {}", reason.words().join(", "))],
             Event::FlightBooked { flight, seats_left } => vec![
                 format!("Booking flight {flight} for trip {trip}"),
                 format!("Seat booked on {flight} for trip {trip} ({} left)", Count(*seats_left, "seat")),
@@ -271,14 +241,14 @@ choreo::choreography! {
                 format!("no {car} left"), format!("no car class {car}"))),
             Event::HotelCancelled { hotel, rooms_left } => write!(f, "room at {hotel} given back, {rooms_left} left"),
             Event::FlightCancelled { flight, seats_left } => write!(f, "seat on {flight} given back, {seats_left} left"),
-            Event::TripCancelled { traveller, reason } => write!(f, "{traveller}: {reason}, {}", reason.undone()),
+            Event::TripCancelled { traveller, reason } => write!(f, "{traveller}: {}", reason.words().join(", ")),
         },
         ending: |terminal: &Envelope<Trip>| {
             let trip = terminal.order_id;
             match &terminal.event {
                 Event::TripConfirmed(it) => format!("trip {trip} confirmed for {}", it.traveller),
                 Event::TripRejected { flight, reason, .. } => format!("trip {trip} rejected: {}", no_seat(flight, *reason)),
-                Event::TripCancelled { reason, .. } => format!("trip {trip} cancelled: {reason}, {}", reason.undone()),
+                Event::TripCancelled { reason, .. } => format!("trip {trip} cancelled: {}", reason.words().join(", ")),
                 _ => format!("trip {trip} ended: {}", terminal.kind()),
             }
         },
@@ -290,8 +260,8 @@ choreo::choreography! {
                 Event::HotelUnavailable { reason, .. } => (reason, ["no-room", "unknown-hotel"], ServiceName::HotelService),
                 Event::CarUnavailable { reason, .. } => (reason, ["no-car", "unknown-car"], ServiceName::CarService),
                 Event::TripCancelled { reason, .. } => return Some(Cause {
-                    slug: format!("cancelled-{}", reason.to_string().replace(' ', "-")),
-                    label: format!("cancelled: {reason}"),
+                    slug: format!("cancelled-{}", reason.words()[0].replace(' ', "-")),
+                    label: format!("cancelled: {}", reason.words()[0]),
                     started_by: None,
                 }),
                 _ => return None,

@@ -1,16 +1,12 @@
 //! The trip's part of the summary: what is booked, and what is left, of every flight, hotel
 //! and car class.
 
-use std::borrow::Borrow;
 use std::fmt;
 
-use choreo::engine::Stats;
+use choreo::{engine::Stats, plural::Count};
 use serde::Serialize;
 
-use crate::booking::TripConfig;
-use crate::{Count, Event, Trip};
-
-type Envelope<C> = choreo::engine::Envelope<C>;
+use crate::{booking::TripConfig, stock, Envelope, Event, Trip};
 
 /// Seats, rooms and cars, folded from the events in bus order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -38,72 +34,47 @@ pub struct Line {
     pub booked: u64,
 }
 
-/// A line per thing in the config, sorted by name as the config's tables are.
-fn lines<'a, K: Borrow<str> + 'a>(things: impl Iterator<Item = (&'a K, u64)>) -> Vec<Line> {
-    let line = |(name, start): (&K, u64)| Line {
-        name: name.borrow().to_owned(),
-        start,
-        left: start,
-        booked: 0,
-    };
-    things.map(line).collect()
-}
-
-/// The line named `name`, if it is in the config.
-fn line<'a>(lines: &'a mut [Line], name: &str) -> Option<&'a mut Line> {
-    let found = lines.binary_search_by(|line| line.name.as_str().cmp(name));
-    found.ok().map(|i| &mut lines[i])
-}
-
-fn write_left(f: &mut fmt::Formatter<'_>, what: &str, lines: &[Line]) -> fmt::Result {
-    write!(f, "  {what} left:")?;
-    for (i, line) in lines.iter().enumerate() {
-        let sep = if i == 0 { " " } else { ", " };
-        write!(f, "{sep}{} {} of {}", line.name, line.left, line.start)?;
+/// Changes the line named `name`, if it is in the config.
+fn change(lines: &mut [Line], name: &str, change: impl FnOnce(&mut Line)) {
+    if let Ok(i) = lines.binary_search_by(|line| line.name.as_str().cmp(name)) {
+        change(&mut lines[i]);
     }
-    writeln!(f)
+}
+
+/// `  seats left: BA456 0 of 1, LH123 3 of 5`.
+fn write_left(f: &mut fmt::Formatter<'_>, what: &str, lines: &[Line]) -> fmt::Result {
+    let left: Vec<String> = lines
+        .iter()
+        .map(|l| format!("{} {} of {}", l.name, l.left, l.start))
+        .collect();
+    writeln!(f, "  {what} left: {}", left.join(", "))
 }
 
 impl Stats<Trip> for TripStats {
     fn new(config: &TripConfig) -> Self {
-        TripStats {
-            flights: lines(config.flights.iter().map(|(code, f)| (code, f.seats))),
-            hotels: lines(config.hotels.iter().map(|(name, h)| (name, h.rooms))),
-            cars: lines(config.cars.iter().map(|(class, n)| (class, *n))),
-            nights_booked: 0,
-        }
+        let mut stats = TripStats::default();
+        [stats.flights, stats.hotels, stats.cars] = config.stock().map(|stock| {
+            let line = |(name, start): (&str, u64)| Line {
+                name: name.to_owned(),
+                start,
+                left: start,
+                booked: 0,
+            };
+            stock.into_iter().map(line).collect()
+        });
+        stats
     }
 
     fn record(&mut self, envelope: &Envelope<Trip>) {
-        let (lines, name, left) = match &envelope.event {
-            Event::FlightBooked { flight, seats_left }
-            | Event::FlightCancelled { flight, seats_left } => {
-                (&mut self.flights, flight.as_str(), *seats_left)
+        let mut lines = [&mut self.flights, &mut self.hotels, &mut self.cars];
+        if let Some((what, name, _, left)) = stock(&envelope.event) {
+            change(lines[what], name, |line| line.left = left);
+        } else if let Event::TripConfirmed(it) = &envelope.event {
+            self.nights_booked += u64::from(it.nights.get());
+            let bought = [it.flight.as_str(), it.hotel.as_str(), it.car.as_str()];
+            for (lines, name) in lines.iter_mut().zip(bought) {
+                change(lines, name, |line| line.booked += 1);
             }
-            Event::HotelBooked {
-                hotel, rooms_left, ..
-            }
-            | Event::HotelCancelled { hotel, rooms_left } => {
-                (&mut self.hotels, hotel.as_str(), *rooms_left)
-            }
-            Event::CarBooked { car, cars_left } => (&mut self.cars, car.as_str(), *cars_left),
-            Event::TripConfirmed(it) => {
-                for (lines, name) in [
-                    (&mut self.flights, it.flight.as_str()),
-                    (&mut self.hotels, it.hotel.as_str()),
-                    (&mut self.cars, it.car.as_str()),
-                ] {
-                    line(lines, name)
-                        .into_iter()
-                        .for_each(|line| line.booked += 1);
-                }
-                self.nights_booked += u64::from(it.nights.get());
-                return;
-            }
-            _ => return,
-        };
-        if let Some(line) = line(lines, name) {
-            line.left = left;
         }
     }
 

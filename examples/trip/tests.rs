@@ -35,6 +35,13 @@ pub fn narration(service: ServiceName, event: Event) -> String {
     String::from_utf8(out).expect("utf-8")
 }
 
+impl<K: Ord> Pool<K> {
+    /// How many are left of `key`; `None` if there is no such thing.
+    pub fn left(&self, key: &K) -> Option<u64> {
+        self.0.get(key).copied()
+    }
+}
+
 /// One booking as a line of a bookings file.
 fn booking(id: u64, flight: &str, hotel: &str, car: &str) -> String {
     format!(
