@@ -15,16 +15,18 @@
 //! (the kinds reachable from the start through the declared wiring, each happening at most
 //! once per instance), each kind's [`Role`] (from what it means), the facts (from the event's
 //! fields), the cause of a failed instance (its first failure, and the service that published
-//! it). No config section and no stats unless the choreography declares them ([`NoConfig`],
-//! [`NoStats`]). What a macro cannot see is checked when the choreography starts, with a
-//! message naming the kinds ([`check_wiring`]): a terminal kind that no path reaches, a kind
-//! published that no service hears, a kind no service publishes.
+//! it). A choreography that knows better says so in a clause of its own (`max_events`,
+//! `facts`, `ending`, `cause`): `examples/trip` does. No config section and no stats unless
+//! the choreography declares them ([`NoConfig`], [`NoStats`]). What a macro cannot see is
+//! checked when the choreography starts, with a message naming the kinds ([`check_wiring`]):
+//! a terminal kind that no path reaches, a kind published that no service hears, a kind no
+//! service publishes.
 //!
 //! Why declarative macros and not a derive: the two lists (events, services) are all the
 //! macros need, `macro_rules!` reads them without a proc-macro crate (no `syn` to build, and a
 //! user's edit compiles no more than their own code), and the generated code is plain calls
 //! into this module, where the logic lives and is tested. The full trait stays underneath, for
-//! a choreography that wants control over every item (the shop, the trip).
+//! a choreography that wants control over every item (the shop).
 //!
 //! ```
 //! use choreo::flow::prelude::*;
