@@ -393,3 +393,21 @@ fn no_word_of_the_shop_in_anything_the_transfer_prints_or_writes() {
     let found = shop_words(&printed);
     assert!(found.is_empty(), "the shop's words:\n{}", found.join("\n"));
 }
+
+/// A journal written before instances had their own key (`order_id`) still reads: the same
+/// events as one written today, under `transfer_id`.
+#[tokio::test]
+async fn a_journal_with_order_id_keys_still_reads() {
+    let (_, _, events) = run_sample().await;
+    let today: String = events
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("JSON") + "\n")
+        .collect();
+    assert!(today.contains(r#""transfer_id":1,"#), "{today}");
+    let before = today.replace(r#""transfer_id":"#, r#""order_id":"#);
+    for (name, text) in [("today.jsonl", &today), ("before.jsonl", &before)] {
+        let (_dir, path) = crate::helpers::temp_file(name, text);
+        let read = choreo::view::journal::read::<Transfers>(&path).expect("a journal");
+        assert_eq!(read, events, "{name}");
+    }
+}
