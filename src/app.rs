@@ -165,7 +165,7 @@ pub fn execute<C: Choreography>(name: &str, cli: Cli) -> Result<(), Error> {
             let events = journal::read::<C>(&args.journal)?;
             match args.order {
                 Some(id) => {
-                    let order = order_id(id)?;
+                    let order = order_id::<C>(id)?;
                     print(|out| trace::order(&events, order, out))
                 }
                 None => {
@@ -203,7 +203,7 @@ pub fn execute<C: Choreography>(name: &str, cli: Cli) -> Result<(), Error> {
         Command::Diagram(DiagramCommand::Topology) => print(diagram::topology::<C>),
         Command::Diagram(DiagramCommand::Order { journal, order }) => {
             let events = journal::read::<C>(&journal)?;
-            let order = order_id(order)?;
+            let order = order_id::<C>(order)?;
             print(|out| diagram::order(&events, order, out))
         }
     }
@@ -267,10 +267,11 @@ fn show_config<C: Choreography>(args: ShowConfigArgs) -> Result<(), Error> {
     print(|out| out.write_all(text.as_bytes()))
 }
 
-fn order_id(id: u64) -> Result<InstanceId, Error> {
+fn order_id<C: Choreography>(id: u64) -> Result<InstanceId, Error> {
     InstanceId::new(id).ok_or_else(|| {
         Error::Usage(format!(
-            "--order {id}: an order id is a whole number from 1 to {MAX_ID}"
+            "--order {id}: {} id is a whole number from 1 to {MAX_ID}",
+            crate::plural::a(<C::Input as Record>::noun())
         ))
     })
 }
@@ -293,7 +294,7 @@ fn print(
 /// `check`: explores every schedule of the orders in the file and prints the figures, then
 /// `no violation`, or the violation with its counterexample (also written as a journal).
 fn check<C: Choreography>(name: &str, args: CheckArgs) -> Result<(), Error> {
-    check_distinct_files(
+    check_distinct_files::<C>(
         &args.file,
         &args.layers.config,
         &[("--journal", args.journal.as_ref())],
@@ -888,7 +889,7 @@ async fn drive<C: Choreography>(
 fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     // Before anything is read or written: an output that is also an input, or two outputs
     // that are one file, would destroy data.
-    check_distinct_files(
+    check_distinct_files::<C>(
         &args.file,
         &args.layers.config,
         &[
@@ -1182,12 +1183,13 @@ fn worst(name: &str, mut errors: Vec<Error>) -> Result<(), Error> {
 /// the summary, the report. Compared by identity (device and inode) where the file exists, so
 /// `out.json` and `./dir/../out.json`, or a hard link, are caught; by the resolved path where
 /// it does not exist yet.
-fn check_distinct_files(
+fn check_distinct_files<C: Choreography>(
     file: &PathBuf,
     configs: &[PathBuf],
     outputs: &[(&str, Option<&PathBuf>)],
 ) -> Result<(), Error> {
-    let mut files: Vec<(String, &PathBuf)> = vec![("the order file".into(), file)];
+    let mut files: Vec<(String, &PathBuf)> =
+        vec![(format!("the {} file", <C::Input as Record>::noun()), file)];
     files.extend(configs.iter().map(|p| ("--config".to_owned(), p)));
     for (flag, path) in outputs {
         if let Some(path) = path {

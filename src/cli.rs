@@ -253,12 +253,18 @@ pub struct ConfigArgs {
 /// An order id as the command line takes it, with the range in the message for anything else
 /// (`--order -1`, `--order x`).
 fn order_id(text: &str) -> Result<u64, String> {
+    instance_id(text, "order")
+}
+
+/// An id of an instance called `noun`, as [`order_id`].
+fn instance_id(text: &str, noun: &str) -> Result<u64, String> {
     text.parse::<u64>()
         .ok()
         .filter(|id| (1..=crate::input::MAX_ID).contains(id))
         .ok_or_else(|| {
             format!(
-                "an order id is a whole number from 1 to {}, got `{text}`",
+                "{} id is a whole number from 1 to {}, got `{text}`",
+                crate::plural::a(noun),
                 crate::input::MAX_ID
             )
         })
@@ -312,6 +318,12 @@ pub fn in_its_words<C: crate::engine::Choreography>(
             .replace("every order", &format!("every {noun}"))
             .replace("The order", &format!("The {noun}"))
     };
+    if let Some(codes) = command
+        .get_after_help()
+        .map(|codes| words(codes.to_string()))
+    {
+        command = command.after_help(codes);
+    }
     reword(
         command,
         &|mut sub: clap::Command| {
@@ -329,7 +341,10 @@ pub fn in_its_words<C: crate::engine::Choreography>(
             }
             if has(&sub, "order") && noun != "order" {
                 // `--transfer 3` as well as `--order 3`.
-                sub = sub.mut_arg("order", |a| a.visible_alias(noun));
+                sub = sub.mut_arg("order", |a| {
+                    a.visible_alias(noun)
+                        .value_parser(move |text: &str| instance_id(text, noun))
+                });
             }
             sub
         },

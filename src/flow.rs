@@ -15,16 +15,18 @@
 //! (the kinds reachable from the start through the declared wiring, each happening at most
 //! once per instance), each kind's [`Role`] (from what it means), the facts (from the event's
 //! fields), the cause of a failed instance (its first failure, and the service that published
-//! it). No config section and no stats unless the choreography declares them ([`NoConfig`],
-//! [`NoStats`]). What a macro cannot see is checked when the choreography starts, with a
-//! message naming the kinds ([`check_wiring`]): a terminal kind that no path reaches, a kind
-//! published that no service hears, a kind no service publishes.
+//! it). A choreography that knows better says so in a clause of its own (`max_events`,
+//! `facts`, `ending`, `cause`): `examples/trip` does. No config section and no stats unless
+//! the choreography declares them ([`NoConfig`], [`NoStats`]). What a macro cannot see is
+//! checked when the choreography starts, with a message naming the kinds ([`check_wiring`]):
+//! a terminal kind that no path reaches, a kind published that no service hears, a kind no
+//! service publishes.
 //!
 //! Why declarative macros and not a derive: the two lists (events, services) are all the
 //! macros need, `macro_rules!` reads them without a proc-macro crate (no `syn` to build, and a
 //! user's edit compiles no more than their own code), and the generated code is plain calls
 //! into this module, where the logic lives and is tested. The full trait stays underneath, for
-//! a choreography that wants control over every item (the shop, the trip).
+//! a choreography that wants control over every item (the shop).
 //!
 //! ```
 //! use choreo::flow::prelude::*;
@@ -395,7 +397,8 @@ fn words(name: &str) -> String {
 /// Writes an event enum and its kinds from one list: see the [module](crate::flow)
 /// documentation.
 ///
-/// Each variant is a unit or has named fields, and may say after `=>` what it means:
+/// Each variant is a unit, has named fields, or holds one struct (`Requested(Plan)`, whose
+/// fields stand beside the tag in JSON), and may say after `=>` what it means:
 /// `completed`, `rejected` or `cancelled` end an instance; `failure` and `compensation` draw
 /// it as such; nothing is a step forward. The event enum is serialized with its kind's name
 /// under an `event` key, as choreo's journals need; the kind enum (named after the `:`) lists
@@ -407,7 +410,7 @@ macro_rules! events {
         $vis:vis enum $event:ident : $kind:ident {
             $(
                 $(#[$vmeta:meta])*
-                $variant:ident $({ $($(#[$fmeta:meta])* $field:ident : $fty:ty),* $(,)? })?
+                $variant:ident $(($nty:ty))? $({ $($(#[$fmeta:meta])* $field:ident : $fty:ty),* $(,)? })?
                 $(=> $mark:ident)?
             ),+ $(,)?
         }
@@ -416,7 +419,7 @@ macro_rules! events {
         #[derive(Debug, Clone, PartialEq, $crate::serde::Serialize, $crate::serde::Deserialize)]
         #[serde(crate = "choreo::serde", tag = "event")]
         $vis enum $event {
-            $($(#[$vmeta])* $variant $({ $($(#[$fmeta])* $field: $fty),* })?),+
+            $($(#[$vmeta])* $variant $(($nty))? $({ $($(#[$fmeta])* $field: $fty),* })?),+
         }
 
         $crate::names! {
@@ -490,18 +493,24 @@ macro_rules! events {
 ///     /// Docs.
 ///     pub Name("name") {
 ///         events: Event / Kind,                    // written by `choreo::events!`
-///         input: Record / id_field,                // the field is an `InstanceId`
+///         input: Record / id_field / at_ms_field,  // an `InstanceId`; `at_ms` optional
 ///         about: "what `--help` says it is",       // optional
 ///         config: Type, keys ["section"], defaults include_str!("default.toml"),  // optional
 ///         stats: Type,                             // optional
 ///         start: Starter, |record, config| first_event,
+///         max_events: 7,                           // optional: the handlers' longest path,
+///                                                  // when shorter than the kinds reached
 ///         narrate: |event, id| lines,              // optional
+///         facts: |event, f| write!(f, ..),         // optional: the fields, by default
+///         ending: |terminal| text,                 // optional: `kind for id`, by default
+///         cause: |envelope| Some(Cause { .. }),    // optional: the first failure, by default
 ///         invariant: |config, events, ended| Ok(()),  // optional
 ///     }
 ///     services: ServiceEnum {
 ///         Starter: [] -> [FirstKind],              // a service that only starts instances
-///         Name(Own = |config| own): [Heard, ..] -> [Published, ..] with State
-///             => |own, state, event, out| { .. },  // `(Own = ..)` and `with State` optional
+///         Name = "key" (Own = |config| own): [Heard, ..] -> [Published, ..] with State
+///             => |own, state, event, out| { .. },  // `= "key"` (its config and NATS
+///                                                  // name), `(Own = ..)`, `with State` optional
 ///     }
 /// }
 /// ```
@@ -511,18 +520,22 @@ macro_rules! choreography {
         $(#[$meta:meta])*
         $vis:vis $name:ident ($title:literal) {
             events: $event:ident / $kind:ident,
-            input: $input:ident / $id:ident,
+            input: $input:ident / $id:ident $(/ $at:ident)?,
             $(about: $about:expr,)?
             $(config: $config:ty, keys [$($key:literal),* $(,)?], defaults $defaults:expr,)?
             $(stats: $stats:ty,)?
             start: $starter:ident, $start:expr,
+            $(max_events: $max:expr,)?
             $(narrate: $narrate:expr,)?
+            $(facts: $facts:expr,)?
+            $(ending: $ending:expr,)?
+            $(cause: $cause:expr,)?
             $(invariant: $invariant:expr,)?
         }
         services: $svc:ident {
             $(
                 $(#[$smeta:meta])*
-                $service:ident $(($own:ty = $make:expr))?
+                $service:ident $(= $skey:literal)? $(($own:ty = $make:expr))?
                     : [$($sub:ident),* $(,)?] -> [$($publ:ident),* $(,)?]
                     $(with $state:ty)?
                     $(=> $handler:expr)?
@@ -537,7 +550,7 @@ macro_rules! choreography {
             #[doc = concat!("The services of [`", stringify!($name), "`].")]
             // Services are often named `...Service`, as the tutorial's are.
             #[allow(clippy::enum_variant_names)]
-            $vis enum $svc { $($service),+ }
+            $vis enum $svc { $($service $(= $skey)?),+ }
         }
 
         impl $name {
@@ -555,7 +568,7 @@ macro_rules! choreography {
             }
 
             fn at_ms(&self) -> Option<u64> {
-                None
+                $crate::choreography!(@or [$(self.$at)?] [None])
             }
 
             const ID_FIELD: &'static str = stringify!($id);
@@ -605,8 +618,16 @@ macro_rules! choreography {
                     $kind::bits(<$service as $crate::engine::Service<$name>>::PUBLISHES),
                 )),+];
                 let start = $kind::bits(<$starter as $crate::engine::Service<$name>>::PUBLISHES);
-                ($crate::flow::reachable(&edges, start & !$kind::TERMINAL) | (start & $kind::TERMINAL))
-                    .count_ones() as u64
+                let reached = ($crate::flow::reachable(&edges, start & !$kind::TERMINAL)
+                    | (start & $kind::TERMINAL))
+                    .count_ones() as u64;
+                // What the handlers decide may keep an instance shorter than the wiring
+                // allows, never longer.
+                $(
+                assert!($max <= reached, "max_events is more than the kinds the wiring reaches");
+                let reached: u64 = $max;
+                )?
+                reached
             };
 
             fn kind(event: &$event) -> $kind {
@@ -652,14 +673,20 @@ macro_rules! choreography {
             }
 
             fn facts(event: &$event, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                $crate::flow::facts(event, f)
+                $crate::choreography!(@or [$($facts)?] [$crate::flow::facts])(event, f)
             }
 
             fn cause(
                 envelope: &$crate::engine::Envelope<Self>,
             ) -> Option<$crate::engine::Cause<$svc>> {
-                $crate::flow::cause(envelope)
+                $crate::choreography!(@or [$($cause)?] [$crate::flow::cause::<Self>])(envelope)
             }
+
+            $(
+            fn ending(terminal: &$crate::engine::Envelope<Self>) -> String {
+                ($ending)(terminal)
+            }
+            )?
 
             $(
             fn invariant(

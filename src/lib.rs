@@ -32,8 +32,8 @@
 //! ```
 //!
 //! Every subcommand of `choreo` works on it: `run` (text, JSON, journal, summary, report),
-//! `replay`, `trace`, `diagram`, `check`, `shrink`, and `serve`/`run --nats` over NATS. For control over
-//! every item, implement [`engine::Choreography`] yourself, as the shop and `examples/trip` do.
+//! `replay`, `trace`, `diagram`, `check`, `shrink`, and `serve`/`run --nats` over NATS. For
+//! control over every item, implement [`engine::Choreography`] yourself, as the shop does.
 //!
 //! # Layout
 //! Dependencies run one way, with no cycle between modules: [`name`] and [`recent`] at the

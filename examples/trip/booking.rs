@@ -1,13 +1,9 @@
-//! The trip's input record: one booking, and the names it is made of.
-//!
-//! choreo calls every instance id `order_id`, in input files and journals alike; for the trip
-//! it is the booking's id, and the services speak of "trip N".
+//! The trip's input record (one booking) and its config (what can be booked), and the names
+//! both are made of.
 
-use std::fmt;
-use std::str::FromStr;
+use std::{borrow::Borrow, collections::BTreeMap, fmt, ops::Deref, str::FromStr};
 
-use choreo::input::{at_ms, object_only, InstanceId, Record};
-use serde::de;
+use choreo::input::{at_ms, keyed_by_id, object_only, InstanceId};
 use serde::{Deserialize, Deserializer, Serialize};
 
 /// Longest flight code, hotel name or car class accepted.
@@ -19,126 +15,89 @@ pub const MAX_NIGHTS: u64 = 365;
 
 /// Whether `text` can name a flight, hotel or car class: 1 to [`MAX_CODE_LEN`] ASCII letters,
 /// digits, `-` or `_`, so it is a bare TOML key and prints without quoting.
-fn check_code(text: &str, what: &str) -> Result<(), String> {
-    let valid = (1..=MAX_CODE_LEN).contains(&text.len())
-        && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if valid {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{text}` is not a {what}: expected 1 to {MAX_CODE_LEN} letters, digits, `-` or `_`"
-        ))
-    }
+fn code(text: &str, what: &str) -> Result<(), String> {
+    let valid = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    let ok = (1..=MAX_CODE_LEN).contains(&text.len()) && text.bytes().all(valid);
+    ok.then_some(()).ok_or(format!(
+        "`{text}` is not a {what}: expected 1 to {MAX_CODE_LEN} letters, digits, `-` or `_`"
+    ))
 }
 
-/// Writes a newtype for one kind of name (a flight code, a hotel), checked by [`check_code`]
-/// wherever it is read: an input field or a config key.
-macro_rules! code {
-    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+/// Who travels: 1 to [`MAX_TRAVELLER_LEN`] characters, not blank, on one line.
+fn traveller(name: &str) -> Result<(), String> {
+    let length = (1..=MAX_TRAVELLER_LEN).contains(&name.chars().count());
+    let ok = length && !name.trim().is_empty() && !name.chars().any(char::is_control);
+    ok.then_some(()).ok_or(format!(
+        "traveller must be a name of 1 to {MAX_TRAVELLER_LEN} characters on one line, got {name:?}"
+    ))
+}
+
+/// Writes a newtype for each kind of name, checked by its function wherever it is read: an
+/// input field or a config key.
+macro_rules! names {
+    ($($(#[$doc:meta])* $name:ident: $check:expr;)+) => {$(
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-        #[serde(transparent)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "String")]
         pub struct $name(String);
 
         impl $name {
-            pub fn as_str(&self) -> &str {
-                &self.0
-            }
+            pub fn as_str(&self) -> &str { &self.0 }
 
             /// A name known to be valid, for tests.
             #[cfg(test)]
-            pub fn from_static(text: &str) -> Self {
-                text.parse().expect("a valid name")
-            }
+            pub fn from_static(text: &str) -> Self { text.parse().expect("a valid name") }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&self.0)
-            }
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(text: String) -> Result<Self, String> { $check(&text).map(|()| $name(text)) }
         }
 
         /// Parses and checks a name, as in a TOML table key.
         impl FromStr for $name {
             type Err = String;
-
-            fn from_str(text: &str) -> Result<Self, String> {
-                check_code(text, $what).map(|()| $name(text.to_owned()))
-            }
+            fn from_str(text: &str) -> Result<Self, String> { text.to_owned().try_into() }
         }
 
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                let text = String::deserialize(deserializer)?;
-                text.parse().map_err(de::Error::custom)
-            }
+        impl Borrow<str> for $name {
+            fn borrow(&self) -> &str { &self.0 }
         }
-    };
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result { f.write_str(&self.0) }
+        }
+    )+};
 }
 
-code!(
+names! {
     /// A flight's code (`LH123`): a key of `[flights]`.
-    FlightCode,
-    "flight code"
-);
-code!(
+    FlightCode: |t| code(t, "flight code");
     /// A hotel's name (`Adlon`): a key of `[hotels]`.
-    HotelName,
-    "hotel name"
-);
-code!(
+    HotelName: |t| code(t, "hotel name");
     /// A class of hire car (`compact`): a key of `[cars]`.
-    CarClass,
-    "car class"
-);
+    CarClass: |t| code(t, "car class");
+    /// Who travels, as printed on one line.
+    Traveller: traveller;
+}
 
 choreo::bounded_integer!(
     /// How many nights the hotel is booked for, 1 ..= [`MAX_NIGHTS`].
     Nights(u32), "nights", MAX_NIGHTS
 );
 
-/// Who travels: a name of 1 to [`MAX_TRAVELLER_LEN`] characters, not blank, without control
-/// characters (it is printed on one line).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-#[serde(transparent)]
-pub struct Traveller(String);
-
-impl Traveller {
-    pub fn new(name: &str) -> Result<Self, String> {
-        let chars = name.chars().count();
-        if (1..=MAX_TRAVELLER_LEN).contains(&chars)
-            && !name.trim().is_empty()
-            && !name.chars().any(char::is_control)
-        {
-            Ok(Traveller(name.to_owned()))
-        } else {
-            Err(format!(
-                "traveller must be a name of 1 to {MAX_TRAVELLER_LEN} characters on one line, got {name:?}"
-            ))
-        }
-    }
-}
-
-impl fmt::Display for Traveller {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl<'de> Deserialize<'de> for Traveller {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let name = String::deserialize(deserializer)?;
-        Traveller::new(&name).map_err(de::Error::custom)
-    }
-}
-
 /// One booking, as read from a bookings file:
 /// `{"order_id": 1, "traveller": "Ada", "flight": "LH123", "hotel": "Adlon", "car": "compact", "nights": 2}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Booking {
-    /// The booking's id (choreo's `order_id`), unique within a run.
+/// Only an object is a booking: the positional form serde derives (`[1, "Ada", ...]`) is
+/// refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Booking(Fields);
+
+/// A booking's fields.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fields {
+    /// The booking's id, unique within a run; the services speak of "trip N".
     pub order_id: InstanceId,
     pub traveller: Traveller,
     pub flight: FlightCode,
@@ -147,114 +106,110 @@ pub struct Booking {
     pub nights: Nights,
     /// When the booking arrives, in milliseconds since the run started; absent, the
     /// configured arrival process decides.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "at_ms")]
     pub at_ms: Option<u64>,
 }
 
-/// The fields of a booking object, as written in a file.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BookingObject {
-    order_id: InstanceId,
-    traveller: Traveller,
-    flight: FlightCode,
-    hotel: HotelName,
-    car: CarClass,
-    nights: Nights,
-    #[serde(default, deserialize_with = "at_ms")]
-    at_ms: Option<u64>,
+impl Deref for Booking {
+    type Target = Fields;
+    fn deref(&self) -> &Fields {
+        &self.0
+    }
 }
 
-/// Only an object is a booking: the positional form serde derives for structs
-/// (`[1, "Ada", ...]`) is refused.
 impl<'de> Deserialize<'de> for Booking {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let b: BookingObject = object_only(deserializer, "a booking object")?;
-        Ok(Booking {
-            order_id: b.order_id,
-            traveller: b.traveller,
-            flight: b.flight,
-            hotel: b.hotel,
-            car: b.car,
-            nights: b.nights,
-            at_ms: b.at_ms,
-        })
+        object_only(deserializer, "a booking object").map(Booking)
     }
 }
 
-impl Record for Booking {
-    fn id(&self) -> InstanceId {
-        self.order_id
-    }
+/// What can be booked, and how much of it: the top-level tables `[flights]`, `[hotels]` and
+/// `[cars]`, defaults in `default.toml`. Every booking takes one seat, one room (however
+/// many nights) and one car; one for something not here, or of which none is left, fails at
+/// that step. Capacity is all there is, so which bookings fail follows from the bookings.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TripConfig {
+    /// The flights FlightService books seats on, by code (`[flights.LH123] seats = 5`).
+    #[serde(deserialize_with = "keyed_by_id")]
+    pub flights: BTreeMap<FlightCode, Flight>,
+    /// The hotels HotelService books rooms at, by name (`[hotels.Adlon] rooms = 4`).
+    #[serde(deserialize_with = "keyed_by_id")]
+    pub hotels: BTreeMap<HotelName, Hotel>,
+    /// The hire cars CarService books, how many of each class (`[cars] compact = 3`).
+    #[serde(deserialize_with = "keyed_by_id")]
+    pub cars: BTreeMap<CarClass, u64>,
+}
 
-    fn at_ms(&self) -> Option<u64> {
-        self.at_ms
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Flight {
+    /// Seats for sale when the run starts.
+    pub seats: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Hotel {
+    /// Rooms free when the run starts.
+    pub rooms: u64,
+}
+
+/// Why something could not be booked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shortage {
+    /// None left: every seat, room or car is taken.
+    Full,
+    /// Not in the config: no such flight, hotel or car class.
+    Unknown,
+}
+
+impl Shortage {
+    /// The shortage in a word or two, for what the service has `none` of, or has no `such` of.
+    pub fn words<T>(self, none: T, such: T) -> T {
+        if self == Shortage::Full {
+            none
+        } else {
+            such
+        }
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+impl TripConfig {
+    /// What there is of each kind of thing, by name, as [`crate::stock`] counts them: the
+    /// flights' seats, the hotels' rooms, the cars of each class.
+    pub fn stock(&self) -> [BTreeMap<&str, u64>; 3] {
+        let flights = self
+            .flights
+            .iter()
+            .map(|(code, f)| (code.as_str(), f.seats));
+        let hotels = self.hotels.iter().map(|(name, h)| (name.as_str(), h.rooms));
+        let cars = self.cars.iter().map(|(class, n)| (class.as_str(), *n));
+        [flights.collect(), hotels.collect(), cars.collect()]
+    }
+}
 
-    fn parse(json: &str) -> Result<Booking, String> {
-        serde_json::from_str(json).map_err(|e| e.to_string())
+/// What one service has to book from: how many are left of each thing it owns.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Pool<K>(pub BTreeMap<K, u64>);
+
+impl<K: Ord + Clone> Pool<K> {
+    pub fn new<'a, V: 'a>(items: &'a BTreeMap<K, V>, count: impl Fn(&V) -> u64) -> Self {
+        Pool(items.iter().map(|(k, v)| (k.clone(), count(v))).collect())
     }
 
-    /// A booking is read from an object with every field, `at_ms` optional.
-    #[test]
-    fn a_booking_is_read_from_an_object() {
-        let booking = parse(
-            r#"{"order_id": 7, "traveller": "Ada Lovelace", "flight": "LH123", "hotel": "Adlon", "car": "compact", "nights": 2, "at_ms": 5}"#,
-        )
-        .expect("valid");
-        assert_eq!(booking.order_id.get(), 7);
-        assert_eq!(booking.traveller.to_string(), "Ada Lovelace");
-        assert_eq!(booking.flight.as_str(), "LH123");
-        assert_eq!(booking.hotel.as_str(), "Adlon");
-        assert_eq!(booking.car.as_str(), "compact");
-        assert_eq!(booking.nights.get(), 2);
-        assert_eq!(booking.at_ms, Some(5));
+    /// Takes one of `key`: how many are left after, or why there was none to take.
+    pub fn take(&mut self, key: &K) -> Result<u64, Shortage> {
+        let left = self.0.get_mut(key).ok_or(Shortage::Unknown)?;
+        *left = left.checked_sub(1).ok_or(Shortage::Full)?;
+        Ok(*left)
     }
 
-    /// A misspelt field is an error where it stands, not a field silently ignored.
-    #[test]
-    fn an_unknown_field_is_refused() {
-        let err = parse(
-            r#"{"order_id": 1, "traveller": "Ada", "flight": "LH123", "hotel": "Adlon", "car": "compact", "nights": 2, "night": 3}"#,
-        )
-        .unwrap_err();
-        assert!(err.contains("unknown field `night`"), "{err}");
-    }
-
-    /// Only an object is a booking: an array of its values is refused.
-    #[test]
-    fn the_positional_form_is_refused() {
-        let err = parse(r#"[1, "Ada", "LH123", "Adlon", "compact", 2]"#).unwrap_err();
-        assert!(err.contains("expected a booking object"), "{err}");
-    }
-
-    /// Names with spaces or nothing at all, and stays of no night, are refused with what was
-    /// expected.
-    #[test]
-    fn bad_names_and_nights_are_refused_with_what_is_expected() {
-        let with = |field: &str, value: &str| {
-            let mut object: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
-                r#"{"order_id": 1, "traveller": "Ada", "flight": "LH123", "hotel": "Adlon", "car": "compact", "nights": 2}"#,
-            )
-            .expect("valid JSON");
-            object.insert(
-                field.into(),
-                serde_json::from_str(value).expect("JSON value"),
-            );
-            parse(&serde_json::Value::Object(object).to_string()).unwrap_err()
-        };
-        assert!(
-            with("flight", r#""LH 123""#).contains("`LH 123` is not a flight code"),
-            "{}",
-            with("flight", r#""LH 123""#)
-        );
-        assert!(with("hotel", r#""""#).contains("`` is not a hotel name"));
-        assert!(with("traveller", r#""  ""#).contains("traveller must be a name"));
-        assert!(with("nights", "0").contains("nights must be a whole number from 1 to 365"));
+    /// Gives one of `key` back (one taken before): how many are left after.
+    pub fn give_back(&mut self, key: &K) -> u64 {
+        let left = self.0.entry(key.clone()).or_default();
+        *left += 1;
+        *left
     }
 }

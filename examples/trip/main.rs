@@ -11,11 +11,8 @@
 //!
 //! Input records are bookings, one JSON object each:
 //! `{"order_id": 1, "traveller": "Ada", "flight": "LH123", "hotel": "Adlon", "car": "compact", "nights": 2}`.
-//! choreo calls every instance id `order_id` (in input files, journals, `trace --order`); for
-//! the trip it is the booking's id, and the services speak of "trip N".
-//!
 //! What can be booked is the trip's config (`[flights]`, `[hotels]`, `[cars]`, defaults in
-//! `default.toml`): capacity only, so which bookings fail follows from the bookings file.
+//! `default.toml`). Written with `choreo::flow`, beside its own facts, endings and causes.
 //!
 //! ```text
 //! cargo run --release --example trip -- run examples/trip/bookings.jsonl
@@ -23,737 +20,350 @@
 //! cargo test --release --example trip
 //! ```
 //!
-//! - [`booking`]: a booking, as read from a bookings file, and the names it is made of.
-//! - [`event`]: the events, their kinds, the services, and the facts of each event.
-//! - [`config`]: the flights, hotels and cars, and the pool each service books from.
-//! - [`trip`], [`flight`], [`hotel`], [`car`]: each service's decisions, and what it says
-//!   about the events it publishes ([`narrate`]).
+//! - [`booking`]: a booking, the config, and the names they are made of.
+//! - this file: the events, each service's decisions and what it says, the invariants.
 //! - [`stats`]: seats, rooms and cars booked and left, for the summary.
 
 mod booking;
-mod car;
-mod config;
-mod event;
-mod flight;
-mod hotel;
-mod invariant;
-mod narrate;
 mod stats;
-mod trip;
+#[cfg(test)]
+mod tests;
 
-use std::fmt;
-use std::io;
-use std::process::ExitCode;
+use std::{collections::BTreeMap, collections::BTreeSet, fmt};
 
-use choreo::engine::{Cause, Choreography, Outcome, Role, Services, SpawnError};
+use choreo::{engine::Cause, flow::prelude::*, plural::Count};
 
-use crate::booking::Booking;
-use crate::config::TripConfig;
-use crate::event::{no_seat, Event, Kind, ServiceName, Shortage};
-use crate::stats::TripStats;
+use crate::{booking::*, stats::TripStats};
 
-type Envelope = choreo::engine::Envelope<Trip>;
-type Outbox = choreo::engine::Outbox<Trip>;
+/// What a trip is made of: who travels, on which flight, where they stay and for how long,
+/// and what they drive.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Itinerary {
+    pub traveller: Traveller,
+    pub flight: FlightCode,
+    pub hotel: HotelName,
+    pub car: CarClass,
+    pub nights: Nights,
+}
 
-/// The travel-booking saga, as a [`Choreography`].
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Trip;
-
-impl Choreography for Trip {
-    const NAME: &'static str = "trip";
-    type Event = Event;
-    type Kind = Kind;
-    type Service = ServiceName;
-    type Input = Booking;
-    type Config = TripConfig;
-    type Stats = TripStats;
-
-    const CONFIG_KEYS: &'static [&'static str] = &["flights", "hotels", "cars"];
-    const DEFAULT_CONFIG: &'static str = include_str!("default.toml");
-    /// The longest path, a car that cannot be booked: TripRequested, FlightBooked,
-    /// HotelBooked, CarUnavailable, HotelCancelled, FlightCancelled, TripCancelled.
-    const MAX_EVENTS: u64 = 7;
-
-    fn kind(event: &Event) -> Kind {
-        event.kind()
+choreo::events! {
+    /// What happened, with the facts a reader needs to understand why. Every `*_left` is
+    /// what is left after the event: seats on the flight, rooms at the hotel, cars of the class.
+    pub enum Event: Kind {
+        /// TripService took a booking: every other service learns the itinerary from it.
+        TripRequested(Itinerary),
+        FlightBooked { flight: FlightCode, seats_left: u64 },
+        /// Once the flight was booked.
+        HotelBooked { hotel: HotelName, nights: Nights, rooms_left: u64 },
+        /// Once the hotel was booked.
+        CarBooked { car: CarClass, cars_left: u64 },
+        TripConfirmed(Itinerary) => completed,
+        FlightUnavailable { flight: FlightCode, reason: Shortage } => failure,
+        /// The first step failed: nothing to undo.
+        TripRejected { traveller: Traveller, flight: FlightCode, reason: Shortage } => rejected,
+        HotelUnavailable { hotel: HotelName, reason: Shortage } => failure,
+        CarUnavailable { car: CarClass, reason: Shortage } => failure,
+        /// A room given back, for a missing car.
+        HotelCancelled { hotel: HotelName, rooms_left: u64 } => compensation,
+        /// A seat given back, for a missing or cancelled room.
+        FlightCancelled { flight: FlightCode, seats_left: u64 } => compensation,
+        /// Once every booking made for the trip was undone.
+        TripCancelled { traveller: Traveller, reason: CancelReason } => cancelled,
     }
+}
 
-    fn outcome(kind: Kind) -> Option<Outcome> {
-        match kind {
-            Kind::TripConfirmed => Some(Outcome::Completed),
-            Kind::TripRejected => Some(Outcome::Rejected),
-            Kind::TripCancelled => Some(Outcome::Cancelled),
-            Kind::TripRequested
-            | Kind::FlightBooked
-            | Kind::HotelBooked
-            | Kind::CarBooked
-            | Kind::FlightUnavailable
-            | Kind::HotelUnavailable
-            | Kind::CarUnavailable
-            | Kind::HotelCancelled
-            | Kind::FlightCancelled => None,
+/// Why a trip was cancelled: the step that failed after the flight was booked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    HotelUnavailable,
+    CarUnavailable,
+}
+
+impl CancelReason {
+    /// Why, and what was undone for it in the order it was undone.
+    pub fn words(self) -> [&'static str; 2] {
+        match self {
+            CancelReason::HotelUnavailable => ["hotel unavailable", "flight cancelled"],
+            CancelReason::CarUnavailable => ["car unavailable", "hotel and flight cancelled"],
         }
     }
+}
 
-    fn role(kind: Kind) -> Role {
-        match kind {
-            Kind::TripRequested
-            | Kind::FlightBooked
-            | Kind::HotelBooked
-            | Kind::CarBooked
-            | Kind::TripConfirmed => Role::Forward,
-            Kind::FlightUnavailable | Kind::HotelUnavailable | Kind::CarUnavailable => {
-                Role::Failure
-            }
-            Kind::HotelCancelled | Kind::FlightCancelled => Role::Compensation,
-            Kind::TripRejected | Kind::TripCancelled => Role::Closing,
-        }
-    }
+/// Why a flight could not be booked, in words: `no seat left on LH123`.
+pub fn no_seat(flight: &FlightCode, reason: Shortage) -> String {
+    reason.words(
+        format!("no seat left on {flight}"),
+        format!("no flight {flight}"),
+    )
+}
 
-    fn start(booking: &Booking, _config: &TripConfig) -> (ServiceName, Event) {
-        (
-            ServiceName::TripService,
-            trip::TripService::request(booking),
+impl Itinerary {
+    /// What is to be booked, without who travels: `flight LH123, hotel Adlon for 2 nights,
+    /// car compact`.
+    pub fn plan(&self) -> String {
+        let nights = Count(u64::from(self.nights.get()), "night");
+        format!(
+            "flight {}, hotel {} for {nights}, car {}",
+            self.flight, self.hotel, self.car
         )
     }
+}
 
-    fn services(
-        trip: &TripConfig,
-        _seed: u64,
-        services: &mut impl Services<Self>,
-    ) -> Result<(), SpawnError> {
-        services.add(trip::TripService)?;
-        services.add(flight::FlightService::new(&trip.flights))?;
-        services.add(hotel::HotelService::new(&trip.hotels))?;
-        services.add(car::CarService::new(&trip.cars))
+/// What TripService keeps about a trip in flight.
+#[derive(Debug, Default, Clone, Hash)]
+pub struct Open {
+    /// The trip as requested, from its own `TripRequested`: what a confirmation repeats.
+    itinerary: Option<Itinerary>,
+    /// Why the trip will be cancelled, kept from the failure until the flight is given back.
+    failed: Option<CancelReason>,
+}
+
+/// A trip's room, as HotelService knows it.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Hash)]
+pub enum Room {
+    /// Not heard of yet.
+    #[default]
+    Unknown,
+    /// Requested, waiting for the flight to be booked.
+    Wanted(HotelName, Nights),
+    /// Booked: held until it is given back or the trip is confirmed.
+    Booked(HotelName),
+    /// Refused or given back: nothing held.
+    Done,
+}
+
+/// What `event` does to the stock: which kind of thing (0 flights' seats, 1 hotels' rooms,
+/// 2 cars), which one, taken (1) or given back (-1), and how many of it are left after.
+pub fn stock(event: &Event) -> Option<(usize, &str, i64, u64)> {
+    Some(match event {
+        Event::FlightBooked { flight, seats_left } => (0, flight.as_str(), 1, *seats_left),
+        Event::FlightCancelled { flight, seats_left } => (0, flight.as_str(), -1, *seats_left),
+        Event::HotelBooked {
+            hotel, rooms_left, ..
+        } => (1, hotel.as_str(), 1, *rooms_left),
+        Event::HotelCancelled { hotel, rooms_left } => (1, hotel.as_str(), -1, *rooms_left),
+        Event::CarBooked { car, cars_left } => (2, car.as_str(), 1, *cars_left),
+        _ => return None,
+    })
+}
+
+/// The saga's own invariants, for `trip check`: no flight, hotel or car class is booked past
+/// what it has, and whatever an instance ends with, each booking it made is kept (confirmed)
+/// or given back, never both.
+fn invariant(config: &TripConfig, events: &[&Envelope<Trip>], ended: bool) -> Result<(), String> {
+    let mut booked: BTreeMap<(usize, &str), i64> = BTreeMap::new();
+    for (what, name, n, _) in events.iter().filter_map(|e| stock(&e.event)) {
+        *booked.entry((what, name)).or_default() += n;
     }
-
-    fn narrate(envelope: &Envelope, out: &mut impl io::Write) -> io::Result<()> {
-        narrate::narrate(envelope, out)
-    }
-
-    fn facts(event: &Event, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        event::facts(event, f)
-    }
-
-    fn ending(terminal: &Envelope) -> String {
-        let trip = terminal.order_id;
-        match &terminal.event {
-            Event::TripConfirmed(itinerary) => {
-                format!("trip {trip} confirmed for {}", itinerary.traveller)
-            }
-            Event::TripRejected { flight, reason, .. } => {
-                format!("trip {trip} rejected: {}", no_seat(flight, *reason))
-            }
-            Event::TripCancelled { reason, .. } => {
-                format!("trip {trip} cancelled: {reason}, {}", reason.undone())
-            }
-            // Not terminal: the engine passes only terminal events.
-            Event::TripRequested(_)
-            | Event::FlightBooked { .. }
-            | Event::HotelBooked { .. }
-            | Event::CarBooked { .. }
-            | Event::FlightUnavailable { .. }
-            | Event::HotelUnavailable { .. }
-            | Event::CarUnavailable { .. }
-            | Event::HotelCancelled { .. }
-            | Event::FlightCancelled { .. } => format!("trip {trip} ended: {}", terminal.kind()),
+    let stock = config.stock();
+    for (&(what, name), &n) in &booked {
+        let has = stock[what].get(name).copied().unwrap_or(0) as i64;
+        if n > has || n < 0 {
+            let what = ["flight", "hotel", "car"][what];
+            return Err(format!("{what} {name}: {n} booked of {has}"));
         }
     }
-
-    fn invariant(config: &TripConfig, events: &[&Envelope], ended: bool) -> Result<(), String> {
-        invariant::check(config, events, ended)
-    }
-
-    fn cause(envelope: &Envelope) -> Option<Cause<ServiceName>> {
-        let cause = |reason: Shortage, [full, unknown]: [&'static str; 2], service| {
-            let slug = reason.words(full, unknown);
-            Some(Cause {
-                slug: slug.to_owned(),
-                label: slug.replace('-', " "),
-                started_by: Some(service),
-            })
+    // Each booking an ended trip made is kept (the trip confirmed) or given back, not both.
+    let seen: BTreeSet<_> = events.iter().map(|e| (e.order_id, e.kind())).collect();
+    for &(id, kind) in seen.iter().filter(|_| ended) {
+        let given_back = match kind {
+            Kind::FlightBooked => Kind::FlightCancelled,
+            Kind::HotelBooked => Kind::HotelCancelled,
+            _ => continue,
         };
-        match &envelope.event {
-            Event::FlightUnavailable { reason, .. } | Event::TripRejected { reason, .. } => cause(
-                *reason,
-                ["no-seat", "unknown-flight"],
-                ServiceName::FlightService,
-            ),
-            Event::HotelUnavailable { reason, .. } => cause(
-                *reason,
-                ["no-room", "unknown-hotel"],
-                ServiceName::HotelService,
-            ),
-            Event::CarUnavailable { reason, .. } => {
-                cause(*reason, ["no-car", "unknown-car"], ServiceName::CarService)
-            }
-            Event::TripCancelled { reason, .. } => Some(Cause {
-                slug: format!("cancelled-{}", reason.to_string().replace(' ', "-")),
-                label: format!("cancelled: {reason}"),
-                started_by: None,
-            }),
-            Event::TripRequested(_)
-            | Event::FlightBooked { .. }
-            | Event::HotelBooked { .. }
-            | Event::CarBooked { .. }
-            | Event::TripConfirmed(_)
-            | Event::HotelCancelled { .. }
-            | Event::FlightCancelled { .. } => None,
+        if seen.contains(&(id, Kind::TripConfirmed)) == seen.contains(&(id, given_back)) {
+            return Err(format!(
+                "trip {id}: {kind} is neither kept nor given back once"
+            ));
         }
+    }
+    Ok(())
+}
+
+choreo::choreography! {
+    /// The travel-booking saga.
+    pub Trip("trip") {
+        events: Event / Kind,
+        input: Booking / order_id / at_ms,
+        about: "Travel bookings: a flight, a hotel and a car, undone in reverse when one cannot be booked",
+        config: TripConfig, keys ["flights", "hotels", "cars"], defaults include_str!("default.toml"),
+        stats: TripStats,
+        start: TripService, |b: &Booking, _| Event::TripRequested(Itinerary {
+            traveller: b.traveller.clone(), flight: b.flight.clone(), hotel: b.hotel.clone(),
+            car: b.car.clone(), nights: b.nights,
+        }),
+        // The longest path, a car that cannot be booked: TripRequested, FlightBooked,
+        // HotelBooked, CarUnavailable, HotelCancelled, FlightCancelled, TripCancelled.
+        max_events: 7,
+        narrate: |event, trip| match event {
+            Event::TripRequested(it) => vec![format!("Trip {trip} requested for {}: {}", it.traveller, it.plan())],
+            Event::TripConfirmed(it) => vec![format!("Trip {trip} confirmed for {}", it.traveller)],
+            Event::TripRejected { traveller, flight, reason } => vec![format!(
+                "Trip {trip} for {traveller} rejected: {}", no_seat(flight, *reason))],
+            Event::TripCancelled { traveller, reason } => vec![format!(
+                "Trip {trip} for {traveller} cancelled: {}", reason.words().join(", "))],
+            Event::FlightBooked { flight, seats_left } => vec![
+                format!("Booking flight {flight} for trip {trip}"),
+                format!("Seat booked on {flight} for trip {trip} ({} left)", Count(*seats_left, "seat")),
+            ],
+            Event::FlightUnavailable { flight, reason } => vec![format!(
+                "Cannot book flight {flight} for trip {trip}: {}", reason.words("sold out", "no such flight"))],
+            Event::FlightCancelled { flight, seats_left } => vec![format!(
+                "Cancelled the seat on {flight} for trip {trip} ({} left)", Count(*seats_left, "seat"))],
+            Event::HotelBooked { hotel, nights, rooms_left } => vec![
+                format!("Booking {} at {hotel} for trip {trip}", Count(u64::from(nights.get()), "night")),
+                format!("Room booked at {hotel} for trip {trip} ({} left)", Count(*rooms_left, "room")),
+            ],
+            Event::HotelUnavailable { hotel, reason } => vec![format!(
+                "Cannot book a room at {hotel} for trip {trip}: {}", reason.words("fully booked", "no such hotel"))],
+            Event::HotelCancelled { hotel, rooms_left } => vec![format!(
+                "Cancelled the room at {hotel} for trip {trip} ({} left)", Count(*rooms_left, "room"))],
+            Event::CarBooked { car, cars_left } => vec![
+                format!("Booking a {car} for trip {trip}"),
+                format!("Booked a {car} for trip {trip} ({cars_left} left)"),
+            ],
+            Event::CarUnavailable { car, reason } => vec![format!(
+                "Cannot book a {car} for trip {trip}: {}", reason.words("none left", "no such car class"))],
+        },
+        // The facts that explain what happened to the trip, in a few words.
+        facts: |event: &Event, f: &mut fmt::Formatter<'_>| match event {
+            Event::TripRequested(it) | Event::TripConfirmed(it) => write!(f, "{}: {}", it.traveller, it.plan()),
+            Event::FlightBooked { flight, seats_left } => write!(f, "seat on {flight}, {seats_left} left"),
+            Event::HotelBooked { hotel, nights, rooms_left } => write!(f, "{} at {hotel}, {rooms_left} rooms left",
+                Count(u64::from(nights.get()), "night")),
+            Event::CarBooked { car, cars_left } => write!(f, "{car}, {cars_left} left"),
+            Event::FlightUnavailable { flight, reason } => f.write_str(&no_seat(flight, *reason)),
+            Event::TripRejected { traveller, flight, reason } => write!(f, "{traveller}: {}", no_seat(flight, *reason)),
+            Event::HotelUnavailable { hotel, reason } => f.write_str(&reason.words(
+                format!("no room left at {hotel}"), format!("no hotel {hotel}"))),
+            Event::CarUnavailable { car, reason } => f.write_str(&reason.words(
+                format!("no {car} left"), format!("no car class {car}"))),
+            Event::HotelCancelled { hotel, rooms_left } => write!(f, "room at {hotel} given back, {rooms_left} left"),
+            Event::FlightCancelled { flight, seats_left } => write!(f, "seat on {flight} given back, {seats_left} left"),
+            Event::TripCancelled { traveller, reason } => write!(f, "{traveller}: {}", reason.words().join(", ")),
+        },
+        ending: |terminal: &Envelope<Trip>| {
+            let trip = terminal.order_id;
+            match &terminal.event {
+                Event::TripConfirmed(it) => format!("trip {trip} confirmed for {}", it.traveller),
+                Event::TripRejected { flight, reason, .. } => format!("trip {trip} rejected: {}", no_seat(flight, *reason)),
+                Event::TripCancelled { reason, .. } => format!("trip {trip} cancelled: {}", reason.words().join(", ")),
+                _ => format!("trip {trip} ended: {}", terminal.kind()),
+            }
+        },
+        // What was missing, and who found it missing; a cancellation, and why.
+        cause: |envelope: &Envelope<Trip>| {
+            let (reason, [full, unknown], service) = match &envelope.event {
+                Event::FlightUnavailable { reason, .. } | Event::TripRejected { reason, .. } =>
+                    (reason, ["no-seat", "unknown-flight"], ServiceName::FlightService),
+                Event::HotelUnavailable { reason, .. } => (reason, ["no-room", "unknown-hotel"], ServiceName::HotelService),
+                Event::CarUnavailable { reason, .. } => (reason, ["no-car", "unknown-car"], ServiceName::CarService),
+                Event::TripCancelled { reason, .. } => return Some(Cause {
+                    slug: format!("cancelled-{}", reason.words()[0].replace(' ', "-")),
+                    label: format!("cancelled: {}", reason.words()[0]),
+                    started_by: None,
+                }),
+                _ => return None,
+            };
+            let slug = reason.words(full, unknown);
+            Some(Cause { slug: slug.to_owned(), label: slug.replace('-', " "), started_by: Some(service) })
+        },
+        invariant: invariant,
+    }
+    services: ServiceName {
+        /// Opens every trip (and hears its own request, to know whose trip it closes), and
+        /// closes it: confirmed, rejected, or cancelled once what was booked is undone.
+        TripService = "trip": [TripRequested, CarBooked, FlightUnavailable, HotelUnavailable, CarUnavailable, FlightCancelled]
+            -> [TripRequested, TripConfirmed, TripRejected, TripCancelled] with Open
+            => |_, open, event, out| {
+                if let Event::TripRequested(itinerary) = &event.event {
+                    open.itinerary = Some(itinerary.clone());
+                    return;
+                }
+                let Some(itinerary) = &open.itinerary else {
+                    return tracing::error!(order_id = %event.order_id, "no itinerary on record");
+                };
+                let traveller = itinerary.traveller.clone();
+                match &event.event {
+                    // The last step is booked: the trip is complete.
+                    Event::CarBooked { .. } => out.publish(Event::TripConfirmed(itinerary.clone())),
+                    // The first step failed: nothing was booked, nothing to undo.
+                    Event::FlightUnavailable { flight, reason } => out.publish(Event::TripRejected {
+                        traveller, flight: flight.clone(), reason: *reason,
+                    }),
+                    Event::HotelUnavailable { .. } => open.failed = Some(CancelReason::HotelUnavailable),
+                    Event::CarUnavailable { .. } => open.failed = Some(CancelReason::CarUnavailable),
+                    // The seat is the last thing given back, whichever step failed.
+                    Event::FlightCancelled { .. } => match open.failed.take() {
+                        Some(reason) => out.publish(Event::TripCancelled { traveller, reason }),
+                        None => tracing::error!(order_id = %event.order_id, "flight cancelled with no failure on record"),
+                    },
+                    _ => {}
+                }
+            },
+        /// Owns the seats: books one for every trip, gives it back when the hotel is
+        /// unavailable or was cancelled. Its state: the seat the trip holds.
+        FlightService = "flight" (Pool<FlightCode> = |trip: &TripConfig| Pool::new(&trip.flights, |f| f.seats))
+            : [TripRequested, HotelUnavailable, HotelCancelled] -> [FlightBooked, FlightUnavailable, FlightCancelled]
+            with Option<FlightCode>
+            => |seats, seat, event, out| match &event.event {
+                Event::TripRequested(it) => out.publish(match seats.take(&it.flight) {
+                    Ok(seats_left) => Event::FlightBooked { flight: seat.insert(it.flight.clone()).clone(), seats_left },
+                    Err(reason) => Event::FlightUnavailable { flight: it.flight.clone(), reason },
+                }),
+                // Compensation: the hotel failed, or was undone after the car failed.
+                _ => if let Some(flight) = seat.take() {
+                    let seats_left = seats.give_back(&flight);
+                    out.publish(Event::FlightCancelled { flight, seats_left });
+                },
+            },
+        /// Owns the rooms: books one once the flight is booked, gives it back when no car
+        /// can be had.
+        HotelService = "hotel" (Pool<HotelName> = |trip: &TripConfig| Pool::new(&trip.hotels, |h| h.rooms))
+            : [TripRequested, FlightBooked, CarUnavailable] -> [HotelBooked, HotelUnavailable, HotelCancelled]
+            with Room
+            => |rooms, room, event, out| match &event.event {
+                Event::TripRequested(it) => *room = Room::Wanted(it.hotel.clone(), it.nights),
+                Event::FlightBooked { .. } => {
+                    let Room::Wanted(hotel, nights) = std::mem::take(room) else {
+                        return tracing::error!(order_id = %event.order_id, "no room wanted on record");
+                    };
+                    out.publish(match rooms.take(&hotel) {
+                        Ok(rooms_left) => {
+                            *room = Room::Booked(hotel.clone());
+                            Event::HotelBooked { hotel, nights, rooms_left }
+                        }
+                        Err(reason) => {
+                            *room = Room::Done;
+                            Event::HotelUnavailable { hotel, reason }
+                        }
+                    });
+                }
+                // Compensation: the step after the hotel failed, so the room goes back.
+                _ => if let Room::Booked(hotel) = std::mem::replace(room, Room::Done) {
+                    let rooms_left = rooms.give_back(&hotel);
+                    out.publish(Event::HotelCancelled { hotel, rooms_left });
+                },
+            },
+        /// Owns the hire cars: books one of the class asked for once the hotel is booked. The
+        /// last step: nothing after it can fail, so it never gives a car back.
+        CarService = "car" (Pool<CarClass> = |trip: &TripConfig| Pool::new(&trip.cars, |n| *n))
+            : [TripRequested, HotelBooked] -> [CarBooked, CarUnavailable]
+            with Option<CarClass>
+            => |cars, wanted, event, out| match &event.event {
+                Event::TripRequested(it) => *wanted = Some(it.car.clone()),
+                _ => match wanted.take() {
+                    Some(car) => out.publish(match cars.take(&car) {
+                        Ok(cars_left) => Event::CarBooked { car, cars_left },
+                        Err(reason) => Event::CarUnavailable { car, reason },
+                    }),
+                    None => tracing::error!(order_id = %event.order_id, "no car class on record"),
+                },
+            },
     }
 }
 
 fn main() -> ExitCode {
-    choreo::app::main::<Trip>("trip")
-}
-
-#[cfg(test)]
-mod tests {
-    use std::collections::BTreeMap;
-    use std::path::Path;
-
-    use choreo::config::Config;
-    use choreo::engine::{Name, Summary};
-
-    use super::*;
-    use crate::booking::{CarClass, FlightCode, HotelName, Nights, Traveller};
-    use crate::event::Itinerary;
-
-    /// Ada's trip: LH123, two nights at the Adlon, a compact car.
-    pub fn itinerary() -> Itinerary {
-        Itinerary {
-            traveller: Traveller::new("Ada").expect("valid"),
-            flight: FlightCode::from_static("LH123"),
-            hotel: HotelName::from_static("Adlon"),
-            car: CarClass::from_static("compact"),
-            nights: Nights::new(2).expect("valid"),
-        }
-    }
-
-    pub fn requested(itinerary: Itinerary) -> Event {
-        Event::TripRequested(itinerary)
-    }
-
-    /// What `service` says about `event` for trip 1.
-    pub fn narration(service: ServiceName, event: Event) -> String {
-        let envelope = choreo::engine::service::delivered::<Trip>(1, service, event);
-        let mut out = Vec::new();
-        Trip::narrate(&envelope, &mut out).expect("narrate");
-        String::from_utf8(out).expect("utf-8")
-    }
-
-    /// One booking as a line of a bookings file.
-    fn booking(id: u64, flight: &str, hotel: &str, car: &str) -> String {
-        format!(
-            r#"{{"order_id": {id}, "traveller": "Traveller {id}", "flight": "{flight}", "hotel": "{hotel}", "car": "{car}", "nights": 1}}"#
-        )
-    }
-
-    /// Runs `bookings` (JSON Lines) through the whole saga with the default config, on a
-    /// paused clock, so the services' simulated latencies pass at once.
-    async fn run(bookings: &[String]) -> (Summary<Trip>, Vec<Envelope>) {
-        let bookings: Vec<Booking> = bookings
-            .iter()
-            .map(|line| serde_json::from_str(line).expect("a valid booking"))
-            .collect();
-        run_all(bookings).await
-    }
-
-    async fn run_all(bookings: Vec<Booking>) -> (Summary<Trip>, Vec<Envelope>) {
-        let mut events: Vec<Envelope> = Vec::new();
-        let summary = choreo::engine::run(&Config::<Trip>::default(), bookings, &mut events)
-            .await
-            .expect("every booking reaches its end");
-        (summary, events)
-    }
-
-    /// The sample bookings shipped beside this file.
-    fn sample() -> Vec<Booking> {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/trip/bookings.jsonl");
-        choreo::input::read_order_file(&path).expect("the sample bookings are valid")
-    }
-
-    /// `trip check`: every schedule of the first three sample bookings (two on a flight with
-    /// one seat, two at a hotel with one free room among them), with duplicates and a crash,
-    /// keeps the engine's properties and the saga's invariants; with no memory of finished
-    /// trips, a late duplicate books again and is caught.
-    /// Over NATS, the trip has a stream of its own by default: one broker carries the shop
-    /// and the trip without either reading the other's events.
-    #[test]
-    fn the_trip_and_the_shop_default_to_streams_of_their_own() {
-        let trip = Config::<Trip>::load(&[], &[]).expect("the defaults");
-        let shop = Config::<choreo::shop::Shop>::load(&[], &[]).expect("the defaults");
-        assert_eq!(trip.nats.stream, "trip");
-        assert_ne!(trip.nats.stream, shop.nats.stream);
-    }
-
-    #[test]
-    fn every_schedule_of_three_bookings_keeps_every_property() {
-        use choreo::check::{Faults, Limits, Verdict};
-        let limits = Limits {
-            max_states: 1_000_000,
-            max_memory: 1 << 30,
-            time_limit: std::time::Duration::from_secs(120),
-            interrupt: Default::default(),
-        };
-        let faults = Faults {
-            duplicates: true,
-            crashes: 1,
-            reduce: true,
-        };
-        let bookings = &sample()[..3];
-        let config = Config::<Trip>::default();
-        let checked = choreo::check::check(&config, bookings, faults, &limits, &mut |_, _, _| {})
-            .expect("check runs");
-        assert!(
-            matches!(checked.verdict, Verdict::Holds),
-            "{:?}",
-            checked.verdict
-        );
-        assert!(checked.states > 100, "{checked}");
-        let forgetful =
-            Config::<Trip>::load(&[], &["services.dedup_window=0".into()]).expect("config");
-        let checked =
-            choreo::check::check(&forgetful, bookings, faults, &limits, &mut |_, _, _| {})
-                .expect("check runs");
-        assert!(
-            matches!(
-                checked.verdict,
-                Verdict::Violated {
-                    property: "no event is published twice",
-                    ..
-                }
-            ),
-            "{:?}",
-            checked.verdict
-        );
-    }
-
-    /// Each booking's events, in bus order, by booking id.
-    fn by_booking(events: &[Envelope]) -> BTreeMap<u64, Vec<&Envelope>> {
-        let mut trips: BTreeMap<u64, Vec<&Envelope>> = BTreeMap::new();
-        for envelope in events {
-            trips
-                .entry(envelope.order_id.get())
-                .or_default()
-                .push(envelope);
-        }
-        trips
-    }
-
-    fn kinds_of(events: &[Envelope], id: u64) -> Vec<Kind> {
-        by_booking(events)
-            .get(&id)
-            .map(|trip| trip.iter().map(|e| e.kind()).collect())
-            .unwrap_or_default()
-    }
-
-    /// With everything available, a trip is booked step by step and confirmed: five events.
-    #[tokio::test(start_paused = true)]
-    async fn a_trip_with_everything_available_is_confirmed_in_five_steps() {
-        let (summary, events) = run(&[booking(1, "LH123", "Adlon", "compact")]).await;
-        assert_eq!(
-            kinds_of(&events, 1),
-            [
-                Kind::TripRequested,
-                Kind::FlightBooked,
-                Kind::HotelBooked,
-                Kind::CarBooked,
-                Kind::TripConfirmed
-            ]
-        );
-        assert_eq!(summary.completed, 1);
-    }
-
-    /// A full flight is the first step failing: the trip is rejected, nothing undone.
-    #[tokio::test(start_paused = true)]
-    async fn a_full_flight_rejects_the_trip_with_nothing_to_undo() {
-        // BA456 has one seat: the first booking takes it.
-        let (summary, events) = run(&[
-            booking(1, "BA456", "Adlon", "compact"),
-            booking(2, "BA456", "Adlon", "compact"),
-        ])
-        .await;
-        assert_eq!(
-            kinds_of(&events, 2),
-            [
-                Kind::TripRequested,
-                Kind::FlightUnavailable,
-                Kind::TripRejected
-            ]
-        );
-        assert_eq!((summary.completed, summary.rejected), (1, 1));
-    }
-
-    /// A full hotel undoes the flight, and only then is the trip cancelled.
-    #[tokio::test(start_paused = true)]
-    async fn a_full_hotel_cancels_the_flight_then_the_trip() {
-        // The Ritz has one room: the first booking takes it.
-        let (summary, events) = run(&[
-            booking(1, "LH123", "Ritz", "compact"),
-            booking(2, "LH123", "Ritz", "compact"),
-        ])
-        .await;
-        assert_eq!(
-            kinds_of(&events, 2),
-            [
-                Kind::TripRequested,
-                Kind::FlightBooked,
-                Kind::HotelUnavailable,
-                Kind::FlightCancelled,
-                Kind::TripCancelled
-            ]
-        );
-        assert_eq!((summary.completed, summary.cancelled), (1, 1));
-    }
-
-    /// A missing car undoes the hotel, then the flight: the reverse of the order they were
-    /// booked in. It is the longest path, and [`Trip::MAX_EVENTS`] long.
-    #[tokio::test(start_paused = true)]
-    async fn a_missing_car_undoes_the_hotel_then_the_flight_in_reverse_order() {
-        // There is one van: the first booking takes it.
-        let (summary, events) = run(&[
-            booking(1, "LH123", "Adlon", "van"),
-            booking(2, "LH123", "Adlon", "van"),
-        ])
-        .await;
-        let kinds = kinds_of(&events, 2);
-        assert_eq!(
-            kinds,
-            [
-                Kind::TripRequested,
-                Kind::FlightBooked,
-                Kind::HotelBooked,
-                Kind::CarUnavailable,
-                Kind::HotelCancelled,
-                Kind::FlightCancelled,
-                Kind::TripCancelled
-            ]
-        );
-        assert_eq!(kinds.len() as u64, Trip::MAX_EVENTS);
-        assert_eq!((summary.completed, summary.cancelled), (1, 1));
-    }
-
-    /// The sample bookings cover every branch, and end as the default config's comment says.
-    #[tokio::test(start_paused = true)]
-    async fn the_sample_bookings_end_as_the_default_config_says() {
-        let (summary, events) = run_all(sample()).await;
-        let endings: BTreeMap<u64, Kind> = events
-            .iter()
-            .filter(|e| e.is_terminal())
-            .map(|e| (e.order_id.get(), e.kind()))
-            .collect();
-        use Kind::{
-            TripCancelled as Cancelled, TripConfirmed as Confirmed, TripRejected as Rejected,
-        };
-        assert_eq!(
-            endings,
-            BTreeMap::from([
-                (1, Confirmed),
-                (2, Confirmed),
-                (3, Rejected),
-                (4, Cancelled),
-                (5, Cancelled),
-                (6, Confirmed),
-                (7, Rejected),
-                (8, Cancelled),
-            ])
-        );
-        assert_eq!(
-            (
-                summary.orders,
-                summary.completed,
-                summary.rejected,
-                summary.cancelled,
-                summary.unfinished
-            ),
-            (8, 3, 2, 3, 0)
-        );
-    }
-
-    /// Every booking ends exactly once, with its last event, and each event follows from the
-    /// one before it (its causation id).
-    #[tokio::test(start_paused = true)]
-    async fn every_booking_ends_exactly_once_and_each_step_follows_from_the_last() {
-        let (_, events) = run_all(sample()).await;
-        let trips = by_booking(&events);
-        assert_eq!(trips.len(), 8);
-        for (id, trip) in trips {
-            let terminal: Vec<_> = trip.iter().filter(|e| e.is_terminal()).collect();
-            assert_eq!(terminal.len(), 1, "booking {id}: {terminal:?}");
-            assert!(trip.last().is_some_and(|e| e.is_terminal()), "booking {id}");
-            assert_eq!(trip[0].cause, None, "booking {id} starts uncaused");
-            for pair in trip.windows(2) {
-                assert_eq!(pair[1].cause, Some(pair[0].id), "booking {id}");
-            }
-        }
-    }
-
-    /// No booking causes more events than admission reserves for it, and the longest path
-    /// uses all of it: [`Trip::MAX_EVENTS`] is neither too small nor too large.
-    #[tokio::test(start_paused = true)]
-    async fn max_events_is_the_longest_path_of_the_sample() {
-        let (_, events) = run_all(sample()).await;
-        let longest = by_booking(&events).values().map(Vec::len).max();
-        assert_eq!(longest.map(|n| n as u64), Some(Trip::MAX_EVENTS));
-    }
-
-    /// Cancellations give back every seat and room they took: what is left is what the same
-    /// bookings leave without the cancelled ones.
-    #[tokio::test(start_paused = true)]
-    async fn cancelled_trips_give_back_every_seat_and_room_they_took() {
-        let (summary, events) = run_all(sample()).await;
-        let cancelled: Vec<_> = events
-            .iter()
-            .filter(|e| e.kind() == Kind::TripCancelled)
-            .map(|e| e.order_id)
-            .collect();
-        assert_eq!(cancelled.len(), 3);
-        let never_cancelled = sample()
-            .into_iter()
-            .filter(|b| !cancelled.contains(&b.order_id))
-            .collect();
-        let (without, _) = run_all(never_cancelled).await;
-        assert_eq!(summary.stats, without.stats);
-        let stats = &summary.stats;
-        for line in stats.flights.iter().chain(&stats.hotels).chain(&stats.cars) {
-            assert_eq!(line.left, line.start - line.booked, "{line:?}");
-        }
-    }
-
-    /// The summary's lines say what was booked and what is left of everything.
-    #[tokio::test(start_paused = true)]
-    async fn the_summary_says_what_was_booked_and_what_is_left() {
-        let (summary, _) = run_all(sample()).await;
-        let text = summary.to_string();
-        for line in [
-            "  booked: 3 seats, 3 rooms for 6 nights, 3 cars\n",
-            "  seats left: BA456 0 of 1, LH123 3 of 5\n",
-            "  rooms left: Adlon 2 of 4, Ritz 0 of 1\n",
-            "  cars left: compact 1 of 3, van 0 of 1\n",
-        ] {
-            assert!(text.contains(line), "{line:?} missing from:\n{text}");
-        }
-    }
-
-    /// The first cause of every booking that did not complete names what was missing, and
-    /// the service that found it missing.
-    #[tokio::test(start_paused = true)]
-    async fn the_first_cause_of_each_failed_booking_names_what_was_missing() {
-        let (_, events) = run_all(sample()).await;
-        let causes: BTreeMap<u64, (String, Option<ServiceName>)> = by_booking(&events)
-            .into_iter()
-            .filter_map(|(id, trip)| {
-                let cause = trip.iter().find_map(|e| Trip::cause(e))?;
-                Some((id, (cause.slug, cause.started_by)))
-            })
-            .collect();
-        let expected = |slug: &str, service| (slug.to_owned(), Some(service));
-        assert_eq!(
-            causes,
-            BTreeMap::from([
-                (3, expected("no-seat", ServiceName::FlightService)),
-                (4, expected("no-room", ServiceName::HotelService)),
-                (5, expected("no-car", ServiceName::CarService)),
-                (7, expected("unknown-flight", ServiceName::FlightService)),
-                (8, expected("unknown-car", ServiceName::CarService)),
-            ])
-        );
-    }
-
-    /// The last note of each sequence diagram says how the trip ended, and why.
-    #[tokio::test(start_paused = true)]
-    async fn each_ending_says_how_the_trip_ended() {
-        let (_, events) = run_all(sample()).await;
-        let mut endings: Vec<String> = events
-            .iter()
-            .filter(|e| e.is_terminal() && [2, 3, 5, 8].contains(&e.order_id.get()))
-            .map(Trip::ending)
-            .collect();
-        endings.sort();
-        assert_eq!(
-            endings,
-            [
-                "trip 2 confirmed for Grace",
-                "trip 3 rejected: no seat left on BA456",
-                "trip 5 cancelled: car unavailable, hotel and flight cancelled",
-                "trip 8 cancelled: car unavailable, hotel and flight cancelled",
-            ]
-        );
-    }
-
-    /// A journal is the envelopes as JSON: every event reads back as it was written, and the
-    /// text output can be rebuilt from it (what `replay` does).
-    #[tokio::test(start_paused = true)]
-    async fn every_event_survives_a_journal_round_trip_and_can_be_narrated() {
-        let (_, events) = run_all(sample()).await;
-        for envelope in &events {
-            let line = serde_json::to_string(envelope).expect("serializes");
-            let back: Envelope = serde_json::from_str(&line).expect("deserializes");
-            assert_eq!(&back, envelope, "{line}");
-            let mut text = Vec::new();
-            Trip::narrate(&back, &mut text).expect("its emitter narrates it");
-            assert!(
-                text.starts_with(back.service.name().as_bytes()),
-                "{}",
-                String::from_utf8_lossy(&text)
-            );
-        }
-    }
-
-    /// The wiring has no loose ends: every kind that does not end a trip is heard by a
-    /// service other than the one that publishes it.
-    #[test]
-    fn every_kind_that_does_not_end_a_trip_is_heard_by_another_service() {
-        let declarations = choreo::view::diagram::declarations::<Trip>();
-        assert_eq!(declarations.len(), ServiceName::ALL.len());
-        for (publisher, _, publishes) in &declarations {
-            for kind in publishes.iter().filter(|k| Trip::outcome(*k).is_none()) {
-                let heard = declarations.iter().any(|(service, subscribes, _)| {
-                    service != publisher && subscribes.contains(kind)
-                });
-                assert!(
-                    heard,
-                    "{kind} from {publisher} is heard by no other service"
-                );
-            }
-        }
-    }
-
-    /// Every kind is published by exactly one service, so the emitter of an event is known
-    /// from its kind (and narration can be rebuilt from a journal).
-    #[test]
-    fn every_kind_is_published_by_exactly_one_service() {
-        let declarations = choreo::view::diagram::declarations::<Trip>();
-        for &kind in Kind::ALL {
-            let publishers: Vec<_> = declarations
-                .iter()
-                .filter(|(_, _, publishes)| publishes.contains(kind))
-                .map(|(service, _, _)| *service)
-                .collect();
-            assert_eq!(publishers.len(), 1, "{kind}: {publishers:?}");
-        }
-    }
-
-    /// Exactly three kinds end a trip, one per outcome, and each is drawn as an ending.
-    #[test]
-    fn three_kinds_end_a_trip_one_per_outcome() {
-        let endings: Vec<_> = Kind::ALL
-            .iter()
-            .filter_map(|k| Trip::outcome(*k).map(|o| (o, *k)))
-            .collect();
-        assert_eq!(
-            endings,
-            [
-                (Outcome::Completed, Kind::TripConfirmed),
-                (Outcome::Rejected, Kind::TripRejected),
-                (Outcome::Cancelled, Kind::TripCancelled),
-            ]
-        );
-        assert_eq!(Trip::role(Kind::TripConfirmed), Role::Forward);
-        assert_eq!(Trip::role(Kind::TripRejected), Role::Closing);
-    }
-
-    /// The built-in config loads, and a flight code that cannot be one is refused by key.
-    #[test]
-    fn the_default_config_loads_and_a_bad_flight_code_is_refused() {
-        let config = Config::<Trip>::load(&[], &[]).expect("the defaults are valid");
-        assert_eq!(config.choreography.flights.len(), 2);
-        let err = Config::<Trip>::from_toml("[flights.\"LH 1\"]\nseats = 1")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.starts_with("config key `flights`") && err.contains("`LH 1` is not a flight code"),
-            "{err}"
-        );
-    }
-
-    /// The whole command line works for the trip as for the shop: a run with a journal, a
-    /// summary and a report, then `replay`, `trace`, `diagram order` and `diagram topology`
-    /// read what it wrote.
-    #[test]
-    fn every_subcommand_works_for_the_trip() {
-        use clap::Parser;
-        let dir = tempfile::tempdir().expect("temp dir");
-        let file = |name: &str| dir.path().join(name).display().to_string();
-        let (journal, summary, report) = (file("j.jsonl"), file("s.json"), file("r.html"));
-        let bookings = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/trip/bookings.jsonl");
-        let execute = |args: &[&str]| {
-            let cli = choreo::cli::Cli::try_parse_from(args).expect("valid command line");
-            choreo::app::execute::<Trip>("trip", cli)
-        };
-        execute(&[
-            "trip",
-            "run",
-            bookings,
-            "-q",
-            "--format",
-            "none",
-            "--journal",
-            &journal,
-            "--summary",
-            &summary,
-            "--report",
-            &report,
-        ])
-        .expect("run");
-        let written: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(&summary).expect("summary"))
-                .expect("summary JSON");
-        assert_eq!(
-            (
-                written["completed"].as_u64(),
-                written["rejected"].as_u64(),
-                written["cancelled"].as_u64()
-            ),
-            (Some(3), Some(2), Some(3))
-        );
-        let page = std::fs::read_to_string(&report).expect("report");
-        assert!(
-            page.contains("FlightService") && page.contains("no-car"),
-            "the trip's report"
-        );
-        let journaled = choreo::view::journal::read::<Trip>(Path::new(&journal)).expect("journal");
-        assert_eq!(journaled.len(), 40);
-        for args in [
-            vec!["trip", "replay", journal.as_str()],
-            vec!["trip", "trace", journal.as_str(), "--order", "5"],
-            vec!["trip", "trace", journal.as_str(), "--stuck"],
-            vec!["trip", "diagram", "order", journal.as_str(), "--order", "5"],
-            vec!["trip", "diagram", "topology"],
-        ] {
-            execute(&args).unwrap_or_else(|err| panic!("{args:?}: {err}"));
-        }
-        let mut trace = Vec::new();
-        choreo::view::trace::order(
-            &journaled,
-            choreo::input::InstanceId::new(5).expect("id"),
-            &mut trace,
-        )
-        .expect("trace");
-        let trace = String::from_utf8(trace).expect("utf-8");
-        let kinds: Vec<&str> = trace
-            .lines()
-            .filter_map(|line| {
-                line.trim_start_matches(['│', '└', '├', '─', ' '])
-                    .split(' ')
-                    .next()
-            })
-            .collect();
-        assert_eq!(
-            kinds,
-            [
-                "TripRequested",
-                "FlightBooked",
-                "HotelBooked",
-                "CarUnavailable",
-                "HotelCancelled",
-                "FlightCancelled",
-                "TripCancelled",
-                "terminal:",
-            ],
-            "{trace}"
-        );
-    }
+    Trip::main()
 }

@@ -3,12 +3,10 @@
 
 use std::fmt;
 
-use choreo::engine::Stats;
+use choreo::{engine::Stats, plural::Count};
 use serde::Serialize;
 
-use crate::config::TripConfig;
-use crate::event::{Count, Event};
-use crate::{Envelope, Trip};
+use crate::{booking::TripConfig, stock, Envelope, Event, Trip};
 
 /// Seats, rooms and cars, folded from the events in bus order.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -36,104 +34,52 @@ pub struct Line {
     pub booked: u64,
 }
 
-impl Line {
-    fn new(name: &str, start: u64) -> Self {
-        Line {
-            name: name.to_owned(),
-            start,
-            left: start,
-            booked: 0,
-        }
+/// Changes the line named `name`, if it is in the config.
+fn change(lines: &mut [Line], name: &str, change: impl FnOnce(&mut Line)) {
+    if let Ok(i) = lines.binary_search_by(|line| line.name.as_str().cmp(name)) {
+        change(&mut lines[i]);
     }
 }
 
-/// The line named `name`, if it is in the config (lines are sorted by name, as the config's
-/// tables are).
-fn line<'a>(lines: &'a mut [Line], name: &str) -> Option<&'a mut Line> {
-    lines
-        .binary_search_by(|line| line.name.as_str().cmp(name))
-        .ok()
-        .map(|i| &mut lines[i])
-}
-
-fn set_left(lines: &mut [Line], name: &str, left: u64) {
-    if let Some(line) = line(lines, name) {
-        line.left = left;
-    }
-}
-
-fn count_booked(lines: &mut [Line], name: &str) {
-    if let Some(line) = line(lines, name) {
-        line.booked += 1;
-    }
-}
-
-fn total(lines: &[Line]) -> u64 {
-    lines.iter().map(|line| line.booked).sum()
-}
-
+/// `  seats left: BA456 0 of 1, LH123 3 of 5`.
 fn write_left(f: &mut fmt::Formatter<'_>, what: &str, lines: &[Line]) -> fmt::Result {
-    write!(f, "  {what} left:")?;
-    for (i, line) in lines.iter().enumerate() {
-        let sep = if i == 0 { " " } else { ", " };
-        write!(f, "{sep}{} {} of {}", line.name, line.left, line.start)?;
-    }
-    writeln!(f)
+    let left: Vec<String> = lines
+        .iter()
+        .map(|l| format!("{} {} of {}", l.name, l.left, l.start))
+        .collect();
+    writeln!(f, "  {what} left: {}", left.join(", "))
 }
 
 impl Stats<Trip> for TripStats {
     fn new(config: &TripConfig) -> Self {
-        TripStats {
-            flights: config
-                .flights
-                .iter()
-                .map(|(code, flight)| Line::new(code.as_str(), flight.seats))
-                .collect(),
-            hotels: config
-                .hotels
-                .iter()
-                .map(|(name, hotel)| Line::new(name.as_str(), hotel.rooms))
-                .collect(),
-            cars: config
-                .cars
-                .iter()
-                .map(|(class, cars)| Line::new(class.as_str(), *cars))
-                .collect(),
-            nights_booked: 0,
-        }
+        let mut stats = TripStats::default();
+        [stats.flights, stats.hotels, stats.cars] = config.stock().map(|stock| {
+            let line = |(name, start): (&str, u64)| Line {
+                name: name.to_owned(),
+                start,
+                left: start,
+                booked: 0,
+            };
+            stock.into_iter().map(line).collect()
+        });
+        stats
     }
 
-    fn record(&mut self, envelope: &Envelope) {
-        match &envelope.event {
-            Event::FlightBooked { flight, seats_left }
-            | Event::FlightCancelled { flight, seats_left } => {
-                set_left(&mut self.flights, flight.as_str(), *seats_left);
+    fn record(&mut self, envelope: &Envelope<Trip>) {
+        let mut lines = [&mut self.flights, &mut self.hotels, &mut self.cars];
+        if let Some((what, name, _, left)) = stock(&envelope.event) {
+            change(lines[what], name, |line| line.left = left);
+        } else if let Event::TripConfirmed(it) = &envelope.event {
+            self.nights_booked += u64::from(it.nights.get());
+            let bought = [it.flight.as_str(), it.hotel.as_str(), it.car.as_str()];
+            for (lines, name) in lines.iter_mut().zip(bought) {
+                change(lines, name, |line| line.booked += 1);
             }
-            Event::HotelBooked {
-                hotel, rooms_left, ..
-            }
-            | Event::HotelCancelled { hotel, rooms_left } => {
-                set_left(&mut self.hotels, hotel.as_str(), *rooms_left);
-            }
-            Event::CarBooked { car, cars_left } => {
-                set_left(&mut self.cars, car.as_str(), *cars_left);
-            }
-            Event::TripConfirmed(itinerary) => {
-                count_booked(&mut self.flights, itinerary.flight.as_str());
-                count_booked(&mut self.hotels, itinerary.hotel.as_str());
-                count_booked(&mut self.cars, itinerary.car.as_str());
-                self.nights_booked += u64::from(itinerary.nights.get());
-            }
-            Event::TripRequested(_)
-            | Event::FlightUnavailable { .. }
-            | Event::TripRejected { .. }
-            | Event::HotelUnavailable { .. }
-            | Event::CarUnavailable { .. }
-            | Event::TripCancelled { .. } => {}
         }
     }
 
     fn headline(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let total = |lines: &[Line]| lines.iter().map(|line| line.booked).sum();
         writeln!(
             f,
             "  booked: {}, {} for {}, {}",

@@ -80,8 +80,8 @@ pub struct Counterexample<C: Choreography> {
 pub enum CheckError {
     #[error(transparent)]
     Spawn(#[from] SpawnError),
-    #[error("{count} to check; `check` explores every schedule of at most {MAX_INSTANCES} (the schedules multiply with each one): check a few at a time", count = Count(*count as u64, "order"))]
-    TooMany { count: usize },
+    #[error("{count} to check; `check` explores every schedule of at most {MAX_INSTANCES} (the schedules multiply with each one): check a few at a time", count = Count(*count as u64, noun))]
+    TooMany { count: usize, noun: &'static str },
     #[error("a service panicked while the check ran its decisions")]
     Panicked,
 }
@@ -109,6 +109,7 @@ pub fn check<C: Choreography>(
     if inputs.len() > MAX_INSTANCES {
         return Err(CheckError::TooMany {
             count: inputs.len(),
+            noun: <C::Input as Record>::noun(),
         });
     }
     let starts = inputs
@@ -210,8 +211,8 @@ fn why<C: Choreography>(model: &Model<C>, state: &State<C>, property: &str) -> S
         (_, model::FINISHES) => format!(
             "nothing is left to deliver, and {} {} no terminal event",
             match Model::unfinished(state).as_slice() {
-                [one] => format!("order {one}"),
-                many => format!("orders {}", many.join(", ")),
+                [one] => format!("{} {one}", <C::Input as Record>::noun()),
+                many => format!("{}s {}", <C::Input as Record>::noun(), many.join(", ")),
             },
             if Model::unfinished(state).len() == 1 {
                 "has"

@@ -460,13 +460,15 @@ impl<C: Choreography> Model<C> {
                 [] => None,
                 [only] if Arc::ptr_eq(&only.envelope, &last.envelope) => None,
                 [only] => Some(format!(
-                    "order {} has {} after its terminal event {}",
+                    "{} {} has {} after its terminal event {}",
+                    <C::Input as crate::input::Record>::noun(),
                     last.envelope.order_id,
                     last.envelope.kind(),
                     only.envelope.kind()
                 )),
                 [first, second, ..] => Some(format!(
-                    "order {} ends twice: {} and {}",
+                    "{} {} ends twice: {} and {}",
+                    <C::Input as crate::input::Record>::noun(),
                     first.envelope.order_id,
                     first.envelope.kind(),
                     second.envelope.kind()

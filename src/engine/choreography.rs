@@ -431,8 +431,11 @@ impl<'de, K: Name> Deserialize<'de> for EventId<K> {
 }
 
 /// An event as it travels on the bus.
-#[derive(Serialize, Deserialize)]
-#[serde(bound = "")]
+///
+/// In JSON (journals, `--format json`, NATS messages) the instance's id stands under the
+/// input record's own id field, [`Record::ID_FIELD`] (`order_id` for the shop, `transfer_id`
+/// for a transfer); `order_id` is read as well, so a journal written before instances had
+/// their own key stays readable.
 #[derive_where(Clone, Debug, PartialEq)]
 pub struct Envelope<C: Choreography> {
     /// Position on the bus: every subscriber receives events in this order, starting at 0.
@@ -442,15 +445,112 @@ pub struct Envelope<C: Choreography> {
     pub at_us: u64,
     /// Unique and stable across redeliveries; see [`EventId`].
     pub id: EventId<C::Kind>,
-    /// The instance this event belongs to (correlation id); `order_id` in every
-    /// choreography's journal.
+    /// The instance this event belongs to (correlation id); under the input's id field in
+    /// JSON.
     pub order_id: InstanceId,
     /// The service that emitted the event.
     pub service: C::Service,
     /// The event this one reacts to (causation id); `None` for an instance's first event.
     pub cause: Option<EventId<C::Kind>>,
-    #[serde(flatten)]
     pub event: C::Event,
+}
+
+/// An [`Envelope`] as JSON has it: the fields in the same order, the id under its key, the
+/// event's own keys after them (`E` is the event, or a reference to it).
+#[derive(Serialize, Deserialize)]
+#[serde(bound(serialize = "E: Serialize", deserialize = "E: Deserialize<'de>"))]
+struct Wire<C: Choreography, E> {
+    seq: u64,
+    at_us: u64,
+    id: EventId<C::Kind>,
+    #[serde(flatten)]
+    instance: IdField<C>,
+    service: C::Service,
+    cause: Option<EventId<C::Kind>>,
+    #[serde(flatten)]
+    event: E,
+}
+
+impl<C: Choreography> Serialize for Envelope<C> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        Wire::<C, &C::Event> {
+            seq: self.seq,
+            at_us: self.at_us,
+            id: self.id,
+            instance: IdField(self.order_id, std::marker::PhantomData),
+            service: self.service,
+            cause: self.cause,
+            event: &self.event,
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de, C: Choreography> Deserialize<'de> for Envelope<C> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let wire = Wire::<C, C::Event>::deserialize(deserializer)?;
+        Ok(Envelope {
+            seq: wire.seq,
+            at_us: wire.at_us,
+            id: wire.id,
+            order_id: wire.instance.0,
+            service: wire.service,
+            cause: wire.cause,
+            event: wire.event,
+        })
+    }
+}
+
+/// An instance's id under the input record's id field: one entry of the envelope's object.
+struct IdField<C>(InstanceId, std::marker::PhantomData<C>);
+
+impl<C: Choreography> IdField<C> {
+    /// The keys an id is read from: the record's field, and `order_id`, every journal's key
+    /// before instances had their own.
+    const KEYS: &'static [&'static str] = &[<C::Input as Record>::ID_FIELD, "order_id"];
+}
+
+impl<C: Choreography> Serialize for IdField<C> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(1))?;
+        map.serialize_entry(<C::Input as Record>::ID_FIELD, &self.0)?;
+        map.end()
+    }
+}
+
+impl<'de, C: Choreography> Deserialize<'de> for IdField<C> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Keys<C>(std::marker::PhantomData<C>);
+        impl<'de, C: Choreography> serde::de::Visitor<'de> for Keys<C> {
+            type Value = IdField<C>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "an envelope with `{}`", <C::Input as Record>::ID_FIELD)
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<IdField<C>, A::Error> {
+                let mut id = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    // The record's own key wins over an old `order_id`.
+                    if key == IdField::<C>::KEYS[0] || id.is_none() {
+                        id = Some(map.next_value()?);
+                    } else {
+                        map.next_value::<serde::de::IgnoredAny>()?;
+                    }
+                }
+                let missing = || serde::de::Error::missing_field(IdField::<C>::KEYS[0]);
+                id.map(|id| IdField(id, std::marker::PhantomData))
+                    .ok_or_else(missing)
+            }
+        }
+        // As a struct of these keys, so that they are taken from the envelope's other
+        // entries, which the event reads.
+        deserializer.deserialize_struct("IdField", Self::KEYS, Keys(std::marker::PhantomData))
+    }
 }
 
 impl<C: Choreography> Envelope<C> {

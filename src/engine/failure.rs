@@ -298,6 +298,9 @@ pub enum Problem {
     Service { service: &'static str },
     /// The bus lost events (a subscriber lagged).
     Bus,
+    /// A choreography's invariant broken (`run.invariants`): the same property, whatever
+    /// the event that broke it.
+    Invariant { property: &'static str },
 }
 
 impl fmt::Display for Problem {
@@ -312,6 +315,7 @@ impl fmt::Display for Problem {
             }
             Problem::Service { service } => write!(f, "{service} failed"),
             Problem::Bus => f.write_str("events lost on the bus"),
+            Problem::Invariant { property } => write!(f, "an invariant broken: {property}"),
         }
     }
 }
@@ -336,6 +340,7 @@ impl Failure {
             | Failure::ServiceEnded { service }
             | Failure::ServiceStuck { service, .. } => Some(Problem::Service { service }),
             Failure::Bus(_) => Some(Problem::Bus),
+            Failure::Invariant { property, .. } => Some(Problem::Invariant { property }),
             Failure::Horizon { .. }
             | Failure::Config(_)
             | Failure::Spawn(_)

@@ -212,11 +212,12 @@ pub fn order<C: Choreography>(
     order: InstanceId,
     out: &mut impl io::Write,
 ) -> io::Result<()> {
+    let noun = <C::Input as crate::input::Record>::noun();
     let mine: Vec<&Envelope<C>> = events.iter().filter(|e| e.order_id == order).collect();
     let (Some(earliest), Some(latest)) = (mine.first(), mine.last()) else {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
-            format!("order {order} is not in the journal"),
+            format!("{noun} {order} is not in the journal"),
         ));
     };
     let start = earliest.at_us;
@@ -228,11 +229,13 @@ pub fn order<C: Choreography>(
     writeln!(out, "sequenceDiagram")?;
     writeln!(
         out,
-        "    %% Order {order}: each event goes from its emitter to every service that subscribes to it;"
+        "    %% {}{} {order}: each event goes from its emitter to every service that subscribes to it;",
+        noun[..1].to_uppercase(),
+        &noun[1..]
     )?;
     writeln!(
         out,
-        "    %% -->> to itself: the emitter hears its own event; times are since the order's first event."
+        "    %% -->> to itself: the emitter hears its own event; times are since the {noun}'s first event."
     )?;
     for service in C::Service::ALL {
         writeln!(out, "    participant {service}")?;
@@ -263,7 +266,7 @@ pub fn order<C: Choreography>(
     let outcome = match ending {
         Some(terminal) => C::ending(terminal),
         None => format!(
-            "order {order} did not finish in this journal: last event {}",
+            "{noun} {order} did not finish in this journal: last event {}",
             latest.kind()
         ),
     };

@@ -174,7 +174,10 @@ pub fn read<C: Choreography>(path: &Path) -> Result<Vec<Envelope<C>>, JournalErr
             Err(_) if serde_json::from_slice::<C::Input>(&line).is_ok() => {
                 return Err(invalid(
                     number,
-                    "this is an order file, not a journal: `run FILE --journal JOURNAL` writes the journal that replay, trace and diagram order read".into(),
+                    format!(
+                        "this is {} file, not a journal: `run FILE --journal JOURNAL` writes the journal that replay, trace and diagram order read",
+                        crate::plural::a(<C::Input as crate::input::Record>::noun())
+                    ),
                 ));
             }
             Err(err) => return Err(invalid(number, err.to_string())),

@@ -21,8 +21,8 @@ pub enum Format {
     /// The reference's `Service: message` lines.
     #[default]
     Text,
-    /// One JSON object per event, per line (the envelope: seq, id, event, order_id, service,
-    /// cause, and the event's facts).
+    /// One JSON object per event, per line (the envelope: seq, id, event, the id under the
+    /// input's own key, service, cause, and the event's facts).
     Json,
     /// No per-event output: the summary only.
     None,
@@ -104,8 +104,8 @@ impl<C: Choreography, W: Write> EventSink<C> for Writer<C, W> {
     }
 }
 
-/// Writes envelopes as the JSON lines their derived `Serialize` makes (seq, at_us, id,
-/// order_id, service, cause, then the event's own keys), byte for byte, but directly: the
+/// Writes envelopes as the JSON lines their `Serialize` makes (seq, at_us, id, the id under
+/// the input's id field, service, cause, then the event's own keys), byte for byte, but directly: the
 /// derived form goes through `#[serde(flatten)]`, which buffers every key of the event as a
 /// value first, and writes the ids through `Display`. Each kind's and service's JSON is made
 /// once, and a line is put together in one buffer and written at once.
@@ -115,6 +115,8 @@ pub struct JsonLines<C> {
     kinds: Vec<Vec<u8>>,
     /// Each service as a JSON value, by [`Name::index`].
     services: Vec<Vec<u8>>,
+    /// `,"order_id":`, with the input's own id field.
+    id_key: Vec<u8>,
     line: Vec<u8>,
     choreography: PhantomData<fn() -> C>,
 }
@@ -134,9 +136,12 @@ impl<C: Choreography> Default for JsonLines<C> {
         for service in C::Service::ALL {
             services[service.index()] = serde_json::to_vec(service).unwrap_or_default();
         }
+        let id_field = <C::Input as crate::input::Record>::ID_FIELD;
+        let id_key = format!(",{}:", serde_json::Value::from(id_field)).into_bytes();
         JsonLines {
             kinds,
             services,
+            id_key,
             line: Vec::new(),
             choreography: PhantomData,
         }
@@ -155,7 +160,7 @@ impl<C: Choreography> JsonLines<C> {
         line.extend_from_slice(digits.format(envelope.at_us).as_bytes());
         line.extend_from_slice(b",\"id\":");
         write_id(&self.kinds, &envelope.id, line);
-        line.extend_from_slice(b",\"order_id\":");
+        line.extend_from_slice(&self.id_key);
         line.extend_from_slice(digits.format(envelope.order_id.get()).as_bytes());
         line.extend_from_slice(b",\"service\":");
         line.extend_from_slice(&self.services[envelope.service.index()]);

@@ -2,13 +2,16 @@
 //! engine and the command line: every branch, the invariant, the check, and what the layer
 //! derives.
 
+use std::path::Path;
+use std::process::{Command, Output};
+
 use clap::Parser;
 
 use choreo::config::Config;
 use choreo::engine::{Choreography, Outcome, Role};
 use choreo::view::output::{Format, Writer};
 
-use crate::helpers::{check_every_schedule, repo_path};
+use crate::helpers::{check_every_schedule, in_ci, repo_path};
 
 #[allow(dead_code)] // Its `main` is the example's.
 #[path = "../../examples/transfer/main.rs"]
@@ -272,5 +275,139 @@ fn the_shops_help_is_unchanged_by_its_words() {
             a.render_long_help().to_string(),
             b.render_long_help().to_string()
         );
+    }
+}
+
+/// The words of the shop that stay in every binary: the names the commands keep (`--order`,
+/// `diagram order`), the order of deliveries `check` explores, the summary's JSON keys, the
+/// report's element ids, and CSS.
+const KEPT: [&str; 7] = [
+    "--order",
+    "diagram order",
+    "delivery order",
+    "\"orders\":",
+    "\"orders_per_second\":",
+    "id=\"summary-orders\"",
+    "paint-order",
+];
+
+/// The shop's word for an instance in `text`, as a whole word (`order`, `orders`, `order_id`,
+/// `Order`...), outside what [`KEPT`] keeps; each with the line it is on.
+fn shop_words(text: &str) -> Vec<String> {
+    text.lines()
+        .filter(|line| {
+            let mut line: String = (*line).to_owned();
+            for kept in KEPT {
+                line = line.replace(kept, "");
+            }
+            line.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+                .any(|word| word.to_ascii_lowercase().starts_with("order"))
+        })
+        .map(|line| line.chars().take(200).collect())
+        .collect()
+}
+
+/// No word of the shop in what the transfer's binary prints or writes: every subcommand, its
+/// help, its files (journal, summary, report) and its errors speak of transfers.
+#[test]
+fn no_word_of_the_shop_in_anything_the_transfer_prints_or_writes() {
+    let bin = Path::new(env!("CARGO_BIN_EXE_choreo"))
+        .parent()
+        .map(|dir| dir.join("examples/transfer"))
+        .filter(|path| path.exists());
+    let Some(bin) = bin else {
+        assert!(
+            !in_ci(),
+            "the transfer example is not built: `cargo test` builds it"
+        );
+        eprintln!("note: the transfer example is not built; skipped");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let file = repo_path("examples/transfer/transfers.jsonl");
+    let sample = std::fs::read_to_string(&file).expect("the sample");
+    let first_three: String = sample
+        .lines()
+        .take(3)
+        .map(|line| format!("{line}\n"))
+        .collect();
+    std::fs::write(path("three.jsonl"), first_three).expect("written");
+    let first = sample.lines().next().expect("a transfer");
+    std::fs::write(path("twice.jsonl"), format!("{first}\n{first}\n")).expect("written");
+    let file = file.display().to_string();
+    let (journal, summary, report) = (path("j.jsonl"), path("s.json"), path("r.html"));
+    let (three, twice) = (path("three.jsonl"), path("twice.jsonl"));
+    let mut printed = String::new();
+    let commands: Vec<Vec<&str>> = vec![
+        vec!["run", &file],
+        vec!["run", &file, "--format", "json"],
+        vec!["run", &file, "-q", "--journal", &journal],
+        vec!["run", &file, "--summary", &summary, "--report", &report],
+        vec!["replay", &journal],
+        vec!["trace", &journal, "--transfer", "3"],
+        vec!["trace", &journal, "--stuck"],
+        vec!["diagram", "topology"],
+        vec!["diagram", "order", &journal, "--transfer", "3"],
+        vec!["check", &file],
+        vec!["check", &three],
+        vec!["run", &twice],
+        vec!["replay", &file],
+        vec!["trace", &journal, "--transfer", "99"],
+        vec!["trace", &journal, "--transfer", "0"],
+        vec!["diagram", "order", &journal, "--transfer", "-1"],
+        vec!["--help"],
+        vec!["run", "--help"],
+        vec!["replay", "--help"],
+        vec!["trace", "--help"],
+        vec!["diagram", "order", "--help"],
+        vec!["check", "--help"],
+        vec!["serve", "--help"],
+        vec!["config", "--help"],
+    ];
+    for args in commands {
+        let Output { stdout, stderr, .. } = Command::new(&bin)
+            .args(&args)
+            .current_dir(repo_path(""))
+            .env_remove("RUST_LOG")
+            .output()
+            .expect("the transfer binary runs");
+        printed += &format!("$ transfer {}\n", args.join(" "));
+        printed += &String::from_utf8_lossy(&stdout);
+        printed += &String::from_utf8_lossy(&stderr);
+    }
+    for written in [&journal, &summary, &report] {
+        printed += &std::fs::read_to_string(written).expect("written");
+    }
+    // What was run, and what it wrote: a transfer file read, events, errors, help.
+    for shown in [
+        "\"transfer_id\":3",
+        "summary: 6 transfers",
+        "6 transfers to check",
+        "duplicate transfer_id 1",
+        "transfer 99 is not in the journal",
+        "Transfers finished over time",
+    ] {
+        assert!(printed.contains(shown), "{shown:?} missing");
+    }
+    let found = shop_words(&printed);
+    assert!(found.is_empty(), "the shop's words:\n{}", found.join("\n"));
+}
+
+/// A journal written before instances had their own key (`order_id`) still reads: the same
+/// events as one written today, under `transfer_id`.
+#[tokio::test]
+async fn a_journal_with_order_id_keys_still_reads() {
+    let (_, _, events) = run_sample().await;
+    let today: String = events
+        .iter()
+        .map(|e| serde_json::to_string(e).expect("JSON") + "\n")
+        .collect();
+    assert!(today.contains(r#""transfer_id":1,"#), "{today}");
+    let before = today.replace(r#""transfer_id":"#, r#""order_id":"#);
+    for (name, text) in [("today.jsonl", &today), ("before.jsonl", &before)] {
+        let (_dir, path) = crate::helpers::temp_file(name, text);
+        let read = choreo::view::journal::read::<Transfers>(&path).expect("a journal");
+        assert_eq!(read, events, "{name}");
     }
 }

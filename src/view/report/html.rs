@@ -6,20 +6,44 @@ use std::fmt;
 use crate::engine::{Choreography, Envelope, Facts};
 
 /// The page being written.
-#[derive(Debug, Default)]
-pub(super) struct Page(String);
+#[derive(Debug)]
+pub(super) struct Page {
+    text: String,
+    /// What the choreography calls an instance, for the page's own words ([`Page::words`]).
+    noun: &'static str,
+}
+
+impl Default for Page {
+    fn default() -> Self {
+        Page::new("order")
+    }
+}
 
 impl Page {
+    pub fn new(noun: &'static str) -> Self {
+        Page {
+            text: String::new(),
+            noun,
+        }
+    }
+
     pub fn push(&mut self, args: fmt::Arguments<'_>) {
-        let _ = fmt::Write::write_fmt(&mut self.0, args);
+        let _ = fmt::Write::write_fmt(&mut self.text, args);
     }
 
     pub fn raw(&mut self, text: &str) {
-        self.0.push_str(text);
+        self.text.push_str(text);
+    }
+
+    /// Writes the page's own words about instances, which say "order", in the
+    /// choreography's words: `3 transfers` rather than `3 orders`.
+    pub fn words(&mut self, text: &str) {
+        self.text
+            .push_str(&crate::plural::reworded(text, self.noun));
     }
 
     pub fn into_string(self) -> String {
-        self.0
+        self.text
     }
 }
 

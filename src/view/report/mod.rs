@@ -60,6 +60,13 @@ macro_rules! w {
     };
 }
 
+/// As [`w!`], for the page's own words about instances: see [`html::Page::words`].
+macro_rules! say {
+    ($page:expr, $($arg:tt)*) => {
+        $page.words(&format!($($arg)*))
+    };
+}
+
 mod collect;
 mod html;
 mod page;
@@ -154,7 +161,7 @@ impl<C: Choreography> Report<C> {
     /// The page, as text.
     pub fn render(&self, summary: &Summary<C>) -> String {
         let declarations = crate::view::diagram::declarations::<C>();
-        let mut page = html::Page::default();
+        let mut page = html::Page::new(<C::Input as crate::input::Record>::noun());
         let unfinished = self.unfinished();
         page.head(self, summary);
         self.summary_section(&mut page, summary);

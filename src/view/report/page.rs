@@ -24,7 +24,7 @@ impl Page {
     pub fn head<C: Choreography>(&mut self, report: &Report<C>, summary: &Summary<C>) {
         self.raw("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
         self.raw("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
-        w!(
+        say!(
             self,
             "<title>choreo run report: {} orders, seed {}</title>\n",
             num(summary.orders),
@@ -49,7 +49,7 @@ impl Page {
         }
         self.raw("</defs></svg>\n");
         self.raw("<header id=\"top\">\n<h1>choreo run report</h1>\n");
-        w!(
+        say!(
             self,
             "<p class=\"lead\">{} orders through {} \u{b7} seed {} \u{b7} {} of run time \u{b7} \
              {} events</p>\n",
@@ -86,9 +86,10 @@ impl Page {
     fn card(&mut self, id: &str, value: impl fmt::Display, shown: &str, label: &str, class: &str) {
         w!(
             self,
-            "<div class=\"card {class}\" id=\"{id}\" data-value=\"{value}\"><b>{shown}</b>\
-             <span>{label}</span></div>\n"
+            "<div class=\"card {class}\" id=\"{id}\" data-value=\"{value}\"><b>{shown}</b><span>"
         );
+        self.words(label);
+        self.raw("</span></div>\n");
     }
 }
 
@@ -146,7 +147,7 @@ impl<C: Choreography> Report<C> {
     pub(super) fn summary_section(&self, page: &mut Page, summary: &Summary<C>) {
         page.raw("<section id=\"summary\">\n<h2>Summary</h2>\n");
         if summary.unfinished > 0 || summary.lost_events > 0 {
-            w!(
+            say!(
                 page,
                 "<p class=\"banner\" id=\"run-failed\">The run did not finish cleanly: {} orders \
                  unfinished, {} events lost. The report shows what happened up to the end.</p>\n",
@@ -223,7 +224,7 @@ impl<C: Choreography> Report<C> {
         page.raw("</div>\n<div class=\"cols\">\n<div>\n");
 
         page.raw("<h3>Latency, from arrival to the terminal event</h3>\n");
-        page.raw(
+        page.words(
             "<table id=\"summary-latency\"><tr><th>state</th><th class=\"n\">orders</th>\
              <th class=\"n\">p50</th><th class=\"n\">p90</th><th class=\"n\">p99</th>\
              <th class=\"n\">max</th></tr>\n",
@@ -252,7 +253,7 @@ impl<C: Choreography> Report<C> {
                 shown(stats.max)
             );
         }
-        page.raw("</table>\n<p class=\"note\">Measured by the supervisor from each order's arrival, so it includes waiting for room on the bus.</p>\n");
+        page.words("</table>\n<p class=\"note\">Measured by the supervisor from each order's arrival, so it includes waiting for room on the bus.</p>\n");
 
         page.raw("<h3>Services</h3>\n<table id=\"summary-services\"><tr><th>service</th><th class=\"n\">restarts after a crash</th><th class=\"n\">events dead-lettered</th></tr>\n");
         for &service in C::Service::ALL {
@@ -275,7 +276,7 @@ impl<C: Choreography> Report<C> {
             }
         }
         if summary.lines > 0 {
-            w!(
+            say!(
                 page,
                 "<h3>Input</h3>\n<p id=\"summary-input\">{} lines: {} orders, {} blank, {} \
                  invalid, {} not read.</p>\n",
@@ -295,7 +296,7 @@ impl<C: Choreography> Report<C> {
             );
             for (i, letter) in summary.dead_letters.iter().take(5).enumerate() {
                 let sep = if i == 0 { "" } else { "; " };
-                w!(
+                say!(
                     page,
                     "{sep}order {} ({} on {}, {} crashes)",
                     letter.order_id,
@@ -317,9 +318,9 @@ impl<C: Choreography> Report<C> {
         page: &mut Page,
         unfinished: &[(InstanceId, &[Envelope<C>])],
     ) {
-        page.raw("<section id=\"failures\">\n<h2>Which orders failed, and why</h2>\n");
-        page.raw("<p class=\"note\">Each way an order can end, with the service whose failure started it. Every kind that occurred has a swimlane below; the order ids link to it.</p>\n");
-        page.raw(
+        page.words("<section id=\"failures\">\n<h2>Which orders failed, and why</h2>\n");
+        page.words("<p class=\"note\">Each way an order can end, with the service whose failure started it. Every kind that occurred has a swimlane below; the order ids link to it.</p>\n");
+        page.words(
             "<table id=\"outcomes\"><tr><th>how the order ended</th><th class=\"n\">orders</th>\
              <th class=\"n\">share</th><th>started by</th><th>first orders to end this way</th></tr>\n",
         );
@@ -348,7 +349,7 @@ impl<C: Choreography> Report<C> {
             rows.push((EndingOf::<C>::unfinished(), unfinished.len() as u64, first));
         }
         if rows.is_empty() {
-            page.raw("<tr><td colspan=\"5\">No order reached an end.</td></tr>\n");
+            page.words("<tr><td colspan=\"5\">No order reached an end.</td></tr>\n");
         }
         for (ending, count, mut first) in rows {
             first.sort_unstable();
@@ -370,7 +371,7 @@ impl<C: Choreography> Report<C> {
             for (i, id) in first.iter().enumerate() {
                 let sep = if i == 0 { "" } else { ", " };
                 if sampled.contains(id) {
-                    w!(page, "{sep}<a href=\"#order-{id}\">{id}</a>");
+                    say!(page, "{sep}<a href=\"#order-{id}\">{id}</a>");
                 } else {
                     w!(page, "{sep}{id}");
                 }
@@ -415,7 +416,7 @@ impl<C: Choreography> Report<C> {
                 100.0 * *n as f64 / cancelled.max(1) as f64
             );
         } else {
-            page.raw("<p id=\"most-cancellations\">No order was cancelled.</p>\n");
+            page.words("<p id=\"most-cancellations\">No order was cancelled.</p>\n");
         }
         page.raw(
             "<table id=\"cancellations-by-service\"><tr><th>service</th><th class=\"n\">cancellations</th>\
@@ -547,7 +548,7 @@ impl<C: Choreography> Report<C> {
             .map(|kind| kind.name())
             .collect::<Vec<_>>()
             .join(", ");
-        w!(page, "</table>\n<p class=\"note\">Every service also hears the terminal events ({terminals}) and drops what it kept about the order; \u{201c}own\u{201d} marks a service confirming its own event.</p>\n</section>\n");
+        say!(page, "</table>\n<p class=\"note\">Every service also hears the terminal events ({terminals}) and drops what it kept about the order; \u{201c}own\u{201d} marks a service confirming its own event.</p>\n</section>\n");
     }
 
     /// What the run exercised: each declared handling and each possible ending, with counts,
@@ -605,7 +606,7 @@ impl<C: Choreography> Report<C> {
 
     pub(super) fn latency_section(&self, page: &mut Page) {
         page.raw("<section id=\"latency\">\n<h2>Latency per terminal state</h2>\n");
-        page.raw("<p class=\"note\">Time from an order's arrival (its <code>at_ms</code>, or when the arrival process made it due; the wait for admission counts) to its terminal event, as in the summary's table above, in log-scale buckets (5 per power of ten); the dashed lines are p50, p90 and p99.</p>\n");
+        page.words("<p class=\"note\">Time from an order's arrival (its <code>at_ms</code>, or when the arrival process made it due; the wait for admission counts) to its terminal event, as in the summary's table above, in log-scale buckets (5 per power of ten); the dashed lines are p50, p90 and p99.</p>\n");
         let range = bar_range(self.latency.iter());
         for outcome in Outcome::ALL {
             let histogram = &self.latency[outcome.index()];
@@ -618,7 +619,7 @@ impl<C: Choreography> Report<C> {
             if !terminals.is_empty() {
                 w!(page, " ({})", terminals.join(", "));
             }
-            w!(page, " \u{b7} {} orders", num(histogram.count));
+            say!(page, " \u{b7} {} orders", num(histogram.count));
             if histogram.count > 0 {
                 w!(
                     page,
@@ -634,7 +635,7 @@ impl<C: Choreography> Report<C> {
                 Some(range) if histogram.count > 0 => {
                     histogram_svg(page, outcome, histogram, range);
                 }
-                _ => w!(
+                _ => say!(
                     page,
                     "<p class=\"note\" id=\"latency-{outcome}\">No {outcome} orders.</p>\n"
                 ),
@@ -645,7 +646,7 @@ impl<C: Choreography> Report<C> {
 
     pub(super) fn steps_section(&self, page: &mut Page) {
         page.raw("<section id=\"steps\">\n<h2>How long each step took</h2>\n");
-        page.raw("<p class=\"note\">From an event's publication to the publication of the event it caused, per kind of step: queueing behind other orders' events, the service's simulated latency and retries, crashes and restarts. Percentiles are read from log-scale buckets (within about 6%).</p>\n");
+        page.words("<p class=\"note\">From an event's publication to the publication of the event it caused, per kind of step: queueing behind other orders' events, the service's simulated latency and retries, crashes and restarts. Percentiles are read from log-scale buckets (within about 6%).</p>\n");
         page.raw(
             "<table id=\"step-durations\"><tr><th>step</th><th>by</th><th class=\"n\">count</th>\
              <th class=\"n\">mean</th><th class=\"n\">p50</th><th class=\"n\">p90</th>\
@@ -676,9 +677,9 @@ impl<C: Choreography> Report<C> {
     }
 
     pub(super) fn timeline_section(&self, page: &mut Page, summary: &Summary<C>) {
-        page.raw("<section id=\"over-time\">\n<h2>Orders finished over time</h2>\n");
+        page.words("<section id=\"over-time\">\n<h2>Orders finished over time</h2>\n");
         let end = self.last_at_us.max(ms_to_us(summary.elapsed_ms));
-        w!(
+        say!(
             page,
             "<p class=\"note\">Orders reaching each terminal state per {} of run time (simulated \
              with the virtual clock), stacked; the line is the running total of completed orders.</p>\n",
@@ -710,8 +711,8 @@ impl<C: Choreography> Report<C> {
         page: &mut Page,
         unfinished: &[(InstanceId, &[Envelope<C>])],
     ) {
-        page.raw("<section id=\"swimlanes\">\n<h2>Swimlanes: sample orders, step by step</h2>\n");
-        page.raw("<p class=\"note\">The first completed orders and the first order of every way of failing that occurred. One lane per service; each box is an event that service published, arrows go from cause to effect with the time between them. The bar under the lanes is the order's time to scale, coloured by the service that produced each next event.</p>\n");
+        page.words("<section id=\"swimlanes\">\n<h2>Swimlanes: sample orders, step by step</h2>\n");
+        page.words("<p class=\"note\">The first completed orders and the first order of every way of failing that occurred. One lane per service; each box is an event that service published, arrows go from cause to effect with the time between them. The bar under the lanes is the order's time to scale, coloured by the service that produced each next event.</p>\n");
         page.raw("<div class=\"legend\">");
         for &service in C::Service::ALL {
             w!(
@@ -740,7 +741,7 @@ impl<C: Choreography> Report<C> {
                 .map(|(_, events)| (&stuck, *events)),
         );
         if shown.is_empty() {
-            page.raw("<p>No orders.</p>\n");
+            page.words("<p>No orders.</p>\n");
         }
         for (ending, events) in shown {
             swimlane(page, ending, events);

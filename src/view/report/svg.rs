@@ -81,7 +81,7 @@ pub(super) fn topology_svg<C: Choreography>(
     );
     // The order file feeding the service that starts every order.
     let entry_y = node_top + NODE_H / 2.0;
-    w!(
+    say!(
         page,
         "<rect x=\"8\" y=\"{:.0}\" width=\"82\" height=\"30\" rx=\"15\" fill=\"#eef1f6\" \
          stroke=\"#9aa3b5\"/><text x=\"49\" y=\"{:.0}\" text-anchor=\"middle\" class=\"small\">order file</text>\
@@ -289,7 +289,7 @@ pub(super) fn histogram_svg(
         }
         let bar = lo + i;
         let h = (n as f64 / most as f64 * plot_h).max(1.5);
-        w!(
+        say!(
             page,
             "<rect class=\"bar\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\" fill=\"{}\">\
              <title>{} to {}: {} orders</title></rect>\n",
@@ -379,13 +379,13 @@ pub(super) fn timeline_svg(page: &mut Page, timeline: &Timeline, end_us: u64) {
     let slot_w = plot_w / used as f64;
     let span_us = used as u64 * timeline.slot_us;
     let base = TOP + plot_h;
-    w!(
+    say!(
         page,
         "<svg id=\"completions\" data-slot-us=\"{}\" viewBox=\"0 0 {WIDTH} {HEIGHT}\" width=\"{WIDTH}\" \
          height=\"{HEIGHT}\" role=\"img\" aria-label=\"Orders finished over time\">\n",
         timeline.slot_us
     );
-    w!(
+    say!(
         page,
         "<line class=\"grid\" x1=\"{LEFT}\" y1=\"{TOP}\" x2=\"{:.0}\" y2=\"{TOP}\"/>\
          <text x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"end\" class=\"small\">{}</text>\
@@ -523,7 +523,7 @@ pub(super) fn swimlane<C: Choreography>(
     let box_w = column - 16.0;
     let lanes_h = TOP + C::Service::ALL.len() as f64 * LANE;
     let height = lanes_h + 40.0;
-    w!(
+    say!(
         page,
         "<figure id=\"order-{order_id}\" class=\"swimlane\" data-outcome=\"{}\">\n<figcaption>\
          <span class=\"dot\" style=\"background:{}\"></span>Order {order_id} \u{b7} {} \
@@ -535,7 +535,7 @@ pub(super) fn swimlane<C: Choreography>(
         dur(took),
         dur(start)
     );
-    w!(
+    say!(
         page,
         "<svg viewBox=\"0 0 {WIDTH} {height:.0}\" width=\"{WIDTH}\" height=\"{height:.0}\" role=\"img\" \
          aria-label=\"Order {order_id}, event by event\">\n"
