@@ -442,7 +442,7 @@ fn shrink<C: Choreography>(name: &str, args: ShrinkArgs) -> Result<(), Error> {
         source,
     })?;
     let files = crate::shrink::Files::in_dir(&args.out);
-    check_distinct_files(
+    check_distinct_files::<C>(
         &args.file,
         &args.layers.config,
         &[
