@@ -292,6 +292,9 @@ pub fn in_its_words<C: crate::engine::Choreography>(
         "{capital} file: one JSON {noun} object, a JSON array of {noun}s, or JSON Lines (.jsonl), e.g. {example}"
     );
     let check = format!("{capital} file with at most 5 {noun}s, in any form `run` takes");
+    let shrink = format!(
+        "{capital} file of the failing run, in any form `run` takes but stdin (it is run many times)"
+    );
     let defaults = C::DEFAULT_CONFIG_FILE.map_or_else(
         || format!("`{name} config --defaults` prints them"),
         str::to_owned,
@@ -332,10 +335,10 @@ pub fn in_its_words<C: crate::engine::Choreography>(
                 sub = sub.mut_arg("config", |a| a.help(config.clone()));
             }
             if has(&sub, "file") {
-                let help = if sub.get_name() == "check" {
-                    &check
-                } else {
-                    &file
+                let help = match sub.get_name() {
+                    "check" => &check,
+                    "shrink" => &shrink,
+                    _ => &file,
                 };
                 sub = sub.mut_arg("file", |a| a.help(help.clone()));
             }

@@ -570,7 +570,7 @@ impl<C: Choreography> Report<C> {
                 num(events)
             );
         }
-        page.raw(
+        page.words(
             "</table>\n<table id=\"coverage-endings\">\n<tr><th>ending</th><th>orders</th></tr>\n",
         );
         for (ending, instances) in coverage.endings() {
