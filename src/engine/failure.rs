@@ -228,6 +228,8 @@ impl fmt::Display for Stall {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BrokenAt {
     pub seq: u64,
+    /// What an instance is called (`order`, `transfer`: [`Record::noun`](crate::input::Record::noun)).
+    pub noun: &'static str,
     pub order_id: InstanceId,
     pub service: &'static str,
     pub kind: &'static str,
@@ -241,8 +243,8 @@ impl fmt::Display for At<'_> {
         match self.0 {
             Some(at) => write!(
                 f,
-                "at event {} (order {}, {} {})",
-                at.seq, at.order_id, at.service, at.kind
+                "at event {} ({} {}, {} {})",
+                at.seq, at.noun, at.order_id, at.service, at.kind
             ),
             None => f.write_str("at the end of the run"),
         }

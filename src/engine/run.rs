@@ -644,6 +644,7 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
             why: broken.why,
             at: Some(BrokenAt {
                 seq: envelope.seq,
+                noun: <C::Input as crate::input::Record>::noun(),
                 order_id: envelope.order_id,
                 service: envelope.service.name(),
                 kind: envelope.kind().name(),
