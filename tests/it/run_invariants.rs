@@ -119,7 +119,7 @@ fn a_broken_invariant_fails_the_run_at_the_event_that_broke_it() {
     assert!(
         message.contains("invariant broken at event ")
             && message.contains(
-                "(order 17, Card Charged): the choreography's invariants hold: payment 17 is charged 200 cents of 100 asked"
+                "(payment 17, Card Charged): the choreography's invariants hold: payment 17 is charged 200 cents of 100 asked"
             ),
         "{message}"
     );
@@ -141,7 +141,7 @@ fn invariants_checked_at_the_end_let_the_run_finish_and_off_does_not_check() {
     let (err, lines) = run_planted(&["--set", "run.invariants=end"]);
     let message = err.expect("the run fails").to_string();
     assert!(
-        message.contains("(order 17, Card Charged): the choreography's invariants hold"),
+        message.contains("(payment 17, Card Charged): the choreography's invariants hold"),
         "{message}"
     );
     // Every payment ran: a header, then three events each.
