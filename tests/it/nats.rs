@@ -36,11 +36,26 @@ impl Broker {
     /// A broker on a free loopback port, or `None` (with a note) where there is no
     /// `nats-server` outside CI.
     pub(crate) fn start() -> Option<Broker> {
-        Broker::with_args(free_port(), Vec::new())
+        // A port free a moment ago can be taken by another test's broker before this one
+        // binds it: then this one exits, and another port is tried.
+        for _ in 0..5 {
+            let mut broker = Broker::unstarted(free_port(), Vec::new())?;
+            if broker.try_start() {
+                return Some(broker);
+            }
+        }
+        panic!("nats-server did not start on any of 5 free ports");
     }
 
     /// A broker on `port` with `args` besides, or `None` as [`Broker::start`].
     pub(crate) fn with_args(port: u16, args: Vec<String>) -> Option<Broker> {
+        let mut broker = Broker::unstarted(port, args)?;
+        broker.restart();
+        Some(broker)
+    }
+
+    /// A broker not started yet, or `None` as [`Broker::start`].
+    fn unstarted(port: u16, args: Vec<String>) -> Option<Broker> {
         let program = nats_server();
         if program.is_none() {
             let note = "nats-server is needed for the distributed tests: install Debian's \
@@ -49,14 +64,12 @@ impl Broker {
             eprintln!("skipped: {note}");
             return None;
         }
-        let mut broker = Broker {
+        Some(Broker {
             child: None,
             port,
             store: tempfile::tempdir().expect("store dir"),
             args,
-        };
-        broker.restart();
-        Some(broker)
+        })
     }
 
     pub(crate) fn url(&self) -> String {
@@ -65,7 +78,21 @@ impl Broker {
 
     /// Starts the server (again) on the same port and store, and waits until it listens.
     pub(crate) fn restart(&mut self) {
-        let child = Command::new(nats_server().expect("nats-server"))
+        assert!(
+            self.try_start(),
+            "nats-server exited at start (port {} taken?)",
+            self.port
+        );
+    }
+
+    /// Starts the server on its port and store and waits until *it* listens (it writes its
+    /// ports file then: something else answering on the port is not enough); `false` if it
+    /// exited first.
+    fn try_start(&mut self) -> bool {
+        let ports = self.store.path().join("ports");
+        let _ = std::fs::remove_dir_all(&ports);
+        std::fs::create_dir_all(&ports).expect("ports dir");
+        let mut child = Command::new(nats_server().expect("nats-server"))
             .args([
                 "-js",
                 "-a",
@@ -75,14 +102,28 @@ impl Broker {
                 "-sd",
             ])
             .arg(self.store.path())
+            .arg("--ports_file_dir")
+            .arg(&ports)
             .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("start nats-server");
-        self.child = Some(child);
+        let its_file = format!("_{}.ports", child.id());
         let started = Instant::now();
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        loop {
+            let written = std::fs::read_dir(&ports)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|entry| entry.file_name().to_string_lossy().ends_with(&its_file));
+            if written && TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                self.child = Some(child);
+                return true;
+            }
+            if let Ok(Some(_)) = child.try_wait() {
+                return false;
+            }
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "nats-server did not start"
