@@ -737,11 +737,11 @@ impl Publisher {
         self.reordered
     }
 
-    /// Sends every event confirmed lately again, ahead of any not confirmed yet, and waits
-    /// until all are stored; `Err` if `give_up` fires first.
-    /// A broker killed loses nothing it acknowledged (it writes to the OS first), and a
-    /// stream that loses anything loses its tail: so where the stream still holds the newest
-    /// event confirmed, nothing confirmed is lost, and only what was not confirmed goes again.
+    /// After a reconnect: sends again what was not confirmed, and waits until all of it is
+    /// stored; `Err` if `give_up` fires first. A broker killed loses nothing it acknowledged
+    /// (it writes to the OS first), and a stream that loses anything loses its tail: so only
+    /// where the stream no longer holds the newest event confirmed are the events confirmed
+    /// lately sent again too, ahead of the rest (the broker drops any it kept).
     pub async fn reassert(&mut self, give_up: &CancellationToken) -> Result<(), GaveUp> {
         self.unsend();
         if self.holds_the_newest(give_up).await? {
