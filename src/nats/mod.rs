@@ -1,11 +1,13 @@
 //! The same services over NATS JetStream: each service its own process (`choreo serve`), a run
 //! that injects the orders and observes the stream (`choreo run --nats`).
 //!
-//! Every event is a message in one stream (`<nats.stream>`, subject `<nats.stream>.events`),
-//! its JSON envelope as the payload and its event id as `Nats-Msg-Id`, so the broker drops a
-//! re-publication within `nats.duplicate_window`. The stream's sequence is the bus sequence.
-//! Each service reads every event through its own durable pull consumer with explicit acks,
-//! and handles them strictly in stream order (see [`serve`]): that makes its state a function
+//! Every event is a message in one stream (`<nats.stream>`), on a subject of its own
+//! (`<nats.stream>.events.<instance>.<Kind>`), its JSON envelope as the payload. The stream
+//! holds at most one message per subject and refuses a second (see [`stream`]), so an event is
+//! stored once, however long after it is published again. The stream's sequence is the bus
+//! sequence.
+//! Each service reads every event through its own durable pull consumer, and handles them
+//! strictly in stream order (see [`serve`]): that makes its state a function
 //! of the stream, which is how it recovers.
 
 pub mod run;
@@ -27,7 +29,8 @@ use crate::engine::config::NatsConfig;
 use crate::engine::{Choreography, Envelope, EventId, Name};
 
 /// The oldest server choreo runs on: 2.9 has everything used here (streams, durable pull
-/// consumers, explicit acks, `Nats-Msg-Id`, ordered consumers).
+/// consumers, explicit acks, ordered consumers, and from 2.9.1 a stream that refuses a
+/// second message on a subject).
 pub const OLDEST_SERVER: (u64, u64) = (2, 9);
 
 /// The first server with a consumer reset (ADR-60), which a service uses when it starts to
@@ -377,9 +380,9 @@ pub fn events(config: &NatsConfig) -> String {
 }
 
 /// The subject of the event `id`: its instance and its kind. An instance has at most one
-/// event of each kind, so the subject holds at most one message, ever: a publish made on the
-/// condition that the subject is empty (`Nats-Expected-Last-Subject-Sequence: 0`) stores an
-/// event at most once, however long after, not only within the broker's duplicate window.
+/// event of each kind, so the subject holds at most one message, ever: the stream refuses a
+/// second one (see [`stream`]), so an event is stored at most once, however long after, not
+/// only within a broker's duplicate window.
 pub fn subject_of<K: Name>(config: &NatsConfig, id: &EventId<K>) -> String {
     format!(
         "{}.events.{}.{}",
@@ -423,6 +426,11 @@ pub async fn stream(
             storage: stream::StorageType::File,
             duplicate_window: config.duplicate_window,
             num_replicas: config.replicas,
+            // One message per subject, ever: a second is refused, whoever sends it and
+            // however late (see `Publisher`).
+            max_messages_per_subject: 1,
+            discard: stream::DiscardPolicy::New,
+            discard_new_per_subject: true,
             ..Default::default()
         })
         .await;
@@ -452,6 +460,15 @@ pub async fn stream(
         );
     }
     Ok(stream)
+}
+
+/// Whether `stream` refuses a second message on a subject (made so by [`stream`]). One made
+/// by an earlier choreo does not: events published to it carry the condition that their
+/// subject is empty (`Nats-Expected-Last-Subject-Sequence: 0`) and their id
+/// (`Nats-Msg-Id`) instead, which costs the broker about a third more per event.
+pub fn one_per_subject(stream: &stream::Stream) -> bool {
+    let config = &stream.cached_info().config;
+    config.discard_new_per_subject && config.max_messages_per_subject == 1
 }
 
 /// What to do once the stream's history is gone (see [`what_is_gone`]).
@@ -652,8 +669,8 @@ pub fn now_us() -> u64 {
 
 /// Publishes events many at a time, each stored exactly once and in the order sent:
 /// [`Publisher::send`] sends one without waiting, [`Publisher::confirm`] waits until the
-/// stream has stored every one sent (or dropped it as a repeat of its id: publishing is
-/// idempotent by `Nats-Msg-Id`).
+/// stream has stored every one sent (or refused it as one its subject holds already:
+/// publishing is idempotent, since an event's subject is its own).
 ///
 /// **In order.** A service's events carry figures that follow its own decisions (stock left,
 /// credit left), so the stream must hold them in the order it decided them. One connection
@@ -662,17 +679,20 @@ pub fn now_us() -> u64 {
 /// lost: sent again, the lost ones would land after them. So a publisher sends on a
 /// connection of its own that never reconnects: once that connection is lost, what was
 /// queued on it is never sent, and everything not acknowledged is sent again, in order, on a
-/// new connection (the first alone, until it is stored, then the rest). The broker dropping
+/// new connection (the first alone, until it is stored, then the rest). The stream refusing
 /// the repeats of what it stored, each event is stored once, in order. The one case left is
 /// a broker that refuses a publish while storing the next on the same connection (a stream
 /// that is briefly without a leader in a cluster, say): that is counted and reported (see
 /// [`Publisher::reordered`]), never silent.
 ///
 /// It also remembers the last events it had confirmed, to [`Publisher::reassert`] them after
-/// a broker restart: sending them again is harmless, since the broker drops any it kept.
+/// a broker restart: sending them again is harmless, since the stream refuses any it kept.
 pub struct Publisher {
     url: String,
     config: NatsConfig,
+    /// The stream refuses a second message on a subject by itself (see [`one_per_subject`]):
+    /// events go out bare, without the headers that ask the broker for the same.
+    bare: bool,
     /// The connection the events go out on, once made; never one that reconnected.
     link: Option<Connection>,
     /// Events sent or to send, oldest first, not confirmed yet: the first ones sent on
@@ -689,7 +709,8 @@ pub struct Publisher {
 /// An event to publish, and the acknowledgement to wait for once it is sent.
 struct Out {
     subject: String,
-    headers: HeaderMap,
+    /// None on a stream that refuses a second message on a subject by itself.
+    headers: Option<HeaderMap>,
     payload: bytes::Bytes,
     pending: Option<jetstream::context::PublishAckFuture>,
     /// Sent before, with no acknowledgement: the broker may have it already.
@@ -716,12 +737,13 @@ impl std::fmt::Debug for Publisher {
 }
 
 impl Publisher {
-    /// A publisher to the stream `config` names, on the broker at `url` (it connects when
-    /// it first sends).
-    pub fn new(url: &str, config: &NatsConfig) -> Self {
+    /// A publisher to `stream` (the one `config` names), on the broker at `url` (it connects
+    /// when it first sends).
+    pub fn new(url: &str, config: &NatsConfig, stream: &stream::Stream) -> Self {
         Publisher {
             url: url.to_owned(),
             config: config.clone(),
+            bare: one_per_subject(stream),
             link: None,
             unconfirmed: VecDeque::new(),
             probing: false,
@@ -804,16 +826,21 @@ impl Publisher {
         self.probing = false;
     }
 
-    /// Sends `envelope`, its id as `Nats-Msg-Id`, without waiting: now if everything before
-    /// it is sent on a connection that is up, else when [`Publisher::confirm`] sends it.
+    /// Sends `envelope` without waiting: now if everything before it is sent on a connection
+    /// that is up, else when [`Publisher::confirm`] sends it.
     pub async fn send<C: Choreography>(&mut self, envelope: &Envelope<C>) -> Result<(), NatsError> {
         let payload: bytes::Bytes = serde_json::to_vec(envelope)
             .map_err(NatsError::broker)?
             .into();
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", envelope.id.to_string().as_str());
-        // Stored only if its subject is empty: never twice, whatever the windows.
-        headers.insert("Nats-Expected-Last-Subject-Sequence", "0");
+        // On a stream made before it refused a second message on a subject: the broker is
+        // asked to store it only if its subject is empty (never twice, whatever the windows),
+        // and to drop a repeat of its id within its duplicate window.
+        let headers = (!self.bare).then(|| {
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", envelope.id.to_string().as_str());
+            headers.insert("Nats-Expected-Last-Subject-Sequence", "0");
+            headers
+        });
         let mut out = Out {
             subject: subject_of(&self.config, &envelope.id),
             headers,
@@ -963,14 +990,16 @@ impl Publisher {
     /// `None` if it could not be sent.
     async fn post(&self, out: &Out) -> Option<jetstream::context::PublishAckFuture> {
         let link = self.link.as_ref()?;
-        link.context
-            .publish_with_headers(
-                out.subject.clone(),
-                out.headers.clone(),
-                out.payload.clone(),
-            )
-            .await
-            .ok()
+        let subject = out.subject.clone();
+        match &out.headers {
+            Some(headers) => {
+                link.context
+                    .publish_with_headers(subject, headers.clone(), out.payload.clone())
+                    .await
+            }
+            None => link.context.publish(subject, out.payload.clone()).await,
+        }
+        .ok()
     }
 
     /// Whether the message the stream holds on `out`'s subject is `out` itself, sent before
@@ -1013,6 +1042,7 @@ impl Publisher {
                 Err(err) if err.kind() == PublishErrorKind::WrongLastSequence => {
                     Ok(Stored::Before)
                 }
+                Err(err) if holds_its_subject(&err) => Ok(Stored::Before),
                 Err(err) => Err(err.to_string()),
             },
             () = lost => Err("the connection was lost".to_owned()),
@@ -1047,15 +1077,28 @@ enum Stored {
     New(u64),
     /// Had it already: a repeat of its id within the duplicate window.
     Repeat,
-    /// Had it already: its subject held a message (past the duplicate window).
+    /// Had it already: its subject held a message (past the duplicate window, or on a
+    /// stream that refuses a second message on a subject).
     Before,
 }
 
-/// The id an event went out with (`Nats-Msg-Id`).
+/// Whether the stream refused a publish because its subject holds a message already (on a
+/// stream made by [`stream`]: nats-server's error 10077, "maximum messages per subject
+/// exceeded").
+fn holds_its_subject(err: &jetstream::context::PublishError) -> bool {
+    std::error::Error::source(err)
+        .and_then(|source| source.downcast_ref::<jetstream::Error>())
+        .is_some_and(|err| {
+            err.error_code() == jetstream::ErrorCode::STREAM_STORE_FAILED
+                && err.to_string().contains("per subject")
+        })
+}
+
+/// The id of the event `out` carries: its subject names it (see [`subject_of`]).
 fn id_of(out: &Out) -> String {
-    out.headers
-        .get("Nats-Msg-Id")
-        .map_or_else(String::new, |id| id.to_string())
+    out.subject
+        .split_once(".events.")
+        .map_or_else(String::new, |(_, id)| id.to_owned())
 }
 
 /// Waiting for the broker was given up (a time limit, a stop).

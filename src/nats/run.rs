@@ -6,8 +6,7 @@
 //! events in the same stream are not its own. It keeps `nats.in_flight` orders in flight: the
 //! next order's first event is published once one has finished, so a million-order file
 //! neither floods the broker nor the memory. An event of an order not in flight (another
-//! run's, or a repeat stored after the duplicate window) and a repeat of an event id are
-//! passed over. A message that is not an event of the choreography is skipped, counted in
+//! run's) and a repeat of an event id are passed over. A message that is not an event of the choreography is skipped, counted in
 //! the summary (`foreign_messages`) and reported with its stream sequence, as the services do.
 //! While orders are in flight, a watch on the services' consumers says when none has read
 //! the stream for [`UNREAD`]: a run with nothing serving its stream would otherwise wait out
@@ -179,7 +178,7 @@ pub async fn run<C: Choreography>(
     let (mut read, mut admitting) = (0u64, true);
     let mut warned_at_ms = false;
     let mut failures = Vec::new();
-    let mut publisher = nats::Publisher::new(url, settings);
+    let mut publisher = nats::Publisher::new(url, settings, &stream);
     // Waiting for the broker ends with the time limit or a second Ctrl-C.
     let give_up = CancellationToken::new();
     let _give_up_at_the_end = give_up.clone().drop_guard();

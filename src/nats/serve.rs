@@ -14,8 +14,8 @@
 //! stream: at start, it replays the stream up to there through the same step and picks up
 //! after it. Events past the floor that it had handled before it died are decided again
 //! from the same state, in the same order, so they publish the same events under the same
-//! ids: the broker drops them as repeats (`Nats-Msg-Id`), and every consumer ignores a repeat
-//! by id anyway. Nothing is lost, nothing reserved, charged, refunded or released twice.
+//! ids, on the same subjects: the stream refuses them as repeats (one message per subject),
+//! and every consumer ignores a repeat by id anyway. Nothing is lost, nothing reserved, charged, refunded or released twice.
 //!
 //! **Foreign messages.** Anything can be published on the stream's subject. A message that is
 //! not an event of the choreography (not an envelope, or an id that does not name its event),
@@ -175,7 +175,7 @@ pub async fn serve<C: Choreography>(
                 &durable,
                 pull::Config {
                     durable_name: Some(durable.clone()),
-                    ack_policy: AckPolicy::Explicit,
+                    ack_policy: ack_policy(&connection),
                     ack_wait: settings.ack_wait,
                     max_ack_pending: i64::from(settings.max_ack_pending),
                     deliver_policy: DeliverPolicy::All,
@@ -192,6 +192,7 @@ pub async fn serve<C: Choreography>(
         return Ok(Served::default());
     };
     let (connection, stream, mut consumer, _answering) = set_up?;
+    let acks_all = consumer.cached_info().config.ack_policy == AckPolicy::All;
     let context = &connection.context;
     let mut served = Served::default();
     let durable = format!("{}_{}", settings.stream, service.key());
@@ -203,7 +204,7 @@ pub async fn serve<C: Choreography>(
             instances: Instances::new(config.services.dedup_window),
             stream: &stream,
             name: &settings.stream,
-            publisher: Publisher::new(url, settings),
+            publisher: Publisher::new(url, settings, &stream),
             settings,
             record: nats::record_subject(settings),
             served: &mut served,
@@ -284,7 +285,14 @@ pub async fn serve<C: Choreography>(
                 // Stopped while the broker was away: nothing acknowledged, all delivered again.
                 break;
             }
-            for message in &batch {
+            // The last of the batch acknowledges it all where the consumer acknowledges all
+            // before an event (see `ack_policy`).
+            let acked = if acks_all {
+                &batch[batch.len() - 1..]
+            } else {
+                &batch[..]
+            };
+            for message in acked {
                 // A lost acknowledgement only means a redelivery, which is passed over.
                 if let Err(err) = message.ack().await {
                     tracing::debug!(%err, "acknowledgement not sent");
@@ -349,6 +357,22 @@ async fn watch_for_loss(
         if let Some(gone) = looks.found(gone) {
             return gone;
         }
+    }
+}
+
+/// How a service's consumer takes acknowledgements. The service handles the stream strictly
+/// in order, so acknowledging an event may acknowledge every one before it: one message a
+/// batch instead of one an event, which costs the broker about 40% less CPU a run (measured
+/// on 2.15.1: 254 against 405 ticks for 20,000 orders, 4,040 orders/s against 2,900). That is
+/// used where the server can reset a consumer ([`nats::CONSUMER_RESET`]): on nats-server
+/// 2.9.10, after a restart, a consumer that acknowledges all before an event stopped
+/// delivering while what a dead pull had been delivered was pending. A consumer keeps the
+/// policy it was made with.
+fn ack_policy(connection: &nats::Connection) -> AckPolicy {
+    if connection.server_at_least(nats::CONSUMER_RESET) {
+        AckPolicy::All
+    } else {
+        AckPolicy::Explicit
     }
 }
 

@@ -468,42 +468,64 @@ fn a_run_over_nats_tells_the_same_story_as_one_in_process() {
 /// (the broker's duplicate window, here one second, and the services' memory of finished
 /// orders): the stream holds the orders' first events, each on a subject of its own, so the
 /// run is refused at once naming them, rather than run again (charged and shipped twice) or
-/// left to wait out its time limit.
+/// left to wait out its time limit. On a stream as choreo makes it (one message per subject,
+/// a second refused by the stream itself), and on one made as an earlier choreo made it (no
+/// such rule: its events carry the condition that their subject is empty).
 #[test]
 fn orders_run_again_on_the_same_stream_are_refused_at_once_however_long_after() {
     let Some(broker) = Broker::start() else {
         return;
     };
     let url = broker.url();
-    let args = [
-        "run",
-        "orders/seed.json",
-        "--nats",
-        &url,
-        "--spawn-services",
-        "--set",
-        "nats.duplicate_window=1s",
-        "--set",
-        "services.dedup_window=1",
-    ];
-    let first = choreo(args);
-    assert_eq!(first.code, 0, "{}", first.stderr);
-    for wait in [Duration::ZERO, Duration::from_secs(2)] {
-        std::thread::sleep(wait);
-        let started = Instant::now();
-        let again = choreo(args);
-        assert_eq!(again.code, 1, "after {wait:?}: {}", again.stderr);
-        assert!(
-            again.stderr.contains(
-                "1 order ran before on stream `choreo` (the stream holds their first events already: 1.OrderCreated)"
-            ),
-            "after {wait:?}: {}",
-            again.stderr
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "after {wait:?}"
-        );
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let client = async_nats::connect(&url).await.expect("connected");
+        async_nats::jetstream::new(client)
+            .create_stream(async_nats::jetstream::stream::Config {
+                name: "earlier".to_owned(),
+                subjects: vec!["earlier.events.>".to_owned(), "earlier.config".to_owned()],
+                storage: async_nats::jetstream::stream::StorageType::File,
+                duplicate_window: Duration::from_secs(1),
+                ..Default::default()
+            })
+            .await
+            .expect("stream created");
+    });
+    for stream in ["choreo", "earlier"] {
+        let set_stream = format!("nats.stream={stream}");
+        let args = [
+            "run",
+            "orders/seed.json",
+            "--nats",
+            &url,
+            "--spawn-services",
+            "--set",
+            "nats.duplicate_window=1s",
+            "--set",
+            "services.dedup_window=1",
+            "--set",
+            &set_stream,
+        ];
+        let first = choreo(args);
+        assert_eq!(first.code, 0, "{stream}: {}", first.stderr);
+        for wait in [Duration::ZERO, Duration::from_secs(2)] {
+            std::thread::sleep(wait);
+            let started = Instant::now();
+            let again = choreo(args);
+            assert_eq!(again.code, 1, "{stream}, after {wait:?}: {}", again.stderr);
+            let said = format!(
+                "1 order ran before on stream `{stream}` (the stream holds their first events already: 1.OrderCreated)"
+            );
+            assert!(
+                again.stderr.contains(&said),
+                "{stream}, after {wait:?}: {}",
+                again.stderr
+            );
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "{stream}, after {wait:?}"
+            );
+        }
     }
 }
 

@@ -112,6 +112,9 @@ fn make_stream(url: &str, name: &str) {
                 subjects: vec![format!("{name}.events.>"), format!("{name}.config")],
                 storage: stream::StorageType::File,
                 duplicate_window: Duration::from_secs(600),
+                max_messages_per_subject: 1,
+                discard: stream::DiscardPolicy::New,
+                discard_new_per_subject: true,
                 ..Default::default()
             })
             .await
@@ -119,17 +122,14 @@ fn make_stream(url: &str, name: &str) {
     });
 }
 
-/// Publishes each of `payloads` on stream `name`, on the subject of order 999999's
-/// InventoryChecked; their stream sequences.
-fn publish(url: &str, name: &str, payloads: &[Vec<u8>]) -> Vec<u64> {
+/// Publishes each payload on stream `name`, on the subject `<name>.events.<tail>` given with
+/// it (the stream holds one message per subject); their stream sequences.
+fn publish(url: &str, name: &str, payloads: &[(&str, Vec<u8>)]) -> Vec<u64> {
     with_broker(url, async |context| {
         let mut sequences = Vec::new();
-        for payload in payloads {
+        for (tail, payload) in payloads {
             let ack = context
-                .publish(
-                    format!("{name}.events.999999.InventoryChecked"),
-                    payload.clone().into(),
-                )
+                .publish(format!("{name}.events.{tail}"), payload.clone().into())
                 .await
                 .expect("sent")
                 .await
@@ -180,9 +180,10 @@ fn last_sequence(url: &str, name: &str) -> u64 {
     })
 }
 
-/// A well-formed InventoryChecked of order 999999, which no run ever started: taken from
-/// an in-process run of the sample order, its order changed.
-fn event_of_no_order() -> Vec<u8> {
+/// A well-formed InventoryChecked of `order`, which no run ever starts: taken from an
+/// in-process run of the sample order, its order changed. Its subject's tail is
+/// `<order>.InventoryChecked`.
+fn event_of_no_order(order: u64) -> Vec<u8> {
     let run = choreo(["run", "orders/seed.json", "--format", "json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let mut event: serde_json::Value = run
@@ -191,9 +192,9 @@ fn event_of_no_order() -> Vec<u8> {
         .map(|line| serde_json::from_str::<serde_json::Value>(line).expect("JSON"))
         .find(|event| event["event"] == "InventoryChecked")
         .expect("an InventoryChecked");
-    event["order_id"] = serde_json::json!(999_999);
-    event["id"] = serde_json::json!("999999.InventoryChecked");
-    event["cause"] = serde_json::json!("999999.OrderCreated");
+    event["order_id"] = serde_json::json!(order);
+    event["id"] = serde_json::json!(format!("{order}.InventoryChecked"));
+    event["cause"] = serde_json::json!(format!("{order}.OrderCreated"));
     serde_json::to_vec(&event).expect("JSON")
 }
 
@@ -258,9 +259,15 @@ fn foreign_messages_on_the_stream_are_skipped_counted_and_every_order_still_fini
     let dir = tempfile::tempdir().expect("temp dir");
     let name = "foreign";
     make_stream(&url, name);
-    let made_up = event_of_no_order();
     // Before any service: read as they start, replaying the stream.
-    let before = publish(&url, name, &[b"not json at all".to_vec(), made_up.clone()]);
+    let before = publish(
+        &url,
+        name,
+        &[
+            ("999999.InventoryChecked", b"not json at all".to_vec()),
+            ("999998.InventoryChecked", event_of_no_order(999_998)),
+        ],
+    );
     // One order at a time: the run lasts long enough to see the messages sent while it goes.
     let mut sets = mixed_sets();
     sets.push("nats.in_flight=1".to_owned());
@@ -298,9 +305,9 @@ fn foreign_messages_on_the_stream_are_skipped_counted_and_every_order_still_fini
         &url,
         name,
         &[
-            b"\x00\xff binary".to_vec(),
-            br#"{"hello": "world"}"#.to_vec(),
-            made_up,
+            ("999997.InventoryChecked", b"\x00\xff binary".to_vec()),
+            ("hello.world", br#"{"hello": "world"}"#.to_vec()),
+            ("999996.InventoryChecked", event_of_no_order(999_996)),
         ],
     );
     let code = run.process.wait(Duration::from_secs(90));
@@ -336,11 +343,11 @@ fn foreign_messages_on_the_stream_are_skipped_counted_and_every_order_still_fini
             );
         }
     }
-    // No service took the made-up event: nothing was published for order 999999.
+    // No service took the made-up events: nothing was published for orders 999998 and 999996.
     let of_no_order = messages(&url, name)
         .iter()
         .filter_map(|payload| serde_json::from_slice::<serde_json::Value>(payload).ok())
-        .filter(|event| event["order_id"] == 999_999)
+        .filter(|event| event["order_id"].as_u64() >= Some(999_990))
         .count();
     assert_eq!(of_no_order, 2, "only the two made up");
     // Started again, a service replays past them and serves on.
