@@ -13,7 +13,7 @@
 //! last [`window`] ids read or shown, in two generations (see [`crate::recent::Recent`]), plus
 //! the texts *held*: an instance in flight, an instance a report keeps as a sample. A text costs
 //! its length plus [`ENTRY_BYTES`], so its memory is at most
-//! `2 x window x (MAX_TEXT_ID + ENTRY_BYTES)` plus what is held; [`bytes`] says how much it is.
+//! `2 x window x (MAX_TEXT_ID + ENTRY_BYTES)` plus what is held; [`bytes()`] says how much it is.
 //! `run` sets the window to `input.duplicate_window` (at least [`MIN_WINDOW`]): a repeated
 //! id is recognised as long as the reader remembers it. A command that reads a whole journal
 //! into memory anyway (`replay`, `trace`, ...) leaves the window unbounded.

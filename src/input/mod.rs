@@ -4,8 +4,9 @@
 //! object, a JSON array of them, or JSON Lines (one object per line, for files ending in
 //! `.jsonl` or `.ndjson`). Every field is checked while it is parsed, so a bad value is
 //! reported with the file, line and column where it stands, and the rest of the program only
-//! ever sees valid [`Record`]s. Every record carries an `order_id`, the [`InstanceId`] of the
-//! instance it starts, and may carry an `at_ms` arrival time.
+//! ever sees valid [`Record`]s. Every record carries an id (`order_id`, or the field the
+//! choreography names), the [`InstanceId`] of the instance it starts: a whole number, or a
+//! string ([`TextId`], see [`ids`]); and it may carry an `at_ms` arrival time.
 
 pub mod ids;
 pub mod read_ahead;

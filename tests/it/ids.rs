@@ -99,8 +99,13 @@ fn execute(args: &[&str]) -> Result<(), choreo::app::Error> {
 #[test]
 fn a_choreography_chooses_string_ids_by_its_id_fields_type() {
     use choreo::input::Record;
-    assert!(<Ticket as Record>::TEXT_IDS);
-    assert!(!<choreo::shop::Order as Record>::TEXT_IDS);
+    assert_eq!(
+        [
+            <Ticket as Record>::TEXT_IDS,
+            <choreo::shop::Order as Record>::TEXT_IDS
+        ],
+        [true, false]
+    );
 }
 
 /// A run on string ids: narration, the summary and the events all carry the ids as written.

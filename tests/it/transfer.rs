@@ -411,3 +411,17 @@ async fn a_journal_with_order_id_keys_still_reads() {
         assert_eq!(read, events, "{name}");
     }
 }
+
+/// A bad id in a transfer file names the transfer's own id field, not the shop's `order_id`.
+#[test]
+fn a_bad_transfer_id_names_its_own_field() {
+    let line = r#"{"transfer_id": "x", "from": 1, "to": 2, "amount_cents": 5}"#;
+    let (_dir, path) = crate::helpers::temp_file("bad.jsonl", &format!("{line}\n"));
+    let err = choreo::input::read_order_file::<Transfer>(&path).expect_err("a string id");
+    assert!(
+        err.to_string().ends_with(
+            r#"1:19: invalid type: string "x", expected transfer_id as a whole number from 1 to 9007199254740991"#
+        ),
+        "{err}"
+    );
+}
