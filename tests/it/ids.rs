@@ -7,7 +7,6 @@ use std::path::Path;
 use choreo::config::Config;
 use choreo::flow::prelude::*;
 use choreo::input::{read_order_file, InstanceId};
-use choreo::view::output::{Format, Writer};
 
 use crate::helpers::{check_every_schedule, repo_path, temp_file};
 
@@ -66,24 +65,6 @@ fn sample_path() -> String {
     repo_path("tests/data/tickets.jsonl").display().to_string()
 }
 
-/// Runs `tickets` in-process: the text printed and every event.
-async fn run(tickets: Vec<Ticket>) -> (choreo::engine::Summary<Tickets>, String, Vec<Envelope>) {
-    let mut text = Writer::<Tickets, _>::new(Format::Text, Vec::new());
-    let mut events: Vec<Envelope> = Vec::new();
-    let summary = choreo::engine::run(
-        &Config::<Tickets>::default(),
-        tickets,
-        &mut choreo::engine::Fanout(vec![&mut text, &mut events]),
-    )
-    .await
-    .expect("every ticket ends");
-    (
-        summary,
-        String::from_utf8(text.into_inner()).expect("utf-8"),
-        events,
-    )
-}
-
 /// Carries out `args` as the tickets' binary would.
 fn execute(args: &[&str]) -> Result<(), choreo::app::Error> {
     use clap::{CommandFactory, FromArgMatches};
@@ -112,7 +93,8 @@ fn a_choreography_chooses_string_ids_by_its_id_fields_type() {
 #[tokio::test]
 async fn string_ids_run_and_are_shown_as_written() {
     let tickets: Vec<Ticket> = read_order_file(Path::new(&sample_path())).expect("valid");
-    let (summary, printed, events) = run(tickets).await;
+    let (summary, printed, events) =
+        crate::helpers::run_in_process(&Config::<Tickets>::default(), tickets).await;
     assert_eq!([summary.completed, summary.rejected], [2, 1]);
     for line in [
         "Desk: Ticket T-2026-0001: 2 seats asked for\n",
@@ -137,21 +119,13 @@ async fn string_ids_run_and_are_shown_as_written() {
 #[test]
 fn every_subcommand_runs_on_string_ids() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let path = |name: &str| dir.path().join(name).display().to_string();
-    let (journal, summary, report) = (path("j.jsonl"), path("s.json"), path("r.html"));
-    execute(&[
-        "run",
-        &sample_path(),
-        "--format",
-        "none",
-        "--journal",
-        &journal,
-        "--summary",
-        &summary,
-        "--report",
-        &report,
-    ])
-    .expect("the run");
+    let (args, [journal, summary, report]) =
+        crate::helpers::run_writing_every_file(&sample_path(), dir.path());
+    execute(&args.iter().map(String::as_str).collect::<Vec<_>>()).expect("the run");
+    let summarized: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&summary).expect("the summary"))
+            .expect("JSON");
+    assert_eq!(summarized["rejected"], 1, "{summarized}");
     let journaled = std::fs::read_to_string(&journal).expect("the journal");
     assert!(
         journaled.contains(r#""id":"T-2026-0002.SeatsRefused","ticket_id":"T-2026-0002","service":"Seats","cause":"T-2026-0002.TicketRequested""#),
