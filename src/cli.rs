@@ -151,7 +151,7 @@ pub struct TraceArgs {
     pub journal: PathBuf,
     /// The order to trace: its `order_id`.
     #[arg(long, value_name = "ID", group = "what", allow_negative_numbers = true, value_parser = order_id)]
-    pub order: Option<u64>,
+    pub order: Option<String>,
     /// List every order without a terminal state, with its last event.
     #[arg(long, group = "what")]
     pub stuck: bool,
@@ -167,7 +167,7 @@ pub enum DiagramCommand {
         journal: PathBuf,
         /// The order to draw: its `order_id`.
         #[arg(long, value_name = "ID", allow_negative_numbers = true, value_parser = order_id)]
-        order: u64,
+        order: String,
     },
 }
 
@@ -252,15 +252,28 @@ pub struct ConfigArgs {
 
 /// An order id as the command line takes it, with the range in the message for anything else
 /// (`--order -1`, `--order x`).
-fn order_id(text: &str) -> Result<u64, String> {
-    instance_id(text, "order")
+fn order_id(text: &str) -> Result<String, String> {
+    instance_id(text, "order", false)
 }
 
-/// An id of an instance called `noun`, as [`order_id`].
-fn instance_id(text: &str, noun: &str) -> Result<u64, String> {
+/// An id of an instance called `noun`, as [`order_id`]: a whole number, or with `text` a
+/// string id (see [`crate::input::TextId`]).
+fn instance_id(text: &str, noun: &str, string: bool) -> Result<String, String> {
+    if string {
+        return crate::input::InstanceId::text(text)
+            .map(|_| text.to_owned())
+            .map_err(|err| {
+                format!(
+                    "{} id is {}",
+                    crate::plural::a(noun),
+                    err.trim_start_matches("order_id must be ")
+                )
+            });
+    }
     text.parse::<u64>()
         .ok()
         .filter(|id| (1..=crate::input::MAX_ID).contains(id))
+        .map(|_| text.to_owned())
         .ok_or_else(|| {
             format!(
                 "{} id is a whole number from 1 to {}, got `{text}`",
@@ -342,11 +355,16 @@ pub fn in_its_words<C: crate::engine::Choreography>(
                 };
                 sub = sub.mut_arg("file", |a| a.help(help.clone()));
             }
-            if has(&sub, "order") && noun != "order" {
+            let text = <C::Input as Record>::TEXT_IDS;
+            if has(&sub, "order") && (noun != "order" || text) {
                 // `--transfer 3` as well as `--order 3`.
                 sub = sub.mut_arg("order", |a| {
-                    a.visible_alias(noun)
-                        .value_parser(move |text: &str| instance_id(text, noun))
+                    let a = if noun == "order" {
+                        a
+                    } else {
+                        a.visible_alias(noun)
+                    };
+                    a.value_parser(move |id: &str| instance_id(id, noun, text))
                 });
             }
             sub

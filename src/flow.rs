@@ -79,7 +79,7 @@ use crate::name::Name;
 /// What a choreography written with the macros usually needs, in one `use`.
 pub mod prelude {
     pub use crate::engine::{Envelope, Outbox};
-    pub use crate::input::InstanceId;
+    pub use crate::input::{InstanceId, TextId};
     pub use serde::{Deserialize, Serialize};
     pub use std::process::ExitCode;
 }
@@ -493,7 +493,8 @@ macro_rules! events {
 ///     /// Docs.
 ///     pub Name("name") {
 ///         events: Event / Kind,                    // written by `choreo::events!`
-///         input: Record / id_field / at_ms_field,  // an `InstanceId`; `at_ms` optional
+///         input: Record / id_field / at_ms_field,  // an `InstanceId` (a number) or a
+///                                                  // `TextId` (a string); `at_ms` optional
 ///         about: "what `--help` says it is",       // optional
 ///         config: Type, keys ["section"], defaults include_str!("default.toml"),  // optional
 ///         stats: Type,                             // optional
@@ -564,7 +565,7 @@ macro_rules! choreography {
 
         impl $crate::input::Record for $input {
             fn id(&self) -> $crate::input::InstanceId {
-                self.$id
+                $crate::input::ids::IdField::instance_id(self.$id)
             }
 
             fn at_ms(&self) -> Option<u64> {
@@ -572,6 +573,8 @@ macro_rules! choreography {
             }
 
             const ID_FIELD: &'static str = stringify!($id);
+
+            const TEXT_IDS: bool = $crate::input::ids::text_ids(|record: $input| record.$id);
         }
 
         $(

@@ -24,6 +24,7 @@ use serde::{Deserialize, Deserializer, Serializer};
 
 use crate::engine::kinds::Kinds;
 use crate::engine::monitor::{Monitor, Replay};
+use crate::input::ids::AnyIdOf;
 use crate::input::{InstanceId, Record};
 pub use crate::name::Name;
 
@@ -422,9 +423,14 @@ impl<'de, K: Name> Deserialize<'de> for EventId<K> {
         use serde::de::Error;
         let text = String::deserialize(deserializer)?;
         let invalid = || D::Error::custom(format!("invalid event id `{text}`"));
-        let (order, kind) = text.split_once('.').ok_or_else(invalid)?;
-        let order_id =
-            InstanceId::new(order.parse().map_err(|_| invalid())?).ok_or_else(invalid)?;
+        // A string id may hold dots; a kind's name does not.
+        let (order, kind) = text.rsplit_once('.').ok_or_else(invalid)?;
+        // A whole number is a number's id, anything else a string's: an envelope puts its
+        // own id in (a string id `"17"` reads as the number here; see `Envelope`).
+        let order_id = match order.parse().ok().and_then(InstanceId::new) {
+            Some(id) => id,
+            None => InstanceId::text(order).map_err(|_| invalid())?,
+        };
         let kind = K::parse(kind).ok_or_else(invalid)?;
         Ok(EventId { order_id, kind })
     }
@@ -489,13 +495,23 @@ impl<C: Choreography> Serialize for Envelope<C> {
 impl<'de, C: Choreography> Deserialize<'de> for Envelope<C> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let wire = Wire::<C, C::Event>::deserialize(deserializer)?;
+        let order_id = wire.instance.0;
+        // An event id's instance is read without knowing the choreography's kind of id: a
+        // string id that looks like a number (`"17"`) is the envelope's own all the same.
+        let own = |mut id: EventId<C::Kind>| {
+            let same = || order_id.to_string().parse() == Ok(id.order_id.get());
+            if order_id.is_text() && !id.order_id.is_text() && same() {
+                id.order_id = order_id;
+            }
+            id
+        };
         Ok(Envelope {
             seq: wire.seq,
             at_us: wire.at_us,
-            id: wire.id,
-            order_id: wire.instance.0,
+            id: own(wire.id),
+            order_id,
             service: wire.service,
-            cause: wire.cause,
+            cause: wire.cause.map(own),
             event: wire.event,
         })
     }
@@ -533,18 +549,26 @@ impl<'de, C: Choreography> Deserialize<'de> for IdField<C> {
                 self,
                 mut map: A,
             ) -> Result<IdField<C>, A::Error> {
-                let mut id = None;
+                let mut id: Option<InstanceId> = None;
                 while let Some(key) = map.next_key::<String>()? {
                     // The record's own key wins over an old `order_id`.
                     if key == IdField::<C>::KEYS[0] || id.is_none() {
-                        id = Some(map.next_value()?);
+                        id = Some(map.next_value::<AnyIdOf>()?.0);
                     } else {
                         map.next_value::<serde::de::IgnoredAny>()?;
                     }
                 }
-                let missing = || serde::de::Error::missing_field(IdField::<C>::KEYS[0]);
-                id.map(|id| IdField(id, std::marker::PhantomData))
-                    .ok_or_else(missing)
+                let field = IdField::<C>::KEYS[0];
+                let id = id.ok_or_else(|| serde::de::Error::missing_field(field))?;
+                let text = <C::Input as Record>::TEXT_IDS;
+                if id.is_text() != text {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "{field} must be {}, got {}",
+                        if text { "a string" } else { "a whole number" },
+                        if text { "a number" } else { "a string" },
+                    )));
+                }
+                Ok(IdField(id, std::marker::PhantomData))
             }
         }
         // As a struct of these keys, so that they are taken from the envelope's other

@@ -401,6 +401,8 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
                 last: None,
             };
             let order_id = order.id();
+            // A string id's text is kept while its instance is in flight.
+            order_id.hold();
             if self.in_flight.insert(order_id, record).is_some() {
                 return Err(Failure::Protocol {
                     order_id,
@@ -609,6 +611,7 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
         }
         if let Some(outcome) = envelope.outcome() {
             self.in_flight.remove(&order_id);
+            order_id.release();
             // The order will publish nothing more: give back what it did not use.
             self.credit.finish(seen);
             let finished = Finished {

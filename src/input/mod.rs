@@ -4,10 +4,14 @@
 //! object, a JSON array of them, or JSON Lines (one object per line, for files ending in
 //! `.jsonl` or `.ndjson`). Every field is checked while it is parsed, so a bad value is
 //! reported with the file, line and column where it stands, and the rest of the program only
-//! ever sees valid [`Record`]s. Every record carries an `order_id`, the [`InstanceId`] of the
-//! instance it starts, and may carry an `at_ms` arrival time.
+//! ever sees valid [`Record`]s. Every record carries an id (`order_id`, or the field the
+//! choreography names), the [`InstanceId`] of the instance it starts: a whole number, or a
+//! string ([`TextId`], see [`ids`]); and it may carry an `at_ms` arrival time.
 
+pub mod ids;
 pub mod read_ahead;
+
+pub use ids::{InstanceId, TextId};
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -123,12 +127,6 @@ macro_rules! bounded_integer {
     };
 }
 
-crate::bounded_integer!(
-    /// An instance's id (`order_id` in files and journals): unique within a run,
-    /// 1 ..= [`MAX_ID`].
-    InstanceId(u64), "order_id", MAX_ID
-);
-
 /// One input record: the start of one instance of a choreography (an order, a booking).
 ///
 /// Deserialize it from a JSON object only, with `deny_unknown_fields`, so a typo is an error
@@ -143,6 +141,11 @@ pub trait Record: serde::de::DeserializeOwned + Clone + fmt::Debug + Send + Sync
     /// The field that holds the id in a record (`order_id`, `transfer_id`): how messages
     /// name an id.
     const ID_FIELD: &'static str = "order_id";
+
+    /// Whether the ids are strings ([`TextId`]) rather than whole numbers ([`InstanceId`]):
+    /// what journals and `--order` take. [`crate::choreography!`] sets it from the id
+    /// field's type.
+    const TEXT_IDS: bool = false;
 
     /// A record as `--help` shows it; by default the id alone (`{"transfer_id": 1, ...}`).
     const EXAMPLE: Option<&'static str> = None;
@@ -291,6 +294,17 @@ impl OrderFileError {
             column,
             message: echo(&message.into()),
         }
+    }
+
+    /// The message with the record's own id field where the id's reader says `order_id`
+    /// (`expected transfer_id as a whole number ...`).
+    fn naming_the_id<R: Record>(mut self) -> Self {
+        if let OrderFileError::Invalid { message, .. } = &mut self {
+            if R::ID_FIELD != "order_id" {
+                *message = message.replace("order_id", R::ID_FIELD);
+            }
+        }
+        self
     }
 
     /// Positions a `serde_json` error from text that starts at `(line, column)` of the file
@@ -505,7 +519,8 @@ pub fn parse_json_document<R: Record>(path: &Path, text: &str) -> Result<Vec<R>,
         }),
         Some('{') => {
             let order: R = serde_json::from_str(text).map_err(|err| {
-                let mut err = OrderFileError::from_json(path, (0, 1), text.as_bytes(), &err);
+                let mut err = OrderFileError::from_json(path, (0, 1), text.as_bytes(), &err)
+                    .naming_the_id::<R>();
                 if let OrderFileError::Invalid { message, .. } = &mut err {
                     if message.ends_with("trailing characters") {
                         message.push_str(
@@ -546,6 +561,7 @@ fn parse_array<R: Record>(path: &Path, text: &str) -> Result<Vec<R>, OrderFileEr
     for (index, raw) in elements.iter().enumerate() {
         let order: R = serde_json::from_str(raw.get()).map_err(|err| {
             OrderFileError::from_json(path, start_of(raw), raw.get().as_bytes(), &err)
+                .naming_the_id::<R>()
         })?;
         if let Some(first) = first_index_of.insert(order.id(), index) {
             let (line, column) = start_of(raw);
@@ -677,8 +693,9 @@ impl<T: Record, R: BufRead> JsonLines<T, R> {
                 .strip_prefix(BYTE_ORDER_MARK.as_bytes())
                 .unwrap_or(bytes);
         }
-        let order: T = serde_json::from_slice(bytes)
-            .map_err(|err| OrderFileError::from_json(&self.path, (line_no, 1), bytes, &err))?;
+        let order: T = serde_json::from_slice(bytes).map_err(|err| {
+            OrderFileError::from_json(&self.path, (line_no, 1), bytes, &err).naming_the_id::<T>()
+        })?;
         if let Some(first) = self.recent.get(&order.id()).copied() {
             let column = bytes.iter().take_while(|b| b.is_ascii_whitespace()).count() + 1;
             return Err(OrderFileError::invalid(

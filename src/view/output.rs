@@ -161,7 +161,7 @@ impl<C: Choreography> JsonLines<C> {
         line.extend_from_slice(b",\"id\":");
         write_id(&self.kinds, &envelope.id, line);
         line.extend_from_slice(&self.id_key);
-        line.extend_from_slice(digits.format(envelope.order_id.get()).as_bytes());
+        envelope.order_id.write_json(line);
         line.extend_from_slice(b",\"service\":");
         line.extend_from_slice(&self.services[envelope.service.index()]);
         line.extend_from_slice(b",\"cause\":");
@@ -185,10 +185,19 @@ impl<C: Choreography> JsonLines<C> {
 }
 
 /// An event id as its `Serialize` writes it: the string `order.Kind` (neither the digits nor
-/// the dot are escaped).
+/// the dot are escaped; a string id is, as JSON escapes it).
 fn write_id<K: crate::name::Name>(kinds: &[Vec<u8>], id: &EventId<K>, line: &mut Vec<u8>) {
-    line.push(b'"');
-    line.extend_from_slice(itoa::Buffer::new().format(id.order_id.get()).as_bytes());
+    match id.order_id.number() {
+        Some(n) => {
+            line.push(b'"');
+            line.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+        }
+        None => {
+            id.order_id.write_json(line);
+            // The string's closing quote: the kind goes inside it.
+            line.pop();
+        }
+    }
     line.push(b'.');
     line.extend_from_slice(&kinds[id.kind.index()]);
     line.push(b'"');

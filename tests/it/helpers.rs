@@ -149,3 +149,42 @@ pub fn check_every_schedule<C: choreo::engine::Choreography>(
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
 }
+
+/// Runs `inputs` of choreography `C` in-process with its `config`: the summary, the text it
+/// prints and every event.
+pub async fn run_in_process<C: choreo::engine::Choreography>(
+    config: &choreo::config::Config<C>,
+    inputs: Vec<C::Input>,
+) -> (
+    choreo::engine::Summary<C>,
+    String,
+    Vec<choreo::engine::Envelope<C>>,
+) {
+    use choreo::view::output::{Format, Writer};
+    let mut text = Writer::<C, _>::new(Format::Text, Vec::new());
+    let mut events: Vec<choreo::engine::Envelope<C>> = Vec::new();
+    let summary = choreo::engine::run(
+        config,
+        inputs,
+        &mut choreo::engine::Fanout(vec![&mut text, &mut events]),
+    )
+    .await
+    .expect("every instance ends");
+    (
+        summary,
+        String::from_utf8(text.into_inner()).expect("utf-8"),
+        events,
+    )
+}
+
+/// The command line of `run FILE --format none` writing a journal, a summary and a report
+/// into `dir`, and those three files' paths.
+pub fn run_writing_every_file(file: &str, dir: &Path) -> (Vec<String>, [String; 3]) {
+    let path = |name: &str| dir.join(name).display().to_string();
+    let files = [path("j.jsonl"), path("s.json"), path("r.html")];
+    let mut args: Vec<String> = ["run", file, "--format", "none"].map(String::from).into();
+    for (flag, file) in ["--journal", "--summary", "--report"].iter().zip(&files) {
+        args.extend([flag.to_string(), file.clone()]);
+    }
+    (args, files)
+}

@@ -7,6 +7,7 @@ mod docs;
 mod engine;
 mod hardening;
 mod helpers;
+mod ids;
 mod invariants;
 mod library;
 mod nats;

@@ -9,7 +9,6 @@ use clap::Parser;
 
 use choreo::config::Config;
 use choreo::engine::{Choreography, Outcome, Role};
-use choreo::view::output::{Format, Writer};
 
 use crate::helpers::{check_every_schedule, in_ci, repo_path};
 
@@ -28,21 +27,7 @@ fn sample() -> Vec<Transfer> {
 
 /// Runs the sample transfers with the default accounts: what is printed, and every event.
 async fn run_sample() -> (choreo::engine::Summary<Transfers>, String, Vec<Envelope>) {
-    let mut text = Writer::<Transfers, _>::new(Format::Text, Vec::new());
-    let mut events: Vec<Envelope> = Vec::new();
-    let config = Config::<Transfers>::default();
-    let summary = choreo::engine::run(
-        &config,
-        sample(),
-        &mut choreo::engine::Fanout(vec![&mut text, &mut events]),
-    )
-    .await
-    .expect("every transfer ends");
-    (
-        summary,
-        String::from_utf8(text.into_inner()).expect("utf-8"),
-        events,
-    )
+    crate::helpers::run_in_process(&Config::<Transfers>::default(), sample()).await
 }
 
 /// The sample covers every branch: two completed, two rejected (too little money, an unknown
@@ -168,7 +153,6 @@ fn the_most_events_roles_and_causes_are_derived() {
 #[test]
 fn every_subcommand_runs_on_the_transfer() {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let path = |name: &str| dir.path().join(name).display().to_string();
     let transfers = repo_path("examples/transfer/transfers.jsonl")
         .display()
         .to_string();
@@ -178,19 +162,9 @@ fn every_subcommand_runs_on_the_transfer() {
         choreo::app::execute::<Transfers>("transfer", cli)
             .unwrap_or_else(|err| panic!("{args:?}: {err}"));
     };
-    let (journal, summary, report) = (path("j.jsonl"), path("s.json"), path("r.html"));
-    execute(&[
-        "run",
-        &transfers,
-        "--format",
-        "none",
-        "--journal",
-        &journal,
-        "--summary",
-        &summary,
-        "--report",
-        &report,
-    ]);
+    let (args, [journal, summary, report]) =
+        crate::helpers::run_writing_every_file(&transfers, dir.path());
+    execute(&args.iter().map(String::as_str).collect::<Vec<_>>());
     let journaled = std::fs::read_to_string(&journal).expect("the journal");
     // Its first line says how to repeat the run; then one line an event.
     assert_eq!(journaled.lines().count(), 1 + 26);
@@ -410,4 +384,18 @@ async fn a_journal_with_order_id_keys_still_reads() {
         let read = choreo::view::journal::read::<Transfers>(&path).expect("a journal");
         assert_eq!(read, events, "{name}");
     }
+}
+
+/// A bad id in a transfer file names the transfer's own id field, not the shop's `order_id`.
+#[test]
+fn a_bad_transfer_id_names_its_own_field() {
+    let line = r#"{"transfer_id": "x", "from": 1, "to": 2, "amount_cents": 5}"#;
+    let (_dir, path) = crate::helpers::temp_file("bad.jsonl", &format!("{line}\n"));
+    let err = choreo::input::read_order_file::<Transfer>(&path).expect_err("a string id");
+    assert!(
+        err.to_string().ends_with(
+            r#"1:19: invalid type: string "x", expected transfer_id as a whole number from 1 to 9007199254740991"#
+        ),
+        "{err}"
+    );
 }

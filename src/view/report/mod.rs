@@ -199,6 +199,8 @@ impl<C: Choreography> Report<C> {
         });
         tally.count += 1;
         if tally.first.len() < FIRST_IDS {
+            // Shown at the end of the run, however long: its text is kept until then.
+            terminal.order_id.hold();
             tally.first.push(terminal.order_id);
         }
         // Failures come first: a choreography has a handful of ways to fail, so with the
@@ -215,6 +217,7 @@ impl<C: Choreography> Report<C> {
             if completed {
                 self.completed_sampled += 1;
             }
+            terminal.order_id.hold();
             self.sample.push(Sampled { ending, events });
         } else if self.spare.len() < SPARE_LISTS {
             let mut events = events;
