@@ -12,7 +12,10 @@
 //! - `choreo --format text`: the same, writing the 8 lines per order to /dev/null;
 //! - `choreo --format json`: the same, writing one JSON line per event to /dev/null;
 //! - `latency on`: the virtual clock with a latency model on every service, where simulated
-//!   time runs ahead of the wall clock (the ratio is reported).
+//!   time runs ahead of the wall clock (the ratio is reported);
+//! - `fixed latency`: the same with a fixed 1 ms on every service;
+//! - `chaos`: `config/scenarios/chaos.toml` (arrivals, latencies, duplicates, late deliveries,
+//!   crashes, poison) with the time limit lifted, so that every order finishes.
 //!
 //! Medians of orders per second and of peak resident memory (each binary run reports its own
 //! in its `--summary` JSON), and the ratio to the baseline. It is a custom harness rather than
@@ -80,13 +83,27 @@ fn main() {
         r#"simulation.latency.payment={ model = "lognormal", median_ms = 1, sigma = 0.5 }"#,
         r#"simulation.latency.shipping={ model = "normal", mean_ms = 1, std_dev_ms = 0.3 }"#,
     ];
+    simulated(&file, runs, orders, dir.path(), "latency on", &latency);
+    let fixed: Vec<String> = ["order", "inventory", "payment", "shipping"]
+        .iter()
+        .map(|service| format!(r#"simulation.latency.{service}={{ model = "fixed", ms = 1 }}"#))
+        .collect();
+    let fixed: Vec<&str> = fixed.iter().map(String::as_str).collect();
+    simulated(&file, runs, orders, dir.path(), "fixed latency", &fixed);
+    let chaos = concat!(env!("CARGO_MANIFEST_DIR"), "/config/scenarios/chaos.toml");
+    simulated(&file, runs, orders, dir.path(), "chaos", &[chaos]);
+}
+
+/// Runs a case where simulated time runs ahead of the wall clock, and prints its line. `sets`
+/// are `--set` values, or a config file (a path ending in `.toml`).
+fn simulated(file: &Path, runs: usize, orders: u64, dir: &Path, case: &str, sets: &[&str]) {
     let measured: Vec<Measured> = (0..runs)
-        .map(|_| choreo(&file, "none", "virtual", &latency, dir.path()))
+        .map(|_| choreo(file, "none", "virtual", sets, dir))
         .collect();
     let rate = median(measured.iter().map(|m| orders as f64 / m.wall_s));
     let peak = median(measured.iter().map(|m| m.peak_mib));
     let ahead = median(measured.iter().map(|m| m.simulated_s / m.wall_s));
-    let name = "choreo --clock virtual, latency on";
+    let name = format!("choreo --clock virtual, {case}");
     println!(
         "{name:<36} {rate:>12.0} {peak:>10.1} {:>8}   simulated/wall {ahead:.0}x",
         "-"
@@ -107,11 +124,14 @@ struct Measured {
 /// One run of the real binary, as the process measured itself.
 fn choreo(file: &Path, format: &str, clock: &str, sets: &[&str], dir: &Path) -> Measured {
     let summary = dir.join("summary.json");
+    let (configs, sets): (Vec<&str>, Vec<&str>) =
+        sets.iter().partition(|set| set.ends_with(".toml"));
     let status = Command::new(env!("CARGO_BIN_EXE_choreo"))
         .arg("run")
         .arg(file)
         .args(["--format", format, "--clock", clock, "-q", "--summary"])
         .arg(&summary)
+        .args(configs.iter().flat_map(|config| ["--config", config]))
         .args(["--set", "products.101.stock=100000000000"])
         .args(["--set", "customers.1.credit_limit_cents=100000000000000000"])
         .args(["--set", "run.time_limit=1000h"])

@@ -193,9 +193,8 @@ pub struct RunArgs {
     #[arg(long, value_enum)]
     pub clock: Option<Clock>,
 
-    /// Seed for every random choice (latencies, arrivals, faults); default
-    /// `simulation.seed`. The same input, config and seed replay the same run.
-    #[arg(long, value_name = "N")]
+    // Its help names the schedule version (`seed_help`).
+    #[arg(long, value_name = "N", help = seed_help())]
     pub seed: Option<u64>,
 
     /// How to print events on stdout.
@@ -235,6 +234,16 @@ pub struct RunArgs {
     /// With --nats: also start every service (`serve`, same config) and stop them at the end.
     #[arg(long, requires = "nats")]
     pub spawn_services: bool,
+}
+
+/// `run --seed`'s help, which names the schedule version this choreo follows.
+fn seed_help() -> String {
+    format!(
+        "Seed for every random choice (latencies, arrivals, faults); default `simulation.seed`. \
+         The same input, config, seed and schedule version give the same run; this choreo \
+         follows schedule {} (a journal's first line and the summary's `repeat` record it)",
+        crate::engine::stats::SCHEDULE
+    )
 }
 
 /// The config layers of every command that runs services: the built-in defaults, then these.

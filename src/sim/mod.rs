@@ -585,16 +585,48 @@ pub fn is_poison(seed: u64, service: &str, id: &impl fmt::Display, chance: Proba
     if chance.is_zero() {
         return false;
     }
-    let key = format!("{service}/{id}");
-    let draw = mix(seed, fnv1a(key.as_bytes()));
+    let draw = mix(seed, Fnv1a::of(format_args!("{service}/{id}")));
     let uniform = (draw >> 11) as f64 / (1u64 << 53) as f64;
     uniform < chance.0
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
-        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
-    })
+    Fnv1a::default().add(bytes).0
+}
+
+/// FNV-1a, fed as text is written to it: a `Display` value's hash without its string (poison
+/// is decided for every event a service takes, and a string each was a tenth of a chaos
+/// run's allocations).
+#[derive(Debug, Clone, Copy)]
+struct Fnv1a(u64);
+
+impl Default for Fnv1a {
+    fn default() -> Self {
+        Fnv1a(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Fnv1a {
+    fn add(self, bytes: &[u8]) -> Self {
+        Fnv1a(bytes.iter().fold(self.0, |hash, byte| {
+            (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+        }))
+    }
+
+    /// The hash of `text` as it would be formatted: the same as `fnv1a` of its string.
+    fn of(text: fmt::Arguments<'_>) -> u64 {
+        let mut hash = Fnv1a::default();
+        // Writing into the hash cannot fail; only a `Display` impl could, and ids do not.
+        let _ = fmt::write(&mut hash, text);
+        hash.0
+    }
+}
+
+impl fmt::Write for Fnv1a {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        *self = self.add(text.as_bytes());
+        Ok(())
+    }
 }
 
 /// SplitMix64's finaliser over the pair: distinct inputs give unrelated outputs.
@@ -684,5 +716,28 @@ mod tests {
         let share = poisoned.iter().filter(|p| **p).count();
         assert!((200..400).contains(&share), "{share} of 1000");
         assert!(!is_poison(9, service, &id(1), Probability(0.0)));
+    }
+
+    /// Hashing text as it is formatted gives the hash of its string: the poison draws (and so
+    /// every seeded schedule) are the ones a string per event gave.
+    #[test]
+    fn a_formatted_key_hashes_as_its_string() {
+        for (service, id) in [
+            ("InventoryService", "17.OrderCreated"),
+            ("", ""),
+            ("é", "1.X"),
+        ] {
+            let key = format!("{service}/{id}");
+            assert_eq!(
+                Fnv1a::of(format_args!("{service}/{id}")),
+                fnv1a(key.as_bytes())
+            );
+        }
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(
+            fnv1a(b"a"),
+            0xaf63_dc4c_8601_ec8c,
+            "FNV-1a's published value for \"a\""
+        );
     }
 }

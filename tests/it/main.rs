@@ -15,6 +15,7 @@ mod nats_operations;
 mod rules;
 mod run_invariants;
 mod scale;
+mod schedule;
 mod see_diagram;
 mod see_journal;
 mod see_report;
