@@ -39,6 +39,25 @@ fn shrink_swarm(out: &Path) -> crate::helpers::Run {
     ])
 }
 
+/// `choreo run` on the case shrink wrote to `out`, given back as the docs say (`--config
+/// DIR/config.toml --seed $(cat DIR/seed)`), its journal written to `journal`.
+fn replay_case(out: &Path, journal: &Path) -> crate::helpers::Run {
+    let path = |p: &Path| p.to_str().expect("utf-8").to_owned();
+    let seed = std::fs::read_to_string(out.join("seed")).expect("seed");
+    choreo([
+        "run".to_owned(),
+        path(&out.join("orders.jsonl")),
+        "--config".to_owned(),
+        path(&out.join("config.toml")),
+        "--seed".to_owned(),
+        seed.trim().to_owned(),
+        "--format".to_owned(),
+        "none".to_owned(),
+        "--journal".to_owned(),
+        path(journal),
+    ])
+}
+
 /// Every simulated fault of every service in `config`, as `service.chance`, where not zero.
 fn faults_on<C: Choreography>(config: &Config<C>) -> Vec<String> {
     let mut on = Vec::new();
@@ -115,21 +134,9 @@ fn the_shrunk_case_replays_fails_the_same_way_and_its_journal_reads_in_trace() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("case");
     assert_eq!(shrink_swarm(&out).code, i32::from(EXIT_OK));
-    let seed = std::fs::read_to_string(out.join("seed")).expect("seed");
     let replayed = dir.path().join("replayed.jsonl");
     let path = |p: &Path| p.to_str().expect("utf-8").to_owned();
-    let run = choreo([
-        "run".to_owned(),
-        path(&out.join("orders.jsonl")),
-        "--config".to_owned(),
-        path(&out.join("config.toml")),
-        "--seed".to_owned(),
-        seed.trim().to_owned(),
-        "--format".to_owned(),
-        "none".to_owned(),
-        "--journal".to_owned(),
-        path(&replayed),
-    ]);
+    let run = replay_case(&out, &replayed);
     assert_eq!(run.code, i32::from(EXIT_RUN_FAILED), "{}", run.stderr);
     assert!(
         run.stderr
@@ -304,20 +311,8 @@ fn shrink_drops_the_products_and_customers_no_remaining_order_names() {
     }
     assert!(run.stderr.contains("products: without "), "{}", run.stderr);
     assert!(run.stderr.contains("customers: without "), "{}", run.stderr);
-    let seed = std::fs::read_to_string(out.join("seed")).expect("seed");
     let replayed = dir.path().join("replayed.jsonl");
-    let replay = choreo([
-        "run".to_owned(),
-        path(&out.join("orders.jsonl")),
-        "--config".to_owned(),
-        path(&out.join("config.toml")),
-        "--seed".to_owned(),
-        seed.trim().to_owned(),
-        "--format".to_owned(),
-        "none".to_owned(),
-        "--journal".to_owned(),
-        path(&replayed),
-    ]);
+    let replay = replay_case(&out, &replayed);
     assert_eq!(replay.code, i32::from(EXIT_RUN_FAILED), "{}", replay.stderr);
     assert!(
         replay.stderr.contains("time limit of 2s reached; "),
