@@ -9,15 +9,20 @@
 //!    which no single order can be left out; then the first few of those under one of the
 //!    next 32 seeds (a seeded fault hits the order whose draw it is, so the fewest orders
 //!    that fail under one seed may be more than under another), and ddmin again;
-//! 2. fewer and smaller faults: each fault chance of each service turned off, or else halved,
+//! 2. a smaller config: each entry of each of the choreography's own top-level tables
+//!    ([`Choreography::CONFIG_KEYS`] without a dot: the shop's `products.<id>` and
+//!    `customers.<id>`) taken out, all of a table's at once first (those no remaining order
+//!    names go in one run), or else one at a time; a candidate whose config does not load (a
+//!    customer `payment.default_customer` names) is no case. Only entries the built-in
+//!    defaults do not have: a config is layered over them, so `--config DIR/config.toml`
+//!    could not take one of theirs out (the shop's products 101 to 103 and customers 1 and 2
+//!    stay). A choreography without such tables (the trip, the transfer) has nothing here;
+//! 3. fewer and smaller faults: each fault chance of each service turned off, or else halved,
 //!    then each delay turned to 0, then the choreography's own fault chances (under
 //!    `simulation.faults`, in tables that are not a service's, such as the shop's
 //!    `gateway.timeout`) turned off, or else halved;
-//! 3. simpler latencies: each service's latency zeroed, or else made fixed at its middle
+//! 4. simpler latencies: each service's latency zeroed, or else made fixed at its middle
 //!    value, then halved.
-//!
-//! The choreography's other settings (the shop's catalog and customers) are left as they are:
-//! a config is layered over the built-in defaults, so no layer can take an entry out.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -150,6 +155,8 @@ struct Shrinker<'a, C: Choreography> {
     interrupt: &'a Interrupt,
     stop: &'a AtomicBool,
     report: &'a mut dyn FnMut(Step),
+    /// The built-in defaults, every key: what a config layered over them cannot take out.
+    defaults: toml::Table,
 }
 
 /// Shrinks `start`, a case over `records`, while it fails as it does; `report` hears of each
@@ -186,10 +193,12 @@ pub fn shrink<C: Choreography>(
         interrupt,
         stop,
         report,
+        defaults: Config::<C>::effective(&[], &[])?,
     };
     loop {
         let before = shrinker.best.clone();
         shrinker.orders()?;
+        shrinker.settings()?;
         shrinker.faults()?;
         shrinker.latencies()?;
         if shrinker.best == before || shrinker.stopped() {
@@ -346,7 +355,44 @@ impl<C: Choreography> Shrinker<'_, C> {
         Ok(())
     }
 
-    /// Step 2: each fault chance off, or else lower; each delay 0; the choreography's own
+    /// Step 2: the entries of the choreography's own top-level tables that the built-in
+    /// defaults do not have, all of a table's out at once, or else each in turn.
+    fn settings(&mut self) -> Result<(), ShrinkError> {
+        for table in C::CONFIG_KEYS.iter().filter(|key| !key.contains('.')) {
+            let Some(toml::Value::Table(entries)) = self.best.config.get(*table) else {
+                continue;
+            };
+            let removable: Vec<String> = entries
+                .keys()
+                .filter(|entry| lookup(&self.defaults, &[table, entry.as_str()]).is_none())
+                .cloned()
+                .collect();
+            if removable.len() > 1 && self.without(table, &removable)? {
+                continue;
+            }
+            for entry in removable {
+                self.without(table, std::slice::from_ref(&entry))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes `entries` out of `table`; says so if that is kept.
+    fn without(&mut self, table: &str, entries: &[String]) -> Result<bool, ShrinkError> {
+        let mut candidate = self.best.clone();
+        if let Some(toml::Value::Table(settings)) = candidate.config.get_mut(table) {
+            for entry in entries {
+                settings.remove(entry);
+            }
+        }
+        let kept = self.try_config(candidate)?;
+        if kept {
+            self.say(format!("{table}: without {}", entries.join(", ")));
+        }
+        Ok(kept)
+    }
+
+    /// Step 3: each fault chance off, or else lower; each delay 0; the choreography's own
     /// faults to 0.
     fn faults(&mut self) -> Result<(), ShrinkError> {
         for service in C::Service::ALL {
@@ -407,7 +453,7 @@ impl<C: Choreography> Shrinker<'_, C> {
         Ok(())
     }
 
-    /// Step 3: each service's latency zeroed, or else made fixed at its middle, then halved.
+    /// Step 4: each service's latency zeroed, or else made fixed at its middle, then halved.
     fn latencies(&mut self) -> Result<(), ShrinkError> {
         for service in C::Service::ALL {
             let path = ["simulation", "latency", service.key()];

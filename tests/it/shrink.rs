@@ -39,6 +39,25 @@ fn shrink_swarm(out: &Path) -> crate::helpers::Run {
     ])
 }
 
+/// `choreo run` on the case shrink wrote to `out`, given back as the docs say (`--config
+/// DIR/config.toml --seed $(cat DIR/seed)`), its journal written to `journal`.
+fn replay_case(out: &Path, journal: &Path) -> crate::helpers::Run {
+    let path = |p: &Path| p.to_str().expect("utf-8").to_owned();
+    let seed = std::fs::read_to_string(out.join("seed")).expect("seed");
+    choreo([
+        "run".to_owned(),
+        path(&out.join("orders.jsonl")),
+        "--config".to_owned(),
+        path(&out.join("config.toml")),
+        "--seed".to_owned(),
+        seed.trim().to_owned(),
+        "--format".to_owned(),
+        "none".to_owned(),
+        "--journal".to_owned(),
+        path(journal),
+    ])
+}
+
 /// Every simulated fault of every service in `config`, as `service.chance`, where not zero.
 fn faults_on<C: Choreography>(config: &Config<C>) -> Vec<String> {
     let mut on = Vec::new();
@@ -115,21 +134,9 @@ fn the_shrunk_case_replays_fails_the_same_way_and_its_journal_reads_in_trace() {
     let dir = tempfile::tempdir().expect("temp dir");
     let out = dir.path().join("case");
     assert_eq!(shrink_swarm(&out).code, i32::from(EXIT_OK));
-    let seed = std::fs::read_to_string(out.join("seed")).expect("seed");
     let replayed = dir.path().join("replayed.jsonl");
     let path = |p: &Path| p.to_str().expect("utf-8").to_owned();
-    let run = choreo([
-        "run".to_owned(),
-        path(&out.join("orders.jsonl")),
-        "--config".to_owned(),
-        path(&out.join("config.toml")),
-        "--seed".to_owned(),
-        seed.trim().to_owned(),
-        "--format".to_owned(),
-        "none".to_owned(),
-        "--journal".to_owned(),
-        path(&replayed),
-    ]);
+    let run = replay_case(&out, &replayed);
     assert_eq!(run.code, i32::from(EXIT_RUN_FAILED), "{}", run.stderr);
     assert!(
         run.stderr
@@ -219,6 +226,104 @@ fn shrink_refuses_bad_input_naming_file_line_and_column() {
     ]);
     assert_eq!(run.code, i32::from(EXIT_BAD_INPUT), "{}", run.stderr);
     assert!(run.stderr.contains("run.time_limit"), "{}", run.stderr);
+}
+
+/// A catalog of products 201 to 205 and customers 11 to 14 (on top of the built-in ones),
+/// PaymentService too slow for the time limit: the case shrinks to two orders, and its
+/// `config.toml` keeps of those products and customers at most the ones its orders name (the
+/// built-in ones stay: a config layered over them cannot take them out); given back to `run`
+/// with the seed, it makes the same failing run.
+#[test]
+fn shrink_drops_the_products_and_customers_no_remaining_order_names() {
+    let mut config = String::from(
+        "[run]\ntime_limit = \"2s\"\n[simulation.latency]\npayment = { model = \"fixed\", ms = 800 }\n",
+    );
+    for product in 201..=205 {
+        config.push_str(&format!(
+            "[products.{product}]\nname = \"P{product}\"\nprice_cents = 100\nstock = 1000\n"
+        ));
+    }
+    for customer in 11..=14 {
+        config.push_str(&format!(
+            "[customers.{customer}]\nname = \"C{customer}\"\ncredit_limit_cents = 100000000\n"
+        ));
+    }
+    let mut orders = String::new();
+    for id in 1..=8 {
+        orders.push_str(&format!(
+            "{{\"order_id\": {id}, \"product_id\": {}, \"quantity\": 1, \"customer_id\": {}}}\n",
+            201 + id % 5,
+            11 + id % 4
+        ));
+    }
+    let (dir, orders_path) = temp_file("orders.jsonl", &orders);
+    let config_path = dir.path().join("catalog.toml");
+    std::fs::write(&config_path, config).expect("config");
+    let out = dir.path().join("case");
+    let path = |p: &Path| p.to_str().expect("utf-8").to_owned();
+    let run = choreo([
+        "shrink".to_owned(),
+        path(&orders_path),
+        "--config".to_owned(),
+        path(&config_path),
+        "--out".to_owned(),
+        path(&out),
+    ]);
+    assert_eq!(run.code, i32::from(EXIT_OK), "{}", run.stderr);
+    let kept: Vec<serde_json::Value> = std::fs::read_to_string(out.join("orders.jsonl"))
+        .expect("orders.jsonl")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("json"))
+        .collect();
+    assert_eq!(kept.len(), 2, "{}", run.stderr);
+    let named = |key: &str| -> HashSet<String> {
+        kept.iter().map(|order| order[key].to_string()).collect()
+    };
+    let written: toml::Table = std::fs::read_to_string(out.join("config.toml"))
+        .expect("config.toml")
+        .parse()
+        .expect("toml");
+    let entries = |table: &str| -> HashSet<String> {
+        written[table]
+            .as_table()
+            .expect("a table")
+            .keys()
+            .cloned()
+            .collect()
+    };
+    // Of the catalog's own, only ones a remaining order names may stay (shrink may take out
+    // a named one too, where the case still fails the same way); the built-in ones all stay.
+    for (table, field, built_in) in [
+        ("products", "product_id", &["101", "102", "103"][..]),
+        ("customers", "customer_id", &["1", "2"][..]),
+    ] {
+        let left = entries(table);
+        assert!(built_in.iter().all(|id| left.contains(*id)), "{left:?}");
+        let own: HashSet<String> = left
+            .into_iter()
+            .filter(|id| !built_in.contains(&id.as_str()))
+            .collect();
+        assert!(
+            own.is_subset(&named(field)),
+            "{table}: {own:?}\n{}",
+            run.stderr
+        );
+    }
+    assert!(run.stderr.contains("products: without "), "{}", run.stderr);
+    assert!(run.stderr.contains("customers: without "), "{}", run.stderr);
+    let replayed = dir.path().join("replayed.jsonl");
+    let replay = replay_case(&out, &replayed);
+    assert_eq!(replay.code, i32::from(EXIT_RUN_FAILED), "{}", replay.stderr);
+    assert!(
+        replay.stderr.contains("time limit of 2s reached; "),
+        "{}",
+        replay.stderr
+    );
+    assert_eq!(
+        std::fs::read_to_string(&replayed).expect("replayed journal"),
+        std::fs::read_to_string(out.join("journal.jsonl")).expect("shrunk journal"),
+        "the config written is not the config shrink ran"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
