@@ -32,8 +32,9 @@ use model::{Action, Broken, Fate, How, Model, State, Step};
 pub use model::{Faults, Reduction};
 use search::End;
 
-/// The most instances one check takes: the state space grows about tenfold with each (less
-/// with the partial-order reduction, where the choreography declares what is shared).
+/// The most instances one check takes: the state space grows tenfold with each where the
+/// choreography declares what its instances share (the partial-order reduction), and more
+/// where it does not.
 pub const MAX_INSTANCES: usize = 6;
 
 /// How a search ended.

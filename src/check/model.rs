@@ -254,24 +254,20 @@ impl<C: Choreography> Model<C> {
         Some((next, steps))
     }
 
-    /// Whether the crash of `service` on its next event of `instance`, after publishing
-    /// `published` events, can show nothing that delivering the event without a crash does
-    /// not: a crash before deciding (the service restarts as it was and decides again), or
-    /// after publishing all it decided when deciding again gives the same events (dropped by
-    /// id when published again). Either way, once the event is delivered again, the state is
-    /// the delivery's with one crash fewer left, and until then nothing sees anything the
-    /// delivery does not show, while the service is held to that one instance: whatever the
-    /// crash leads to, the delivery leads to too (with a crash to spare). A crash between two
-    /// publications, or one after which the service decides otherwise, is explored. (A crash
-    /// after more events than the decision publishes is none at all.)
-    fn idle_crash(state: &State<C>, service: usize, instance: usize, published: usize) -> bool {
-        if published == 0 {
-            return true;
-        }
-        let Some(position) = Self::next_for(state, service, instance) else {
-            return false;
-        };
-        let delivered = &state.streams[instance][position].envelope;
+    /// The crashes of `service` on `delivered` (after publishing how many events) that can
+    /// show something delivering it without a crash does not. Not a crash before deciding (the
+    /// service restarts as it was and decides again), nor one after publishing all it decided
+    /// when deciding again gives the same events (dropped by id when published again): either
+    /// way, once the event is delivered again, the state is the delivery's with one crash fewer
+    /// left, and until then nothing sees anything the delivery does not show, while the
+    /// service is held to that one instance, so whatever the crash leads to, the delivery
+    /// leads to too (with a crash to spare). A crash between two publications, and one after
+    /// which the service decides otherwise, are shown.
+    fn crashes_shown(
+        state: &State<C>,
+        service: usize,
+        delivered: &Envelope<C>,
+    ) -> std::ops::Range<usize> {
         let decide = || {
             let mut node = state.nodes[service].cloned();
             let mut out = Outbox::default();
@@ -279,8 +275,12 @@ impl<C: Choreography> Model<C> {
             out.events
         };
         let first = decide();
-        // Past what the decision publishes there is no such crash.
-        published > first.len() || (published == first.len() && first == decide())
+        let all = first.len();
+        if all > 0 && first != decide() {
+            1..all + 1
+        } else {
+            1..all
+        }
     }
 
     /// The initial state, settled, and the steps that settled it.
@@ -623,9 +623,12 @@ impl<C: Choreography> Model<C> {
                 && node.subscribes(envelope.kind())
                 && node.is_new(envelope)
             {
+                let shown = (self.faults.reduction == Reduction::Por)
+                    .then(|| Self::crashes_shown(state, service, envelope));
                 for published in 0..=node.most_published() {
-                    if self.faults.reduction == Reduction::Por
-                        && Self::idle_crash(state, service, instance, published)
+                    if shown
+                        .as_ref()
+                        .is_some_and(|shown| !shown.contains(&published))
                     {
                         continue;
                     }
@@ -653,11 +656,11 @@ impl<C: Choreography> Model<C> {
     }
 
     /// The partial-order reduction: puts into `actions` a set of steps that stands for every
-    /// step `state` can take (a persistent set), if there is one smaller than all, and says
-    /// whether it did: the steps of the first instance whose every possible step is a first
+    /// step `state` can take (a persistent set), if it finds one, and says whether it did: the
+    /// steps of the first instance whose every possible step is a first
     /// delivery to a handling that touches only the instance's own record
     /// ([`Choreography::shared`]), none of them a crash that can show something (see
-    /// [`Self::idle_crash`]) and none of its events held back behind another instance's
+    /// [`Self::crashes_shown`]) and none of its events held back behind another instance's
     /// crash. What the other instances do can neither change what those steps do nor stop
     /// them for good (a crash holds a service back only until it has its event again), and
     /// those steps change nothing the others' read: taken first, they lead to everything
