@@ -666,7 +666,7 @@ fn own_chances<C: Choreography>(config: &toml::Table) -> Vec<(String, String)> {
 /// may take long for a choreography that does not declare what its instances share.
 const CHECKED_AT_MOST: usize = 5;
 
-/// With at most [`CHECKED_AT_MOST`] orders, what `check` says of the case: is
+/// With at most 5 orders (`CHECKED_AT_MOST`), what `check` says of the case: is
 /// its failure reachable in some schedule, with the kinds of fault the case has, without the
 /// simulator's timing (a protocol bug), or does it need the timing? `None` for a bigger case.
 pub fn checked<C: Choreography>(

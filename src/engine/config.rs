@@ -122,7 +122,7 @@ pub enum Reduction {
     /// Deliveries that publish nothing and change nothing shared are taken at once.
     Silent,
     /// That, and deliveries that touch only their instance's record
-    /// ([`Choreography::shared`](crate::engine::Choreography::shared)) are not interleaved
+    /// ([`Choreography::shared`]) are not interleaved
     /// with the other instances' (a partial-order reduction).
     Por,
 }

@@ -144,7 +144,7 @@ fn every_schedule_of_three_transfers_keeps_every_property() {
         interrupt: Default::default(),
     };
     let unreduced = choreo::check::check(
-        &Config::default(),
+        &Config::<Transfers>::default(),
         transfers,
         silent,
         &limits,
