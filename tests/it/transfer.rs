@@ -410,7 +410,7 @@ fn no_word_of_the_shop_in_anything_the_transfer_prints_or_writes() {
     for shown in [
         "\"transfer_id\":3",
         "summary: 6 transfers",
-        "6 transfers to check",
+        "checked 6 transfers",
         "duplicate transfer_id 1",
         "transfer 99 is not in the journal",
         "Transfers finished over time",
