@@ -1,11 +1,12 @@
-//! How `choreo check`'s search grows with the orders checked.
+//! How `choreo check`'s search grows with the orders checked, and what its reductions save.
 //!
-//! `cargo bench --bench check` explores every schedule of 1 to 5 orders of the shop (default
-//! config: duplicate deliveries and up to one crash), three times each (`CHOREO_BENCH_RUNS`
-//! for another count; 5 orders takes tens of seconds a run), and prints distinct states,
-//! states generated, depth, the median time and states per second. It also explores 2 orders
-//! with every interleaving (`--every-interleaving`), to show what taking silent deliveries at
-//! once saves.
+//! `cargo bench --bench check` explores every schedule of 1 to 6 orders of the shop (default
+//! config: duplicate deliveries, up to one crash, `check.reduction = "por"`), three times each
+//! (`CHOREO_BENCH_RUNS` for another count), and prints distinct states, states generated,
+//! depth, the median time and states per second. Then the same search with less reduction,
+//! to show what each saves: 4 and 5 orders with silent deliveries taken at once only
+//! (`check.reduction = "silent"`, what `check` did before the partial-order reduction), and 2
+//! orders with every interleaving (`check.reduction = "none"`).
 //!
 //! The orders are of different products and quantities (no two alike), all within stock and
 //! credit, so each takes the whole happy path and none is the mirror of another.
@@ -18,7 +19,7 @@ use std::time::Duration;
 mod common;
 use common::{env_or, median};
 
-use choreo::check::{self, Faults, Limits, Verdict};
+use choreo::check::{self, Faults, Limits, Reduction, Verdict};
 use choreo::config::Config;
 use choreo::shop::{Order, Shop};
 
@@ -34,24 +35,22 @@ fn main() {
     let faults = Faults {
         duplicates: true,
         crashes: 1,
-        reduce: true,
+        reduction: Reduction::Por,
     };
     println!("every schedule, duplicates and up to 1 crash, median of {runs} runs");
     println!("| orders | distinct states | generated | depth | time | states/s |");
     println!("| --- | --- | --- | --- | --- | --- |");
+    let less = |reduction| Faults {
+        reduction,
+        ..faults
+    };
     let mut cases: Vec<(String, usize, Faults)> =
-        (1..=5).map(|n| (n.to_string(), n, faults)).collect();
-    cases.insert(
-        2,
-        (
-            "2, every interleaving".to_owned(),
-            2,
-            Faults {
-                reduce: false,
-                ..faults
-            },
-        ),
-    );
+        (1..=6).map(|n| (n.to_string(), n, faults)).collect();
+    cases.extend([
+        ("4, silent only".to_owned(), 4, less(Reduction::Silent)),
+        ("5, silent only".to_owned(), 5, less(Reduction::Silent)),
+        ("2, every interleaving".to_owned(), 2, less(Reduction::None)),
+    ]);
     for (label, n, faults) in cases {
         let orders = orders(n);
         let mut times = Vec::new();
@@ -81,8 +80,8 @@ fn main() {
 
 /// `n` orders of different products and quantities.
 fn orders(n: usize) -> Vec<Order> {
-    let products = [101, 102, 101, 103, 102];
-    let quantities = [2, 1, 3, 1, 2];
+    let products = [101, 102, 101, 103, 102, 103];
+    let quantities = [2, 1, 3, 1, 2, 3];
     let json: Vec<String> = (0..n)
         .map(|i| {
             format!(

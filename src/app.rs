@@ -330,7 +330,11 @@ fn check<C: Choreography>(name: &str, args: CheckArgs) -> Result<(), Error> {
     let faults = Faults {
         duplicates: !args.no_duplicates,
         crashes: args.crashes,
-        reduce: !args.every_interleaving,
+        reduction: if args.every_interleaving {
+            crate::check::Reduction::None
+        } else {
+            config.check.reduction
+        },
     };
     tracing::info!(file = %args.file.display(), orders = orders.len(), ?faults, max_states = limits.max_states, time_limit = ?limits.time_limit, "check");
     let spinner = crate::view::output::progress_wanted(true).then(|| {

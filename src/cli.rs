@@ -99,7 +99,7 @@ pub struct ServeArgs {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
-    /// Order file with at most 5 orders, in any form `run` takes.
+    /// Order file with at most 6 orders, in any form `run` takes.
     pub file: PathBuf,
 
     /// Deliver each event once: explore reorderings and crashes only.
@@ -313,7 +313,10 @@ pub fn in_its_words<C: crate::engine::Choreography>(
     let file = format!(
         "{capital} file: one JSON {noun} object, a JSON array of {noun}s, or JSON Lines (.jsonl), e.g. {example}"
     );
-    let check = format!("{capital} file with at most 5 {noun}s, in any form `run` takes");
+    let check = format!(
+        "{capital} file with at most {} {noun}s, in any form `run` takes",
+        crate::check::MAX_INSTANCES
+    );
     let shrink = format!(
         "{capital} file of the failing run, in any form `run` takes but stdin (it is run many times)"
     );

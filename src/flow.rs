@@ -506,6 +506,8 @@ macro_rules! events {
 ///         ending: |terminal| text,                 // optional: `kind for id`, by default
 ///         cause: |envelope| Some(Cause { .. }),    // optional: the first failure, by default
 ///         invariant: |config, events, ended| Ok(()),  // optional
+///         shared: |service, kind| true,            // optional: which handlings touch what
+///                                                  // instances share (`Choreography::shared`)
 ///     }
 ///     services: ServiceEnum {
 ///         Starter: [] -> [FirstKind],              // a service that only starts instances
@@ -532,6 +534,7 @@ macro_rules! choreography {
             $(ending: $ending:expr,)?
             $(cause: $cause:expr,)?
             $(invariant: $invariant:expr,)?
+            $(shared: $shared:expr,)?
         }
         services: $svc:ident {
             $(
@@ -700,8 +703,28 @@ macro_rules! choreography {
                 ($invariant)(config, events, ended)
             }
             )?
+
+            fn shared(service: $svc, kind: $kind) -> bool {
+                $crate::choreography!(@shared [$($shared)?] [$($invariant)?] service kind {
+                    $($svc::$service => $crate::choreography!(@has [$($own)?]),)+
+                })
+            }
         }
     };
+    // What a service shares between instances is its own state (`(Own = ..)`): a service
+    // without one touches only the instance's record. An invariant may read any event across
+    // instances, so with one (and no `shared` clause) every handling counts as shared.
+    (@shared [$shared:expr] [$($invariant:tt)*] $service:ident $kind:ident { $($arms:tt)* }) => {
+        ($shared)($service, $kind)
+    };
+    (@shared [] [$($invariant:tt)+] $service:ident $kind:ident { $($arms:tt)* }) => {
+        { let _ = ($service, $kind); true }
+    };
+    (@shared [] [] $service:ident $kind:ident { $($arms:tt)* }) => {
+        { let _ = $kind; match $service { $($arms)* } }
+    };
+    (@has [$($given:tt)+]) => { true };
+    (@has []) => { false };
     (@or [$($given:tt)+] [$($default:tt)*]) => { $($given)+ };
     (@or [] [$($default:tt)*]) => { $($default)* };
     (@make [$make:expr] $config:ident) => { $crate::flow::maker($make)($config) };

@@ -708,7 +708,11 @@ fn own_chances<C: Choreography>(config: &toml::Table) -> Vec<(String, String)> {
     chances
 }
 
-/// With at most [`crate::check::MAX_INSTANCES`] orders, what `check` says of the case: is
+/// The most orders a minimal case may have for shrink to run `check` on it: a check of more
+/// may take long for a choreography that does not declare what its instances share.
+const CHECKED_AT_MOST: usize = 5;
+
+/// With at most 5 orders (`CHECKED_AT_MOST`), what `check` says of the case: is
 /// its failure reachable in some schedule, with the kinds of fault the case has, without the
 /// simulator's timing (a protocol bug), or does it need the timing? `None` for a bigger case.
 pub fn checked<C: Choreography>(
@@ -716,7 +720,7 @@ pub fn checked<C: Choreography>(
     case: &Case,
     stop: &Arc<AtomicBool>,
 ) -> Option<String> {
-    if case.orders.len() > crate::check::MAX_INSTANCES {
+    if case.orders.len() > CHECKED_AT_MOST {
         return None;
     }
     let config = case.config::<C>().ok()?;
@@ -725,7 +729,7 @@ pub fn checked<C: Choreography>(
     let faults = crate::check::Faults {
         duplicates: faults.iter().any(|(_, f)| !f.duplicate.is_zero()),
         crashes: u32::from(faults.iter().any(|(_, f)| f.crashes())),
-        reduce: true,
+        reduction: config.check.reduction,
     };
     let limits = crate::check::Limits {
         max_states: config.check.max_states,

@@ -126,6 +126,9 @@ choreo::choreography! {
             Event::TransferCancelled => format!("Transfer {id} cancelled"),
         },
         invariant: conserved,
+        // The balances are what transfers share; CreditService only reads which accounts are
+        // open (from the config), and the invariant sums each transfer on its own.
+        shared: |service, _kind| service == Service::DebitService,
     }
     services: Service {
         /// Requests each transfer, and ends it.

@@ -270,6 +270,13 @@ choreo::choreography! {
             Some(Cause { slug: slug.to_owned(), label: slug.replace('-', " "), started_by: Some(service) })
         },
         invariant: invariant,
+        // Seats, rooms and cars are what trips share; learning what a trip wants, and
+        // TripService's opening and closing, touch the trip's own record.
+        shared: |service, kind| match service {
+            ServiceName::TripService => false,
+            ServiceName::FlightService => true,
+            ServiceName::HotelService | ServiceName::CarService => kind != Kind::TripRequested,
+        },
     }
     services: ServiceName {
         /// Opens every trip (and hears its own request, to know whose trip it closes), and

@@ -28,12 +28,14 @@ pub use crate::engine::config::Bytes;
 use crate::engine::config::Config;
 use crate::input::Record;
 use crate::plural::Count;
-pub use model::Faults;
 use model::{Action, Broken, Fate, How, Model, State, Step};
+pub use model::{Faults, Reduction};
 use search::End;
 
-/// The most instances one check takes: the state space grows about tenfold with each.
-pub const MAX_INSTANCES: usize = 5;
+/// The most instances one check takes: the state space grows tenfold with each where the
+/// choreography declares what its instances share (the partial-order reduction), and more
+/// where it does not.
+pub const MAX_INSTANCES: usize = 6;
 
 /// How a search ended.
 #[derive(Debug)]
@@ -207,6 +209,13 @@ fn why<C: Choreography>(model: &Model<C>, state: &State<C>, property: &str) -> S
             envelope.service,
             envelope.kind()
         ),
+        (Some(Broken::Shares { service, delivered }), model::PER_INSTANCE) => format!(
+            "{service} changed what it shares between {noun}s handling {}, which the \
+             choreography declares touches only the {noun}'s own record \
+             (Choreography::shared): declare it shared",
+            delivered.id,
+            noun = <C::Input as Record>::noun(),
+        ),
         (_, model::ENDS_ONCE) => Model::ends_badly(state).unwrap_or_default(),
         (_, model::FINISHES) => format!(
             "nothing is left to deliver, and {} {} no terminal event",
@@ -225,15 +234,21 @@ fn why<C: Choreography>(model: &Model<C>, state: &State<C>, property: &str) -> S
 }
 
 impl<C: Choreography> Checked<C> {
-    /// The line that says how the instances ended among the states explored:
-    /// `2 endings reached: completed; rejected: not enough stock` (a cause's label may hold a
-    /// comma).
+    /// The line that says how the instances ended among the states explored, of the endings
+    /// the choreography can have where it says ([`Choreography::endings`]):
+    /// `2 of 10 endings reached: completed; rejected: not enough stock` (a cause's label may
+    /// hold a comma).
     pub fn endings_line(&self) -> String {
         let endings: Vec<&str> = self.endings.iter().map(String::as_str).collect();
+        let of = C::endings().map_or(String::new(), |all| format!(" of {}", all.len()));
         match endings.as_slice() {
-            [] => "no ending reached".to_owned(),
-            [one] => format!("1 ending reached: {one}"),
-            many => format!("{} endings reached: {}", many.len(), many.join("; ")),
+            [] if of.is_empty() => "no ending reached".to_owned(),
+            [] => format!("none{of} endings reached"),
+            [one] => format!(
+                "1{of} ending{} reached: {one}",
+                if of.is_empty() { "" } else { "s" }
+            ),
+            many => format!("{}{of} endings reached: {}", many.len(), many.join("; ")),
         }
     }
 }

@@ -8,6 +8,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use crate::engine::choreography::{Choreography, Envelope, EventId, Outbox, SpawnError};
+pub use crate::engine::config::Reduction;
 use crate::engine::replica::{hash_of, quietly, replicas, Replica};
 use crate::engine::service::Delivery;
 
@@ -19,9 +20,10 @@ pub struct Faults {
     /// Crashes of any service at any step, in all: before a decision, or after publishing
     /// some of what it caused but before the event is recorded as handled.
     pub crashes: u32,
-    /// Take silent deliveries first (see `Model::silent_step`): far fewer states, the same
-    /// verdicts for decisions that read nothing shared when they change nothing shared.
-    pub reduce: bool,
+    /// Which schedules are left out as equivalent to one explored: silent deliveries taken
+    /// first (see `Model::silent_step`), deliveries that touch only their instance's record
+    /// not interleaved with the other instances' (see `Model::ample`).
+    pub reduction: Reduction,
 }
 
 /// An event in the model's stream, with a fingerprint of what it says (events need not be
@@ -58,6 +60,12 @@ pub(crate) enum Broken<C: Choreography> {
     Twice { second: Arc<Envelope<C>> },
     /// A service published a kind it does not declare.
     Undeclared { envelope: Arc<Envelope<C>> },
+    /// A handling the choreography declares per-instance ([`Choreography::shared`]) changed
+    /// what the service shares between instances.
+    Shares {
+        service: C::Service,
+        delivered: Arc<Envelope<C>>,
+    },
 }
 
 /// Everything the choreography is at one point of one schedule.
@@ -161,6 +169,10 @@ pub(crate) struct Model<C: Choreography> {
     config: C::Config,
     faults: Faults,
     initial: State<C>,
+    /// Whether a service may forget a finished instance while others run (its window is
+    /// shorter than the instances): a duplicate may then be taken as new, and finishing one
+    /// instance changes what another's duplicates do. The partial-order reduction is off then.
+    forgets: bool,
 }
 
 impl<C: Choreography> fmt::Debug for Model<C> {
@@ -201,6 +213,7 @@ impl<C: Choreography> Model<C> {
             config: config.clone(),
             faults,
             initial,
+            forgets: dedup_window < instances,
         })
     }
 
@@ -235,16 +248,45 @@ impl<C: Choreography> Model<C> {
         let mut next = state.clone();
         let step = Self::apply(&mut next, action)?;
         let mut steps = vec![step];
-        if self.faults.reduce {
+        if self.faults.reduction != Reduction::None {
             steps.extend(Self::settle(&mut next));
         }
         Some((next, steps))
     }
 
+    /// The crashes of `service` on `delivered` (after publishing how many events) that can
+    /// show something delivering it without a crash does not. Not a crash before deciding (the
+    /// service restarts as it was and decides again), nor one after publishing all it decided
+    /// when deciding again gives the same events (dropped by id when published again): either
+    /// way, once the event is delivered again, the state is the delivery's with one crash fewer
+    /// left, and until then nothing sees anything the delivery does not show, while the
+    /// service is held to that one instance, so whatever the crash leads to, the delivery
+    /// leads to too (with a crash to spare). A crash between two publications, and one after
+    /// which the service decides otherwise, are shown.
+    fn crashes_shown(
+        state: &State<C>,
+        service: usize,
+        delivered: &Envelope<C>,
+    ) -> std::ops::Range<usize> {
+        let decide = || {
+            let mut node = state.nodes[service].cloned();
+            let mut out = Outbox::default();
+            quietly(|| node.deliver(delivered, &mut out));
+            out.events
+        };
+        let first = decide();
+        let all = first.len();
+        if all > 0 && first != decide() {
+            1..all + 1
+        } else {
+            1..all
+        }
+    }
+
     /// The initial state, settled, and the steps that settled it.
     pub fn start(&self) -> (State<C>, Vec<Step<C>>) {
         let mut state = self.initial.clone();
-        let steps = if self.faults.reduce {
+        let steps = if self.faults.reduction != Reduction::None {
             Self::settle(&mut state)
         } else {
             Vec::new()
@@ -307,6 +349,12 @@ impl<C: Choreography> Model<C> {
         let mut node = state.nodes[service].cloned();
         let mut out = Outbox::default();
         let delivery = quietly(|| node.deliver(&delivered, &mut out));
+        // A handling declared per-instance is held to it: the partial-order reduction
+        // depends on it (see `Model::ample`).
+        let overstepped = !matches!(how, How::Crash { .. })
+            && node.subscribes(delivered.kind())
+            && !C::shared(node.name(), delivered.kind())
+            && node.own_hash() != state.nodes[service].own_hash();
         let mut events = out.events;
         // A decision made again after a crash may publish what it published before.
         let retry = state.interrupted[service].is_some();
@@ -323,6 +371,12 @@ impl<C: Choreography> Model<C> {
                 next.interrupted[service] = Some(instance as u8);
             }
             How::First | How::AfterRestart | How::Duplicate => {
+                if overstepped {
+                    next.broken = Some(Broken::Shares {
+                        service: node.name(),
+                        delivered: Arc::clone(&delivered),
+                    });
+                }
                 next.nodes[service] = Arc::from(node);
                 next.interrupted[service] = None;
                 if how != How::Duplicate {
@@ -402,7 +456,7 @@ impl<C: Choreography> Model<C> {
     /// instance's events is ignored before and after it alike), so the schedules that take it
     /// later reach the same states; exploring them too would multiply the states for
     /// nothing. This assumes a decision that changes nothing shared also reads nothing
-    /// shared; `Faults::reduce` off explores without the assumption.
+    /// shared; `Reduction::None` explores without the assumption.
     fn silent_step(state: &State<C>) -> Option<Action> {
         for (service, node) in state.nodes.iter().enumerate() {
             for instance in 0..state.streams.len() {
@@ -526,51 +580,133 @@ pub(crate) const DECLARED: &str = "services publish only what they declare";
 pub(crate) const ENDS_ONCE: &str = "each order ends once, with its last event";
 pub(crate) const FINISHES: &str = "every order finishes when delivery is fair";
 pub(crate) const INVARIANTS: &str = "the choreography's invariants hold";
+pub(crate) const PER_INSTANCE: &str = "a handling declared per-instance changes nothing shared";
 
 impl<C: Choreography> Model<C> {
-    /// Every step `state` can take next (some may change nothing: see [`Self::step`]).
+    /// Every step `state` can take next (some may change nothing: see [`Self::step`]): all of
+    /// them, or, with the partial-order reduction, those of one instance that stand for all
+    /// (see [`Self::ample`]).
     pub fn actions(&self, state: &State<C>, actions: &mut Vec<Action>) {
         if state.broken.is_some() {
             return;
         }
-        let crash_left = state.crashes < self.faults.crashes;
-        for (service, node) in state.nodes.iter().enumerate() {
-            let s = service as u8;
+        if self.faults.reduction == Reduction::Por && self.ample(state, actions) {
+            return;
+        }
+        for service in 0..state.nodes.len() {
             for instance in 0..state.streams.len() {
-                let i = instance as u8;
-                if state.interrupted[service].is_some_and(|crashed| crashed != i) {
-                    continue;
-                }
-                if let Some(position) = Self::next_for(state, service, instance) {
-                    actions.push(Action::Deliver {
+                self.push_actions(state, service, instance, actions);
+            }
+        }
+    }
+
+    /// The steps `service` can take on `instance`'s events.
+    fn push_actions(
+        &self,
+        state: &State<C>,
+        service: usize,
+        instance: usize,
+        actions: &mut Vec<Action>,
+    ) {
+        let node = &state.nodes[service];
+        let (s, i) = (service as u8, instance as u8);
+        if state.interrupted[service].is_some_and(|crashed| crashed != i) {
+            return;
+        }
+        if let Some(position) = Self::next_for(state, service, instance) {
+            actions.push(Action::Deliver {
+                service: s,
+                instance: i,
+            });
+            let envelope = &state.streams[instance][position].envelope;
+            if state.crashes < self.faults.crashes
+                && node.subscribes(envelope.kind())
+                && node.is_new(envelope)
+            {
+                let shown = (self.faults.reduction == Reduction::Por)
+                    .then(|| Self::crashes_shown(state, service, envelope));
+                for published in 0..=node.most_published() {
+                    if shown
+                        .as_ref()
+                        .is_some_and(|shown| !shown.contains(&published))
+                    {
+                        continue;
+                    }
+                    actions.push(Action::Crash {
                         service: s,
                         instance: i,
+                        published: published as u8,
                     });
-                    let envelope = &state.streams[instance][position].envelope;
-                    if crash_left && node.subscribes(envelope.kind()) && node.is_new(envelope) {
-                        for published in 0..=node.most_published() {
-                            actions.push(Action::Crash {
-                                service: s,
-                                instance: i,
-                                published: published as u8,
-                            });
-                        }
-                    }
-                }
-                if self.faults.duplicates && state.interrupted[service].is_none() {
-                    let taken = usize::from(state.cursors[service][instance]);
-                    for (position, stored) in state.streams[instance][..taken].iter().enumerate() {
-                        if node.receives(stored.envelope.kind()) {
-                            actions.push(Action::Duplicate {
-                                service: s,
-                                instance: i,
-                                position: position as u8,
-                            });
-                        }
-                    }
                 }
             }
         }
+        if self.faults.duplicates && state.interrupted[service].is_none() {
+            let taken = usize::from(state.cursors[service][instance]);
+            for (position, stored) in state.streams[instance][..taken].iter().enumerate() {
+                // One the service would ignore changes nothing (see `Self::step`).
+                if node.receives(stored.envelope.kind()) && node.is_new(&stored.envelope) {
+                    actions.push(Action::Duplicate {
+                        service: s,
+                        instance: i,
+                        position: position as u8,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The partial-order reduction: puts into `actions` a set of steps that stands for every
+    /// step `state` can take (a persistent set), if it finds one, and says whether it did: the
+    /// steps of the first instance whose every possible step is a first
+    /// delivery to a handling that touches only the instance's own record
+    /// ([`Choreography::shared`]), none of them a crash that can show something (see
+    /// [`Self::crashes_shown`]) and none of its events held back behind another instance's
+    /// crash. What the other instances do can neither change what those steps do nor stop
+    /// them for good (a crash holds a service back only until it has its event again), and
+    /// those steps change nothing the others' read: taken first, they lead to everything
+    /// the others' steps lead to. Not where a service forgets finished instances while
+    /// others run (`forgets`): a duplicate may then be taken as new.
+    ///
+    /// What a property reads stays reachable: each instance's own events come in the same
+    /// order (so a property of one instance is seen broken at the same point), and the
+    /// events of shared handlings are never put off (so a property across instances, which
+    /// reads only those, is too). Every step taken here moves a service on in a stream, so
+    /// no cycle of states is made of reduced ones alone (the cycle proviso). See
+    /// docs/checking.md.
+    fn ample(&self, state: &State<C>, actions: &mut Vec<Action>) -> bool {
+        if self.forgets {
+            return false;
+        }
+        let start = actions.len();
+        'instances: for instance in 0..state.streams.len() {
+            actions.truncate(start);
+            for (service, crashed) in state.interrupted.iter().enumerate() {
+                if crashed.is_some_and(|crashed| usize::from(crashed) != instance)
+                    && Self::next_for(state, service, instance).is_some()
+                {
+                    continue 'instances;
+                }
+            }
+            for service in 0..state.nodes.len() {
+                self.push_actions(state, service, instance, actions);
+            }
+            let own = |action: &Action| match *action {
+                Action::Deliver { service, .. } => {
+                    let service = usize::from(service);
+                    let node = &state.nodes[service];
+                    Self::next_for(state, service, instance).is_some_and(|position| {
+                        let kind = state.streams[instance][position].envelope.kind();
+                        !node.subscribes(kind) || !C::shared(node.name(), kind)
+                    })
+                }
+                Action::Duplicate { .. } | Action::Crash { .. } => false,
+            };
+            if actions.len() > start && actions[start..].iter().all(own) {
+                return true;
+            }
+        }
+        actions.truncate(start);
+        false
     }
 
     /// The property `state` breaks, if any; of several, the first in the order of
@@ -586,6 +722,10 @@ impl<C: Choreography> Model<C> {
             (
                 matches!(state.broken, Some(Broken::Undeclared { .. })),
                 DECLARED,
+            ),
+            (
+                matches!(state.broken, Some(Broken::Shares { .. })),
+                PER_INSTANCE,
             ),
             (Self::ends_badly(state).is_some(), ENDS_ONCE),
             (

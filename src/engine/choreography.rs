@@ -217,6 +217,20 @@ pub trait Choreography: Sized + Send + Sync + 'static {
         Ok(())
     }
 
+    /// Whether `service`'s handling of an event of `kind` touches what the service shares
+    /// between instances (the shop's stock, a customer's credit, a random stream): `false`
+    /// says it reads and writes only that instance's own record (its `Service::State`) and
+    /// the config, and that [`Self::invariant`] reads what it publishes only instance by
+    /// instance (a property over several instances reads only events of shared handlings).
+    /// `choreo check` takes the deliveries of such handlings of one instance without
+    /// interleaving them with the other instances' (a partial-order reduction: see
+    /// docs/checking.md), and stops with a violation if one changes the service's shared
+    /// state after all. The default, `true` for every handling, reduces nothing.
+    fn shared(service: Self::Service, kind: Self::Kind) -> bool {
+        let _ = (service, kind);
+        true
+    }
+
     /// What checks [`Self::invariant`] as a run goes (`run.invariants`): the same properties,
     /// taken one event at a time in bus order, each in O(1) and in memory bounded by the
     /// instances in flight. The default, [`Replay`], replays [`Self::invariant`] on each

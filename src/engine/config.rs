@@ -107,6 +107,24 @@ pub struct CheckConfig {
     /// What the search may keep (the states it has yet to explore and the fingerprints of
     /// those it has seen) before it stops, incomplete.
     pub max_memory: Bytes,
+    /// Which schedules the search may leave out as equivalent to one it explores.
+    pub reduction: Reduction,
+}
+
+/// The reductions `choreo check` makes (`check.reduction`): each leaves out only schedules
+/// that reach what another one explored reaches, so the verdicts stay the same (see
+/// docs/checking.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Reduction {
+    /// Every interleaving of every delivery (as `--every-interleaving`).
+    None,
+    /// Deliveries that publish nothing and change nothing shared are taken at once.
+    Silent,
+    /// That, and deliveries that touch only their instance's record
+    /// ([`Choreography::shared`]) are not interleaved
+    /// with the other instances' (a partial-order reduction).
+    Por,
 }
 
 /// An amount of memory, above zero: bytes (`1048576`) or with a unit (`512MiB`, `2GiB`, `64KiB`;

@@ -31,6 +31,9 @@ pub trait Replica<C: Choreography>: Send + Sync + fmt::Debug {
     /// itself unchanged (only the instance's record changes).
     fn is_silent(&self, envelope: &Envelope<C>) -> bool;
     fn cloned(&self) -> Box<dyn Replica<C>>;
+    /// A fingerprint of what the service shares between instances (itself, without the
+    /// task loop's per-instance records).
+    fn own_hash(&self) -> u64;
     fn hash_into(&self, state: &mut dyn Hasher);
 }
 
@@ -116,6 +119,10 @@ impl<C: Choreography, S: Service<C>> Replica<C> for Held<C, S> {
             subscribes: self.subscribes,
             publishes: self.publishes,
         })
+    }
+
+    fn own_hash(&self) -> u64 {
+        hash_of(&self.service)
     }
 
     fn hash_into(&self, mut state: &mut dyn Hasher) {

@@ -281,6 +281,27 @@ impl Choreography for Shop {
         invariants::check(config, events, ended)
     }
 
+    /// Stock (InventoryService) and credit with the gateway's random stream (PaymentService)
+    /// are what orders share: reserving and releasing, charging and refunding. The rest
+    /// (learning the payer, shipping, closing an order, forgetting it) touches the order's
+    /// own record, and the invariants read the stock and money events only.
+    fn shared(service: ServiceName, kind: EventKind) -> bool {
+        use EventKind as K;
+        match service {
+            ServiceName::InventoryService => matches!(
+                kind,
+                K::OrderCreated | K::PaymentDeclined | K::PaymentRefunded | K::DeadLettered
+            ),
+            ServiceName::PaymentService => {
+                matches!(
+                    kind,
+                    K::InventoryChecked | K::ShippingFailed | K::DeadLettered
+                )
+            }
+            ServiceName::OrderService | ServiceName::ShippingService => false,
+        }
+    }
+
     fn endings() -> Option<Vec<String>> {
         let cancelled = |label: &str| format!("cancelled: {label}");
         let mut endings = vec![

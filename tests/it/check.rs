@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use choreo::check::{self, Checked, Faults, Limits, Verdict};
+use choreo::check::{self, Checked, Faults, Limits, Reduction, Verdict};
 use choreo::config::Config;
 use choreo::engine::{
     Cause, Choreography, Envelope, Outbox, Outcome, Role, Service, Services, SpawnError,
@@ -40,24 +40,30 @@ const MIXES: [Faults; 4] = [
     Faults {
         duplicates: false,
         crashes: 0,
-        reduce: true,
+        reduction: Reduction::Por,
     },
     Faults {
         duplicates: true,
         crashes: 0,
-        reduce: true,
+        reduction: Reduction::Por,
     },
     Faults {
         duplicates: false,
         crashes: 1,
-        reduce: true,
+        reduction: Reduction::Por,
     },
     Faults {
         duplicates: true,
         crashes: 1,
-        reduce: true,
+        reduction: Reduction::Por,
     },
 ];
+
+/// The full mix with no partial-order reduction.
+const SILENT_ONLY: Faults = Faults {
+    reduction: Reduction::Silent,
+    ..MIXES[3]
+};
 
 /// Every schedule of the sample files, under each fault mix, keeps every property: stock and
 /// money conserved, one terminal event per order, nothing published twice.
@@ -86,7 +92,7 @@ fn the_shop_keeps_every_property_in_every_schedule_of_the_sample_files() {
 #[test]
 fn every_interleaving_agrees_with_the_reduced_search() {
     let every = Faults {
-        reduce: false,
+        reduction: Reduction::None,
         ..MIXES[3]
     };
     let full = check_shop("orders/payment-declined.json", &[], every);
@@ -328,8 +334,8 @@ fn a_search_past_its_state_bound_is_reported_incomplete() {
         max_states: 50,
         ..limits()
     };
-    let checked =
-        check::check(&config, &orders, MIXES[3], &limits, &mut |_, _, _| {}).expect("check runs");
+    let checked = check::check(&config, &orders, SILENT_ONLY, &limits, &mut |_, _, _| {})
+        .expect("check runs");
     let Verdict::Incomplete { reason } = &checked.verdict else {
         panic!("{:?}", checked.verdict);
     };
@@ -337,7 +343,8 @@ fn a_search_past_its_state_bound_is_reported_incomplete() {
 }
 
 /// Five orders of different products, all within stock and credit: with duplicates and a
-/// crash, hundreds of thousands of states (the bench's largest case).
+/// crash, and silent deliveries the only reduction, hundreds of thousands of states (the
+/// bench's `5, silent only`).
 fn five_orders() -> Vec<Order> {
     serde_json::from_str(
         r#"[{"order_id": 1, "product_id": 101, "quantity": 2},
@@ -357,7 +364,7 @@ fn five_orders_stopped(
 ) -> (Checked<Shop>, String) {
     let config = Config::<Shop>::load(&[], &[]).expect("config");
     let checked =
-        check::check(&config, &five_orders(), MIXES[3], limits, progress).expect("check runs");
+        check::check(&config, &five_orders(), SILENT_ONLY, limits, progress).expect("check runs");
     let Verdict::Incomplete { reason } = &checked.verdict else {
         panic!("{:?}", checked.verdict);
     };
@@ -481,7 +488,7 @@ fn check_refuses_more_orders_than_it_explores() {
         "{}",
         run.stderr
     );
-    assert!(run.stderr.contains("at most 5"), "{}", run.stderr);
+    assert!(run.stderr.contains("at most 6"), "{}", run.stderr);
 }
 
 /// Each bound stops the search, which says so (exit 1); a bound that is not an amount of
@@ -500,6 +507,8 @@ fn check_stops_at_its_bounds_and_says_the_search_is_incomplete() {
             "orders/out-of-stock.json",
             "--crashes",
             "2",
+            "--set",
+            "check.reduction=silent",
             "--set",
             set,
         ]);
@@ -541,7 +550,7 @@ fn check_reports_bad_input_with_its_position() {
 #[test]
 fn check_leaves_no_journal_without_a_violation() {
     let dir = tempfile::tempdir().expect("temp dir");
-    for (sets, code) in [("check.max_states=5000000", 0), ("check.max_states=5", 1)] {
+    for (sets, code) in [("check.max_states=5000000", 0), ("check.max_states=2", 1)] {
         let journal = dir.path().join("cx.jsonl");
         let run = choreo([
             "check",
@@ -563,7 +572,7 @@ fn check_names_the_endings_it_reached() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(
         run.stdout.contains(
-            "\n3 endings reached: completed; rejected: not enough stock; \
+            "\n3 of 10 endings reached: completed; rejected: not enough stock; \
              rejected: product not in the catalog\n"
         ),
         "{}",
@@ -640,4 +649,251 @@ fn a_livelock_is_caught_as_a_loop_that_never_ends_the_order() {
         // Breadth first: the shortest lasso, the loop's three deliveries.
         assert_eq!(counterexample.steps(), 3, "{faults:?}: {counterexample:?}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reductions: each gives the full search's verdicts
+// ---------------------------------------------------------------------------------------------
+
+/// Every reduction, the full search first.
+const REDUCTIONS: [Reduction; 3] = [Reduction::None, Reduction::Silent, Reduction::Por];
+
+/// What a verdict says, for comparing searches: held, or the property broken.
+fn said<C: Choreography>(checked: &Checked<C>) -> String {
+    match &checked.verdict {
+        Verdict::Holds => "holds".to_owned(),
+        Verdict::Violated { property, .. } => format!("violated: {property}"),
+        Verdict::Incomplete { reason } => panic!("incomplete: {reason}"),
+    }
+}
+
+/// Each reduction reaches the full search's verdict (the same property broken, or none) and
+/// the same endings, from fewer states, on the shop's small files, a forgetful shop (a late
+/// duplicate), a biller that is not idempotent (a crash after publishing) and a livelock; the
+/// state counts are printed (`--nocapture`).
+#[test]
+fn each_reduction_gives_the_full_searchs_verdicts_from_fewer_states() {
+    let forgetful = ["services.dedup_window=0"];
+    let shop: [(&str, &[&str]); 4] = [
+        ("orders/seed.json", &[]),
+        ("orders/payment-declined.json", &[]),
+        ("orders/shipping-failure.json", &[]),
+        ("orders/seed.json", &forgetful),
+    ];
+    for (file, sets) in shop {
+        let searches = REDUCTIONS.map(|reduction| {
+            check_shop(
+                file,
+                sets,
+                Faults {
+                    reduction,
+                    ..MIXES[3]
+                },
+            )
+        });
+        compare(&format!("{file} {sets:?}"), &searches);
+    }
+    let searches = REDUCTIONS.map(|reduction| {
+        check_billing(
+            2,
+            Faults {
+                reduction,
+                ..MIXES[3]
+            },
+        )
+    });
+    compare("billing", &searches);
+    let config = Config::<bouncing::Bouncing>::load(&[], &[]).expect("config");
+    let balls = [1, 2].map(|n| bouncing::Ball {
+        order_id: InstanceId::new(n).expect("id"),
+    });
+    let searches = REDUCTIONS.map(|reduction| {
+        let faults = Faults {
+            reduction,
+            ..MIXES[3]
+        };
+        check::check(&config, &balls, faults, &limits(), &mut |_, _, _| {}).expect("check runs")
+    });
+    compare("bouncing", &searches);
+}
+
+/// The same verdict and endings from each search in `searches` (by [`REDUCTIONS`]), each no
+/// bigger than the one before.
+fn compare<C: Choreography>(what: &str, searches: &[Checked<C>; 3]) {
+    let [full, silent, por] = searches;
+    println!(
+        "{what}: {} states every interleaving, {} silent, {} por: {}",
+        full.states,
+        silent.states,
+        por.states,
+        said(full)
+    );
+    for (reduced, name) in [(silent, "silent"), (por, "por")] {
+        assert_eq!(said(reduced), said(full), "{what}, {name}");
+        if matches!(full.verdict, Verdict::Holds) {
+            assert_eq!(reduced.endings, full.endings, "{what}, {name}");
+        }
+    }
+    assert!(silent.states <= full.states, "{what}: {silent} vs {full}");
+    assert!(por.states <= silent.states, "{what}: {por} vs {silent}");
+}
+
+/// Bigger files, where the full search is out of reach: the partial-order reduction gives the
+/// verdicts and endings of silent deliveries alone, from far fewer states, on the shop (3 and 5
+/// orders, up to 2 crashes) and the transfers example's file.
+#[test]
+fn the_partial_order_reduction_agrees_with_the_search_it_reduces_on_bigger_files() {
+    let two_crashes = Faults {
+        crashes: 2,
+        ..MIXES[3]
+    };
+    for faults in [MIXES[3], two_crashes] {
+        let [silent, por] = [Reduction::Silent, Reduction::Por].map(|reduction| {
+            check_shop(
+                "orders/out-of-stock.json",
+                &[],
+                Faults {
+                    reduction,
+                    ..faults
+                },
+            )
+        });
+        assert_eq!(said(&por), said(&silent));
+        assert_eq!(por.endings, silent.endings);
+        assert!(por.states * 10 < silent.states, "{por} vs {silent}");
+    }
+    let config = Config::<Shop>::load(&[], &[]).expect("config");
+    let [silent, por] = [Reduction::Silent, Reduction::Por].map(|reduction| {
+        let faults = Faults {
+            reduction,
+            ..MIXES[3]
+        };
+        check::check(
+            &config,
+            &five_orders(),
+            faults,
+            &limits(),
+            &mut |_, _, _| {},
+        )
+        .expect("check runs")
+    });
+    assert!(matches!(silent.verdict, Verdict::Holds), "{silent}");
+    assert!(matches!(por.verdict, Verdict::Holds), "{por}");
+    assert_eq!(por.endings, silent.endings);
+    assert!(por.states * 50 < silent.states, "{por} vs {silent}");
+}
+
+/// A box office that holds the seat on asking but takes it only on confirmation (the planted
+/// bug): two fans who ask before either confirms both hold the one seat. The desk's part
+/// (confirming a held seat) touches only the fan's own record; the office's is shared.
+macro_rules! box_office {
+    ($module:ident, $shared:expr) => {
+        mod $module {
+            use choreo::flow::prelude::*;
+
+            choreo::events! {
+                /// A fan's ticket.
+                pub enum Event: Kind {
+                    Asked,
+                    Held,
+                    SoldOut => rejected,
+                    Confirmed,
+                    Taken => completed,
+                }
+            }
+
+            /// One fan asking for the seat.
+            #[derive(Debug, Clone, Deserialize)]
+            pub struct Fan {
+                pub order_id: InstanceId,
+            }
+
+            /// One seat: at most one fan holds it.
+            fn one_seat(
+                _config: &choreo::flow::NoConfig,
+                events: &[&Envelope<Tickets>],
+                _ended: bool,
+            ) -> Result<(), String> {
+                let held = events.iter().filter(|e| e.kind() == Kind::Held).count();
+                if held > 1 {
+                    return Err(format!("{held} fans hold the one seat"));
+                }
+                Ok(())
+            }
+
+            choreo::choreography! {
+                /// See the macro.
+                pub Tickets("tickets") {
+                    events: Event / Kind,
+                    input: Fan / order_id,
+                    start: Desk, |_fan, _config| Event::Asked,
+                    invariant: one_seat,
+                    shared: $shared,
+                }
+                services: Service {
+                    Desk: [Held] -> [Asked, Confirmed]
+                        => |_, _, _, out| out.publish(Event::Confirmed),
+                    Office(u32 = |_| 1): [Asked, Confirmed] -> [Held, SoldOut, Taken]
+                        => |seats, _, event, out| match event.event {
+                            Event::Asked if *seats > 0 => out.publish(Event::Held),
+                            Event::Asked => out.publish(Event::SoldOut),
+                            _ => {
+                                *seats = seats.saturating_sub(1);
+                                out.publish(Event::Taken);
+                            }
+                        },
+                }
+            }
+        }
+    };
+}
+
+box_office!(box_office, |service, _kind| service == Service::Office);
+box_office!(box_office_declared_wrong, |_service, _kind| false);
+
+/// Fans 1 to `n`.
+fn fans<F: Record + for<'de> Deserialize<'de>>(n: u64) -> Vec<F> {
+    (1..=n)
+        .map(|n| serde_json::from_str(&format!(r#"{{"order_id": {n}}}"#)).expect("a fan"))
+        .collect()
+}
+
+/// A planted bug across instances, in the shared handlings' order, is caught by every
+/// reduction: the same property, the same why.
+#[test]
+fn a_bug_between_instances_is_caught_by_every_reduction() {
+    let config = Config::<box_office::Tickets>::load(&[], &[]).expect("config");
+    let searches = REDUCTIONS.map(|reduction| {
+        let faults = Faults {
+            reduction,
+            ..MIXES[3]
+        };
+        check::check(&config, &fans(2), faults, &limits(), &mut |_, _, _| {}).expect("check runs")
+    });
+    compare("box office", &searches);
+    for checked in &searches {
+        let Verdict::Violated { property, why, .. } = &checked.verdict else {
+            panic!("no violation: {checked}");
+        };
+        assert_eq!(*property, "the choreography's invariants hold");
+        assert_eq!(why, "2 fans hold the one seat");
+    }
+}
+
+/// A declaration that a handling touches only its instance's record, when it changes what the
+/// service shares, is not trusted: the check stops there with a violation naming it.
+#[test]
+fn a_handling_wrongly_declared_per_instance_is_caught() {
+    let config = Config::<box_office_declared_wrong::Tickets>::load(&[], &[]).expect("config");
+    // One fan: the seat is taken (the wrong declaration's step) before anything else breaks.
+    let checked = check::check(&config, &fans(1), MIXES[3], &limits(), &mut |_, _, _| {})
+        .expect("check runs");
+    let Verdict::Violated { property, why, .. } = &checked.verdict else {
+        panic!("no violation: {checked}");
+    };
+    assert_eq!(
+        *property,
+        "a handling declared per-instance changes nothing shared"
+    );
+    assert!(why.starts_with("Office changed what it shares"), "{why}");
 }

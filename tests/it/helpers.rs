@@ -139,7 +139,7 @@ pub fn check_every_schedule<C: choreo::engine::Choreography>(
     let faults = choreo::check::Faults {
         duplicates: true,
         crashes: 1,
-        reduce: true,
+        reduction: choreo::check::Reduction::Por,
     };
     choreo::check::check(config, inputs, faults, &limits, &mut |_, _, _| {}).expect("check runs")
 }
