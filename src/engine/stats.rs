@@ -97,9 +97,10 @@ pub struct Summary<C: Choreography> {
 /// The version of the schedule a seeded run follows: which of two simultaneous events comes
 /// first, and so every seeded run's events. It goes up with a change that gives the same seed
 /// and config another run, so a recorded run says which schedule it was made with.
-/// Schedule 2 (choreo 0.1, issue 21) came with the structural speed-ups that schedule 1 ruled
-/// out; journals of schedule 1 still read (`replay`, `trace`, `diagram` do not run anything
-/// again). `tests/it/schedule.rs` pins seeded runs of the current one.
+/// Schedule 2 orders events as schedule 1 did: it came with the pin of seeded runs
+/// (`tests/it/schedule.rs`), ahead of the structural speed-ups that will change the order (and
+/// then the version) deliberately. Journals of schedule 1 still read (`replay`, `trace`,
+/// `diagram` do not run anything again).
 pub const SCHEDULE: u32 = 2;
 
 /// What a run needs to be run again, besides its input: the same version, schedule, clock,

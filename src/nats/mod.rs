@@ -3,7 +3,7 @@
 //!
 //! Every event is a message in one stream (`<nats.stream>`), on a subject of its own
 //! (`<nats.stream>.events.<instance>.<Kind>`), its JSON envelope as the payload. The stream
-//! holds at most one message per subject and refuses a second (see [`stream`]), so an event is
+//! holds at most one message per subject and refuses a second (see [`stream()`]), so an event is
 //! stored once, however long after it is published again. The stream's sequence is the bus
 //! sequence.
 //! Each service reads every event through its own durable pull consumer, and handles them
@@ -381,7 +381,7 @@ pub fn events(config: &NatsConfig) -> String {
 
 /// The subject of the event `id`: its instance and its kind. An instance has at most one
 /// event of each kind, so the subject holds at most one message, ever: the stream refuses a
-/// second one (see [`stream`]), so an event is stored at most once, however long after, not
+/// second one (see [`stream()`]), so an event is stored at most once, however long after, not
 /// only within a broker's duplicate window.
 pub fn subject_of<K: Name>(config: &NatsConfig, id: &EventId<K>) -> String {
     format!(
@@ -462,7 +462,7 @@ pub async fn stream(
     Ok(stream)
 }
 
-/// Whether `stream` refuses a second message on a subject (made so by [`stream`]). One made
+/// Whether `stream` refuses a second message on a subject (made so by [`stream()`]). One made
 /// by an earlier choreo does not: events published to it carry the condition that their
 /// subject is empty (`Nats-Expected-Last-Subject-Sequence: 0`) and their id
 /// (`Nats-Msg-Id`) instead, which costs the broker about a third more per event.
@@ -1083,7 +1083,7 @@ enum Stored {
 }
 
 /// Whether the stream refused a publish because its subject holds a message already (on a
-/// stream made by [`stream`]: nats-server's error 10077, "maximum messages per subject
+/// stream made by [`stream()`]: nats-server's error 10077, "maximum messages per subject
 /// exceeded").
 fn holds_its_subject(err: &jetstream::context::PublishError) -> bool {
     std::error::Error::source(err)
