@@ -316,10 +316,13 @@ enum Outcome {
 
 /// Runs one command as the module doc says, and compares what it did with what is shown.
 fn run(shown: &Shown, bins: &Bins, tmp: &Path) -> Outcome {
-    let mut script = shown.text.clone();
-    if script.starts_with("cargo test") {
+    if shown.text.starts_with("cargo test") {
         return Outcome::Skipped;
     }
+    // The pages' /tmp/ paths go to the test's own directory, before the binaries' paths are
+    // put in: a checkout under /tmp/ keeps its own.
+    let tmp_text = tmp.to_str().expect("utf-8 temp dir");
+    let mut script = shown.text.replace("/tmp/", &format!("{tmp_text}/"));
     if let Some(rest) = script.strip_prefix("cargo run --release --example trip --") {
         let Some(trip) = &bins.trip else {
             return Outcome::Skipped;
@@ -333,8 +336,6 @@ fn run(shown: &Shown, bins: &Bins, tmp: &Path) -> Outcome {
             "a cargo command other than `cargo run --release --`: mark its block `long`".into(),
         ));
     }
-    let tmp_text = tmp.to_str().expect("utf-8 temp dir");
-    let script = script.replace("/tmp/", &format!("{tmp_text}/"));
     let bin_dir = bins.choreo.parent().expect("choreo's directory");
     let path = std::env::join_paths(std::iter::once(bin_dir.to_owned()).chain(
         std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()),
