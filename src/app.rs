@@ -593,8 +593,11 @@ impl Drop for Journal<'_> {
 /// `serve`: one service over NATS until Ctrl-C or SIGTERM, which let it finish the event in
 /// hand.
 fn serve<C: Choreography>(args: ServeArgs) -> Result<(), Error> {
-    refuse_string_ids_over_nats::<C>()?;
     let config = Config::<C>::load(&args.layers.config, &args.layers.set)?;
+    // A serve runs forever: string ids' texts are remembered for a bounded window, besides
+    // those its record of the instances holds (see `nats::instances`). Twice the record's
+    // window, so the texts it holds never fill the table's.
+    crate::input::ids::remember(config.services.dedup_window.saturating_mul(2));
     let service = crate::nats::serve::service_named::<C>(&args.service)
         .map_err(|err| Error::Usage(err.to_string()))?;
     let stop = tokio_util::sync::CancellationToken::new();
@@ -815,20 +818,6 @@ impl Drop for Spawned {
     }
 }
 
-/// String ids do not run over NATS yet: an event's subject holds its instance's id, and a
-/// string must first be made a subject token (no `.`, `*`, `>` or white space) in a way that
-/// keeps ids apart. Refused before anything connects.
-fn refuse_string_ids_over_nats<C: Choreography>() -> Result<(), Error> {
-    if <C::Input as Record>::TEXT_IDS {
-        return Err(Error::Usage(format!(
-            "the {} choreography's ids ({}) are strings, which do not run over NATS yet (`serve`, `run --nats`): run it on the in-process bus",
-            C::NAME,
-            <C::Input as Record>::ID_FIELD,
-        )));
-    }
-    Ok(())
-}
-
 /// What is simulated has no meaning over NATS, where a real broker and real processes take
 /// the time they take: the virtual clock asked for by name is refused (a run that says it
 /// replays deterministically and does not would mislead); simulated latency, faults and
@@ -934,7 +923,6 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
         config.simulation.seed = seed;
     }
     if args.nats.is_some() {
-        refuse_string_ids_over_nats::<C>()?;
         refuse_or_warn_the_simulated(name, &args, &config)?;
         // Over NATS a run fails when it stalls (`nats.stall_timeout`): a time limit holds only
         // if one is set, so a long run that makes progress is not failed by the default.

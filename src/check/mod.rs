@@ -60,9 +60,10 @@ pub struct Checked<C: Choreography> {
 pub enum Verdict<C: Choreography> {
     /// Every reachable state was explored and none breaks a property.
     Holds,
-    /// A property is broken: which, why, and a shortest schedule that breaks it.
+    /// A property is broken: which (in the choreography's own noun: `each transfer ends
+    /// once, with its last event`), why, and a shortest schedule that breaks it.
     Violated {
-        property: &'static str,
+        property: String,
         why: String,
         counterexample: Counterexample<C>,
     },
@@ -177,7 +178,7 @@ fn violation<C: Choreography>(
         .map(|stored| Arc::clone(&stored.envelope))
         .collect();
     Verdict::Violated {
-        property,
+        property: model::in_its_words::<C>(property),
         why: why::<C>(model, &last, property),
         counterexample: Counterexample { starts, steps },
     }

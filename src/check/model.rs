@@ -574,13 +574,24 @@ impl<C: Choreography> Model<C> {
     }
 }
 
-/// The properties, by name: see docs/checking.md.
+/// The properties, by name: see docs/checking.md. Those that name the instances say "order",
+/// as the shop does; each choreography sees them in its own noun (see [`in_its_words`]).
 pub(crate) const PUBLISHED_ONCE: &str = "no event is published twice";
 pub(crate) const DECLARED: &str = "services publish only what they declare";
 pub(crate) const ENDS_ONCE: &str = "each order ends once, with its last event";
 pub(crate) const FINISHES: &str = "every order finishes when delivery is fair";
 pub(crate) const INVARIANTS: &str = "the choreography's invariants hold";
 pub(crate) const PER_INSTANCE: &str = "a handling declared per-instance changes nothing shared";
+
+/// `property` as shown for choreography `C`: its instances under its own noun (`each
+/// transfer ends once, with its last event`), the shop's words as they are.
+pub(crate) fn in_its_words<C: Choreography>(property: &str) -> String {
+    if [ENDS_ONCE, FINISHES].contains(&property) {
+        property.replacen("order", <C::Input as crate::input::Record>::noun(), 1)
+    } else {
+        property.to_owned()
+    }
+}
 
 impl<C: Choreography> Model<C> {
     /// Every step `state` can take next (some may change nothing: see [`Self::step`]): all of

@@ -182,7 +182,8 @@ impl<'de> Deserialize<'de> for TextId {
 /// What a string id must be, said in messages.
 const TEXT_EXPECTED: &str = "a string of 1 to 128 bytes, no control characters";
 
-fn check_text(text: &str) -> Result<(), String> {
+/// Whether `text` may be a string id: `Err` says what is wrong.
+pub(crate) fn check_text(text: &str) -> Result<(), String> {
     if text.is_empty() {
         Err(format!(
             "order_id must be {TEXT_EXPECTED}, got an empty string"
@@ -308,6 +309,15 @@ pub fn window() -> usize {
 /// The bytes the table's texts take now, as accounted (see the [module](self) documentation).
 pub fn bytes() -> usize {
     table().bytes()
+}
+
+/// Whether `id`'s text is held (see [`InstanceId::hold`]).
+#[cfg(test)]
+pub(crate) fn is_held(id: InstanceId) -> bool {
+    table()
+        .held
+        .as_ref()
+        .is_some_and(|held| held.contains_key(&id.0))
 }
 
 fn table() -> MutexGuard<'static, Table> {

@@ -2,7 +2,8 @@
 //! that injects the orders and observes the stream (`choreo run --nats`).
 //!
 //! Every event is a message in one stream (`<nats.stream>`), on a subject of its own
-//! (`<nats.stream>.events.<instance>.<Kind>`), its JSON envelope as the payload. The stream
+//! (`<nats.stream>.events.<instance>.<Kind>`, the instance's id as a [`token`]), its JSON
+//! envelope as the payload. The stream
 //! holds at most one message per subject and refuses a second (see [`stream()`]), so an event is
 //! stored once, however long after it is published again. The stream's sequence is the bus
 //! sequence.
@@ -10,8 +11,10 @@
 //! strictly in stream order (see [`serve`]): that makes its state a function
 //! of the stream, which is how it recovers.
 
+mod instances;
 pub mod run;
 pub mod serve;
+pub mod token;
 
 use std::collections::VecDeque;
 use std::future::IntoFuture;
@@ -384,12 +387,18 @@ pub fn events(config: &NatsConfig) -> String {
 /// second one (see [`stream()`]), so an event is stored at most once, however long after, not
 /// only within a broker's duplicate window.
 pub fn subject_of<K: Name>(config: &NatsConfig, id: &EventId<K>) -> String {
-    format!(
-        "{}.events.{}.{}",
-        config.stream,
-        id.order_id,
-        id.kind.name()
-    )
+    let mut subject = format!("{}.events.", config.stream);
+    push_message_id(&mut subject, id);
+    subject
+}
+
+/// The event `id` as its subject ends: `<instance>.<Kind>`, the instance's id as a
+/// [`token`]; for a number, the event id itself (`17.OrderCreated`). Also its
+/// `Nats-Msg-Id`, on a stream that needs one (see [`Publisher::send`]).
+fn push_message_id<K: Name>(out: &mut String, id: &EventId<K>) {
+    token::push_token(out, id.order_id);
+    out.push('.');
+    out.push_str(id.kind.name());
 }
 
 /// Whether `subject` is [`subject_of`]`(config, id)`, without making that string: every
@@ -400,7 +409,11 @@ fn is_subject_of<K: Name>(config: &NatsConfig, subject: &str, id: &EventId<K>) -
         .and_then(|rest| rest.strip_prefix(".events."))
         .and_then(|rest| rest.split_once('.'))
         .is_some_and(|(instance, kind)| {
-            kind == id.kind.name() && instance == itoa::Buffer::new().format(id.order_id.get())
+            kind == id.kind.name()
+                && match id.order_id.number() {
+                    Some(n) => instance == itoa::Buffer::new().format(n),
+                    None => instance == token::token(id.order_id),
+                }
         })
 }
 
@@ -837,7 +850,9 @@ impl Publisher {
         // and to drop a repeat of its id within its duplicate window.
         let headers = (!self.bare).then(|| {
             let mut headers = HeaderMap::new();
-            headers.insert("Nats-Msg-Id", envelope.id.to_string().as_str());
+            let mut id = String::new();
+            push_message_id(&mut id, &envelope.id);
+            headers.insert("Nats-Msg-Id", id.as_str());
             headers.insert("Nats-Expected-Last-Subject-Sequence", "0");
             headers
         });
@@ -1094,11 +1109,20 @@ fn holds_its_subject(err: &jetstream::context::PublishError) -> bool {
         })
 }
 
-/// The id of the event `out` carries: its subject names it (see [`subject_of`]).
+/// The id of the event `out` carries, its instance as written: its subject names it (see
+/// [`subject_of`]).
 fn id_of(out: &Out) -> String {
-    out.subject
+    let event = out
+        .subject
         .split_once(".events.")
-        .map_or_else(String::new, |(_, id)| id.to_owned())
+        .map_or("", |(_, event)| event);
+    match event.split_once('.') {
+        Some((instance, kind)) => match token::instance_of(instance) {
+            Some(id) => format!("{id}.{kind}"),
+            None => event.to_owned(),
+        },
+        None => event.to_owned(),
+    }
 }
 
 /// Waiting for the broker was given up (a time limit, a stop).
@@ -1224,6 +1248,24 @@ mod tests {
         ] {
             assert!(!is_subject_of(&config, other, &id), "{other}");
         }
+        let text = |text: &str| EventId {
+            order_id: crate::input::InstanceId::text(text).expect("an id"),
+            kind: crate::shop::EventKind::OrderCreated,
+        };
+        let id = text("a.b 17");
+        assert_eq!(
+            subject_of(&config, &id),
+            "choreo.events._a_2Eb_2017.OrderCreated"
+        );
+        assert!(is_subject_of(&config, &subject_of(&config, &id), &id));
+        for other in [&text("a_b 17"), &text("17")] {
+            assert!(!is_subject_of(&config, &subject_of(&config, other), &id));
+        }
+        assert!(!is_subject_of(
+            &config,
+            "choreo.events.17.OrderCreated",
+            &text("17")
+        ));
     }
 
     #[test]

@@ -238,6 +238,8 @@ pub async fn run<C: Choreography>(
                 cause: None,
                 event,
             };
+            // A string id's text is kept while its order is in flight (see `input::ids`).
+            order.id().hold();
             observer.in_flight.insert(
                 order.id(),
                 InFlight {
@@ -258,7 +260,7 @@ pub async fn run<C: Choreography>(
             Ok(repeats) => {
                 failures.push(Failure::Transport(format!(
                     "{} ran before on stream `{}` (the stream holds their first events already: {}): run them on a new stream, --set nats.stream=NAME",
-                    crate::plural::Count(repeats.len() as u64, "order"),
+                    crate::plural::Count(repeats.len() as u64, <C::Input as Record>::noun()),
                     settings.stream,
                     first_few(&repeats)
                 )));
@@ -649,6 +651,7 @@ impl<C: Choreography> Observer<C> {
                 finished_us: envelope.at_us,
             };
             self.in_flight.remove(&envelope.order_id);
+            envelope.order_id.release();
             self.summary.record_finished(&finished);
             sink.finished(&finished);
         }

@@ -42,14 +42,11 @@ use async_nats::jetstream::{self, stream};
 use futures_util::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 
-use rustc_hash::FxHashSet;
-
 use crate::engine::config::Config;
 use crate::engine::replica::{hash_of, replicas, Replica};
 use crate::engine::{Choreography, Envelope, EventId, Name, Outbox};
-use crate::input::InstanceId;
+use crate::nats::instances::Instances;
 use crate::nats::{self, NatsError, Publisher};
-use crate::recent::Recent;
 
 /// Events before the ack floor decided again, publishing, when the service (re)starts: far
 /// more than a broker can have confirmed in the moment before it died.
@@ -72,53 +69,6 @@ pub struct Served {
     pub published: u64,
     /// Foreign messages skipped (see [`nats::skipped`]), each counted once.
     pub foreign: u64,
-}
-
-/// The instances the stream has started and not ended, and the last ones it ended (as many
-/// as `services.dedup_window`). Every event but an instance's first follows that first
-/// event in the stream, since it was decided after it was read: an event of an instance the
-/// stream never started is foreign (made up, or published by something else on the
-/// subject), and a service that took it would reserve, charge or ship for an order that
-/// does not exist. Memory: the instances in flight and the window.
-#[derive(Debug)]
-struct Instances {
-    open: FxHashSet<InstanceId>,
-    ended: Recent<InstanceId, ()>,
-}
-
-impl Instances {
-    fn new(window: usize) -> Self {
-        Instances {
-            open: FxHashSet::default(),
-            ended: Recent::new(window),
-        }
-    }
-
-    /// Takes `envelope` into account: `Err` with the reason if no service can take it.
-    fn admit<C: Choreography>(&mut self, envelope: &Envelope<C>) -> Result<(), String> {
-        let id = envelope.order_id;
-        if self.open.contains(&id) {
-            if envelope.is_terminal() {
-                self.open.remove(&id);
-                self.ended.insert(id, ());
-            }
-            return Ok(());
-        }
-        if self.ended.contains(&id) {
-            // A late repeat: the step passes it over as a duplicate.
-            return Ok(());
-        }
-        if envelope.is_start() {
-            if !envelope.is_terminal() {
-                self.open.insert(id);
-            }
-            return Ok(());
-        }
-        Err(format!(
-            "{} of instance {id}, which the stream has not started (or ended too long ago)",
-            envelope.kind().name()
-        ))
-    }
 }
 
 /// The service named `name` (`InventoryService`, or its short config name `inventory`).

@@ -580,13 +580,14 @@ fn check_names_the_endings_it_reached() {
     );
 }
 
-/// Two services bouncing an order between them: Left answers the start and every Pong with a
-/// Ping, Right every Ping with a Pong, and the Done that would end the order never comes.
+/// Two services bouncing a ball between them: Left answers the start and every Pong with a
+/// Ping, Right every Ping with a Pong, and the Done that would end the ball never comes. Its
+/// instances are balls (`ball_id`), not orders: `check` speaks of balls.
 mod bouncing {
     use choreo::flow::prelude::*;
 
     choreo::events! {
-        /// An order bounced between two services.
+        /// A ball bounced between two services.
         pub enum Event: Kind {
             Started,
             Ping,
@@ -598,14 +599,14 @@ mod bouncing {
     /// One ball to bounce.
     #[derive(Debug, Clone, Deserialize)]
     pub struct Ball {
-        pub order_id: InstanceId,
+        pub ball_id: InstanceId,
     }
 
     choreo::choreography! {
-        /// A livelock: every Ping is answered, and nothing ever ends the order.
+        /// A livelock: every Ping is answered, and nothing ever ends the ball.
         pub Bouncing("bouncing") {
             events: Event / Kind,
-            input: Ball / order_id,
+            input: Ball / ball_id,
             start: Server, |_ball, _config| Event::Started,
         }
         services: Service {
@@ -618,12 +619,13 @@ mod bouncing {
 
 /// A livelock is a liveness violation, reported as one with its lasso: the schedule to the
 /// loop's first event, then the loop, named in the why. (Without the loop's diagnosis it would
-/// pass for a mere event published twice.)
+/// pass for a mere event published twice.) The property and the why name the instance by
+/// the choreography's own noun.
 #[test]
-fn a_livelock_is_caught_as_a_loop_that_never_ends_the_order() {
+fn a_livelock_is_caught_as_a_loop_that_never_ends_the_instance() {
     let config = Config::<bouncing::Bouncing>::load(&[], &[]).expect("config");
     let balls = [bouncing::Ball {
-        order_id: InstanceId::new(1).expect("id"),
+        ball_id: InstanceId::new(1).expect("id"),
     }];
     for faults in MIXES {
         let checked = check::check(&config, &balls, faults, &limits(), &mut |_, _, _| {})
@@ -637,12 +639,12 @@ fn a_livelock_is_caught_as_a_loop_that_never_ends_the_order() {
             panic!("{faults:?}: no violation: {checked}");
         };
         assert_eq!(
-            *property, "every order finishes when delivery is fair",
+            *property, "every ball finishes when delivery is fair",
             "{faults:?}: {why}"
         );
         assert_eq!(
             why,
-            "order 1 goes round a loop that never ends it: Ping by Left -> Pong by Right -> \
+            "ball 1 goes round a loop that never ends it: Ping by Left -> Pong by Right -> \
              Ping by Left again (a livelock: only the repeat's id, 1.Ping, stops it here)",
             "{faults:?}"
         );
@@ -705,7 +707,7 @@ fn each_reduction_gives_the_full_searchs_verdicts_from_fewer_states() {
     compare("billing", &searches);
     let config = Config::<bouncing::Bouncing>::load(&[], &[]).expect("config");
     let balls = [1, 2].map(|n| bouncing::Ball {
-        order_id: InstanceId::new(n).expect("id"),
+        ball_id: InstanceId::new(n).expect("id"),
     });
     let searches = REDUCTIONS.map(|reduction| {
         let faults = Faults {

@@ -66,11 +66,20 @@ where
     I: IntoIterator<Item = S>,
     S: AsRef<std::ffi::OsStr>,
 {
+    program_with(Path::new(env!("CARGO_BIN_EXE_choreo")), dir, args, env)
+}
+
+/// Runs `program` (choreo's, or an example's) as [`choreo_with`] runs choreo's.
+pub fn program_with<I, S>(program: &Path, dir: &Path, args: I, env: &[(&str, &str)]) -> Run
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
     let Output {
         status,
         stdout,
         stderr,
-    } = Command::new(env!("CARGO_BIN_EXE_choreo"))
+    } = Command::new(program)
         .args(args)
         .current_dir(dir)
         .env_remove("RUST_LOG")

@@ -5,59 +5,15 @@
 use std::path::Path;
 
 use choreo::config::Config;
-use choreo::flow::prelude::*;
 use choreo::input::{read_order_file, InstanceId};
 
 use crate::helpers::{check_every_schedule, repo_path, temp_file};
 
-choreo::events! {
-    /// What happens to a ticket.
-    pub enum Event: Kind {
-        TicketRequested { seats: u64 },
-        SeatsHeld { seats: u64 },
-        SeatsRefused { seats: u64 } => failure,
-        TicketIssued => completed,
-        TicketRejected => rejected,
-    }
-}
+#[allow(dead_code)] // Its `main` is the example's.
+#[path = "../../examples/tickets/main.rs"]
+mod example;
 
-/// A ticket to issue: `{"ticket_id": "T-2026-0001", "seats": 2}`; its id is a string.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Ticket {
-    ticket_id: TextId,
-    seats: u64,
-}
-
-choreo::choreography! {
-    /// Tickets: seats held, then the ticket issued; more than four seats are refused.
-    pub Tickets("tickets") {
-        events: Event / Kind,
-        input: Ticket / ticket_id,
-        start: Desk, |ticket, _| Event::TicketRequested { seats: ticket.seats },
-        narrate: |event, id| match event {
-            Event::TicketRequested { seats } => format!("Ticket {id}: {seats} seats asked for"),
-            Event::SeatsHeld { seats } => format!("Held {seats} seats for ticket {id}"),
-            Event::SeatsRefused { seats } => format!("Cannot hold {seats} seats for ticket {id}"),
-            Event::TicketIssued => format!("Ticket {id} issued"),
-            Event::TicketRejected => format!("Ticket {id} rejected"),
-        },
-    }
-    services: Service {
-        Desk: [SeatsHeld, SeatsRefused] -> [TicketRequested, TicketIssued, TicketRejected]
-            => |_, _, event, out| match event.event {
-                Event::SeatsHeld { .. } => out.publish(Event::TicketIssued),
-                _ => out.publish(Event::TicketRejected),
-            },
-        Seats: [TicketRequested] -> [SeatsHeld, SeatsRefused]
-            => |_, _, event, out| if let Event::TicketRequested { seats } = event.event {
-                match seats {
-                    1..=4 => out.publish(Event::SeatsHeld { seats }),
-                    _ => out.publish(Event::SeatsRefused { seats }),
-                }
-            },
-    }
-}
+use example::{Ticket, Tickets};
 
 type Envelope = choreo::engine::Envelope<Tickets>;
 
@@ -244,18 +200,6 @@ fn a_journal_of_the_other_kind_of_id_is_refused() {
     assert!(
         err.to_string()
             .contains("ticket_id must be a string, got a number"),
-        "{err}"
-    );
-}
-
-/// Over NATS string ids are refused, before anything connects, saying why.
-#[test]
-fn string_ids_are_refused_over_nats_for_now() {
-    let err =
-        execute(&["run", &sample_path(), "--nats", "nats://127.0.0.1:1"]).expect_err("refused");
-    assert!(
-        err.to_string()
-            .contains("ids (ticket_id) are strings, which do not run over NATS yet"),
         "{err}"
     );
 }

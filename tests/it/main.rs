@@ -11,6 +11,7 @@ mod ids;
 mod invariants;
 mod library;
 mod nats;
+mod nats_ids;
 mod nats_operations;
 mod rules;
 mod run_invariants;

@@ -182,7 +182,12 @@ impl Process {
     /// `CHOREO_TEST_LOG` is its `RUST_LOG` (say `info,choreo::nats=debug`, to see why a
     /// test failed), else it logs as a user's would.
     pub(crate) fn choreo(args: &[String], stdout: Stdio) -> Process {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_choreo"));
+        Process::program(Path::new(env!("CARGO_BIN_EXE_choreo")), args, stdout)
+    }
+
+    /// `program` (choreo's, or an example's) as [`Process::choreo`] runs choreo's.
+    pub(crate) fn program(program: &Path, args: &[String], stdout: Stdio) -> Process {
+        let mut command = Command::new(program);
         match std::env::var("CHOREO_TEST_LOG") {
             Ok(filter) => command.env("RUST_LOG", filter),
             Err(_) => command.env_remove("RUST_LOG"),
