@@ -11,7 +11,7 @@ use crate::helpers::{check_every_schedule, repo_path, temp_file};
 
 #[allow(dead_code)] // Its `main` is the example's.
 #[path = "../../examples/tickets/main.rs"]
-mod example;
+pub(crate) mod example;
 
 use example::{Ticket, Tickets};
 

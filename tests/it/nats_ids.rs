@@ -14,11 +14,7 @@ use nix::sys::signal::Signal;
 use crate::helpers::{in_ci, program_with, repo_root, Run};
 use crate::nats::{config_args, one_mixed_run_at_a_time, run_args, serve_args, Broker, Process};
 
-#[allow(dead_code)] // Its `main` is the example's.
-#[path = "../../examples/tickets/main.rs"]
-mod example;
-
-use example::Tickets;
+use crate::ids::example::Tickets;
 
 /// The tickets' binary, which `cargo test` builds; `None` (with a note) where it is not
 /// built, outside CI.
@@ -106,7 +102,7 @@ fn string_ids_run_over_nats_as_in_process_each_finished_once_and_never_twice() {
     let count = 300;
     let file = tickets_file(dir.path(), count);
     let journal = dir.path().join("j.jsonl").display().to_string();
-    let tickets = |args: &[&str]| program_with(&bin, &root, args, &[]);
+    let tickets = |args: &[&str]| program_with(&bin, root, args, &[]);
     let in_process = stories(&tickets(&["run", &file, "--format", "json"]));
     let over_nats = &[
         "run",
