@@ -3,10 +3,9 @@
 //!
 //! Every event is a message in one stream (`<nats.stream>`), on a subject of its own
 //! (`<nats.stream>.events.<instance>.<Kind>`, the instance's id as a [`token`]), its JSON
-//! envelope as the payload. The stream
-//! holds at most one message per subject and refuses a second (see [`stream()`]), so an event is
-//! stored once, however long after it is published again. The stream's sequence is the bus
-//! sequence.
+//! envelope as the payload. The stream holds at most one message per subject and refuses a
+//! second (see [`stream()`]), so an event is stored once, however long after it is published
+//! again. The stream's sequence is the bus sequence.
 //! Each service reads every event through its own durable pull consumer, and handles them
 //! strictly in stream order (see [`serve`]): that makes its state a function
 //! of the stream, which is how it recovers.

@@ -38,7 +38,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::helpers::{in_ci, repo_path, repo_root};
+use crate::helpers::{repo_path, repo_root};
 
 /// How long one command may take before it counts as hung.
 const TIME_LIMIT_SECONDS: u32 = 120;
@@ -292,19 +292,7 @@ struct Bins {
 impl Bins {
     fn find() -> Bins {
         let choreo = PathBuf::from(env!("CARGO_BIN_EXE_choreo"));
-        let trip = choreo
-            .parent()
-            .map(|dir| dir.join("examples/trip"))
-            .filter(|path| path.exists());
-        if trip.is_none() {
-            assert!(
-                !in_ci(),
-                "the trip example is not built: `cargo test` builds it"
-            );
-            eprintln!(
-                "note: the trip example is not built (`cargo build --release --example trip`); its commands in the docs are skipped"
-            );
-        }
+        let trip = crate::helpers::example_binary("trip", "its commands in the docs are skipped");
         Bins { choreo, trip }
     }
 }

@@ -69,6 +69,26 @@ where
     program_with(Path::new(env!("CARGO_BIN_EXE_choreo")), dir, args, env)
 }
 
+/// The binary of the example `name` (`cargo test` builds the examples beside choreo's), or
+/// `None` where it is not built (`cargo test --test it` alone), with a note saying that
+/// `skipped` is skipped; under CI its absence fails the test.
+pub fn example_binary(name: &str, skipped: &str) -> Option<PathBuf> {
+    let bin = Path::new(env!("CARGO_BIN_EXE_choreo"))
+        .parent()
+        .map(|dir| dir.join("examples").join(name))
+        .filter(|path| path.exists());
+    if bin.is_none() {
+        assert!(
+            !in_ci(),
+            "the {name} example is not built: `cargo test` builds it"
+        );
+        eprintln!(
+            "note: the {name} example is not built (`cargo build --release --example {name}`); {skipped}"
+        );
+    }
+    bin
+}
+
 /// Runs `program` (choreo's, or an example's) as [`choreo_with`] runs choreo's.
 pub fn program_with<I, S>(program: &Path, dir: &Path, args: I, env: &[(&str, &str)]) -> Run
 where

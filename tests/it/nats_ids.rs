@@ -5,33 +5,16 @@
 //! run refused, and a service killed mid-run that rebuilds its state from the stream.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::helpers::{in_ci, program_with, repo_root, Run};
+use crate::helpers::{example_binary, program_with, repo_root, Run};
 use crate::nats::{config_args, one_mixed_run_at_a_time, run_args, serve_args, Broker, Process};
 
 use crate::ids::example::Tickets;
-
-/// The tickets' binary, which `cargo test` builds; `None` (with a note) where it is not
-/// built, outside CI.
-fn tickets_binary() -> Option<PathBuf> {
-    let bin = Path::new(env!("CARGO_BIN_EXE_choreo"))
-        .parent()
-        .map(|dir| dir.join("examples/tickets"))
-        .filter(|path| path.exists());
-    if bin.is_none() {
-        assert!(
-            !in_ci(),
-            "the tickets example is not built: `cargo test` builds it"
-        );
-        eprintln!("note: the tickets example is not built (cargo build --release --example tickets); skipped");
-    }
-    bin
-}
 
 /// The `n`th ticket's id: numbered like `T-2026-0001`, a UUID, or one with characters a
 /// subject token cannot hold as they are.
@@ -91,7 +74,7 @@ fn stories(run: &Run) -> BTreeMap<String, Vec<String>> {
 /// run again on the same stream is refused at once, naming the tickets as written.
 #[test]
 fn string_ids_run_over_nats_as_in_process_each_finished_once_and_never_twice() {
-    let Some(bin) = tickets_binary() else {
+    let Some(bin) = example_binary("tickets", "skipped") else {
         return;
     };
     let Some(broker) = Broker::start() else {
@@ -136,6 +119,13 @@ fn string_ids_run_over_nats_as_in_process_each_finished_once_and_never_twice() {
     assert!(events
         .iter()
         .any(|e| e.order_id.to_string() == "*.>55" && e.is_terminal()));
+    let traced = tickets(&["trace", &journal, "--order", "*.>55"]);
+    assert_eq!(traced.code, 0, "{}", traced.stderr);
+    assert!(
+        traced.stdout.contains("SeatsRefused by Seats"),
+        "{}",
+        traced.stdout
+    );
 
     let text = tickets(&[
         "run",
@@ -175,7 +165,7 @@ fn string_ids_run_over_nats_as_in_process_each_finished_once_and_never_twice() {
 /// ticket still ends once, as its seats decide, with nothing published twice.
 #[test]
 fn a_served_service_killed_mid_run_reads_string_ids_back_and_doubles_nothing() {
-    let Some(bin) = tickets_binary() else {
+    let Some(bin) = example_binary("tickets", "skipped") else {
         return;
     };
     let _alone = one_mixed_run_at_a_time();

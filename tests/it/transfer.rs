@@ -2,7 +2,6 @@
 //! engine and the command line: every branch, the invariant, the check, and what the layer
 //! derives.
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use clap::Parser;
@@ -10,7 +9,7 @@ use clap::Parser;
 use choreo::config::Config;
 use choreo::engine::{Choreography, Outcome, Role};
 
-use crate::helpers::{check_every_schedule, in_ci, repo_path};
+use crate::helpers::{check_every_schedule, repo_path};
 
 #[allow(dead_code)] // Its `main` is the example's.
 #[path = "../../examples/transfer/main.rs"]
@@ -312,16 +311,7 @@ fn shop_words(text: &str) -> Vec<String> {
 /// help, its files (journal, summary, report) and its errors speak of transfers.
 #[test]
 fn no_word_of_the_shop_in_anything_the_transfer_prints_or_writes() {
-    let bin = Path::new(env!("CARGO_BIN_EXE_choreo"))
-        .parent()
-        .map(|dir| dir.join("examples/transfer"))
-        .filter(|path| path.exists());
-    let Some(bin) = bin else {
-        assert!(
-            !in_ci(),
-            "the transfer example is not built: `cargo test` builds it"
-        );
-        eprintln!("note: the transfer example is not built; skipped");
+    let Some(bin) = crate::helpers::example_binary("transfer", "skipped") else {
         return;
     };
     let dir = tempfile::tempdir().expect("a temporary directory");
