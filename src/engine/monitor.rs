@@ -14,8 +14,10 @@ use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
 use crate::engine::choreography::{Choreography, Envelope};
+use crate::engine::failure::{BrokenAt, Failure};
 use crate::engine::kinds::Kinds;
-use crate::input::InstanceId;
+use crate::engine::Name;
+use crate::input::{InstanceId, Record};
 
 /// A choreography's invariants, checked incrementally: see the module documentation.
 pub trait Monitor<C: Choreography>: Send {
@@ -105,6 +107,73 @@ impl<C: Choreography> Monitor<C> for Replay<C> {
         C::invariant(&self.config, &events, terminal).map_err(|why| Broken {
             property: INVARIANTS,
             why,
+        })
+    }
+}
+
+/// A run's monitor under `run.invariants`, whatever carries the events (the in-process bus,
+/// or a stream over NATS): it takes the events in the order the run observes them and turns
+/// a broken property into the run's [`Failure`], naming the event that broke it.
+pub(crate) struct Watch<C: Choreography> {
+    /// `None` when off, or once a property stopped the run, or once the run is over.
+    monitor: Option<Box<dyn Monitor<C>>>,
+    when: Invariants,
+    /// With `end`: the first property broken, reported when the run ends.
+    broken: Option<Failure>,
+}
+
+impl<C: Choreography> Watch<C> {
+    pub(crate) fn new(when: Invariants, config: &C::Config) -> Self {
+        Watch {
+            monitor: (when != Invariants::Off).then(|| C::monitor(config)),
+            when,
+            broken: None,
+        }
+    }
+
+    /// Gives `envelope` to the monitor: a property it breaks stops the run here
+    /// (`every-event`: the error, and nothing is checked after it), or is kept for the run's
+    /// end (`end`, the first only).
+    pub(crate) fn observe(
+        &mut self,
+        envelope: &Envelope<C>,
+        kinds: Kinds<C::Kind>,
+    ) -> Result<(), Failure> {
+        let Some(monitor) = &mut self.monitor else {
+            return Ok(());
+        };
+        let Err(broken) = monitor.observe(envelope, kinds) else {
+            return Ok(());
+        };
+        let failure = Failure::Invariant {
+            property: broken.property,
+            why: broken.why,
+            at: Some(BrokenAt {
+                seq: envelope.seq,
+                noun: <C::Input as Record>::noun(),
+                order_id: envelope.order_id,
+                service: envelope.service.name(),
+                kind: envelope.kind().name(),
+            }),
+        };
+        if self.when == Invariants::EveryEvent {
+            self.monitor = None;
+            return Err(failure);
+        }
+        self.broken.get_or_insert(failure);
+        Ok(())
+    }
+
+    /// The run is over: the property kept from earlier (`end`), or an end-state property
+    /// broken. Nothing is checked after it.
+    pub(crate) fn at_end(&mut self) -> Option<Failure> {
+        let mut monitor = self.monitor.take()?;
+        self.broken.take().or_else(|| {
+            monitor.end().err().map(|broken| Failure::Invariant {
+                property: broken.property,
+                why: broken.why,
+                at: None,
+            })
         })
     }
 }

@@ -19,10 +19,10 @@ use crate::engine::bus::{Bus, Subscription};
 use crate::engine::choreography::{self, Choreography, Name, SpawnError};
 use crate::engine::choreography::{Envelope, EventId};
 use crate::engine::config::Config;
-use crate::engine::failure::{BrokenAt, Failure, RunFailed, Stall, Waiting, SHOWN};
+use crate::engine::failure::{Failure, RunFailed, Stall, Waiting, SHOWN};
 use crate::engine::gate::{Gate, Watched};
 use crate::engine::kinds::Kinds;
-use crate::engine::monitor::{Invariants, Monitor};
+use crate::engine::monitor::Watch;
 use crate::engine::sink::EventSink;
 use crate::engine::stats::{Finished, Summary};
 use crate::engine::supervisor::{judge, Ended, Services};
@@ -203,7 +203,7 @@ pub async fn run_fed<C: Choreography>(
     // broke it).
     let mut summary = match &mut admission {
         Some(admission) => {
-            failures.extend(admission.invariants_at_end());
+            failures.extend(admission.invariants.at_end());
             admission.drain(sink);
             admission.summary()
         }
@@ -273,11 +273,8 @@ struct Admission<'b, C: Choreography, I> {
     input_done: bool,
     /// A live input has no order ready: the run waits for it alongside everything else.
     input_pending: bool,
-    /// The choreography's invariants, checked as events are observed (`run.invariants`);
-    /// `None` when off, or once the run is over.
-    monitor: Option<Box<dyn Monitor<C>>>,
-    /// With `run.invariants = "end"`: the first invariant broken, reported when the run ends.
-    broken: Option<Failure>,
+    /// The choreography's invariants, checked as events are observed (`run.invariants`).
+    invariants: Watch<C>,
     /// An invariant stopped the run: what is observed after it is not written out.
     halted: bool,
 }
@@ -309,9 +306,7 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
             admitted: 0,
             input_done: false,
             input_pending: false,
-            monitor: (config.run.invariants != Invariants::Off)
-                .then(|| C::monitor(&config.choreography)),
-            broken: None,
+            invariants: Watch::new(config.run.invariants, &config.choreography),
             halted: false,
         }
     }
@@ -626,53 +621,9 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
             }
         }
         written.map_err(Failure::Output)?;
-        self.check_invariants(envelope, kinds)
-    }
-
-    /// Gives `envelope` to the monitor: a property it breaks stops the run here
-    /// (`every-event`), or is kept for its end (`end`, the first only).
-    fn check_invariants(
-        &mut self,
-        envelope: &Envelope<C>,
-        kinds: Kinds<C::Kind>,
-    ) -> Result<(), Failure> {
-        let Some(monitor) = &mut self.monitor else {
-            return Ok(());
-        };
-        let Err(broken) = monitor.observe(envelope, kinds) else {
-            return Ok(());
-        };
-        let failure = Failure::Invariant {
-            property: broken.property,
-            why: broken.why,
-            at: Some(BrokenAt {
-                seq: envelope.seq,
-                noun: <C::Input as crate::input::Record>::noun(),
-                order_id: envelope.order_id,
-                service: envelope.service.name(),
-                kind: envelope.kind().name(),
-            }),
-        };
-        if self.config.run.invariants == Invariants::EveryEvent {
+        self.invariants.observe(envelope, kinds).inspect_err(|_| {
+            // What is observed after it is not written out: the journal ends with it.
             self.halted = true;
-            self.monitor = None;
-            return Err(failure);
-        }
-        self.broken.get_or_insert(failure);
-        Ok(())
-    }
-
-    /// The run is over: the invariant kept from earlier (`end`), or an end-state property
-    /// broken. The events drained after it are not checked: the run has already failed, or
-    /// they are none.
-    fn invariants_at_end(&mut self) -> Option<Failure> {
-        let mut monitor = self.monitor.take()?;
-        self.broken.take().or_else(|| {
-            monitor.end().err().map(|broken| Failure::Invariant {
-                property: broken.property,
-                why: broken.why,
-                at: None,
-            })
         })
     }
 

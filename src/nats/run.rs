@@ -24,6 +24,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use crate::engine::config::Config;
 use crate::engine::kinds::Kinds;
+use crate::engine::monitor::Watch;
 use crate::engine::stats::{Finished, Summary};
 use crate::engine::{
     Choreography, Envelope, EventId, EventSink, Failure, Interrupt, Name, RunFailed,
@@ -151,6 +152,7 @@ pub async fn run<C: Choreography>(
         started_us,
         settings: settings.clone(),
         record: nats::record_subject(settings),
+        invariants: Watch::new(config.run.invariants, &config.choreography),
     };
     // How many orders are in flight, for the watch on the services.
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -354,6 +356,7 @@ pub async fn run<C: Choreography>(
         // The admitted orders finished; the rest was not read.
         failures.push(Failure::Interrupted { not_admitted: 0 });
     }
+    failures.extend(observer.invariants.at_end());
     if let Err(err) = sink.finish() {
         failures.push(Failure::Output(err));
     }
@@ -394,6 +397,9 @@ struct Observer<C: Choreography> {
     settings: crate::engine::config::NatsConfig,
     /// The subject of the stream's record (see [`nats::Agreement`]), skipped as read.
     record: String,
+    /// The choreography's invariants over the run's own orders, checked in stream order as
+    /// in process (`run.invariants`).
+    invariants: Watch<C>,
 }
 
 /// Watches, while orders are in flight, that the services read the stream, and says so
@@ -632,6 +638,7 @@ impl<C: Choreography> Observer<C> {
         }
         order.kinds.insert(envelope.kind());
         order.seen += 1;
+        let kinds = order.kinds;
         envelope.seq = self.observed;
         envelope.at_us = envelope.at_us.saturating_sub(self.started_us);
         self.observed += 1;
@@ -655,6 +662,6 @@ impl<C: Choreography> Observer<C> {
             self.summary.record_finished(&finished);
             sink.finished(&finished);
         }
-        Ok(())
+        self.invariants.observe(&envelope, kinds)
     }
 }

@@ -860,3 +860,61 @@ fn a_deleted_consumer_stops_its_service_and_a_restart_handles_every_order() {
     // Every order once, nothing doubled, stock and money conserved.
     check_journal(&dir.path().join("journal.jsonl"), 300);
 }
+
+/// A run over NATS checks the choreography's invariants as it observes the stream, as a run
+/// in process does: an event that oversells a product (forged here, as a faulty service of
+/// the same stream would publish it) fails the run at once, naming the property, the order
+/// and the event, and the journal ends with that event; with `run.invariants=off` the same
+/// event passes unchecked (the run then fails only by stalling, as nothing serves it).
+#[test]
+fn a_run_over_nats_checks_the_invariants_as_the_events_come() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut oversold: serde_json::Value =
+        serde_json::from_slice(&event_of_no_order(1)).expect("JSON");
+    oversold["quantity"] = serde_json::json!(1_000_000);
+    let oversold = serde_json::to_vec(&oversold).expect("JSON");
+    for (stream, invariants) in [("checked", "every-event"), ("unchecked", "off")] {
+        let journal = dir.path().join(format!("{stream}.jsonl"));
+        let mut args = strings(&["run", "orders/seed.json", "--nats", &url]);
+        args.extend(config_args(
+            &strings(&[
+                &format!("run.invariants={invariants}"),
+                "nats.stall_timeout=3s",
+            ]),
+            stream,
+        ));
+        args.extend(strings(&["--journal", journal.to_str().expect("utf-8")]));
+        let mut run = Logged::start(&args, dir.path(), stream);
+        // The run has made its stream and published the order's first event: it reads on
+        // from there.
+        wait_until("the order's first event", Duration::from_secs(20), || {
+            last_sequence(&url, stream) >= 1
+        });
+        publish(&url, stream, &[("1.InventoryChecked", oversold.clone())]);
+        assert_eq!(run.process.wait(Duration::from_secs(20)), 1, "{stream}");
+        let stderr = run.stderr();
+        let journal = std::fs::read_to_string(&journal).expect("journal");
+        let last = journal.lines().last().expect("a journal line");
+        if invariants == "off" {
+            assert!(!stderr.contains("invariant broken"), "{stderr}");
+            assert!(stderr.contains("no event for 3s"), "{stderr}");
+            continue;
+        }
+        for said in [
+            "invariant broken",
+            "order 1",
+            "InventoryChecked",
+            "no product oversold: product 101 is oversold: 1000000 units reserved",
+        ] {
+            assert!(stderr.contains(said), "no `{said}` in:\n{stderr}");
+        }
+        assert!(
+            last.contains("\"InventoryChecked\"") && last.contains("1000000"),
+            "the journal ends with the event that broke it: {last}"
+        );
+    }
+}
