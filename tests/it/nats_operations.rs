@@ -12,7 +12,10 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::helpers::{choreo, repo_root};
-use crate::nats::{check_journal, config_args, mixed_file, run_args, Broker, Process, SERVICES};
+use crate::nats::{
+    check_journal, config_args, mixed_file, one_mixed_run_at_a_time, run_args, serve_args, Broker,
+    JournaledRun, Process, SERVICES,
+};
 use crate::rules::mixed_sets;
 
 /// A `choreo` process whose stderr goes to a file, to read while it runs.
@@ -780,6 +783,65 @@ fn a_run_publishes_no_order_before_its_spawned_services_serve() {
         "{}",
         first.stderr()
     );
+}
+
+/// A broker restarted on a store that lost its last messages (a copy taken mid-run, as an OS
+/// crash leaves one): the services find that the stream no longer holds the last event they
+/// read, start over from the stream as it now is, and publish again what the broker lost;
+/// every order finishes once, every invariant held.
+///
+/// Fails today, on 2.15.1 and 2.9.10 (about 20 of 5,000 orders unfinished at the stall
+/// timeout): on the reconnect, a service's publisher sends its unconfirmed events again into
+/// the shortened stream before the service finds the loss and starts over, so they land
+/// before the events that caused them are decided again, and every service skips them as
+/// foreign (an instance the stream has not started). Run it with `--ignored`.
+#[test]
+#[ignore = "the start-over path loses orders whose decisions were resent before the replay: see its doc"]
+fn services_start_over_when_the_broker_lost_the_streams_tail() {
+    let _alone = one_mixed_run_at_a_time();
+    let Some(mut broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut sets = mixed_sets();
+    // Few orders in flight: the run lasts seconds, past the broker's restart.
+    sets.extend(strings(&["run.time_limit=120s", "nats.in_flight=32"]));
+    let config = config_args(&sets, "tail");
+    let mut services: Vec<Logged> = SERVICES
+        .iter()
+        .map(|service| Logged::start(&serve_args(&url, service, &config), dir.path(), service))
+        .collect();
+    for service in &services {
+        service.wait_for_stdout("serves stream `tail`", Duration::from_secs(30));
+    }
+    let mut run = JournaledRun::start(5_000, |file| run_args(&url, file, &config));
+    std::thread::sleep(Duration::from_millis(300));
+    let copy = broker.copy_of_store();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(run.going(), "the run is still going when the broker dies");
+    broker.kill9();
+    broker.restore_store(copy.path());
+    broker.restart();
+    run.check(Duration::from_secs(150));
+    let started_over = services
+        .iter()
+        .filter(|service| service.stderr().contains("starting over"))
+        .count();
+    assert!(
+        started_over > 0,
+        "no service started over: {}",
+        services.iter().map(Logged::stderr).collect::<String>()
+    );
+    for service in &mut services {
+        service.process.signal(Signal::SIGTERM);
+        assert_eq!(
+            service.process.wait(Duration::from_secs(10)),
+            0,
+            "{}",
+            service.stderr()
+        );
+    }
 }
 
 /// What only the in-process bus simulates: `--clock virtual` asked for by name is refused
