@@ -49,6 +49,17 @@ impl Logged {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 
+    /// SIGTERM, then its exit within 10 s, which must be 0.
+    fn stop(&mut self) {
+        self.process.signal(Signal::SIGTERM);
+        assert_eq!(
+            self.process.wait(Duration::from_secs(10)),
+            0,
+            "{}",
+            self.stderr()
+        );
+    }
+
     /// Waits until its stdout says `text`, at most `limit`.
     fn wait_for_stdout(&self, text: &str, limit: Duration) {
         let started = Instant::now();
@@ -685,13 +696,7 @@ fn a_second_instance_of_a_service_is_refused_while_the_first_serves() {
         "serves after the first died: {}",
         again.stderr()
     );
-    again.process.signal(Signal::SIGTERM);
-    assert_eq!(
-        again.process.wait(Duration::from_secs(10)),
-        0,
-        "{}",
-        again.stderr()
-    );
+    again.stop();
 }
 
 /// A first `serve` that is stopped (SIGSTOP) still holds its subscription and its consumer:
@@ -726,13 +731,7 @@ fn a_second_instance_is_refused_while_the_first_is_stopped() {
         ),
         "{stderr}"
     );
-    first.process.signal(Signal::SIGTERM);
-    assert_eq!(
-        first.process.wait(Duration::from_secs(10)),
-        0,
-        "{}",
-        first.stderr()
-    );
+    first.stop();
 }
 
 /// `run --spawn-services` publishes its first orders only once every service it spawned
@@ -776,13 +775,7 @@ fn a_run_publishes_no_order_before_its_spawned_services_serve() {
         run.stderr
     );
     assert_eq!(stored(), before, "no order published: {}", run.stderr);
-    first.process.signal(Signal::SIGTERM);
-    assert_eq!(
-        first.process.wait(Duration::from_secs(10)),
-        0,
-        "{}",
-        first.stderr()
-    );
+    first.stop();
 }
 
 /// A broker restarted on a store that lost its last messages (a copy taken mid-run, as an OS
@@ -834,13 +827,7 @@ fn services_start_over_when_the_broker_lost_the_streams_tail() {
         services.iter().map(Logged::stderr).collect::<String>()
     );
     for service in &mut services {
-        service.process.signal(Signal::SIGTERM);
-        assert_eq!(
-            service.process.wait(Duration::from_secs(10)),
-            0,
-            "{}",
-            service.stderr()
-        );
+        service.stop();
     }
 }
 
