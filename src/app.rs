@@ -632,8 +632,21 @@ fn serve<C: Choreography>(args: ServeArgs) -> Result<(), Error> {
     // `--spawn-services`.
     use tracing::Instrument;
     let span = tracing::info_span!("serve", service = crate::name::Name::name(service));
+    // One line on stdout once it serves: `run --spawn-services` waits for it before its
+    // first orders, and a script starting a service can too.
+    let stream = config.nats.stream.clone();
+    let serving = move || {
+        let mut out = io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{} serves stream `{stream}`",
+            crate::name::Name::name(service)
+        );
+        let _ = out.flush();
+    };
     runtime.block_on(
-        crate::nats::serve::serve(&config, service, &args.nats, &agreement, stop).instrument(span),
+        crate::nats::serve::serve(&config, service, &args.nats, &agreement, stop, serving)
+            .instrument(span),
     )?;
     Ok(())
 }
@@ -675,7 +688,7 @@ impl Spawned {
         url: &str,
         args: &RunArgs,
         shutdown_timeout: std::time::Duration,
-        halt: &crate::nats::run::Halt,
+        (halt, serving): (&crate::nats::run::Halt, &crate::nats::run::Serving),
     ) -> Result<Self, Error> {
         let program = std::env::current_exe().map_err(Error::Runtime)?;
         let mut spawned = Spawned {
@@ -712,14 +725,36 @@ impl Spawned {
             // Their stdin is a pipe from the run, which closes when the run exits, however
             // it exits (`kill -9` too): they then stop rather than serve on, orphaned.
             use std::os::unix::process::CommandExt;
+            // Their stdout is a pipe too: its first line says the service serves.
             command
                 .process_group(0)
                 .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::null());
-            let process = command.spawn().map_err(|source| Error::SpawnService {
+                .stdout(std::process::Stdio::piped());
+            let mut process = command.spawn().map_err(|source| Error::SpawnService {
                 service: service.name(),
                 source,
             })?;
+            if let Some(out) = process.stdout.take() {
+                let (told, name) = (serving.clone(), service.name());
+                // Blocking reads, on a thread of their own that ends with the service. What
+                // follows the first line is read to the end, so the service never blocks on
+                // a full pipe.
+                let reading = std::thread::Builder::new()
+                    .name("spawned-stdout".into())
+                    .spawn(move || {
+                        let mut out = io::BufReader::new(out);
+                        let mut line = String::new();
+                        if io::BufRead::read_line(&mut out, &mut line).is_ok_and(|read| read > 0) {
+                            told.serves(name);
+                        }
+                        let _ = io::copy(&mut out, &mut io::sink());
+                    });
+                if let Err(err) = reading {
+                    // Not waited for, then: its first orders wait in the stream as before.
+                    tracing::warn!(%err, service = name, "cannot read the service's stdout");
+                    serving.serves(name);
+                }
+            }
             spawned.lock().push(Child {
                 service: service.name(),
                 process,
@@ -894,12 +929,12 @@ async fn drive<C: Choreography>(
     orders: impl Feed<C::Input> + Iterator<Item = C::Input>,
     sinks: &mut (dyn EventSink<C> + Send),
     interrupt: &Interrupt,
-    halt: &crate::nats::run::Halt,
+    outside: (&crate::nats::run::Halt, &crate::nats::run::Serving),
 ) -> Result<Summary<C>, RunFailed<C>> {
     match nats {
         None => run_fed(config, orders, sinks, interrupt).await,
         Some((url, agreement)) => {
-            crate::nats::run::run(config, url, orders, sinks, interrupt, halt, agreement).await
+            crate::nats::run::run(config, url, orders, sinks, interrupt, outside, agreement).await
         }
     }
 }
@@ -984,13 +1019,24 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     }
     // A spawned service that exits halts the run.
     let halt = crate::nats::run::Halt::default();
-    let _spawned = match (&args.nats, args.spawn_services) {
+    // The run's first orders wait for the services it spawns to serve.
+    let spawning = args.nats.is_some() && args.spawn_services;
+    let serving = crate::nats::run::Serving::of(if spawning {
+        use crate::name::Name;
+        C::Service::ALL
+            .iter()
+            .map(|service| service.name())
+            .collect()
+    } else {
+        Vec::new()
+    });
+    let _spawned = match (&args.nats, spawning) {
         (Some(url), true) => Some(Spawned::start::<C>(
             name,
             url,
             &args,
             config.run.shutdown_timeout,
-            &halt,
+            (&halt, &serving),
         )?),
         _ => None,
     };
@@ -1063,8 +1109,14 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
             OrderSource::Document(orders) => {
                 tracing::info!(file = %args.file.display(), orders = orders.len(), "orders read");
                 let orders = Iterated(orders.into_iter());
-                let result =
-                    runtime.block_on(drive(&config, nats, orders, sinks, &interrupt, &halt));
+                let result = runtime.block_on(drive(
+                    &config,
+                    nats,
+                    orders,
+                    sinks,
+                    &interrupt,
+                    (&halt, &serving),
+                ));
                 Ran::Done(result, None)
             }
             OrderSource::Lines(lines) => {
@@ -1079,8 +1131,14 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
                 tracing::info!(file = %args.file.display(), live, "JSON Lines, read as the run goes");
                 let mut feed = ReadAhead::start(lines, on_skipped, Arc::clone(&stop_reading), live)
                     .map_err(Error::Runtime)?;
-                let result =
-                    runtime.block_on(drive(&config, nats, &mut feed, sinks, &interrupt, &halt));
+                let result = runtime.block_on(drive(
+                    &config,
+                    nats,
+                    &mut feed,
+                    sinks,
+                    &interrupt,
+                    (&halt, &serving),
+                ));
                 match feed.finish() {
                     Some(finished) => Ran::Read(result, finished),
                     // The reader is stuck on its source (a FIFO's quiet writer): what it holds

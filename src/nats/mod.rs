@@ -73,6 +73,12 @@ pub enum NatsError {
         stream: String,
         pid: u32,
     },
+    #[error("a process serves {service} on stream `{stream}` already but has not answered for {waited:?} (stopped with SIGSTOP?): two would share its consumer; end that one first, or give this one another stream (--set nats.stream=NAME)")]
+    Silent {
+        service: &'static str,
+        stream: String,
+        waited: Duration,
+    },
     /// What a service or a run stands on has gone (see [`what_is_gone`]).
     #[error("{what}: {remedy}")]
     Gone { what: String, remedy: &'static str },
@@ -360,6 +366,33 @@ async fn open(
     let mut context = jetstream::new(client);
     context.set_timeout(config.connect_timeout);
     Ok(Connection { context, link })
+}
+
+/// A plain client of one of the servers `url` names, which the server never sends what it
+/// publishes itself (`no_echo`): a request on a subject it subscribes to as well is then
+/// answered "no responders" at once when nobody else subscribes (see `serve`'s
+/// `the_only_instance`). It connects again for as long as it takes, as [`connect`]'s does.
+pub async fn client_without_echo(
+    url: &str,
+    config: &NatsConfig,
+) -> Result<async_nats::Client, NatsError> {
+    let options = async_nats::ConnectOptions::new()
+        .no_echo()
+        .connection_timeout(config.connect_timeout)
+        .max_reconnects(None);
+    tokio::time::timeout(
+        config.connect_timeout,
+        async_nats::connect_with_options(servers(url)?, options),
+    )
+    .await
+    .map_err(|_| NatsError::Connect {
+        url: url.to_owned(),
+        reason: format!("no answer within {:?}", config.connect_timeout),
+    })?
+    .map_err(|err| NatsError::Connect {
+        url: url.to_owned(),
+        reason: err.to_string(),
+    })
 }
 
 /// "Forever", as a wait before a client that never reconnects tries again: a year, within

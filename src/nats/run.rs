@@ -72,20 +72,107 @@ impl Halt {
     }
 }
 
+/// Holds a run's first orders back until the services it spawned (`--spawn-services`) serve:
+/// a service starting reads the stream's history, asks whether another instance of it is
+/// alive and makes its consumer first, and orders published meanwhile would wait in a
+/// stream nobody reads (the first few hundred orders' latency was that wait). A run whose
+/// services were started apart from it waits for nobody.
+#[derive(Debug, Clone)]
+pub struct Serving {
+    /// The services that have not said they serve yet.
+    waiting: Arc<Mutex<Vec<&'static str>>>,
+    all: CancellationToken,
+}
+
+impl Serving {
+    /// Waits for `services` to say they serve (none: the run starts at once).
+    pub fn of(services: Vec<&'static str>) -> Self {
+        let all = CancellationToken::new();
+        if services.is_empty() {
+            all.cancel();
+        }
+        Serving {
+            waiting: Arc::new(Mutex::new(services)),
+            all,
+        }
+    }
+
+    /// `service` serves.
+    pub fn serves(&self, service: &str) {
+        let mut waiting = self.waiting();
+        waiting.retain(|held| *held != service);
+        if waiting.is_empty() {
+            self.all.cancel();
+        }
+    }
+
+    fn waiting(&self) -> std::sync::MutexGuard<'_, Vec<&'static str>> {
+        self.waiting
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Waits until every service serves; the failure that ends the run first otherwise (a
+    /// service that exits halts it, a Ctrl-C, the time limit). Said once, after `quiet`, who
+    /// it waits for: a service replaying a long stream takes its time, and is not failed for
+    /// it.
+    async fn awaited(
+        &self,
+        halt: &Halt,
+        interrupt: &Interrupt,
+        limit: Duration,
+        quiet: Duration,
+    ) -> Result<(), Failure> {
+        let limit_at = tokio::time::sleep(limit);
+        tokio::pin!(limit_at);
+        let said = tokio::time::sleep(quiet);
+        tokio::pin!(said);
+        let mut told = false;
+        loop {
+            tokio::select! {
+                biased;
+                () = self.all.cancelled() => return Ok(()),
+                failure = halt.halted() => return Err(failure),
+                () = interrupt.everything.cancelled() => {
+                    return Err(Failure::Interrupted { not_admitted: 0 });
+                }
+                () = interrupt.admitting.cancelled() => {
+                    return Err(Failure::Interrupted { not_admitted: 0 });
+                }
+                () = &mut limit_at => {
+                    return Err(Failure::TimeLimit {
+                        limit,
+                        unfinished: Vec::new(),
+                        not_admitted: 0,
+                        stall: Default::default(),
+                    });
+                }
+                () = &mut said, if !told => {
+                    told = true;
+                    tracing::warn!(
+                        "waited {quiet:?} for {} to serve (replaying the stream, or waiting for the broker?): the first orders go in once they do",
+                        self.waiting().join(", ")
+                    );
+                }
+            }
+        }
+    }
+}
+
 /// How long no service may have read the stream, while orders are in flight, before the run
 /// says so.
 pub const UNREAD: Duration = Duration::from_secs(5);
 
 /// Runs `orders` through the services serving the stream at `url`, writing every event to
 /// `sink` in stream order; the summary as for an in-process run (its `events` are the events
-/// observed). `halt` ends it as failed from outside.
+/// observed). `halt` ends it as failed from outside; its first orders wait for `serving`.
 pub async fn run<C: Choreography>(
     config: &Config<C>,
     url: &str,
     orders: impl IntoIterator<Item = C::Input>,
     sink: &mut (dyn EventSink<C> + Send),
     interrupt: &Interrupt,
-    halt: &Halt,
+    (halt, serving): (&Halt, &Serving),
     agreement: &nats::Agreement,
 ) -> Result<Summary<C>, RunFailed<C>> {
     let summary = Summary::<C>::new(&config.choreography);
@@ -137,6 +224,17 @@ pub async fn run<C: Choreography>(
         Some(Err(err)) => return Err(fail(summary, transport(err))),
         None => return Err(fail(summary, Failure::Interrupted { not_admitted: 0 })),
     };
+    if let Err(failure) = serving
+        .awaited(
+            halt,
+            interrupt,
+            config.run.time_limit,
+            settings.stall_timeout,
+        )
+        .await
+    {
+        return Err(fail(summary, failure));
+    }
     let started_us = nats::now_us();
     let window = settings.in_flight as usize;
     let deadline = tokio::time::sleep(config.run.time_limit);

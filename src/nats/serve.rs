@@ -88,13 +88,15 @@ pub fn service_named<C: Choreography>(name: &str) -> Result<C::Service, NatsErro
 }
 
 /// Runs `service` against the broker at `url` until `stop` is cancelled: then it finishes the
-/// event in hand and returns.
+/// event in hand and returns. `serving` is called once it serves: the stream replayed, its
+/// consumer pulling (what a run that spawned it waits for before its first orders).
 pub async fn serve<C: Choreography>(
     config: &Config<C>,
     service: C::Service,
     url: &str,
     agreement: &nats::Agreement,
     stop: CancellationToken,
+    serving: impl FnOnce(),
 ) -> Result<Served, NatsError> {
     let settings = &config.nats;
     // Setting up waits on the broker (each step within `nats.connect_timeout`): a stop
@@ -117,7 +119,7 @@ pub async fn serve<C: Choreography>(
                     format_args!("agreement on stream `{}`'s config", settings.stream),
                 )
             })?;
-        let answering = the_only_instance::<C>(&connection.context.client(), settings, service)
+        let answering = the_only_instance::<C>(url, settings, service)
             .await
             .map_err(|err| err.during(url, "look for another instance of the service"))?;
         let durable = format!("{}_{}", settings.stream, service.key());
@@ -170,6 +172,7 @@ pub async fn serve<C: Choreography>(
             return Ok(());
         };
         tracing::info!(service = %service, replayed = handler.served.replayed, "serving");
+        serving();
         let most = batch(settings);
         // The broker failed a request on the way (it is going away, or coming back).
         let mut failed = false;
@@ -316,9 +319,12 @@ async fn watch_for_loss(
 /// batch instead of one an event, which costs the broker about a third less CPU a run (measured
 /// on 2.15.1: 254 against 405 ticks for 20,000 orders, 4,040 orders/s against 2,900). That is
 /// used where the server can reset a consumer ([`nats::CONSUMER_RESET`]): on nats-server
-/// 2.9.10, after a restart, a consumer that acknowledges all before an event stopped
-/// delivering while what a dead pull had been delivered was pending. A consumer keeps the
-/// policy it was made with.
+/// 2.9.10, after a `kill -9` and a restart, a consumer's ack floor can be past what it has
+/// delivered, so the broker delivers again messages at or below the floor, and 2.9.10 ignores
+/// an acknowledge-all at or below the floor (`processAckMsg`): they stay pending up to
+/// `max_ack_pending`, and nothing new is delivered (measured: see CHANGELOG, "Tried and
+/// dropped"). An explicit ack removes its message whatever the floor; the reset (2.14 and
+/// later) puts the consumer back at its floor. A consumer keeps the policy it was made with.
 fn ack_policy(connection: &nats::Connection) -> AckPolicy {
     if connection.server_at_least(nats::CONSUMER_RESET) {
         AckPolicy::All
@@ -331,30 +337,34 @@ fn ack_policy(connection: &nats::Connection) -> AckPolicy {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct Instance {
     pid: u32,
-    /// When it started (µs since the epoch), then a random draw: the earlier wins a tie.
-    started_us: u64,
-    draw: u64,
 }
 
-/// How long a starting service waits for an answer from another instance of it.
+/// How long a starting service waits for an answer from an instance of it that the broker
+/// says is there (subscribed), before it asks again.
 const ASKED_FOR: std::time::Duration = std::time::Duration::from_millis(300);
 
-/// Refuses to serve `service` if another instance of it serves the stream already (started
-/// earlier, or at the same moment and won the draw): two would share its durable consumer,
-/// each handling what the other was delivered from the stream again. Returns the task that
-/// answers for this instance from now on, for as long as it is held. An instance whose
-/// process died does not answer (its subscription went with its connection), so a service
+/// Refuses to serve `service` if another instance of it serves the stream already: two would
+/// share its durable consumer, each handling what the other was delivered from the stream
+/// again. Returns what answers for this instance from now on, for as long as it is held.
+///
+/// The question costs a round trip, not a wait: the instance subscribes to answer first,
+/// then asks, on a connection the broker never sends its own messages back to (`no_echo`),
+/// so a broker with nobody else subscribed says "no responders" at once. Of two started at
+/// the same moment, the one whose subscription the broker took second sees the first (its
+/// question reaches it), and is refused; if both see each other, both are refused: never
+/// two. An instance that is subscribed and does not answer (stopped with SIGSTOP, say) is
+/// asked again for `nats.connect_timeout`, then this one is refused. One whose process died
+/// does not answer or subscribe (its subscription went with its connection), so a service
 /// restarted after a crash is not held up.
 async fn the_only_instance<C: Choreography>(
-    client: &async_nats::Client,
+    url: &str,
     settings: &crate::engine::config::NatsConfig,
     service: C::Service,
 ) -> Result<tokio_util::task::AbortOnDropHandle<()>, NatsError> {
+    let client = nats::client_without_echo(url, settings).await?;
     let subject = format!("{}.alive.{}", settings.stream, service.key());
     let me = Instance {
         pid: std::process::id(),
-        started_us: nats::now_us(),
-        draw: rand::random(),
     };
     let answer: bytes::Bytes = serde_json::to_vec(&me).map_err(NatsError::broker)?.into();
     let mut asked = client
@@ -370,34 +380,39 @@ async fn the_only_instance<C: Choreography>(
         }
     });
     let answering = tokio_util::task::AbortOnDropHandle::new(answering);
-    let inbox = client.new_inbox();
-    let mut answers = client
-        .subscribe(inbox.clone())
-        .await
-        .map_err(NatsError::broker)?;
-    client
-        .publish_with_reply(subject, inbox, bytes::Bytes::new())
-        .await
-        .map_err(NatsError::broker)?;
-    let deadline = tokio::time::sleep(ASKED_FOR);
-    tokio::pin!(deadline);
+    // The broker holds the subscription before the question goes: whoever asks from now on
+    // sees this instance.
+    client.flush().await.map_err(NatsError::broker)?;
+    let started = tokio::time::Instant::now();
     loop {
-        let answer = tokio::select! {
-            () = &mut deadline => return Ok(answering),
-            answer = answers.next() => answer,
-        };
-        let Some(answer) = answer else {
-            return Ok(answering);
-        };
-        let Ok(other) = serde_json::from_slice::<Instance>(&answer.payload) else {
-            continue;
-        };
-        if other != me && (other.started_us, other.draw) < (me.started_us, me.draw) {
-            return Err(NatsError::Second {
-                service: service.name(),
-                stream: settings.stream.clone(),
-                pid: other.pid,
-            });
+        let asked = client
+            .send_request(
+                subject.clone(),
+                async_nats::Request::new().timeout(Some(ASKED_FOR)),
+            )
+            .await;
+        match asked {
+            Err(err) if err.kind() == async_nats::RequestErrorKind::NoResponders => {
+                return Ok(answering);
+            }
+            Ok(answer) => {
+                return Err(NatsError::Second {
+                    service: service.name(),
+                    stream: settings.stream.clone(),
+                    pid: serde_json::from_slice::<Instance>(&answer.payload)
+                        .map_or(0, |other| other.pid),
+                });
+            }
+            Err(err) if err.kind() == async_nats::RequestErrorKind::TimedOut => {
+                if started.elapsed() >= settings.connect_timeout {
+                    return Err(NatsError::Silent {
+                        service: service.name(),
+                        stream: settings.stream.clone(),
+                        waited: settings.connect_timeout,
+                    });
+                }
+            }
+            Err(err) => return Err(NatsError::broker(err)),
         }
     }
 }

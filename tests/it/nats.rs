@@ -132,6 +132,37 @@ impl Broker {
         }
     }
 
+    /// A copy of its store as it is on disk now, taken while the server is stopped
+    /// (SIGSTOP): what an OS crash at this moment would leave of it.
+    pub(crate) fn copy_of_store(&self) -> TempDir {
+        let copy = tempfile::tempdir().expect("copy dir");
+        let pid = self.child.as_ref().expect("a running server").id();
+        let pid = Pid::from_raw(pid as i32);
+        kill(pid, Signal::SIGSTOP).expect("SIGSTOP");
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(self.store.path().join("."))
+            .arg(copy.path())
+            .status();
+        kill(pid, Signal::SIGCONT).expect("SIGCONT");
+        assert!(copied.expect("cp").success(), "the store copied");
+        copy
+    }
+
+    /// Puts `copy` (see [`Broker::copy_of_store`]) in place of its store; the server must be
+    /// down.
+    pub(crate) fn restore_store(&mut self, copy: &Path) {
+        assert!(self.child.is_none(), "the server is down");
+        std::fs::remove_dir_all(self.store.path()).expect("store removed");
+        std::fs::create_dir_all(self.store.path()).expect("store dir");
+        let copied = Command::new("cp")
+            .arg("-a")
+            .arg(copy.join("."))
+            .arg(self.store.path())
+            .status();
+        assert!(copied.expect("cp").success(), "the store restored");
+    }
+
     pub(crate) fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();

@@ -12,35 +12,67 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use crate::helpers::{choreo, repo_root};
-use crate::nats::{check_journal, config_args, mixed_file, run_args, Broker, Process, SERVICES};
+use crate::nats::{
+    check_journal, config_args, mixed_file, one_mixed_run_at_a_time, run_args, serve_args, Broker,
+    JournaledRun, Process, SERVICES,
+};
 use crate::rules::mixed_sets;
 
 /// A `choreo` process whose stderr goes to a file, to read while it runs.
 pub(crate) struct Logged {
     pub(crate) process: Process,
     stderr: PathBuf,
+    stdout: PathBuf,
 }
 
 impl Logged {
     pub(crate) fn start(args: &[String], dir: &Path, name: &str) -> Logged {
         let stderr = dir.join(format!("{name}.stderr"));
+        let stdout = dir.join(format!("{name}.stdout"));
         let child = Command::new(env!("CARGO_BIN_EXE_choreo"))
             .args(args)
             .current_dir(repo_root())
             .env_remove("RUST_LOG")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).expect("stdout file"))
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .spawn()
             .expect("start choreo");
         Logged {
             process: Process(child),
             stderr,
+            stdout,
         }
     }
 
     pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// SIGTERM, then its exit within 10 s, which must be 0.
+    fn stop(&mut self) {
+        self.process.signal(Signal::SIGTERM);
+        assert_eq!(
+            self.process.wait(Duration::from_secs(10)),
+            0,
+            "{}",
+            self.stderr()
+        );
+    }
+
+    /// Waits until its stdout says `text`, at most `limit`.
+    fn wait_for_stdout(&self, text: &str, limit: Duration) {
+        let started = Instant::now();
+        let said = || std::fs::read_to_string(&self.stdout).unwrap_or_default();
+        while !said().contains(text) {
+            assert!(
+                started.elapsed() < limit,
+                "no `{text}` on stdout within {limit:?}:\n{}\n{}",
+                said(),
+                self.stderr()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Waits until its stderr says `text`, at most `limit`.
@@ -642,15 +674,10 @@ fn a_second_instance_of_a_service_is_refused_while_the_first_serves() {
     let mut args = strings(&["serve", "inventory", "--nats", &url]);
     args.extend(config_args(&[], name));
     let mut first = Logged::start(&args, dir.path(), "first");
-    wait_until("the first's consumer", Duration::from_secs(30), || {
-        with_broker(&url, async |context| match context.get_stream(name).await {
-            Ok(stream) => stream
-                .consumer_info(format!("{name}_inventory"))
-                .await
-                .is_ok(),
-            Err(_) => false,
-        })
-    });
+    first.wait_for_stdout(
+        "InventoryService serves stream `twice`",
+        Duration::from_secs(30),
+    );
     let started = Instant::now();
     let second = choreo(&args);
     assert_eq!(second.code, 1, "{}", second.stderr);
@@ -669,13 +696,139 @@ fn a_second_instance_of_a_service_is_refused_while_the_first_serves() {
         "serves after the first died: {}",
         again.stderr()
     );
-    again.process.signal(Signal::SIGTERM);
-    assert_eq!(
-        again.process.wait(Duration::from_secs(10)),
-        0,
-        "{}",
-        again.stderr()
+    again.stop();
+}
+
+/// A first `serve` that is stopped (SIGSTOP) still holds its subscription and its consumer:
+/// a second is refused once the first has not answered for `nats.connect_timeout`, rather
+/// than take silence for absence and share the consumer when the first goes on.
+#[test]
+fn a_second_instance_is_refused_while_the_first_is_stopped() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut args = strings(&["serve", "payment", "--nats", &url]);
+    args.extend(config_args(
+        &strings(&["nats.connect_timeout=1s"]),
+        "stopped",
+    ));
+    let mut first = Logged::start(&args, dir.path(), "first");
+    first.wait_for_stdout(
+        "PaymentService serves stream `stopped`",
+        Duration::from_secs(30),
     );
+    first.process.signal(Signal::SIGSTOP);
+    let mut second = Logged::start(&args, dir.path(), "second");
+    let code = second.process.wait(Duration::from_secs(20));
+    first.process.signal(Signal::SIGCONT);
+    let stderr = second.stderr();
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains(
+            "a process serves PaymentService on stream `stopped` already but has not answered for 1s"
+        ),
+        "{stderr}"
+    );
+    first.stop();
+}
+
+/// `run --spawn-services` publishes its first orders only once every service it spawned
+/// serves: one that cannot (another instance serves the stream already, so it is refused)
+/// fails the run, naming it, with none of its orders in the stream.
+#[test]
+fn a_run_publishes_no_order_before_its_spawned_services_serve() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let name = "held";
+    let (orders, sets) = a_long_run(dir.path());
+    let mut args = strings(&["serve", "shipping", "--nats", &url]);
+    args.extend(config_args(&sets, name));
+    let mut first = Logged::start(&args, dir.path(), "first");
+    first.wait_for_stdout(
+        "ShippingService serves stream `held`",
+        Duration::from_secs(30),
+    );
+    let stored = || {
+        with_broker(&url, async |context| {
+            let mut stream = context.get_stream(name).await.expect("stream");
+            stream.info().await.expect("info").state.messages
+        })
+    };
+    let before = stored();
+    let run = choreo(spawned_run(&url, &orders, &sets, name));
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("ShippingService is served already on stream `held`"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("ShippingService (a spawned `serve`, pid"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(stored(), before, "no order published: {}", run.stderr);
+    first.stop();
+}
+
+/// A broker restarted on a store that lost its last messages (a copy taken mid-run, as an OS
+/// crash leaves one): the services find that the stream no longer holds the last event they
+/// read, start over from the stream as it now is, and publish again what the broker lost;
+/// every order finishes once, every invariant held.
+///
+/// Fails today, on 2.15.1 and 2.9.10 (about 20 of 5,000 orders unfinished at the stall
+/// timeout): on the reconnect, a service's publisher sends its unconfirmed events again into
+/// the shortened stream before the service finds the loss and starts over, so they land
+/// before the events that caused them are decided again, and every service skips them as
+/// foreign (an instance the stream has not started). Run it with `--ignored`.
+#[test]
+#[ignore = "the start-over path loses orders whose decisions were resent before the replay: see its doc"]
+fn services_start_over_when_the_broker_lost_the_streams_tail() {
+    let _alone = one_mixed_run_at_a_time();
+    let Some(mut broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut sets = mixed_sets();
+    // Few orders in flight: the run lasts seconds, past the broker's restart.
+    sets.extend(strings(&["run.time_limit=120s", "nats.in_flight=32"]));
+    let config = config_args(&sets, "tail");
+    let mut services: Vec<Logged> = SERVICES
+        .iter()
+        .map(|service| Logged::start(&serve_args(&url, service, &config), dir.path(), service))
+        .collect();
+    for service in &services {
+        service.wait_for_stdout("serves stream `tail`", Duration::from_secs(30));
+    }
+    let mut run = JournaledRun::start(5_000, |file| run_args(&url, file, &config));
+    std::thread::sleep(Duration::from_millis(300));
+    let copy = broker.copy_of_store();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(run.going(), "the run is still going when the broker dies");
+    broker.kill9();
+    broker.restore_store(copy.path());
+    broker.restart();
+    run.check(Duration::from_secs(150));
+    let started_over = services
+        .iter()
+        .filter(|service| service.stderr().contains("starting over"))
+        .count();
+    assert!(
+        started_over > 0,
+        "no service started over: {}",
+        services.iter().map(Logged::stderr).collect::<String>()
+    );
+    for service in &mut services {
+        service.stop();
+    }
 }
 
 /// What only the in-process bus simulates: `--clock virtual` asked for by name is refused
