@@ -75,7 +75,8 @@ impl<C: Choreography, S: Service<C>> Replica<C> for Held<C, S> {
     }
 
     fn is_new(&self, envelope: &Envelope<C>) -> bool {
-        self.inbox.is_new(envelope.order_id, envelope.kind())
+        self.inbox
+            .is_new(envelope.order_id, envelope.slot, envelope.kind())
     }
 
     fn deliver(&mut self, envelope: &Envelope<C>, out: &mut Outbox<C>) -> Delivery {
@@ -87,7 +88,7 @@ impl<C: Choreography, S: Service<C>> Replica<C> for Held<C, S> {
             out,
         );
         if delivery == Delivery::Taken && envelope.is_terminal() {
-            self.inbox.finish(envelope.order_id);
+            self.inbox.finish(envelope.order_id, envelope.slot);
         }
         delivery
     }
@@ -98,7 +99,7 @@ impl<C: Choreography, S: Service<C>> Replica<C> for Held<C, S> {
             return true;
         }
         let mut service = self.service.clone();
-        let mut inbox = self.inbox.only(envelope.order_id);
+        let mut inbox = self.inbox.only(envelope.order_id, envelope.slot);
         let mut out = Outbox::default();
         quietly(|| {
             decide(

@@ -295,6 +295,7 @@ mod tests {
                 kind: Step::Done,
             },
             order_id,
+            slot: crate::engine::InstanceSlot::NONE,
             service: Node::Only,
             cause: None,
             event: Signal::Done,

@@ -364,7 +364,8 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         let kind = envelope.kind();
         let subscribed = self.subscribes.contains(kind);
         let mut crash_after_publish = false;
-        if self.may_crash && subscribed && self.inbox.is_new(envelope.order_id, kind) {
+        if self.may_crash && subscribed && self.inbox.is_new(envelope.order_id, envelope.slot, kind)
+        {
             match self.maybe_crash(envelope) {
                 Some(Crash::GiveUp { crashes }) => {
                     return self.dead_letter(envelope, crashes, bus).map(|()| true)
@@ -375,8 +376,12 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         }
         // What a crash after publishing puts back: the service and the instance's record as
         // they were before this event.
-        let before = crash_after_publish
-            .then(|| (self.service.clone(), self.inbox.saved(envelope.order_id)));
+        let before = crash_after_publish.then(|| {
+            (
+                self.service.clone(),
+                self.inbox.saved(envelope.order_id, envelope.slot),
+            )
+        });
         match decide(
             &mut self.service,
             &mut self.inbox,
@@ -431,7 +436,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         }
         // The terminal event, subscribed or not, ends what the service keeps for the order.
         if envelope.is_terminal() {
-            self.inbox.finish(envelope.order_id);
+            self.inbox.finish(envelope.order_id, envelope.slot);
         }
         // A redelivery that was ignored returned above: only a delivery taken is duplicated,
         // so a finished instance's events cannot keep coming.
@@ -499,7 +504,8 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         bus: &Bus<C>,
     ) -> Result<(), ServiceError> {
         tracing::info!(order_id = %envelope.order_id, id = %envelope.id, crashes, "dead-lettered");
-        self.inbox.take(envelope.order_id, envelope.kind());
+        self.inbox
+            .take(envelope.order_id, envelope.slot, envelope.kind());
         // A choreography without dead letters never simulates poison (see `may_crash`).
         match C::dead_lettered(envelope.kind(), crashes) {
             Some(event) => publish::<C, S>(bus, bus.now_us(), self.publishes, envelope, event),
@@ -523,7 +529,13 @@ fn publish<C: Choreography, S: Service<C>>(
         });
     }
     tracing::trace!(%kind, "publish");
-    bus.publish_at(at_us, cause.order_id, S::NAME, Some(cause.id), event)?;
+    bus.publish_at(
+        at_us,
+        (cause.order_id, cause.slot),
+        S::NAME,
+        Some(cause.id),
+        event,
+    )?;
     Ok(())
 }
 

@@ -432,6 +432,7 @@ mod tests {
                     kind: event.kind(),
                 },
                 order_id,
+                slot: crate::engine::InstanceSlot::NONE,
                 service,
                 cause: cause.map(|kind| EventId { order_id, kind }),
                 event,
