@@ -7,7 +7,7 @@ use std::hash::{Hash, Hasher};
 use crate::helpers::Config;
 use crate::helpers::Envelope;
 use crate::helpers::Summary;
-use choreo::app::runtime;
+use choreo::app::{multi_thread_runtime, runtime};
 use choreo::cli::Clock;
 use choreo::engine as supervisor;
 use choreo::engine::Choreography;
@@ -177,7 +177,13 @@ fn swarm_on(clock: Clock, seeds: std::ops::RangeInclusive<u64>, orders: usize) -
                 .collect::<Vec<_>>()
                 .join(" ")
         );
-        let runtime = runtime(clock).expect("runtime");
+        // The engine on the multi-thread runtime, services on both cores, as a library user
+        // may run it (`--clock real` itself runs on one thread).
+        let runtime = match clock {
+            Clock::Virtual => runtime(clock),
+            Clock::Real => multi_thread_runtime(),
+        }
+        .expect("runtime");
         let mut events: Vec<Envelope> = Vec::new();
         let summary = match runtime.block_on(supervisor::run(&config, orders.clone(), &mut events))
         {
@@ -218,7 +224,7 @@ fn a_seed_swarm_keeps_every_invariant_and_reaches_every_ending() {
     );
 }
 
-/// The swarm on the real clock (a multi-thread runtime, services on both cores): 30 seeds x
+/// The swarm on the real clock (on the multi-thread runtime, services on both cores): 30 seeds x
 /// 300 orders with every fault but latency; every order ends within the 10 s limit (a
 /// fraction of a second when nothing stalls) and every invariant holds.
 #[test]
