@@ -126,7 +126,6 @@ pub fn check<C: Choreography>(
                     kind: C::kind(&event),
                 },
                 order_id: input.id(),
-                slot: crate::engine::InstanceSlot::NONE,
                 service,
                 cause: None,
                 event,

@@ -421,7 +421,6 @@ impl<C: Choreography> Model<C> {
                 kind,
             },
             order_id: cause.order_id,
-            slot: crate::engine::InstanceSlot::NONE,
             service: node.name(),
             cause: Some(cause.id),
             event,

@@ -16,7 +16,7 @@ use tokio::sync::broadcast::{
 };
 
 use crate::engine::choreography::Choreography;
-use crate::engine::choreography::{Envelope, EventId, InstanceSlot};
+use crate::engine::choreography::{Envelope, EventId};
 use crate::engine::config::Capacity;
 use crate::engine::protocol::{Cursor, Room};
 use crate::input::InstanceId;
@@ -134,13 +134,7 @@ impl<C: Choreography> Bus<C> {
         cause: Option<EventId<C::Kind>>,
         event: C::Event,
     ) -> Result<u64, BusError> {
-        self.publish_at(
-            self.now_us(),
-            (order_id, InstanceSlot::NONE),
-            service,
-            cause,
-            event,
-        )
+        self.publish_at(self.now_us(), order_id, service, cause, event)
     }
 
     /// The run's time now, in microseconds since it started: what [`Bus::publish`] stamps an
@@ -152,12 +146,11 @@ impl<C: Choreography> Bus<C> {
     /// [`Bus::publish`], stamped `at_us` (from [`Bus::now_us`]) rather than now: a publisher
     /// that publishes several events without waiting in between reads the clock once. (On the
     /// virtual clock time cannot move while a task runs; on the real one it moves by the
-    /// microseconds the task takes.) The instance comes with its admission slot (see
-    /// [`Envelope::slot`]).
+    /// microseconds the task takes.)
     pub fn publish_at(
         &self,
         at_us: u64,
-        (order_id, slot): (InstanceId, InstanceSlot),
+        order_id: InstanceId,
         service: C::Service,
         cause: Option<EventId<C::Kind>>,
         event: C::Event,
@@ -182,7 +175,6 @@ impl<C: Choreography> Bus<C> {
             at_us,
             id,
             order_id,
-            slot,
             service,
             cause,
             event,

@@ -468,40 +468,11 @@ pub struct Envelope<C: Choreography> {
     /// The instance this event belongs to (correlation id); under the input's id field in
     /// JSON.
     pub order_id: InstanceId,
-    /// Where the run keeps the instance while it is in flight (its admission slot), so that
-    /// per-instance records are arrays indexed by it rather than hash maps keyed by id. An
-    /// in-process field: not serialized, [`InstanceSlot::NONE`] when read back (a journal, a
-    /// NATS message), and left out of comparisons and debug output.
-    #[derive_where(skip(Debug, EqHashOrd))]
-    pub slot: InstanceSlot,
     /// The service that emitted the event.
     pub service: C::Service,
     /// The event this one reacts to (causation id); `None` for an instance's first event.
     pub cause: Option<EventId<C::Kind>>,
     pub event: C::Event,
-}
-
-/// An instance's admission slot: see [`Envelope::slot`]. The run gives each instance it
-/// admits the slot freed last (a new one if none is free), and frees it at the instance's
-/// terminal event, so slots stay below the most instances ever in flight at once.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct InstanceSlot(u32);
-
-impl InstanceSlot {
-    /// No slot: an envelope that did not come from this process's run (read back, or built
-    /// by `check`); records fall back to a map keyed by id.
-    pub const NONE: InstanceSlot = InstanceSlot(u32::MAX);
-
-    /// Slot `index`; [`InstanceSlot::NONE`] past what a slot holds.
-    pub fn new(index: usize) -> Self {
-        u32::try_from(index).map_or(Self::NONE, InstanceSlot)
-    }
-
-    /// The slot's index, if it has one.
-    #[inline]
-    pub fn index(self) -> Option<usize> {
-        (self != Self::NONE).then_some(self.0 as usize)
-    }
 }
 
 /// An [`Envelope`] as JSON has it: the fields in the same order, the id under its key, the
@@ -553,7 +524,6 @@ impl<'de, C: Choreography> Deserialize<'de> for Envelope<C> {
             at_us: wire.at_us,
             id: own(wire.id),
             order_id,
-            slot: InstanceSlot::NONE,
             service: wire.service,
             cause: wire.cause.map(own),
             event: wire.event,

@@ -42,8 +42,8 @@ pub(crate) mod testing;
 pub mod worker;
 
 pub use choreography::{
-    Cause, Choreography, Envelope, EventId, Facts, InstanceSlot, Name, Outbox, Outcome, Role,
-    Service, Services, SpawnError, Stats,
+    Cause, Choreography, Envelope, EventId, Facts, Name, Outbox, Outcome, Role, Service, Services,
+    SpawnError, Stats,
 };
 pub use config::Config;
 pub use failure::{Failure, RunFailed, Stall, Waiting};

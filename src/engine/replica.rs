@@ -75,8 +75,7 @@ impl<C: Choreography, S: Service<C>> Replica<C> for Held<C, S> {
     }
 
     fn is_new(&self, envelope: &Envelope<C>) -> bool {
-        self.inbox
-            .is_new(envelope.order_id, envelope.slot, envelope.kind())
+        self.inbox.is_new(envelope.order_id, envelope.kind())
     }
 
     fn deliver(&mut self, envelope: &Envelope<C>, out: &mut Outbox<C>) -> Delivery {
@@ -88,7 +87,7 @@ impl<C: Choreography, S: Service<C>> Replica<C> for Held<C, S> {
             out,
         );
         if delivery == Delivery::Taken && envelope.is_terminal() {
-            self.inbox.finish(envelope.order_id, envelope.slot);
+            self.inbox.finish(envelope.order_id);
         }
         delivery
     }
@@ -99,7 +98,7 @@ impl<C: Choreography, S: Service<C>> Replica<C> for Held<C, S> {
             return true;
         }
         let mut service = self.service.clone();
-        let mut inbox = self.inbox.only(envelope.order_id, envelope.slot);
+        let mut inbox = self.inbox.only(envelope.order_id);
         let mut out = Outbox::default();
         quietly(|| {
             decide(

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use crate::engine::admission::Credit;
 use crate::engine::bus::{Bus, Subscription};
 use crate::engine::choreography::{self, Choreography, Name, SpawnError};
-use crate::engine::choreography::{Envelope, EventId, InstanceSlot};
+use crate::engine::choreography::{Envelope, EventId};
 use crate::engine::config::Config;
 use crate::engine::failure::{BrokenAt, Failure, RunFailed, Stall, Waiting, SHOWN};
 use crate::engine::gate::{Gate, Watched};
@@ -233,8 +233,6 @@ pub async fn run_fed<C: Choreography>(
 /// An order admitted and not yet finished.
 #[derive(Debug, Clone, Copy)]
 struct InFlight<K: Name> {
-    /// The order, as its events name it.
-    order_id: InstanceId,
     /// Its events seen so far.
     seen: u64,
     /// Their kinds: an event id is its instance and kind, so a kind seen twice is one id
@@ -258,15 +256,9 @@ struct Admission<'b, C: Choreography, I> {
     observer: Subscription<C>,
     /// The room the bus has for more instances.
     credit: Credit,
-    /// Each order in flight, at its admission slot (see [`Envelope::slot`]): an event finds
-    /// its order's record by index. An order leaves at its terminal event, and its slot is
-    /// the next one given, so this is as long as the most orders in flight at once.
-    slots: Vec<Option<InFlight<C::Kind>>>,
-    /// The slots free below `slots.len()`.
-    free: Vec<InstanceSlot>,
-    /// The slot of each order in flight, by id: an id admitted while its first is still in
-    /// flight is refused (two instances with one id would be taken for one).
-    in_flight: FxHashMap<InstanceId, InstanceSlot>,
+    /// Each order in flight; an order leaves at its terminal event, so this holds only what
+    /// is in flight.
+    in_flight: FxHashMap<InstanceId, InFlight<C::Kind>>,
     summary: Summary<C>,
     /// Orders read from the input (admitted, or waiting to be).
     read: u64,
@@ -306,8 +298,6 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
                 C::MAX_EVENTS,
                 config.bus.admission,
             ),
-            slots: Vec::new(),
-            free: Vec::new(),
             in_flight: FxHashMap::default(),
             summary: Summary::new(&config.choreography),
             read: 0,
@@ -401,42 +391,26 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
             room = Some(left - 1);
             self.next = None;
             let arrived_us = arrives.duration_since(self.bus.started()).as_micros() as u64;
-            let order_id = order.id();
             let record = InFlight {
-                order_id,
                 seen: 0,
                 kinds: Kinds::empty(),
                 arrived_us,
                 last: None,
             };
+            let order_id = order.id();
             // A string id's text is kept while its instance is in flight.
             order_id.hold();
-            let slot = self
-                .free
-                .pop()
-                .unwrap_or(InstanceSlot::new(self.slots.len()));
-            if self.in_flight.insert(order_id, slot).is_some() {
+            if self.in_flight.insert(order_id, record).is_some() {
                 return Err(Failure::Protocol {
                     order_id,
                     problem: "admitted twice while in flight".into(),
                 });
             }
-            match slot.index() {
-                Some(at) if at < self.slots.len() => self.slots[at] = Some(record),
-                Some(_) => self.slots.push(Some(record)),
-                None => {
-                    return Err(Failure::Protocol {
-                        order_id,
-                        problem: "admitted with more orders in flight than slots".into(),
-                    })
-                }
-            }
             self.credit.admit();
             self.admitted += 1;
             let (service, first) = C::start(&order, &self.config.choreography);
             let at_us = now.duration_since(self.bus.started()).as_micros() as u64;
-            self.bus
-                .publish_at(at_us, (order_id, slot), service, None, first)?;
+            self.bus.publish_at(at_us, order_id, service, None, first)?;
         }
         Ok(())
     }
@@ -599,13 +573,7 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
             sink.event(envelope)
         };
         let order_id = envelope.order_id;
-        let at = envelope.slot.index().unwrap_or(usize::MAX);
-        let Some(order) = self
-            .slots
-            .get_mut(at)
-            .and_then(Option::as_mut)
-            .filter(|order| order.order_id == order_id)
-        else {
+        let Some(order) = self.in_flight.get_mut(&order_id) else {
             return Err(Failure::Protocol {
                 order_id,
                 problem: format!("{} arrived for an order not in flight", envelope.kind()),
@@ -639,8 +607,6 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
             });
         }
         if let Some(outcome) = envelope.outcome() {
-            self.slots[at] = None;
-            self.free.push(envelope.slot);
             self.in_flight.remove(&order_id);
             order_id.release();
             // The order will publish nothing more: give back what it did not use.
@@ -772,8 +738,7 @@ impl<'b, C: Choreography, I: Feed<C::Input>> Admission<'b, C, I> {
             .iter()
             .take(SHOWN)
             .filter_map(|order_id| {
-                let at = self.in_flight.get(order_id)?.index()?;
-                let (kind, seq) = match self.slots.get(at)?.as_ref()?.last {
+                let (kind, seq) = match self.in_flight.get(order_id)?.last {
                     Some(last) => last,
                     None => {
                         return Some(Waiting {

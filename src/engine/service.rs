@@ -8,7 +8,7 @@ use std::hash::Hash;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::engine::bus::BusError;
-use crate::engine::choreography::{Choreography, Envelope, InstanceSlot, Outbox, Service};
+use crate::engine::choreography::{Choreography, Envelope, Outbox, Service};
 use crate::engine::kinds::Kinds;
 use crate::input::InstanceId;
 use crate::recent::{hash_sorted, Recent};
@@ -16,19 +16,12 @@ use crate::recent::{hash_sorted, Recent};
 /// Per-instance state kept by the task loop: the service's own, and which events it has
 /// already taken, so an event delivered twice (same id) is acted on once.
 ///
-/// An instance's record lives while the instance is in flight, at its admission slot (see
-/// [`Envelope::slot`]): an array index, not a hash of its id, on every event. An instance
-/// without a slot (an envelope read back, or built by `check`), or whose slot still holds an
-/// earlier instance's record (finished on the bus, but its last events held back here by a
-/// late delivery), has its record in a map by id instead. When an instance finishes, the
-/// record goes and the id joins the last `window` finished instances remembered, so a late
-/// duplicate of one of its events is recognised too. Memory: the instances in flight, plus
-/// `window` ids.
+/// An instance's record lives while the instance is in flight. When it finishes, the record
+/// goes and the id joins the last `window` finished instances remembered, so a late duplicate
+/// of one of its events is recognised too. Memory: the instances in flight, plus `window` ids.
 #[derive(Debug, Clone)]
 pub struct Inbox<K: crate::name::Name, T> {
-    slots: Vec<Option<(InstanceId, Record<K, T>)>>,
-    /// Records not at their slot: see above.
-    spilled: FxHashMap<InstanceId, Record<K, T>>,
+    live: FxHashMap<InstanceId, Record<K, T>>,
     finished: Recent<InstanceId, ()>,
     /// Deliveries still scheduled per instance (late or duplicate), which must find their
     /// instance remembered however long they wait.
@@ -44,27 +37,11 @@ struct Record<K: crate::name::Name, T> {
     state: T,
 }
 
-/// Where an instance's record is, if it has one.
-#[derive(Debug, Clone, Copy)]
-enum Place {
-    Slot(usize),
-    Spilled,
-    Vacant,
-}
-
-/// Hashed by content, in instance order (as `Recent` is), wherever each record is kept:
-/// `choreo check` tells states apart by it.
+/// Hashed by content, in instance order (as `Recent` is): `choreo check`
+/// tells states apart by it.
 impl<K: crate::name::Name, T: Hash> Hash for Inbox<K, T> {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        let mut live: Vec<(&InstanceId, &Record<K, T>)> = self
-            .slots
-            .iter()
-            .flatten()
-            .map(|(id, record)| (id, record))
-            .chain(&self.spilled)
-            .collect();
-        live.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        live.hash(state);
+        hash_sorted(&self.live, state);
         self.finished.hash(state);
         hash_sorted(&self.pinned, state);
         let mut finished_pinned: Vec<&InstanceId> = self.finished_pinned.iter().collect();
@@ -73,71 +50,12 @@ impl<K: crate::name::Name, T: Hash> Hash for Inbox<K, T> {
     }
 }
 
-impl<K: crate::name::Name, T> Inbox<K, T> {
-    /// Where `order_id`'s record is: at `slot` if that holds it, else among the spilled.
-    #[inline]
-    fn place(&self, order_id: InstanceId, slot: InstanceSlot) -> Place {
-        if let Some(Some((held, _))) = slot.index().and_then(|at| self.slots.get(at)) {
-            if *held == order_id {
-                return slot.index().map_or(Place::Vacant, Place::Slot);
-            }
-        }
-        if !self.spilled.is_empty() && self.spilled.contains_key(&order_id) {
-            return Place::Spilled;
-        }
-        Place::Vacant
-    }
-
-    fn record(&self, order_id: InstanceId, place: Place) -> Option<&Record<K, T>> {
-        match place {
-            Place::Slot(at) => self.slots[at].as_ref().map(|(_, record)| record),
-            Place::Spilled => self.spilled.get(&order_id),
-            Place::Vacant => None,
-        }
-    }
-
-    fn record_mut(&mut self, order_id: InstanceId, place: Place) -> Option<&mut Record<K, T>> {
-        match place {
-            Place::Slot(at) => self.slots[at].as_mut().map(|(_, record)| record),
-            Place::Spilled => self.spilled.get_mut(&order_id),
-            Place::Vacant => None,
-        }
-    }
-
-    /// Keeps `record` for `order_id`, which has none: at `slot` if it is free, else spilled.
-    fn insert(
-        &mut self,
-        order_id: InstanceId,
-        slot: InstanceSlot,
-        record: Record<K, T>,
-    ) -> &mut Record<K, T> {
-        match slot.index() {
-            Some(at) if self.slots.get(at).is_none_or(Option::is_none) => {
-                if at >= self.slots.len() {
-                    self.slots.resize_with(at + 1, || None);
-                }
-                &mut self.slots[at].insert((order_id, record)).1
-            }
-            _ => self.spilled.entry(order_id).or_insert(record),
-        }
-    }
-
-    fn remove(&mut self, order_id: InstanceId, slot: InstanceSlot) -> Option<Record<K, T>> {
-        match self.place(order_id, slot) {
-            Place::Slot(at) => self.slots[at].take().map(|(_, record)| record),
-            Place::Spilled => self.spilled.remove(&order_id),
-            Place::Vacant => None,
-        }
-    }
-}
-
 impl<K: crate::name::Name, T: Default> Inbox<K, T> {
     /// Remembers the last `window` finished instances, and every finished instance a
     /// scheduled delivery is pinned to ([`Inbox::pin`]).
     pub fn new(window: usize) -> Self {
         Inbox {
-            slots: Vec::new(),
-            spilled: FxHashMap::default(),
+            live: FxHashMap::default(),
             finished: Recent::new(window),
             pinned: FxHashMap::default(),
             finished_pinned: FxHashSet::default(),
@@ -161,26 +79,22 @@ impl<K: crate::name::Name, T: Default> Inbox<K, T> {
         }
     }
 
-    /// Whether a finished instance is remembered: within the window, or pinned.
     fn is_finished(&self, order_id: InstanceId) -> bool {
-        self.finished.contains(&order_id)
-            || (!self.finished_pinned.is_empty() && self.finished_pinned.contains(&order_id))
+        is_finished(&self.finished, &self.finished_pinned, order_id)
     }
 
-    /// Records the delivery of event `kind` of `order_id` (at `slot`) and returns the
-    /// instance's state; `None` if this event was taken before, or its instance has finished.
-    pub fn take(&mut self, order_id: InstanceId, slot: InstanceSlot, kind: K) -> Option<&mut T> {
-        let record = match self.place(order_id, slot) {
-            Place::Vacant if self.is_finished(order_id) => return None,
-            Place::Vacant => self.insert(
-                order_id,
-                slot,
-                Record {
-                    taken: Kinds::empty(),
-                    state: T::default(),
-                },
-            ),
-            place => self.record_mut(order_id, place)?,
+    /// Records the delivery of event `kind` of `order_id` and returns the instance's state;
+    /// `None` if this event was taken before, or its instance has finished.
+    pub fn take(&mut self, order_id: InstanceId, kind: K) -> Option<&mut T> {
+        let record = match self.live.entry(order_id) {
+            Entry::Occupied(record) => record.into_mut(),
+            Entry::Vacant(_) if is_finished(&self.finished, &self.finished_pinned, order_id) => {
+                return None
+            }
+            Entry::Vacant(slot) => slot.insert(Record {
+                taken: Kinds::empty(),
+                state: T::default(),
+            }),
         };
         if record.taken.contains(kind) {
             return None;
@@ -190,16 +104,16 @@ impl<K: crate::name::Name, T: Default> Inbox<K, T> {
     }
 
     /// Whether the event would be taken, without taking it.
-    pub fn is_new(&self, order_id: InstanceId, slot: InstanceSlot, kind: K) -> bool {
-        match self.record(order_id, self.place(order_id, slot)) {
+    pub fn is_new(&self, order_id: InstanceId, kind: K) -> bool {
+        match self.live.get(&order_id) {
             Some(record) => !record.taken.contains(kind),
             None => !self.is_finished(order_id),
         }
     }
 
     /// Drops a finished instance's record and remembers its id among the finished.
-    pub fn finish(&mut self, order_id: InstanceId, slot: InstanceSlot) {
-        self.remove(order_id, slot);
+    pub fn finish(&mut self, order_id: InstanceId) {
+        self.live.remove(&order_id);
         self.finished.insert(order_id, ());
         if !self.pinned.is_empty() && self.pinned.contains_key(&order_id) {
             self.finished_pinned.insert(order_id);
@@ -208,38 +122,37 @@ impl<K: crate::name::Name, T: Default> Inbox<K, T> {
 
     /// Instances in flight.
     pub fn in_flight(&self) -> usize {
-        self.slots.iter().flatten().count() + self.spilled.len()
+        self.live.len()
     }
 }
 
 impl<K: crate::name::Name, T: Clone> Inbox<K, T> {
-    /// What the inbox keeps about `order_id` (at `slot`) now, to [`Inbox::restore`] it: what
-    /// a crash before the event was recorded as handled leaves behind.
-    pub fn saved(&self, order_id: InstanceId, slot: InstanceSlot) -> Saved<K, T> {
+    /// What the inbox keeps about `order_id` now, to [`Inbox::restore`] it: what a crash
+    /// before the event was recorded as handled leaves behind.
+    pub fn saved(&self, order_id: InstanceId) -> Saved<K, T> {
         Saved {
             order_id,
-            slot,
-            record: self.record(order_id, self.place(order_id, slot)).cloned(),
+            record: self.live.get(&order_id).cloned(),
         }
     }
 
     /// An inbox with `order_id`'s record alone, as this one has it: for trying a delivery of
     /// one of its events out (`order_id` must not be finished).
-    pub fn only(&self, order_id: InstanceId, slot: InstanceSlot) -> Self
+    pub fn only(&self, order_id: InstanceId) -> Self
     where
         T: Default,
     {
         let mut only = Inbox::new(0);
-        only.restore(self.saved(order_id, slot));
+        only.restore(self.saved(order_id));
         only
     }
 
     /// Puts `order_id`'s record back as it was when `saved` was taken.
     pub fn restore(&mut self, saved: Saved<K, T>) {
-        self.remove(saved.order_id, saved.slot);
-        if let Some(record) = saved.record {
-            self.insert(saved.order_id, saved.slot, record);
-        }
+        match saved.record {
+            Some(record) => self.live.insert(saved.order_id, record),
+            None => self.live.remove(&saved.order_id),
+        };
     }
 }
 
@@ -247,7 +160,6 @@ impl<K: crate::name::Name, T: Clone> Inbox<K, T> {
 #[derive(Debug)]
 pub struct Saved<K: crate::name::Name, T> {
     order_id: InstanceId,
-    slot: InstanceSlot,
     record: Option<Record<K, T>>,
 }
 
@@ -279,13 +191,23 @@ pub fn decide<C: Choreography, S: Service<C>>(
     if !(subscribed || envelope.is_terminal()) {
         return Delivery::Passed;
     }
-    let Some(state) = inbox.take(envelope.order_id, envelope.slot, kind) else {
+    let Some(state) = inbox.take(envelope.order_id, kind) else {
         return Delivery::Duplicate;
     };
     if subscribed {
         service.handle(state, envelope, out);
     }
     Delivery::Taken
+}
+
+/// Whether a finished instance is remembered: within the window, or pinned.
+fn is_finished(
+    finished: &Recent<InstanceId, ()>,
+    finished_pinned: &FxHashSet<InstanceId>,
+    order_id: InstanceId,
+) -> bool {
+    finished.contains(&order_id)
+        || (!finished_pinned.is_empty() && finished_pinned.contains(&order_id))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -379,7 +301,6 @@ pub fn delivered<C: Choreography>(
             kind: C::kind(&event),
         },
         order_id,
-        slot: crate::engine::InstanceSlot::NONE,
         service,
         cause: None,
         event,
@@ -398,94 +319,35 @@ mod tests {
         InstanceId::new(n).expect("valid id")
     }
 
-    /// Instance `n`'s slot, in tests where each has its own.
-    fn at(n: u64) -> InstanceSlot {
-        InstanceSlot::new(n as usize)
-    }
-
-    /// A slot is reused once the run saw its instance finish, but a service may still hold
-    /// that instance's record (its last events held back by a late delivery): the next
-    /// instance at the slot gets a record of its own, and neither is mistaken for the other.
-    #[test]
-    fn a_slot_still_held_by_an_earlier_instance_keeps_both_records_apart() {
-        let slot = InstanceSlot::new(0);
-        let mut inbox = Inbox::<Kind, u32>::new(4);
-        *inbox
-            .take(id(1), slot, Kind::Created)
-            .expect("first instance") = 1;
-        *inbox
-            .take(id(2), slot, Kind::Created)
-            .expect("second, same slot") = 2;
-        assert_eq!(inbox.in_flight(), 2);
-        assert!(
-            !inbox.is_new(id(2), slot, Kind::Created),
-            "taken at the slot"
-        );
-        assert_eq!(inbox.take(id(1), slot, Kind::Checked).copied(), Some(1));
-        inbox.finish(id(1), slot);
-        assert_eq!(inbox.take(id(2), slot, Kind::Checked).copied(), Some(2));
-        assert!(inbox.take(id(1), slot, Kind::Created).is_none(), "finished");
-        inbox.finish(id(2), slot);
-        assert_eq!(inbox.in_flight(), 0);
-        *inbox
-            .take(id(3), slot, Kind::Created)
-            .expect("third, slot free") = 3;
-        assert_eq!(inbox.in_flight(), 1);
-    }
-
-    /// Envelopes without a slot (read back, or built by `check`) are kept by id.
-    #[test]
-    fn instances_without_a_slot_are_kept_by_id() {
-        let none = InstanceSlot::NONE;
-        let mut inbox = Inbox::<Kind, u32>::new(4);
-        *inbox.take(id(1), none, Kind::Created).expect("first") = 7;
-        *inbox.take(id(2), none, Kind::Created).expect("another") = 8;
-        assert!(inbox.take(id(1), none, Kind::Created).is_none(), "again");
-        assert_eq!(inbox.take(id(1), none, Kind::Checked).copied(), Some(7));
-        inbox.finish(id(1), none);
-        assert_eq!(inbox.in_flight(), 1);
-    }
-
     /// Ids that grow are remembered in order; ids that do not, as well.
     #[test]
     fn finished_instances_are_known_whatever_order_their_ids_come_in() {
         let mut inbox: Inbox<Kind, ()> = Inbox::new(100);
         for n in [10, 3, 7] {
-            assert!(
-                inbox.take(id(n), at(n), Kind::Created).is_some(),
-                "{n} is new"
-            );
-            inbox.finish(id(n), at(n));
+            assert!(inbox.take(id(n), Kind::Created).is_some(), "{n} is new");
+            inbox.finish(id(n));
         }
         for n in [3, 7, 10] {
-            assert!(
-                inbox.take(id(n), at(n), Kind::Checked).is_none(),
-                "{n} finished"
-            );
-            assert!(!inbox.is_new(id(n), at(n), Kind::Checked));
+            assert!(inbox.take(id(n), Kind::Checked).is_none(), "{n} finished");
+            assert!(!inbox.is_new(id(n), Kind::Checked));
         }
         for n in [4, 11] {
-            assert!(inbox.is_new(id(n), at(n), Kind::Created), "{n} never came");
-            assert!(inbox.take(id(n), at(n), Kind::Created).is_some());
+            assert!(inbox.is_new(id(n), Kind::Created), "{n} never came");
+            assert!(inbox.take(id(n), Kind::Created).is_some());
         }
     }
 
     #[test]
     fn the_same_event_is_taken_once() {
         let mut inbox = Inbox::<Kind, u32>::new(4);
-        *inbox
-            .take(id(1), at(1), Kind::Created)
-            .expect("first delivery") += 1;
+        *inbox.take(id(1), Kind::Created).expect("first delivery") += 1;
         assert!(
-            inbox.take(id(1), at(1), Kind::Created).is_none(),
+            inbox.take(id(1), Kind::Created).is_none(),
             "second delivery"
         );
+        assert!(inbox.take(id(1), Kind::Checked).is_some(), "another kind");
         assert!(
-            inbox.take(id(1), at(1), Kind::Checked).is_some(),
-            "another kind"
-        );
-        assert!(
-            inbox.take(id(2), at(2), Kind::Created).is_some(),
+            inbox.take(id(2), Kind::Created).is_some(),
             "another instance's event"
         );
     }
@@ -493,13 +355,11 @@ mod tests {
     #[test]
     fn a_late_duplicate_of_a_finished_instance_is_ignored() {
         let mut inbox = Inbox::<Kind, u32>::new(2);
-        inbox
-            .take(id(1), at(1), Kind::Created)
-            .expect("first delivery");
-        inbox.finish(id(1), at(1));
-        assert!(!inbox.is_new(id(1), at(1), Kind::Checked));
+        inbox.take(id(1), Kind::Created).expect("first delivery");
+        inbox.finish(id(1));
+        assert!(!inbox.is_new(id(1), Kind::Checked));
         assert!(
-            inbox.take(id(1), at(1), Kind::Checked).is_none(),
+            inbox.take(id(1), Kind::Checked).is_none(),
             "finished, within the window"
         );
         assert_eq!(inbox.in_flight(), 0);
@@ -510,24 +370,20 @@ mod tests {
     #[test]
     fn a_pinned_finished_instance_is_remembered_beyond_the_window() {
         let mut inbox = Inbox::<Kind, u32>::new(0);
-        inbox
-            .take(id(1), at(1), Kind::Created)
-            .expect("first delivery");
+        inbox.take(id(1), Kind::Created).expect("first delivery");
         inbox.pin(id(1));
-        inbox.finish(id(1), at(1));
+        inbox.finish(id(1));
         for n in 2..100 {
-            inbox
-                .take(id(n), at(n), Kind::Created)
-                .expect("another instance");
-            inbox.finish(id(n), at(n));
+            inbox.take(id(n), Kind::Created).expect("another instance");
+            inbox.finish(id(n));
         }
         assert!(
-            inbox.take(id(1), at(1), Kind::Created).is_none(),
+            inbox.take(id(1), Kind::Created).is_none(),
             "pinned: still finished"
         );
         inbox.unpin(id(1));
         assert!(
-            inbox.take(id(1), at(1), Kind::Checked).is_some(),
+            inbox.take(id(1), Kind::Checked).is_some(),
             "window 0: forgotten"
         );
     }
@@ -537,17 +393,17 @@ mod tests {
     #[test]
     fn a_saved_record_is_restored_as_it_was() {
         let mut inbox = Inbox::<Kind, u32>::new(4);
-        *inbox.take(id(1), at(1), Kind::Created).expect("first") = 7;
-        let saved = inbox.saved(id(1), at(1));
-        *inbox.take(id(1), at(1), Kind::Checked).expect("second") = 8;
+        *inbox.take(id(1), Kind::Created).expect("first") = 7;
+        let saved = inbox.saved(id(1));
+        *inbox.take(id(1), Kind::Checked).expect("second") = 8;
         inbox.restore(saved);
         assert!(
-            inbox.is_new(id(1), at(1), Kind::Checked),
+            inbox.is_new(id(1), Kind::Checked),
             "the kind is untaken again"
         );
-        assert_eq!(inbox.take(id(1), at(1), Kind::Checked).copied(), Some(7));
-        let unseen = inbox.saved(id(2), at(2));
-        inbox.take(id(2), at(2), Kind::Created).expect("first");
+        assert_eq!(inbox.take(id(1), Kind::Checked).copied(), Some(7));
+        let unseen = inbox.saved(id(2));
+        inbox.take(id(2), Kind::Created).expect("first");
         inbox.restore(unseen);
         assert_eq!(inbox.in_flight(), 1, "instance 2 forgotten again");
     }
@@ -556,10 +412,10 @@ mod tests {
     fn finishing_drops_the_service_state() {
         let mut inbox = Inbox::<Kind, Vec<u8>>::new(10);
         inbox
-            .take(id(1), at(1), Kind::Created)
+            .take(id(1), Kind::Created)
             .expect("first")
             .extend([1, 2, 3]);
-        inbox.finish(id(1), at(1));
-        assert_eq!(inbox.in_flight(), 0);
+        inbox.finish(id(1));
+        assert!(inbox.live.is_empty());
     }
 }

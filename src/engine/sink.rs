@@ -295,7 +295,6 @@ mod tests {
                 kind: Step::Done,
             },
             order_id,
-            slot: crate::engine::InstanceSlot::NONE,
             service: Node::Only,
             cause: None,
             event: Signal::Done,

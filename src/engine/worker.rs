@@ -357,8 +357,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         let kind = envelope.kind();
         let subscribed = self.subscribes.contains(kind);
         let mut crash_after_publish = false;
-        if self.may_crash && subscribed && self.inbox.is_new(envelope.order_id, envelope.slot, kind)
-        {
+        if self.may_crash && subscribed && self.inbox.is_new(envelope.order_id, kind) {
             match self.maybe_crash(envelope)? {
                 Some(Crash::GiveUp { crashes }) => {
                     return self.dead_letter(envelope, crashes, bus).map(|()| true)
@@ -369,12 +368,8 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         }
         // What a crash after publishing puts back: the service and the instance's record as
         // they were before this event.
-        let before = crash_after_publish.then(|| {
-            (
-                self.service.clone(),
-                self.inbox.saved(envelope.order_id, envelope.slot),
-            )
-        });
+        let before = crash_after_publish
+            .then(|| (self.service.clone(), self.inbox.saved(envelope.order_id)));
         match decide(
             &mut self.service,
             &mut self.inbox,
@@ -429,7 +424,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         }
         // The terminal event, subscribed or not, ends what the service keeps for the order.
         if envelope.is_terminal() {
-            self.inbox.finish(envelope.order_id, envelope.slot);
+            self.inbox.finish(envelope.order_id);
         }
         // A redelivery that was ignored returned above: only a delivery taken is duplicated,
         // so a finished instance's events cannot keep coming.
@@ -498,8 +493,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         bus: &Bus<C>,
     ) -> Result<(), ServiceError> {
         tracing::info!(order_id = %envelope.order_id, id = %envelope.id, crashes, "dead-lettered");
-        self.inbox
-            .take(envelope.order_id, envelope.slot, envelope.kind());
+        self.inbox.take(envelope.order_id, envelope.kind());
         // A choreography without dead letters never simulates poison (see `may_crash`).
         match C::dead_lettered(envelope.kind(), crashes) {
             Some(event) => publish::<C, S>(bus, bus.now_us(), self.publishes, envelope, event),
@@ -523,13 +517,7 @@ fn publish<C: Choreography, S: Service<C>>(
         });
     }
     tracing::trace!(%kind, "publish");
-    bus.publish_at(
-        at_us,
-        (cause.order_id, cause.slot),
-        S::NAME,
-        Some(cause.id),
-        event,
-    )?;
+    bus.publish_at(at_us, cause.order_id, S::NAME, Some(cause.id), event)?;
     Ok(())
 }
 

@@ -234,8 +234,6 @@ pub async fn run<C: Choreography>(
                     kind: C::kind(&event),
                 },
                 order_id: order.id(),
-                // Slots are a run's, in one process: none over NATS.
-                slot: crate::engine::InstanceSlot::NONE,
                 service,
                 cause: None,
                 event,

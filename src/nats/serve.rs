@@ -808,8 +808,6 @@ impl<C: Choreography> Handler<'_, C> {
                     kind,
                 },
                 order_id: envelope.order_id,
-                // Slots are a run's, in one process: none over NATS.
-                slot: crate::engine::InstanceSlot::NONE,
                 service,
                 cause: Some(envelope.id),
                 event,

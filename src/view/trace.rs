@@ -313,7 +313,6 @@ mod tests {
             at_us,
             id: id(order, event.kind()),
             order_id: OrderId::new(order).expect("valid id"),
-            slot: crate::engine::InstanceSlot::NONE,
             service,
             cause: cause.map(|kind| id(order, kind)),
             event,

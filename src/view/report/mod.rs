@@ -432,7 +432,6 @@ mod tests {
                     kind: event.kind(),
                 },
                 order_id,
-                slot: crate::engine::InstanceSlot::NONE,
                 service,
                 cause: cause.map(|kind| EventId { order_id, kind }),
                 event,
