@@ -627,7 +627,7 @@ fn serve<C: Choreography>(args: ServeArgs) -> Result<(), Error> {
         }
     }
     let agreement = agreement::<C>(&args.layers, config.simulation.seed)?;
-    let runtime = runtime(Clock::Real).map_err(Error::Runtime)?;
+    let runtime = multi_thread_runtime().map_err(Error::Runtime)?;
     // Every line it logs names the service: several write to one terminal under
     // `--spawn-services`.
     use tracing::Instrument;
@@ -1012,7 +1012,11 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     if args.format != crate::view::output::Format::None {
         stdout_is_open()?;
     }
-    let runtime = runtime(clock).map_err(Error::Runtime)?;
+    let runtime = match args.nats {
+        Some(_) => multi_thread_runtime(),
+        None => runtime(clock),
+    }
+    .map_err(Error::Runtime)?;
     // A broker that is not there is one line and exit 1, before anything runs or is spawned.
     if let Some(url) = &args.nats {
         runtime.block_on(crate::nats::connect(url, &config.nats))?;
@@ -1379,15 +1383,28 @@ fn stdout_was_closed() -> bool {
         && flags.is_some_and(|flags| flags & O_ACCMODE == O_RDWR)
 }
 
-/// The runtime for `clock`: virtual time is Tokio's paused clock on a single thread, which
-/// also makes the schedule, and so every run, the same.
+/// The runtime of an in-process run on `clock`: virtual time is Tokio's paused clock on a
+/// single thread, which also makes the schedule, and so every run, the same. The real clock
+/// runs on a single thread too: the services and the supervisor share one bus, and on a
+/// multi-thread runtime every event moved the channel's slots and woke tasks across cores,
+/// which cost more than the work (reading the input and writing the output have threads of
+/// their own either way).
 pub fn runtime(clock: Clock) -> io::Result<tokio::runtime::Runtime> {
     match clock {
         Clock::Virtual => crate::sim::virtual_runtime(),
-        Clock::Real => tokio::runtime::Builder::new_multi_thread()
+        Clock::Real => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
     }
+}
+
+/// The multi-thread runtime: a run or a service over NATS, with many publishes and
+/// acknowledgements in flight on the broker's connections (and the engine's tests of what a
+/// library user may run on it).
+pub fn multi_thread_runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
 }
 
 fn summary_of<C: Choreography>(result: &mut Result<Summary<C>, RunFailed<C>>) -> &mut Summary<C> {

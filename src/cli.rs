@@ -177,7 +177,7 @@ pub enum Clock {
     /// One thread, paused Tokio time that jumps ahead whenever every task waits.
     #[default]
     Virtual,
-    /// The multi-thread runtime and the wall clock.
+    /// One thread and the wall clock.
     Real,
 }
 
@@ -188,8 +188,8 @@ pub struct RunArgs {
     pub file: PathBuf,
 
     /// Which clock the run uses: `virtual` (the default) runs every task on one thread with
-    /// simulated time (deterministic; simulated seconds pass instantly); `real` runs on the
-    /// multi-thread runtime with real time. With --nats, always the real one.
+    /// simulated time (deterministic; simulated seconds pass instantly); `real` runs them on
+    /// one thread with real time. With --nats, always the real one.
     #[arg(long, value_enum)]
     pub clock: Option<Clock>,
 

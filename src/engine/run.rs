@@ -26,7 +26,7 @@ use crate::engine::monitor::Watch;
 use crate::engine::sink::EventSink;
 use crate::engine::stats::{Finished, Summary};
 use crate::engine::supervisor::{judge, Ended, Services};
-use crate::engine::worker::{self, BATCH};
+use crate::engine::worker::BATCH;
 use crate::input::{InstanceId, Record};
 use crate::sim::arrivals::Arrivals;
 
@@ -159,9 +159,6 @@ pub async fn run_fed<C: Choreography>(
     );
     let cancel = CancellationToken::new();
     let mut failures = Vec::new();
-    if config.simulation.faults.any_crash() {
-        worker::quiet_injected_crashes();
-    }
 
     // Every subscription exists before the first order goes in: a receiver only sees events
     // published after it subscribed.

@@ -214,6 +214,9 @@ fn is_finished(
 pub enum ServiceError {
     #[error(transparent)]
     Bus(#[from] BusError),
+    /// A simulated crash (`[simulation.faults]`): the supervisor restarts the service.
+    #[error("{service} crashed (simulated)")]
+    Crashed { service: &'static str },
     #[error("{service} has no worker to run: it was lost in an earlier crash")]
     NoWorker { service: &'static str },
     #[error("{service} published {kind}, which it does not declare in PUBLISHES")]

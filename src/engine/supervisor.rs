@@ -20,7 +20,7 @@ use crate::engine::choreography::{self, Choreography, Name, SpawnError};
 use crate::engine::config::Config;
 use crate::engine::failure::Failure;
 use crate::engine::service::ServiceError;
-use crate::engine::worker::{self, Fired, InjectedCrash, Simulated, Slot, Worker};
+use crate::engine::worker::{self, Fired, Simulated, Slot, Worker};
 use crate::sim::SimulationConfig;
 
 /// Starts a service's task again on the worker it left behind.
@@ -210,6 +210,7 @@ pub(crate) fn judge<S: Name>(
 ) -> (S, Ended) {
     match joined {
         Ok((id, Ok(()))) => (names[&id], Ended::Stopped),
+        Ok((id, Err(ServiceError::Crashed { .. }))) => (names[&id], Ended::Crashed),
         Ok((id, Err(error))) => {
             let service = names[&id];
             (
@@ -231,9 +232,6 @@ pub(crate) fn judge<S: Name>(
                 );
             }
             let payload = err.into_panic();
-            if payload.is::<InjectedCrash>() {
-                return (service, Ended::Crashed);
-            }
             let message = payload
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())

@@ -3,7 +3,8 @@
 //!
 //! A [`Worker`] is everything a service is apart from its task: its decisions and state, its
 //! per-order records, its subscription, and the event it has in hand. It lives in a shared
-//! slot while its task runs, and a guard puts it back if the task panics, so the supervisor
+//! slot while its task runs, and a guard puts it back when the task ends (a simulated crash
+//! is an error that ends it; a panic, a bug, unwinds through the guard), so the supervisor
 //! can restart the service from its state as of its last completed event, with the same
 //! receiver (nothing published meanwhile is missed), and hand it the interrupted event again:
 //! the recovery a real service gets from its database and its broker's redelivery.
@@ -33,14 +34,6 @@ use crate::sim::{self, Latency, Rng, ServiceFaults};
 
 /// Events a task takes in a row before it yields.
 pub(crate) const BATCH: u32 = 128;
-
-/// The panic payload of a simulated crash. The supervisor restarts a service whose task
-/// ended with it; any other panic is a bug and fails the run.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InjectedCrash {
-    pub service: &'static str,
-    pub event: String,
-}
 
 /// Everything a service is apart from its task; see the module documentation.
 pub struct Worker<C: Choreography, S: Service<C>> {
@@ -365,7 +358,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         let subscribed = self.subscribes.contains(kind);
         let mut crash_after_publish = false;
         if self.may_crash && subscribed && self.inbox.is_new(envelope.order_id, kind) {
-            match self.maybe_crash(envelope) {
+            match self.maybe_crash(envelope)? {
                 Some(Crash::GiveUp { crashes }) => {
                     return self.dead_letter(envelope, crashes, bus).map(|()| true)
                 }
@@ -420,7 +413,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
                 self.out.events.clear();
                 self.service = service;
                 self.inbox.restore(record);
-                self.crash(envelope, published);
+                return Err(self.crash(envelope, published));
             }
             if !self.out.events.is_empty() {
                 let at_us = *self.now_us.get_or_insert_with(|| bus.now_us());
@@ -442,10 +435,11 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         Ok(true)
     }
 
-    /// Whether a fault crashes the service on `envelope`: a crash before the decision panics
-    /// here; one after publishing is for the caller to carry out; a poison event that has
-    /// crashed the service often enough is given up on instead, after that many crashes.
-    fn maybe_crash(&mut self, envelope: &Envelope<C>) -> Option<Crash> {
+    /// Whether a fault crashes the service on `envelope`: a crash before the decision is the
+    /// error returned here; one after publishing is for the caller to carry out; a poison
+    /// event that has crashed the service often enough is given up on instead, after that
+    /// many crashes.
+    fn maybe_crash(&mut self, envelope: &Envelope<C>) -> Result<Option<Crash>, ServiceError> {
         let poison = self.poisonable == Some(envelope.kind())
             && sim::is_poison(self.seed, S::NAME.name(), &envelope.id, self.faults.poison);
         let crash = poison || self.faults.crash.happens(&mut self.rngs.crash);
@@ -458,7 +452,7 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
             if after_publish {
                 Fired::count(&self.fired.crash_after_publish);
             }
-            return after_publish.then_some(Crash::AfterPublish);
+            return Ok(after_publish.then_some(Crash::AfterPublish));
         }
         Fired::count(if poison {
             &self.fired.poison
@@ -471,25 +465,25 @@ impl<C: Choreography, S: Service<C>> Worker<C, S> {
         };
         if poison && in_a_row > self.poison_crashes {
             self.crashes = None;
-            return Some(Crash::GiveUp {
+            return Ok(Some(Crash::GiveUp {
                 crashes: in_a_row - 1,
-            });
+            }));
         }
         self.crashes = Some((envelope.id, in_a_row));
         tracing::debug!(id = %envelope.id, in_a_row, "injected crash");
-        self.crash(envelope, 0)
+        Err(self.crash(envelope, 0))
     }
 
-    /// Crashes the service (a panic the supervisor recognises), `published` events into the
-    /// decision on `envelope`.
-    fn crash(&self, envelope: &Envelope<C>, published: usize) -> ! {
+    /// A simulated crash of the service, `published` events into the decision on `envelope`:
+    /// the error that ends its task at once, as a crash would, and that the supervisor
+    /// restarts it after. (It is not a panic: unwinding cost a fifth of a chaotic run.)
+    fn crash(&self, envelope: &Envelope<C>, published: usize) -> ServiceError {
         if published > 0 {
             tracing::debug!(id = %envelope.id, published, "injected crash after publishing");
         }
-        std::panic::panic_any(InjectedCrash {
+        ServiceError::Crashed {
             service: S::NAME.name(),
-            event: envelope.id.to_string(),
-        })
+        }
     }
 
     fn dead_letter(
@@ -569,20 +563,6 @@ pub async fn run<C: Choreography, S: Service<C>>(
         worker.handled();
     }
     Ok(())
-}
-
-/// Keeps the default panic message for real panics and silences simulated crashes, which
-/// are expected and reported by the supervisor. Installed once per process.
-pub fn quiet_injected_crashes() {
-    static INSTALL: std::sync::Once = std::sync::Once::new();
-    INSTALL.call_once(|| {
-        let default = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            if !info.payload().is::<InjectedCrash>() {
-                default(info);
-            }
-        }));
-    });
 }
 
 impl<C: Choreography, S: Service<C>> std::fmt::Debug for Worker<C, S> {

@@ -180,8 +180,8 @@ fn the_seed_order_prints_exactly_the_reference_output() {
     );
 }
 
-/// Two hundred runs of the seed on the multi-thread runtime (`--clock real`, several runs at
-/// once) all print the reference output: the output never depends on task scheduling.
+/// Two hundred runs of the seed on the real clock (`--clock real`, several runs at once) all
+/// print the reference output: the output never depends on task scheduling.
 #[test]
 fn two_hundred_seed_runs_all_print_the_reference_output() {
     const THREADS: usize = 4;
@@ -369,7 +369,7 @@ fn a_small_bus_completes_five_thousand_orders() {
         let run = choreo([
             "run".as_ref(),
             path.as_os_str(),
-            // The multi-thread runtime, where a stall would be a race.
+            // The real clock, where a stall would be a race with the input's own thread.
             "--clock".as_ref(),
             "real".as_ref(),
             "--set".as_ref(),

@@ -7,7 +7,7 @@ use std::hash::{Hash, Hasher};
 use crate::helpers::Config;
 use crate::helpers::Envelope;
 use crate::helpers::Summary;
-use choreo::app::runtime;
+use choreo::app::{multi_thread_runtime, runtime};
 use choreo::cli::Clock;
 use choreo::engine as supervisor;
 use choreo::engine::Choreography;
@@ -177,7 +177,13 @@ fn swarm_on(clock: Clock, seeds: std::ops::RangeInclusive<u64>, orders: usize) -
                 .collect::<Vec<_>>()
                 .join(" ")
         );
-        let runtime = runtime(clock).expect("runtime");
+        // The engine on the multi-thread runtime, services on both cores, as a library user
+        // may run it (`--clock real` itself runs on one thread).
+        let runtime = match clock {
+            Clock::Virtual => runtime(clock),
+            Clock::Real => multi_thread_runtime(),
+        }
+        .expect("runtime");
         let mut events: Vec<Envelope> = Vec::new();
         let summary = match runtime.block_on(supervisor::run(&config, orders.clone(), &mut events))
         {
@@ -218,7 +224,7 @@ fn a_seed_swarm_keeps_every_invariant_and_reaches_every_ending() {
     );
 }
 
-/// The swarm on the real clock (a multi-thread runtime, services on both cores): 30 seeds x
+/// The swarm on the real clock (on the multi-thread runtime, services on both cores): 30 seeds x
 /// 300 orders with every fault but latency; every order ends within the 10 s limit (a
 /// fraction of a second when nothing stalls) and every invariant holds.
 #[test]
@@ -313,6 +319,46 @@ async fn a_slow_payment_gateway_declines_after_its_retries() {
             .filter(|e| matches!(&e.event, Event::PaymentDeclined(d) if d.reason == DeclineReason::GatewayTimeout))
             .count() as u64,
         "every cancellation is a gateway timeout"
+    );
+}
+
+thread_local! {
+    /// Panics on this thread, counted by the hook of
+    /// `a_simulated_crash_restarts_its_service_without_a_panic`.
+    static PANICS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// A simulated crash ends its service's task with an error, not a panic: nothing unwinds
+/// (unwinding took a fifth of the chaos scenario's instructions), and the service is restarted
+/// all the same. (The hook goes in after a first run, so that it sees every panic whatever
+/// hook a run installs.)
+#[tokio::test(start_paused = true)]
+async fn a_simulated_crash_restarts_its_service_without_a_panic() {
+    scenario("crashing-inventory").await;
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        PANICS.with(|n| n.set(n.get() + 1));
+        default(info);
+    }));
+    let (_config, orders, _events, summary) = scenario("crashing-inventory").await;
+    let restarts = summary.restarts[&choreo::shop::ServiceName::InventoryService];
+    assert!(restarts > 50, "{restarts} restarts");
+    assert_eq!(summary.finished(), orders.len() as u64);
+    assert_eq!(
+        PANICS.with(std::cell::Cell::get),
+        0,
+        "a panic on the run's thread"
+    );
+}
+
+/// The real clock runs a run in process on one thread: the services share one bus, and
+/// across threads every event moved its slots between cores.
+#[test]
+fn the_real_clock_runs_on_one_thread() {
+    let runtime = runtime(Clock::Real).expect("runtime");
+    assert_eq!(
+        runtime.handle().runtime_flavor(),
+        tokio::runtime::RuntimeFlavor::CurrentThread
     );
 }
 
