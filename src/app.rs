@@ -982,8 +982,14 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
         "run"
     );
     // String ids' texts are remembered as long as the reader remembers ids (see
-    // `input::ids`).
-    crate::input::ids::remember(config.input.duplicate_window);
+    // `input::ids`), and the orders read ahead of the run too: their texts must still be
+    // there when they are admitted.
+    crate::input::ids::remember(
+        config
+            .input
+            .duplicate_window
+            .saturating_add(crate::input::read_ahead::MOST_AHEAD),
+    );
     let source = open_order_file::<C::Input>(&args.file, config.input.duplicate_window)?;
     // Files are created before the run, so a bad path is found before any work is done.
     let create = create_file;

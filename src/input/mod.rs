@@ -473,6 +473,12 @@ pub fn open_order_file<R: Record>(
             path: path.to_owned(),
             limit: MAX_DOCUMENT,
         })?;
+    // A document is read whole before the run: the texts of its string ids must all be
+    // remembered until their records are admitted (it has fewer records than bytes, and it is
+    // in memory anyway). A table that forgets nothing is left so.
+    if ids::window() != usize::MAX {
+        ids::remember(bytes.len());
+    }
     let text = std::str::from_utf8(&bytes).map_err(|err| {
         let valid = std::str::from_utf8(&bytes[..err.valid_up_to()]).unwrap_or_default();
         let (line, column) = position_of(valid, valid.len());

@@ -25,6 +25,10 @@ use super::{JsonLines, LineReader, OrderFileError, Record};
 const BATCH: usize = 1024;
 /// Batches the reader may be ahead by: memory stays bounded (about `BATCH * AHEAD` orders).
 const AHEAD: usize = 16;
+/// The most orders the reader may have read that the run has not taken yet: the batches
+/// queued, the one being filled and the one being taken from. A string id's text must be
+/// remembered that long (see [`crate::input::ids::remember`]).
+pub const MOST_AHEAD: usize = (AHEAD + 2) * BATCH;
 /// How long the run waits for a batch before it looks at the stop flag again.
 const STEP: Duration = Duration::from_millis(20);
 

@@ -178,6 +178,11 @@ impl Connection {
         self.link.borrow().connects
     }
 
+    /// Whether the client is connected to the broker now.
+    pub fn connected(&self) -> bool {
+        self.link.borrow().connected
+    }
+
     /// Returns once the client has connected again since it had connected `connects` times.
     pub async fn reconnected_since(&self, connects: u64) {
         self.until(|link| link.connects != connects).await;

@@ -113,24 +113,37 @@ impl Serving {
     }
 
     /// Waits until every service serves; the failure that ends the run first otherwise (a
-    /// service that exits halts it, a Ctrl-C, the time limit). Said once, after `quiet`, who
-    /// it waits for: a service replaying a long stream takes its time, and is not failed for
-    /// it.
+    /// service that exits halts it, a Ctrl-C, the time limit, the broker out of reach for
+    /// `quiet`: the services wait for it as long as it takes, so the run must not). Said once,
+    /// after `quiet`, who it waits for: a service replaying a long stream takes its time, and
+    /// is not failed for it.
     async fn awaited(
         &self,
         halt: &Halt,
         interrupt: &Interrupt,
         limit: Duration,
-        quiet: Duration,
+        (quiet, connection): (Duration, &nats::Connection),
     ) -> Result<(), Failure> {
         let limit_at = tokio::time::sleep(limit);
         tokio::pin!(limit_at);
         let said = tokio::time::sleep(quiet);
         tokio::pin!(said);
         let mut told = false;
+        let mut checked = tokio::time::interval(Duration::from_millis(100));
+        let mut out_of_reach_since: Option<Instant> = None;
         loop {
             tokio::select! {
                 biased;
+                _ = checked.tick() => {
+                    if connection.connected() {
+                        out_of_reach_since = None;
+                    } else if out_of_reach_since.get_or_insert_with(Instant::now).elapsed() >= quiet {
+                        return Err(Failure::Transport(format!(
+                            "the broker has been out of reach for {quiet:?} (nats.stall_timeout) while the run waited for {} to serve",
+                            self.waiting().join(", ")
+                        )));
+                    }
+                }
                 () = self.all.cancelled() => return Ok(()),
                 failure = halt.halted() => return Err(failure),
                 () = interrupt.everything.cancelled() => {
@@ -229,7 +242,7 @@ pub async fn run<C: Choreography>(
             halt,
             interrupt,
             config.run.time_limit,
-            settings.stall_timeout,
+            (settings.stall_timeout, &connection),
         )
         .await
     {
