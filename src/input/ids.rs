@@ -14,8 +14,10 @@
 //! the texts *held*: an instance in flight, an instance a report keeps as a sample. A text costs
 //! its length plus [`ENTRY_BYTES`], so its memory is at most
 //! `2 x window x (MAX_TEXT_ID + ENTRY_BYTES)` plus what is held; [`bytes()`] says how much it is.
-//! `run` sets the window to `input.duplicate_window` (at least [`MIN_WINDOW`]): a repeated
-//! id is recognised as long as the reader remembers it. A command that reads a whole journal
+//! `run` sets the window to `input.duplicate_window` (at least [`MIN_WINDOW`]) plus the orders
+//! the reader may hold ahead of the run ([`crate::input::read_ahead::MOST_AHEAD`]), and to a
+//! document's length for a document: a repeated id is recognised as long as the reader
+//! remembers it, and an order's text is still there when it is admitted. A command that reads a whole journal
 //! into memory anyway (`replay`, `trace`, ...) leaves the window unbounded.
 
 use std::fmt;
