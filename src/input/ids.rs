@@ -329,11 +329,13 @@ fn table() -> MutexGuard<'static, Table> {
     TABLE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The texts of string ids: two generations of the latest, and those held.
+/// The texts of string ids: two generations of the latest, and those held (apart, so that a
+/// generation's turn never walks them: a serve with many instances in flight turns often).
 #[derive(Debug)]
 pub(crate) struct Table {
     young: Generation,
     old: Generation,
+    pinned: Generation,
     /// How many holds each held key has.
     held: Option<FxHashMap<u64, u32>>,
     window: usize,
@@ -375,6 +377,11 @@ impl Table {
                 texts: FxHashMap::with_hasher(rustc_hash::FxBuildHasher),
                 bytes: 0,
             },
+            pinned: Generation {
+                keys: FxHashMap::with_hasher(rustc_hash::FxBuildHasher),
+                texts: FxHashMap::with_hasher(rustc_hash::FxBuildHasher),
+                bytes: 0,
+            },
             held: None,
             window: usize::MAX,
             next: 1,
@@ -384,6 +391,9 @@ impl Table {
     /// The key of `text`, the one it had if remembered; it becomes one of the latest.
     pub(crate) fn intern(&mut self, text: &str) -> u64 {
         if let Some(key) = self.young.keys.get(text) {
+            return *key;
+        }
+        if let Some(key) = self.pinned.keys.get(text) {
             return *key;
         }
         let key = match self.old.keys.get(text).copied() {
@@ -405,6 +415,9 @@ impl Table {
         if let Some(text) = self.young.texts.get(&key) {
             return Some(Arc::clone(text));
         }
+        if let Some(text) = self.pinned.texts.get(&key) {
+            return Some(Arc::clone(text));
+        }
         let text = self.old.remove(key)?;
         self.young.insert(key, Arc::clone(&text));
         self.turn();
@@ -417,9 +430,18 @@ impl Table {
             (Some(count), true) => *count += 1,
             (None, true) => {
                 held.insert(key, 1);
+                // Out of the generations, which forget, into those kept.
+                if let Some(text) = self.young.remove(key).or_else(|| self.old.remove(key)) {
+                    self.pinned.insert(key, text);
+                }
             }
             (Some(1), false) => {
                 held.remove(&key);
+                // One of the latest again, forgotten in its turn.
+                if let Some(text) = self.pinned.remove(key) {
+                    self.young.insert(key, text);
+                    self.turn();
+                }
             }
             (Some(count), false) => *count -= 1,
             (None, false) => {}
@@ -427,21 +449,16 @@ impl Table {
     }
 
     /// Once the young generation holds `window` texts it becomes the old one, and the old
-    /// one's texts are forgotten, but for those held, which go on in the young one.
+    /// one's texts are forgotten (those held are kept apart).
     fn turn(&mut self) {
         if self.young.texts.len() < self.window {
             return;
         }
-        let mut forgotten = std::mem::replace(&mut self.old, std::mem::take(&mut self.young));
-        for key in self.held.iter().flat_map(|held| held.keys()) {
-            if let Some(text) = forgotten.remove(*key) {
-                self.young.insert(*key, text);
-            }
-        }
+        self.old = std::mem::take(&mut self.young);
     }
 
     pub(crate) fn bytes(&self) -> usize {
-        self.young.bytes + self.old.bytes
+        self.young.bytes + self.old.bytes + self.pinned.bytes
     }
 }
 

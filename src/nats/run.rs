@@ -121,10 +121,10 @@ impl Serving {
         &self,
         halt: &Halt,
         interrupt: &Interrupt,
-        limit: Duration,
+        (limit, limit_at): (Duration, tokio::time::Instant),
         (quiet, connection): (Duration, &nats::Connection),
     ) -> Result<(), Failure> {
-        let limit_at = tokio::time::sleep(limit);
+        let limit_at = tokio::time::sleep_until(limit_at);
         tokio::pin!(limit_at);
         let said = tokio::time::sleep(quiet);
         tokio::pin!(said);
@@ -188,6 +188,8 @@ pub async fn run<C: Choreography>(
     (halt, serving): (&Halt, &Serving),
     agreement: &nats::Agreement,
 ) -> Result<Summary<C>, RunFailed<C>> {
+    // The time limit counts from here: waiting for the services spends it too.
+    let limit_at = tokio::time::Instant::now() + config.run.time_limit;
     let summary = Summary::<C>::new(&config.choreography);
     let fail = |summary: Summary<C>, failure: Failure| RunFailed {
         summary,
@@ -241,7 +243,7 @@ pub async fn run<C: Choreography>(
         .awaited(
             halt,
             interrupt,
-            config.run.time_limit,
+            (config.run.time_limit, limit_at),
             (settings.stall_timeout, &connection),
         )
         .await
@@ -250,11 +252,13 @@ pub async fn run<C: Choreography>(
     }
     let started_us = nats::now_us();
     let window = settings.in_flight as usize;
-    let deadline = tokio::time::sleep(config.run.time_limit);
+    let deadline = tokio::time::sleep_until(limit_at);
     tokio::pin!(deadline);
     // Events observed plus orders admitted: what the watch on stalls looks at.
     let progress = Arc::new(AtomicU64::new(0));
     let mut orders = orders.into_iter();
+    let multi_thread = tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::MultiThread;
     let mut observer = Observer {
         in_flight: HashMap::new(),
         summary,
@@ -298,10 +302,9 @@ pub async fn run<C: Choreography>(
     {
         let (give_up, everything) = (give_up.clone(), interrupt.everything.clone());
         let halted = halt.halted.clone();
-        let limit = config.run.time_limit;
         tokio::spawn(async move {
             tokio::select! {
-                () = tokio::time::sleep(limit) => {}
+                () = tokio::time::sleep_until(limit_at) => {}
                 () = everything.cancelled() => {}
                 () = halted.cancelled() => {}
                 // The run ended (the guard below).
@@ -325,8 +328,15 @@ pub async fn run<C: Choreography>(
             }
         }
         while admitting && observer.in_flight.len() < window {
-            // The reader may wait for its source: off the runtime's own threads.
-            let Some(order) = tokio::task::block_in_place(|| orders.next()) else {
+            // The reader may wait for its source: off the runtime's own threads where there
+            // are others (block_in_place panics on a current-thread runtime, as a
+            // #[tokio::test]'s: there the reader's wait holds the run).
+            let next = if multi_thread {
+                tokio::task::block_in_place(|| orders.next())
+            } else {
+                orders.next()
+            };
+            let Some(order) = next else {
                 admitting = false;
                 break;
             };

@@ -17,7 +17,9 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use tempfile::TempDir;
 
-use crate::helpers::{choreo, in_ci, reference_output, repo_root, Config, Envelope, Summary};
+use crate::helpers::{
+    choreo, in_ci, order, reference_output, repo_root, Config, Envelope, Summary,
+};
 use crate::rules::{mixed_orders, mixed_sets};
 
 pub(crate) const SERVICES: [&str; 4] = ["order", "inventory", "payment", "shipping"];
@@ -177,12 +179,27 @@ impl Drop for Broker {
     }
 }
 
-/// A loopback port that was free a moment ago.
+/// A loopback port free now, below the kernel's ephemeral range and handed out once in this
+/// process: the kernel gives ports of that range to every outgoing connection (a client's, a
+/// route's), so a port picked there could be taken by one before a broker binds it, or while
+/// a killed broker is down (a cluster node's restart needs its own port back). CI failed
+/// that way once: "nats-server exited at start (port 43487 taken?)".
 pub(crate) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    // Below 32768, where Linux's ephemeral range starts by default; from a place drawn per
+    // process, so two test binaries side by side rarely meet.
+    const LOW: u32 = 20_000;
+    const HIGH: u32 = 32_000;
+    static HANDED_OUT: AtomicU32 = AtomicU32::new(0);
+    let base = std::process::id();
+    for _ in LOW..HIGH {
+        let turn = HANDED_OUT.fetch_add(1, Ordering::Relaxed);
+        let port = (LOW + base.wrapping_add(turn) % (HIGH - LOW)) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {LOW}..{HIGH}");
 }
 
 /// Where `.ci/run` installs the current nats-server release (2.15.1, from PyPI's
@@ -445,6 +462,46 @@ fn the_sample_order_over_nats_prints_the_reference_output() {
     ]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.stdout, reference_output());
+}
+
+/// The library over NATS from a `#[tokio::test]` as users write it: on Tokio's default
+/// runtime, one thread (the run once read its orders with `block_in_place`, which panics
+/// there). The services are `choreo serve` processes; the run is `choreo::nats::run::run`.
+#[tokio::test]
+async fn the_library_runs_orders_over_nats_on_a_current_thread_runtime() {
+    let Some(broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    let stream = "library";
+    let _services: Vec<Process> = SERVICES
+        .iter()
+        .map(|service| serve(&url, service, &config_args(&[], stream)))
+        .collect();
+    let sets = vec![format!("nats.stream={stream}")];
+    let config = Config::load(&[], &sets).expect("valid config");
+    let effective = Config::effective(&[], &sets).expect("valid config");
+    let agreement =
+        choreo::nats::Agreement::of::<choreo::shop::Shop>(&effective, config.simulation.seed);
+    let orders: Vec<_> = (1..=20).map(|id| order(id, 101, 1)).collect();
+    let mut events: Vec<Envelope> = Vec::new();
+    let summary = choreo::nats::run::run(
+        &config,
+        &url,
+        orders,
+        &mut events,
+        &choreo::engine::Interrupt::default(),
+        (
+            &choreo::nats::run::Halt::default(),
+            &choreo::nats::run::Serving::of(Vec::new()),
+        ),
+        &agreement,
+    )
+    .await
+    .expect("the run succeeds");
+    assert_eq!(summary.completed, 20);
+    assert_eq!(summary.unfinished, 0);
+    assert_eq!(events.len(), 80, "four events an order");
 }
 
 /// Over NATS, each order of the sample mix takes the same events as in-process, and the
