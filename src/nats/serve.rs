@@ -408,7 +408,7 @@ async fn the_only_instance<C: Choreography>(
                     return Err(NatsError::Silent {
                         service: service.name(),
                         stream: settings.stream.clone(),
-                        waited: started.elapsed(),
+                        waited: settings.connect_timeout,
                     });
                 }
             }
