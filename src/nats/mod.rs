@@ -233,16 +233,24 @@ pub async fn connect(url: &str, config: &NatsConfig) -> Result<Connection, NatsE
     }
     // Any JetStream request tells whether the server has it: this one asks for the stream.
     // A server without JetStream has no responder for it; one whose JetStream is busy (a
-    // cluster electing a leader) may not answer in time, which passes.
-    match connection.context.get_stream(&config.stream).await {
-        Ok(_) => Ok(connection),
-        Err(err) if matches!(err.kind(), GetStreamErrorKind::JetStream(_)) => Ok(connection),
-        Err(err) if timed_out(&err) => Err(NatsError::broker(err)
-            .during(url, "lookup of the stream, to see that JetStream is there")),
-        Err(err) => Err(NatsError::NoJetStream {
-            url: url.to_owned(),
-            reason: err.to_string(),
-        }),
+    // cluster electing a leader, or loaded) may not answer in time, which passes: asked
+    // again for up to SET_UP_PATIENCE.
+    let started = tokio::time::Instant::now();
+    loop {
+        return match connection.context.get_stream(&config.stream).await {
+            Ok(_) => Ok(connection),
+            Err(err) if matches!(err.kind(), GetStreamErrorKind::JetStream(_)) => Ok(connection),
+            Err(err) if timed_out(&err) && started.elapsed() < SET_UP_PATIENCE => {
+                tracing::warn!(url, %err, "JetStream did not answer the lookup of the stream in time: asking again (a cluster electing a leader?)");
+                continue;
+            }
+            Err(err) if timed_out(&err) => Err(NatsError::broker(err)
+                .during(url, "lookup of the stream, to see that JetStream is there")),
+            Err(err) => Err(NatsError::NoJetStream {
+                url: url.to_owned(),
+                reason: err.to_string(),
+            }),
+        };
     }
 }
 
@@ -304,6 +312,15 @@ enum Reconnect {
     Never,
 }
 
+/// How long a client waits before its `attempts`th try to connect again: at once, then at
+/// least every [`RECONNECT_AT_LEAST_EVERY`] (async-nats's own waits grow to seconds).
+fn reconnect_delay(attempts: usize) -> Duration {
+    match attempts {
+        0 | 1 => Duration::ZERO,
+        _ => Duration::from_millis(1 << attempts.min(16)).min(RECONNECT_AT_LEAST_EVERY),
+    }
+}
+
 /// The servers `urls` names, separated by commas (`nats://a:4222,nats://b:4222`).
 fn servers(urls: &str) -> Result<Vec<async_nats::ServerAddr>, NatsError> {
     urls.split(',')
@@ -342,10 +359,7 @@ async fn open(
             if reconnect == Reconnect::Never && once.load(Ordering::Relaxed) {
                 return NEVER;
             }
-            match attempts {
-                0 | 1 => Duration::ZERO,
-                _ => Duration::from_millis(1 << attempts.min(16)).min(RECONNECT_AT_LEAST_EVERY),
-            }
+            reconnect_delay(attempts)
         })
         .event_callback(move |event| {
             if matches!(
@@ -376,7 +390,9 @@ async fn open(
 /// A plain client of one of the servers `url` names, which the server never sends what it
 /// publishes itself (`no_echo`): a request on a subject it subscribes to as well is then
 /// answered "no responders" at once when nobody else subscribes (see `serve`'s
-/// `the_only_instance`). It connects again for as long as it takes, as [`connect`]'s does.
+/// `the_only_instance`). It connects again for as long as it takes, and as soon, as
+/// [`connect`]'s does: an instance's answers must be back with its work, or a second one
+/// started just after a broker restart would hear nobody.
 pub async fn client_without_echo(
     url: &str,
     config: &NatsConfig,
@@ -384,7 +400,8 @@ pub async fn client_without_echo(
     let options = async_nats::ConnectOptions::new()
         .no_echo()
         .connection_timeout(config.connect_timeout)
-        .max_reconnects(None);
+        .max_reconnects(None)
+        .reconnect_delay_callback(reconnect_delay);
     tokio::time::timeout(
         config.connect_timeout,
         async_nats::connect_with_options(servers(url)?, options),

@@ -699,6 +699,41 @@ fn a_second_instance_of_a_service_is_refused_while_the_first_serves() {
     again.stop();
 }
 
+/// A broker down for 3 s and back: the first `serve` answers again within moments (its
+/// answers' connection reconnects as its work's does, at least every 100 ms, where
+/// async-nats's own waits had grown to seconds), so a second started half a second after the
+/// broker is back is refused, not let in beside it.
+#[test]
+fn a_second_instance_is_refused_just_after_a_broker_restart() {
+    let Some(mut broker) = Broker::start() else {
+        return;
+    };
+    let url = broker.url();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let name = "restarted";
+    let mut args = strings(&["serve", "shipping", "--nats", &url]);
+    args.extend(config_args(&[], name));
+    let mut first = Logged::start(&args, dir.path(), "first");
+    first.wait_for_stdout(
+        "ShippingService serves stream `restarted`",
+        Duration::from_secs(30),
+    );
+    broker.kill9();
+    std::thread::sleep(Duration::from_secs(3));
+    broker.restart();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut second = Logged::start(&args, dir.path(), "second");
+    let code = second.process.wait(Duration::from_secs(20));
+    let stderr = second.stderr();
+    assert_eq!(code, 1, "{stderr}");
+    let said = format!(
+        "ShippingService is served already on stream `{name}` (pid {})",
+        first.pid()
+    );
+    assert!(stderr.contains(&said), "{stderr}");
+    first.stop();
+}
+
 /// A first `serve` that is stopped (SIGSTOP) still holds its subscription and its consumer:
 /// a second is refused once the first has not answered for `nats.connect_timeout`, rather
 /// than take silence for absence and share the consumer when the first goes on.
