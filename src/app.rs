@@ -595,8 +595,8 @@ impl Drop for Journal<'_> {
 fn serve<C: Choreography>(args: ServeArgs) -> Result<(), Error> {
     let config = Config::<C>::load(&args.layers.config, &args.layers.set)?;
     // A serve runs forever: string ids' texts are remembered for a bounded window, besides
-    // those its record of the instances holds (see `nats::instances`). Twice the record's
-    // window, so the texts it holds never fill the table's.
+    // those its record of the instances holds (see `nats::instances`), which the table keeps
+    // apart from that window: twice the record's.
     crate::input::ids::remember(config.services.dedup_window.saturating_mul(2));
     let service = crate::nats::serve::service_named::<C>(&args.service)
         .map_err(|err| Error::Usage(err.to_string()))?;
@@ -1024,8 +1024,14 @@ fn run<C: Choreography>(name: &str, args: RunArgs) -> Result<(), Error> {
     }
     .map_err(Error::Runtime)?;
     // A broker that is not there is one line and exit 1, before anything runs or is spawned.
+    // (A JetStream that does not answer in time, a cluster electing a leader, is asked again.)
     if let Some(url) = &args.nats {
-        runtime.block_on(crate::nats::connect(url, &config.nats))?;
+        let never = tokio_util::sync::CancellationToken::new();
+        if let Some(connected) = runtime.block_on(crate::nats::patiently(&never, || {
+            crate::nats::connect(url, &config.nats)
+        })) {
+            connected?;
+        }
     }
     // A spawned service that exits halts the run.
     let halt = crate::nats::run::Halt::default();

@@ -437,10 +437,11 @@ impl Table {
             }
             (Some(1), false) => {
                 held.remove(&key);
-                // One of the latest again, forgotten in its turn.
+                // Into the old generation, forgotten at the next turn: back into the young
+                // one, each release would take a place of the window that texts read ahead
+                // of their holds need (a run reads up to `read_ahead::MOST_AHEAD` ahead).
                 if let Some(text) = self.pinned.remove(key) {
-                    self.young.insert(key, text);
-                    self.turn();
+                    self.old.insert(key, text);
                 }
             }
             (Some(count), false) => *count -= 1,
@@ -517,6 +518,29 @@ mod tests {
             t.intern(&n.to_string());
         }
         assert_eq!(t.resolve(key), None);
+    }
+
+    /// A run's pattern: texts interned as they are read, up to `ahead` before their order is
+    /// admitted (held), each released as its order ends. Releases must not spend the window:
+    /// a text read ahead is remembered until it is held, with `ahead` below the window.
+    #[test]
+    fn texts_read_ahead_outlive_the_releases_of_orders_ending() {
+        let (window, ahead) = (100, 70);
+        let mut t = table(window);
+        let mut read = std::collections::VecDeque::new();
+        for n in 0..ahead {
+            read.push_back(t.intern(&format!("order-{n}")));
+        }
+        let mut admitted = None;
+        for n in ahead..10_000 {
+            let key = read.pop_front().expect("read ahead");
+            t.hold(key, true);
+            assert!(t.resolve(key).is_some(), "order {} forgotten", n - ahead);
+            if let Some(ended) = admitted.replace(key) {
+                t.hold(ended, false);
+            }
+            read.push_back(t.intern(&format!("order-{n}")));
+        }
     }
 
     /// A string id is checked: empty, too long, or with a control character, it is refused.

@@ -219,7 +219,8 @@ async fn watch_link(client: async_nats::Client, link: watch::Sender<Link>, nudge
 }
 
 /// A connection to the broker at `url` with JetStream, of a version choreo runs on; an error
-/// within `nats.connect_timeout` otherwise, never a wait for a broker that is not there.
+/// within `nats.connect_timeout` otherwise, never a wait for a broker that is not there (one
+/// whose JetStream did not answer in time [`passes`](NatsError::passes): see [`patiently`]).
 /// `url` may name several servers of a cluster, separated by commas: the client connects to
 /// one and, when it goes away, to another.
 pub async fn connect(url: &str, config: &NatsConfig) -> Result<Connection, NatsError> {
@@ -233,24 +234,17 @@ pub async fn connect(url: &str, config: &NatsConfig) -> Result<Connection, NatsE
     }
     // Any JetStream request tells whether the server has it: this one asks for the stream.
     // A server without JetStream has no responder for it; one whose JetStream is busy (a
-    // cluster electing a leader, or loaded) may not answer in time, which passes: asked
-    // again for up to SET_UP_PATIENCE.
-    let started = tokio::time::Instant::now();
-    loop {
-        return match connection.context.get_stream(&config.stream).await {
-            Ok(_) => Ok(connection),
-            Err(err) if matches!(err.kind(), GetStreamErrorKind::JetStream(_)) => Ok(connection),
-            Err(err) if timed_out(&err) && started.elapsed() < SET_UP_PATIENCE => {
-                tracing::warn!(url, %err, "JetStream did not answer the lookup of the stream in time: asking again (a cluster electing a leader?)");
-                continue;
-            }
-            Err(err) if timed_out(&err) => Err(NatsError::broker(err)
-                .during(url, "lookup of the stream, to see that JetStream is there")),
-            Err(err) => Err(NatsError::NoJetStream {
-                url: url.to_owned(),
-                reason: err.to_string(),
-            }),
-        };
+    // cluster electing a leader, or loaded) may not answer in time, which passes (callers
+    // ask again `patiently`).
+    match connection.context.get_stream(&config.stream).await {
+        Ok(_) => Ok(connection),
+        Err(err) if matches!(err.kind(), GetStreamErrorKind::JetStream(_)) => Ok(connection),
+        Err(err) if timed_out(&err) => Err(NatsError::broker(err)
+            .during(url, "lookup of the stream, to see that JetStream is there")),
+        Err(err) => Err(NatsError::NoJetStream {
+            url: url.to_owned(),
+            reason: err.to_string(),
+        }),
     }
 }
 

@@ -179,6 +179,10 @@ pub const UNREAD: Duration = Duration::from_secs(5);
 /// Runs `orders` through the services serving the stream at `url`, writing every event to
 /// `sink` in stream order; the summary as for an in-process run (its `events` are the events
 /// observed). `halt` ends it as failed from outside; its first orders wait for `serving`.
+///
+/// On a multi-thread runtime `orders` is read off the runtime's threads (it may block on its
+/// source); on a current-thread one (a plain `#[tokio::test]`) it is read in place, and an
+/// `orders` that blocks holds the whole runtime, the broker's connection with it.
 pub async fn run<C: Choreography>(
     config: &Config<C>,
     url: &str,
@@ -188,8 +192,12 @@ pub async fn run<C: Choreography>(
     (halt, serving): (&Halt, &Serving),
     agreement: &nats::Agreement,
 ) -> Result<Summary<C>, RunFailed<C>> {
-    // The time limit counts from here: waiting for the services spends it too.
-    let limit_at = tokio::time::Instant::now() + config.run.time_limit;
+    // The time limit counts from here: connecting, setting up and waiting for the services
+    // spend it too. (A limit past Tokio's instants is none.)
+    let now = tokio::time::Instant::now();
+    let limit_at = now
+        .checked_add(config.run.time_limit)
+        .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 24 * 60 * 60));
     let summary = Summary::<C>::new(&config.choreography);
     let fail = |summary: Summary<C>, failure: Failure| RunFailed {
         summary,
@@ -197,10 +205,14 @@ pub async fn run<C: Choreography>(
     };
     let transport = |err: NatsError| Failure::Transport(err.to_string());
     let settings = &config.nats;
-    let connection = match nats::connect(url, settings).await {
-        Ok(connection) => connection,
-        Err(err) => return Err(fail(summary, transport(err))),
-    };
+    // A JetStream that does not answer in time (a cluster electing a leader) is asked again;
+    // a second Ctrl-C ends the waiting.
+    let connection =
+        match nats::patiently(&interrupt.everything, || nats::connect(url, settings)).await {
+            Some(Ok(connection)) => connection,
+            Some(Err(err)) => return Err(fail(summary, transport(err))),
+            None => return Err(fail(summary, Failure::Interrupted { not_admitted: 0 })),
+        };
     let context = &connection.context;
     let open = || async {
         let name = &settings.stream;

@@ -186,20 +186,29 @@ impl Drop for Broker {
 /// that way once: "nats-server exited at start (port 43487 taken?)".
 pub(crate) fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
-    // Below 32768, where Linux's ephemeral range starts by default; from a place drawn per
-    // process, so two test binaries side by side rarely meet.
-    const LOW: u32 = 20_000;
-    const HIGH: u32 = 32_000;
+    // From 10,000 up to where the kernel's ephemeral range starts (32768 by default), from a
+    // place drawn per process (pids come in order: hashed), so two test binaries side by side
+    // rarely meet.
+    const LOW: u32 = 10_000;
     static HANDED_OUT: AtomicU32 = AtomicU32::new(0);
-    let base = std::process::id();
-    for _ in LOW..HIGH {
+    let high = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|range| range.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32_768)
+        .min(u32::from(u16::MAX));
+    assert!(
+        high > LOW + 1_000,
+        "the kernel's ephemeral ports start at {high}: no room below them for test brokers"
+    );
+    let base = std::process::id().wrapping_mul(2_654_435_761);
+    for _ in LOW..high {
         let turn = HANDED_OUT.fetch_add(1, Ordering::Relaxed);
-        let port = (LOW + base.wrapping_add(turn) % (HIGH - LOW)) as u16;
+        let port = (LOW + base.wrapping_add(turn) % (high - LOW)) as u16;
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             return port;
         }
     }
-    panic!("no free loopback port in {LOW}..{HIGH}");
+    panic!("no free loopback port in {LOW}..{high}");
 }
 
 /// Where `.ci/run` installs the current nats-server release (2.15.1, from PyPI's
