@@ -735,6 +735,14 @@ pub fn now_us() -> u64 {
 /// that is briefly without a leader in a cluster, say): that is counted and reported (see
 /// [`Publisher::reordered`]), never silent.
 ///
+/// **Not into a stream that lost its tail.** Once its connection is lost with events
+/// unconfirmed, a publisher sends nothing again until its caller has looked at the stream
+/// ([`Publisher::resend_after_look`]): a broker restarted without the stream's last messages
+/// (an OS crash) numbers new ones from the end of what it kept, and an event sent again at
+/// once would land there, ahead of the events that caused it (every reader would skip it as
+/// foreign), and ahead of what the run puts back (see `run`). [`Publisher::confirm`] says so
+/// with [`Unconfirmed::LinkLost`].
+///
 /// It also remembers the last events it had confirmed, to [`Publisher::reassert`] them after
 /// a broker restart: sending them again is harmless, since the stream refuses any it kept.
 pub struct Publisher {
@@ -750,6 +758,9 @@ pub struct Publisher {
     unconfirmed: VecDeque<Out>,
     /// Only the first unconfirmed event is sent until it is stored (after a failure).
     probing: bool,
+    /// The connection was lost with events unconfirmed: nothing is sent again until the
+    /// caller has looked at the stream (see the type's documentation).
+    held: bool,
     recent: VecDeque<Out>,
     /// The stream sequence of the last event stored, to check the order.
     last_stored: u64,
@@ -797,6 +808,7 @@ impl Publisher {
             link: None,
             unconfirmed: VecDeque::new(),
             probing: false,
+            held: false,
             recent: VecDeque::new(),
             last_stored: 0,
             reordered: 0,
@@ -814,8 +826,9 @@ impl Publisher {
     /// (it writes to the OS first), and a stream that loses anything loses its tail: so only
     /// where the stream no longer holds the newest event confirmed are the events confirmed
     /// lately sent again too, ahead of the rest (the broker drops any it kept).
-    pub async fn reassert(&mut self, give_up: &CancellationToken) -> Result<(), GaveUp> {
+    pub async fn reassert(&mut self, give_up: &CancellationToken) -> Result<(), Unconfirmed> {
         self.unsend();
+        self.held = false;
         if self.holds_the_newest(give_up).await? {
             tracing::info!("reconnected: the stream holds every event confirmed");
         } else {
@@ -829,6 +842,18 @@ impl Publisher {
             }
         }
         self.confirm(give_up).await.map(|_| ())
+    }
+
+    /// The caller has looked at the stream after a lost connection, and found it holds what
+    /// it read and what this publisher had confirmed: what was not confirmed is sent again.
+    pub fn resend_after_look(&mut self) {
+        self.held = false;
+    }
+
+    /// The stream sequence of the last event stored, as its acknowledgement said: the
+    /// stream that holds less than that lost its tail.
+    pub fn last_stored(&self) -> u64 {
+        self.last_stored
     }
 
     /// Whether the stream holds the newest event this publisher had confirmed (or it has
@@ -868,12 +893,17 @@ impl Publisher {
         Ok(stored.await.is_some_and(|stored| stored.payload == payload))
     }
 
-    /// Forgets the events sent but not confirmed yet: for a service that starts over, and
-    /// decides them again. (The broker may store them or not, and drops the ones decided
-    /// again by their ids if it did.)
+    /// Forgets the events sent but not confirmed yet, and those confirmed lately: for a
+    /// service that starts over, and decides them again from the stream as it now is. (The
+    /// broker may hold them or not; it refuses the ones decided again that it holds.) What
+    /// it remembers of a stream that lost its tail would have it start over again at every
+    /// reconnect, and see the sequences the broker hands out again as out of order.
     pub fn forget_unconfirmed(&mut self) {
         self.unconfirmed.clear();
         self.probing = false;
+        self.held = false;
+        self.recent.clear();
+        self.last_stored = 0;
     }
 
     /// Sends `envelope` without waiting: now if everything before it is sent on a connection
@@ -913,13 +943,21 @@ impl Publisher {
 
     /// Waits until every event sent is stored, in order; what was not acknowledged (refused,
     /// timed out, or sent on a connection lost since) is sent again, with everything after
-    /// it, until `give_up` fires. Returns the ids of the events the stream held already
-    /// before this publisher first sent them (a run's orders that ran before).
-    pub async fn confirm(&mut self, give_up: &CancellationToken) -> Result<Vec<String>, GaveUp> {
+    /// it, until `give_up` fires; but once the connection is lost, nothing is sent again
+    /// until the caller has looked at the stream ([`Unconfirmed::LinkLost`]). Returns the ids
+    /// of the events the stream held already before this publisher first sent them (a run's
+    /// orders that ran before).
+    pub async fn confirm(
+        &mut self,
+        give_up: &CancellationToken,
+    ) -> Result<Vec<String>, Unconfirmed> {
         let mut repeats = Vec::new();
         let mut backoff = Backoff::between(REPUBLISH_WAITS);
         while let Some(front) = self.unconfirmed.front_mut() {
             if front.pending.is_none() {
+                if self.held {
+                    return Err(Unconfirmed::LinkLost);
+                }
                 // The first of what is to be sent again: alone, until it is stored.
                 self.connected(give_up).await?;
                 self.probing = true;
@@ -943,6 +981,17 @@ impl Publisher {
                 Err(reason) => {
                     out.again = true;
                     self.unconfirmed.push_front(out);
+                    if !self.is_up() {
+                        // Lost with the connection: sent again once the stream is looked at.
+                        self.unsend();
+                        self.held = true;
+                        tracing::warn!(
+                            events = self.unconfirmed.len(),
+                            %reason,
+                            "connection lost with publishes unconfirmed; sending them again once the stream is looked at"
+                        );
+                        return Err(Unconfirmed::LinkLost);
+                    }
                     tracing::warn!(
                         events = self.unconfirmed.len(),
                         %reason,
@@ -1165,6 +1214,23 @@ fn id_of(out: &Out) -> String {
 /// Waiting for the broker was given up (a time limit, a stop).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GaveUp;
+
+/// Why [`Publisher::confirm`] returned with events unconfirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unconfirmed {
+    /// Waiting for the broker was given up (a time limit, a stop).
+    GaveUp,
+    /// The connection was lost: nothing is sent again until the caller has looked at the
+    /// stream and called [`Publisher::resend_after_look`] (or [`Publisher::reassert`], or
+    /// [`Publisher::forget_unconfirmed`]).
+    LinkLost,
+}
+
+impl From<GaveUp> for Unconfirmed {
+    fn from(GaveUp: GaveUp) -> Self {
+        Unconfirmed::GaveUp
+    }
+}
 
 /// The waits between tries at the broker: each twice the one before, up to a ceiling.
 #[derive(Debug)]

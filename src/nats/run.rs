@@ -12,7 +12,7 @@
 //! the stream for [`UNREAD`]: a run with nothing serving its stream would otherwise wait out
 //! its time limit without a word.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -268,6 +268,7 @@ pub async fn run<C: Choreography>(
         settings: settings.clone(),
         record: nats::record_subject(settings),
         invariants: Watch::new(config.run.invariants, &config.choreography),
+        kept: VecDeque::new(),
     };
     // How many orders are in flight, for the watch on the services.
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -314,17 +315,29 @@ pub async fn run<C: Choreography>(
         });
     }
     let mut connects = connection.connects();
+    // The publisher's connection was lost: it sends nothing again until the stream is looked at.
+    let mut link_lost = false;
     loop {
-        if connection.connects() != connects {
-            // The first events of the orders in flight, in case the broker lost any.
+        let reconnected = connection.connects() != connects;
+        if reconnected || link_lost {
             connects = connection.connects();
+            link_lost = false;
+            // What the broker lost of what the run observed is put back first, before anything
+            // else lands where it was.
+            if let Err(failure) = observer.put_back(context, &stream, &give_up).await {
+                failures.push(failure);
+                break;
+            }
+            // The first events of the orders in flight, in case the broker lost any.
             if publisher.reassert(&give_up).await.is_err() {
                 admitting = false;
             }
             // The broker may have forgotten the run's consumer, or the end of the stream:
             // read it again from the run's start (repeats are passed over).
-            if let Some(reopened) = reopen(&stream, start + 1, &give_up).await {
-                events = reopened;
+            if reconnected {
+                if let Some(reopened) = reopen(&stream, start + 1, &give_up).await {
+                    events = reopened;
+                }
             }
         }
         while admitting && observer.in_flight.len() < window {
@@ -390,7 +403,11 @@ pub async fn run<C: Choreography>(
                 break;
             }
             // The time limit or a second Ctrl-C: the wait below ends at once with it.
-            Err(nats::GaveUp) => admitting = false,
+            Err(nats::Unconfirmed::GaveUp) => admitting = false,
+            Err(nats::Unconfirmed::LinkLost) => {
+                link_lost = true;
+                continue;
+            }
         }
         in_flight.store(observer.in_flight.len(), Ordering::Relaxed);
         if observer.in_flight.is_empty() && !admitting {
@@ -521,7 +538,34 @@ struct Observer<C: Choreography> {
     /// The choreography's invariants over the run's own orders, checked in stream order as
     /// in process (`run.invariants`).
     invariants: Watch<C>,
+    /// The last [`KEPT`] messages read, as read: what the run puts back of a stream that
+    /// lost its tail (see [`Observer::put_back`]).
+    kept: VecDeque<Kept>,
 }
+
+/// Why the stream does not hold a message as the run observed it.
+enum Unkept {
+    /// It holds another message at that sequence.
+    Other(String),
+    /// It cannot be read back.
+    Unread(String),
+}
+
+/// A message of the stream as the run read it.
+struct Kept {
+    seq: u64,
+    subject: async_nats::Subject,
+    headers: Option<async_nats::HeaderMap>,
+    payload: bytes::Bytes,
+}
+
+/// How many of the last messages read the run keeps, to put back what a broker lost (see
+/// [`Observer::put_back`]): at about 300 bytes each, about 20 MiB; more than a broker
+/// writes in a few seconds at this machine's pace.
+const KEPT: usize = 65_536;
+
+/// How many messages being put back are on the way at once (see [`Observer::put_back`]).
+const PUT_BACK_AT_ONCE: usize = 256;
 
 /// Watches, while orders are in flight, that the services read the stream, and says so
 /// when they do not for [`UNREAD`] (once, until one reads again): a run with no `choreo
@@ -726,6 +770,154 @@ async fn reopen(
 }
 
 impl<C: Choreography> Observer<C> {
+    /// Puts back, as it read them, the messages the run observed past the stream's end: a
+    /// broker restarted without its last messages (an OS crash; a kill loses nothing it
+    /// acknowledged) numbers new ones from the end of what it kept. What the run observed,
+    /// wrote out and counted is then what the stream holds again, at the same sequences
+    /// (each put back on the condition that the one before it is the stream's last), and the
+    /// services that had read it go on from where they were (see `serve`). `Err` if the
+    /// stream no longer holds what the run observed and it cannot be put back (lost beyond
+    /// what the run keeps, or something else stored there first): the run's view would no
+    /// longer be the stream's, so it fails rather than go on with it. `Ok` also if
+    /// `give_up` fires first.
+    async fn put_back(
+        &self,
+        context: &async_nats::jetstream::Context,
+        stream: &async_nats::jetstream::stream::Stream,
+        give_up: &CancellationToken,
+    ) -> Result<(), Failure> {
+        let mut backoff = nats::Backoff::starting_at(Duration::from_millis(50));
+        let last = loop {
+            match stream.get_info().await {
+                Ok(info) => break info.state.last_sequence,
+                Err(err) => {
+                    tracing::debug!(%err, "looking at the stream's end");
+                    if backoff.wait(give_up).await.is_err() {
+                        return Ok(());
+                    }
+                }
+            }
+        };
+        let name = &self.settings.stream;
+        let lost = |why: String| {
+            Failure::Transport(format!(
+                "the broker lost stream `{name}`'s messages after sequence {last}, which the run had observed up to {}, and {why}: the run's view is no longer the stream's",
+                self.read_upto
+            ))
+        };
+        let from = last + 1;
+        let Some(first) = self.kept.iter().find(|kept| kept.seq >= from) else {
+            // Nothing observed past the end. What the run read last must still be there.
+            return match self.kept.back() {
+                Some(newest) if newest.seq <= last => {
+                    match self.is_kept(stream, newest, give_up).await {
+                        Err(Unkept::Other(why)) => Err(lost(why)),
+                        // The broker cannot say now: the stream's end held what was read.
+                        Ok(()) | Err(Unkept::Unread(_)) => Ok(()),
+                    }
+                }
+                _ => Ok(()),
+            };
+        };
+        if first.seq > from || self.kept.front().is_some_and(|oldest| oldest.seq > from) {
+            return Err(lost(format!(
+                "the run keeps its last {KEPT} messages only, from sequence {}",
+                first.seq
+            )));
+        }
+        let put = self.kept.iter().filter(|kept| kept.seq >= from);
+        tracing::warn!(
+            stream = %name,
+            kept = last,
+            observed = self.read_upto,
+            "the broker lost the end of the stream: putting back the messages the run observed past it"
+        );
+        // Many on the way at once, a bounded number: the client holds each publish until its
+        // acknowledgement is awaited.
+        let mut pending = VecDeque::new();
+        let mut put_back = 0u64;
+        for kept in put {
+            if pending.len() == PUT_BACK_AT_ONCE {
+                if let Some((kept, sent)) = pending.pop_front() {
+                    self.stored_at_its_sequence(stream, kept, sent, give_up).await.map_err(lost)?;
+                    put_back += 1;
+                }
+            }
+            let mut headers = kept.headers.clone().unwrap_or_default();
+            headers.insert(
+                "Nats-Expected-Last-Sequence",
+                itoa::Buffer::new().format(kept.seq - 1),
+            );
+            let sent = context
+                .publish_with_headers(kept.subject.clone(), headers, kept.payload.clone())
+                .await;
+            pending.push_back((kept, sent));
+        }
+        for (kept, sent) in pending {
+            self.stored_at_its_sequence(stream, kept, sent, give_up).await.map_err(lost)?;
+            put_back += 1;
+        }
+        tracing::warn!(stream = %name, put_back, "put back what the broker lost of what the run observed");
+        Ok(())
+    }
+
+    /// `Ok` once `kept`, put back (`sent`), is stored at its own sequence; why not otherwise.
+    async fn stored_at_its_sequence(
+        &self,
+        stream: &async_nats::jetstream::stream::Stream,
+        kept: &Kept,
+        sent: Result<async_nats::jetstream::context::PublishAckFuture, async_nats::jetstream::context::PublishError>,
+        give_up: &CancellationToken,
+    ) -> Result<(), String> {
+        let stored = match sent {
+            Ok(ack) => ack.await.ok().map(|ack| ack.sequence),
+            Err(_) => None,
+        };
+        if stored == Some(kept.seq) {
+            return Ok(());
+        }
+        // Refused (the one before it was not the last), or not acknowledged: whatever the
+        // stream holds at its sequence must be this message.
+        match self.is_kept(stream, kept, give_up).await {
+            Ok(()) => Ok(()),
+            Err(Unkept::Other(why) | Unkept::Unread(why)) => Err(why),
+        }
+    }
+
+    /// `Ok` if the stream holds `kept` at its sequence; what it holds instead otherwise, or
+    /// why it cannot be read (tried a few times: a broker just restarted may not answer).
+    async fn is_kept(
+        &self,
+        stream: &async_nats::jetstream::stream::Stream,
+        kept: &Kept,
+        give_up: &CancellationToken,
+    ) -> Result<(), Unkept> {
+        let mut backoff = nats::Backoff::starting_at(Duration::from_millis(100));
+        let mut tries = 0;
+        loop {
+            match stream.get_raw_message(kept.seq).await {
+                Ok(held) if held.subject == kept.subject && held.payload == kept.payload => {
+                    return Ok(())
+                }
+                Ok(held) => {
+                    return Err(Unkept::Other(format!(
+                        "sequence {} holds a message on `{}` now, not the one observed on `{}`",
+                        kept.seq, held.subject, kept.subject
+                    )))
+                }
+                Err(err) => {
+                    tries += 1;
+                    if tries == 5 || backoff.wait(give_up).await.is_err() {
+                        return Err(Unkept::Unread(format!(
+                            "sequence {} cannot be read back: {err}",
+                            kept.seq
+                        )));
+                    }
+                }
+            }
+        }
+    }
+
     /// Takes one message of the stream: an event of an order in flight, seen for the first
     /// time, goes to `sink` and the summary, numbered in the order observed.
     fn observe(
@@ -734,6 +926,17 @@ impl<C: Choreography> Observer<C> {
         sink: &mut (dyn EventSink<C> + Send),
     ) -> Result<(), Failure> {
         let seq = message.info().map(|info| info.stream_sequence).unwrap_or(0);
+        if seq > self.read_upto {
+            if self.kept.len() == KEPT {
+                self.kept.pop_front();
+            }
+            self.kept.push_back(Kept {
+                seq,
+                subject: message.subject.clone(),
+                headers: message.headers.clone(),
+                payload: bytes::Bytes::copy_from_slice(&message.payload),
+            });
+        }
         self.read_upto = self.read_upto.max(seq);
         if *message.subject == self.record {
             // The stream's record of what it runs, not an event.

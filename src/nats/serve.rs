@@ -52,6 +52,10 @@ use crate::nats::{self, NatsError, Publisher};
 /// more than a broker can have confirmed in the moment before it died.
 pub const REDECIDED: u64 = 1024;
 
+/// How long a service that finds the stream ends before what it read or published waits for
+/// the run to put back what it observed of the lost tail (see `run`), before it starts over.
+const PUT_BACK_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// How long a replay waits for the stream's next message before it begins again: the
 /// consumer of a node that died can fall silent for good (async-nats's ordered consumer
 /// notices a first missed heartbeat and then waits for a wake-up that never comes), while a
@@ -235,9 +239,15 @@ pub async fn serve<C: Choreography>(
                 failed = broker_failed(err)?;
                 continue;
             }
-            if handler.publisher.confirm(&stop).await.is_err() {
+            match handler.publisher.confirm(&stop).await {
+                Ok(_) => {}
                 // Stopped while the broker was away: nothing acknowledged, all delivered again.
-                break;
+                Err(nats::Unconfirmed::GaveUp) => break,
+                // Nothing acknowledged: the stream is looked at before anything is sent again.
+                Err(nats::Unconfirmed::LinkLost) => {
+                    failed = true;
+                    continue;
+                }
             }
             // The last of the batch acknowledges it all where the consumer acknowledges all
             // before an event (see `ack_policy`).
@@ -623,15 +633,10 @@ impl<C: Choreography> Handler<'_, C> {
         let mut backoff = nats::Backoff::starting_at(std::time::Duration::from_millis(100));
         loop {
             let resuming = async {
-                let held = self.holds_what_was_read().await?
-                    && self
-                        .publisher
-                        .holds_the_newest(stop)
-                        .await
-                        .map_err(|_| NatsError::Broker("stopped".into()))?;
-                if !held {
+                if !self.holds_what_it_knew(stop).await? {
                     return Ok(None);
                 }
+                self.publisher.resend_after_look();
                 redeliver_past_the_ack_floor(self.connection, consumer).await;
                 pull_stream(consumer, &config.nats).await.map(Some)
             };
@@ -656,6 +661,49 @@ impl<C: Choreography> Handler<'_, C> {
                 }
                 Err(err) => return Err(err),
             }
+        }
+    }
+
+    /// Whether the stream holds what this service knew of it: the last message it read, at its
+    /// sequence, and the newest event it had confirmed as published. A stream that ends
+    /// before either lost its tail: the run puts back what it observed of it (see `run`), so
+    /// that is waited for, up to [`PUT_BACK_WITHIN`], before the service gives up on it and
+    /// starts over.
+    async fn holds_what_it_knew(&mut self, stop: &CancellationToken) -> Result<bool, NatsError> {
+        let known = self
+            .last_read
+            .map_or(0, |(seq, _)| seq)
+            .max(self.publisher.last_stored());
+        let mut waited_since: Option<tokio::time::Instant> = None;
+        loop {
+            let last = self
+                .stream
+                .get_info()
+                .await
+                .map_err(NatsError::broker)?
+                .state
+                .last_sequence;
+            if last >= known {
+                return Ok(self.holds_what_was_read().await?
+                    && self
+                        .publisher
+                        .holds_the_newest(stop)
+                        .await
+                        .map_err(|_| NatsError::Broker("stopped".into()))?);
+            }
+            let since = *waited_since.get_or_insert_with(|| {
+                tracing::warn!(
+                    stream = self.name,
+                    last,
+                    known,
+                    "the stream ends before what this service read or published: waiting for the run to put back what it observed"
+                );
+                tokio::time::Instant::now()
+            });
+            if since.elapsed() >= PUT_BACK_WITHIN {
+                return Ok(false);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 
@@ -738,8 +786,16 @@ impl<C: Choreography> Handler<'_, C> {
                 .await?;
             replayed = seq;
         }
-        if self.publisher.confirm(stop).await.is_err() || stop.is_cancelled() {
-            return Ok(None);
+        match self.publisher.confirm(stop).await {
+            _ if stop.is_cancelled() => return Ok(None),
+            Ok(_) => {}
+            Err(nats::Unconfirmed::GaveUp) => return Ok(None),
+            // Begun again (see `start_over`), once the broker answers.
+            Err(nats::Unconfirmed::LinkLost) => {
+                return Err(NatsError::Broker(
+                    "the connection was lost while publishing the replay's decisions".into(),
+                ))
+            }
         }
         self.served.replayed += replayed;
         tracing::info!(replayed, floor, last, "replayed the stream");
