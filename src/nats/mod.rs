@@ -828,7 +828,7 @@ impl Publisher {
     /// lately sent again too, ahead of the rest (the broker drops any it kept).
     pub async fn reassert(&mut self, give_up: &CancellationToken) -> Result<(), Unconfirmed> {
         self.unsend();
-        self.held = false;
+        self.resend_after_look();
         if self.holds_the_newest(give_up).await? {
             tracing::info!("reconnected: the stream holds every event confirmed");
         } else {
@@ -848,6 +848,10 @@ impl Publisher {
     /// it read and what this publisher had confirmed: what was not confirmed is sent again.
     pub fn resend_after_look(&mut self) {
         self.held = false;
+        if !self.is_up() {
+            // Replaced when next sent on.
+            self.link = None;
+        }
     }
 
     /// The stream sequence of the last event stored, as its acknowledgement said: the
@@ -877,7 +881,8 @@ impl Publisher {
         payload: &bytes::Bytes,
         give_up: &CancellationToken,
     ) -> Result<bool, GaveUp> {
-        self.connected(give_up).await?;
+        // A look at the stream: on a connection made anew, whatever was sent on the old one.
+        self.reconnect(give_up).await?;
         let Some(link) = &self.link else {
             return Ok(false);
         };
@@ -901,7 +906,7 @@ impl Publisher {
     pub fn forget_unconfirmed(&mut self) {
         self.unconfirmed.clear();
         self.probing = false;
-        self.held = false;
+        self.resend_after_look();
         self.recent.clear();
         self.last_stored = 0;
     }
@@ -934,7 +939,7 @@ impl Publisher {
             .unconfirmed
             .back()
             .is_none_or(|last| last.pending.is_some());
-        if all_sent && !self.probing && self.is_up() {
+        if all_sent && !self.probing && !self.held && self.is_up() {
             out.pending = self.post(&out).await;
         }
         self.unconfirmed.push_back(out);
@@ -955,9 +960,6 @@ impl Publisher {
         let mut backoff = Backoff::between(REPUBLISH_WAITS);
         while let Some(front) = self.unconfirmed.front_mut() {
             if front.pending.is_none() {
-                if self.held {
-                    return Err(Unconfirmed::LinkLost);
-                }
                 // The first of what is to be sent again: alone, until it is stored.
                 self.connected(give_up).await?;
                 self.probing = true;
@@ -1062,7 +1064,23 @@ impl Publisher {
     /// Makes sure the publisher has a connection that is up: a connection that went down is
     /// dropped (with whatever was queued on it) and a new one made, tried again until it is
     /// or `give_up` fires.
-    async fn connected(&mut self, give_up: &CancellationToken) -> Result<(), GaveUp> {
+    ///
+    /// A connection found lost is not replaced here (nothing is sent again until the stream
+    /// is looked at: see the type's documentation): `Err(LinkLost)`.
+    async fn connected(&mut self, give_up: &CancellationToken) -> Result<(), Unconfirmed> {
+        if self.is_up() && !self.held {
+            return Ok(());
+        }
+        if self.held || self.link.is_some() {
+            self.held = true;
+            return Err(Unconfirmed::LinkLost);
+        }
+        self.reconnect(give_up).await.map_err(Unconfirmed::from)
+    }
+
+    /// Makes a new connection if the publisher has none that is up, tried again until it is
+    /// or `give_up` fires: for a look at the stream, or once it was looked at.
+    async fn reconnect(&mut self, give_up: &CancellationToken) -> Result<(), GaveUp> {
         if self.is_up() {
             return Ok(());
         }

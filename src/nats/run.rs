@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{pull, DeliverPolicy};
+use async_nats::jetstream::stream::RawMessageErrorKind;
 use futures_util::{FutureExt, StreamExt};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
@@ -547,7 +548,7 @@ struct Observer<C: Choreography> {
 enum Unkept {
     /// It holds another message at that sequence.
     Other(String),
-    /// It cannot be read back.
+    /// It holds nothing there (a put back that was not stored), or cannot be read back.
     Unread(String),
 }
 
@@ -563,6 +564,10 @@ struct Kept {
 /// [`Observer::put_back`]): at about 300 bytes each, about 20 MiB; more than a broker
 /// writes in a few seconds at this machine's pace.
 const KEPT: usize = 65_536;
+
+/// How many times putting back is begun again while a message put back is not stored, and
+/// a message is read back while the broker does not answer.
+const PUT_BACK_TRIES: u32 = 5;
 
 /// How many messages being put back are on the way at once (see [`Observer::put_back`]).
 const PUT_BACK_AT_ONCE: usize = 256;
@@ -787,47 +792,66 @@ impl<C: Choreography> Observer<C> {
         give_up: &CancellationToken,
     ) -> Result<(), Failure> {
         let mut backoff = nats::Backoff::starting_at(Duration::from_millis(50));
-        let last = loop {
-            match stream.get_info().await {
-                Ok(info) => break info.state.last_sequence,
+        let mut tries = 0;
+        loop {
+            let last = match stream.get_info().await {
+                Ok(info) => info.state.last_sequence,
                 Err(err) => {
                     tracing::debug!(%err, "looking at the stream's end");
                     if backoff.wait(give_up).await.is_err() {
                         return Ok(());
                     }
+                    continue;
                 }
-            }
-        };
-        let name = &self.settings.stream;
-        let lost = |why: String| {
-            Failure::Transport(format!(
-                "the broker lost stream `{name}`'s messages after sequence {last}, which the run had observed up to {}, and {why}: the run's view is no longer the stream's",
-                self.read_upto
-            ))
-        };
+            };
+            let why = match self.put_back_after(last, context, stream, give_up).await {
+                Ok(()) => return Ok(()),
+                // Not stored, and nothing else in its place: begun again from the stream's end.
+                Err(Unkept::Unread(why)) if tries < PUT_BACK_TRIES => {
+                    tracing::warn!(%why, "putting back the stream's tail: trying again");
+                    tries += 1;
+                    if backoff.wait(give_up).await.is_err() {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Err(Unkept::Other(why) | Unkept::Unread(why)) => why,
+            };
+            return Err(Failure::Transport(format!(
+                "the broker lost stream `{}`'s messages after sequence {last}, which the run had observed up to {}, and {why}: the run's view is no longer the stream's",
+                self.settings.stream, self.read_upto
+            )));
+        }
+    }
+
+    /// [`Observer::put_back`] onto a stream whose last message is `last`.
+    async fn put_back_after(
+        &self,
+        last: u64,
+        context: &async_nats::jetstream::Context,
+        stream: &async_nats::jetstream::stream::Stream,
+        give_up: &CancellationToken,
+    ) -> Result<(), Unkept> {
         let from = last + 1;
         let Some(first) = self.kept.iter().find(|kept| kept.seq >= from) else {
             // Nothing observed past the end. What the run read last must still be there.
             return match self.kept.back() {
-                Some(newest) if newest.seq <= last => {
-                    match self.is_kept(stream, newest, give_up).await {
-                        Err(Unkept::Other(why)) => Err(lost(why)),
-                        // The broker cannot say now: the stream's end held what was read.
-                        Ok(()) | Err(Unkept::Unread(_)) => Ok(()),
-                    }
-                }
-                _ => Ok(()),
+                Some(newest) => match self.is_kept(stream, newest, give_up).await {
+                    // The broker cannot say now: the stream's end held what was read.
+                    Err(Unkept::Unread(_)) => Ok(()),
+                    held => held,
+                },
+                None => Ok(()),
             };
         };
         if first.seq > from || self.kept.front().is_some_and(|oldest| oldest.seq > from) {
-            return Err(lost(format!(
+            return Err(Unkept::Other(format!(
                 "the run keeps its last {KEPT} messages only, from sequence {}",
                 first.seq
             )));
         }
-        let put = self.kept.iter().filter(|kept| kept.seq >= from);
         tracing::warn!(
-            stream = %name,
+            stream = %self.settings.stream,
             kept = last,
             observed = self.read_upto,
             "the broker lost the end of the stream: putting back the messages the run observed past it"
@@ -836,10 +860,11 @@ impl<C: Choreography> Observer<C> {
         // acknowledgement is awaited.
         let mut pending = VecDeque::new();
         let mut put_back = 0u64;
-        for kept in put {
+        for kept in self.kept.iter().filter(|kept| kept.seq >= from) {
             if pending.len() == PUT_BACK_AT_ONCE {
                 if let Some((kept, sent)) = pending.pop_front() {
-                    self.stored_at_its_sequence(stream, kept, sent, give_up).await.map_err(lost)?;
+                    self.stored_at_its_sequence(stream, kept, sent, give_up)
+                        .await?;
                     put_back += 1;
                 }
             }
@@ -854,10 +879,11 @@ impl<C: Choreography> Observer<C> {
             pending.push_back((kept, sent));
         }
         for (kept, sent) in pending {
-            self.stored_at_its_sequence(stream, kept, sent, give_up).await.map_err(lost)?;
+            self.stored_at_its_sequence(stream, kept, sent, give_up)
+                .await?;
             put_back += 1;
         }
-        tracing::warn!(stream = %name, put_back, "put back what the broker lost of what the run observed");
+        tracing::warn!(stream = %self.settings.stream, put_back, "put back what the broker lost of what the run observed");
         Ok(())
     }
 
@@ -868,19 +894,24 @@ impl<C: Choreography> Observer<C> {
         kept: &Kept,
         sent: Result<async_nats::jetstream::context::PublishAckFuture, async_nats::jetstream::context::PublishError>,
         give_up: &CancellationToken,
-    ) -> Result<(), String> {
+    ) -> Result<(), Unkept> {
         let stored = match sent {
-            Ok(ack) => ack.await.ok().map(|ack| ack.sequence),
-            Err(_) => None,
+            Ok(ack) => ack.await.map(|ack| ack.sequence),
+            Err(err) => Err(err),
         };
-        if stored == Some(kept.seq) {
-            return Ok(());
-        }
-        // Refused (the one before it was not the last), or not acknowledged: whatever the
-        // stream holds at its sequence must be this message.
-        match self.is_kept(stream, kept, give_up).await {
-            Ok(()) => Ok(()),
-            Err(Unkept::Other(why) | Unkept::Unread(why)) => Err(why),
+        match stored {
+            Ok(seq) if seq == kept.seq => Ok(()),
+            // Refused (the one before it was not the last), or not acknowledged: whatever the
+            // stream holds at its sequence must be this message.
+            stored => self
+                .is_kept(stream, kept, give_up)
+                .await
+                .map_err(|unkept| match (unkept, stored) {
+                    (Unkept::Unread(why), Err(err)) => {
+                        Unkept::Unread(format!("{why} (put back: {err})"))
+                    }
+                    (unkept, _) => unkept,
+                }),
         }
     }
 
@@ -907,7 +938,8 @@ impl<C: Choreography> Observer<C> {
                 }
                 Err(err) => {
                     tries += 1;
-                    if tries == 5 || backoff.wait(give_up).await.is_err() {
+                    let missing = err.kind() == RawMessageErrorKind::NoMessageFound;
+                    if missing || tries == PUT_BACK_TRIES || backoff.wait(give_up).await.is_err() {
                         return Err(Unkept::Unread(format!(
                             "sequence {} cannot be read back: {err}",
                             kept.seq
