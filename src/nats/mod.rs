@@ -168,6 +168,10 @@ impl Link {
 /// a loopback or local network costs next to nothing.
 const RECONNECT_AT_LEAST_EVERY: Duration = Duration::from_millis(100);
 
+/// How long a look at the stream's end waits for its answer (see
+/// [`Connection::last_sequence`]).
+pub const LOOKED_WITHIN: Duration = Duration::from_secs(1);
+
 /// How often [`watch_link`] looks at the client's connection without being told to.
 const LINK_CHECKED_EVERY: Duration = Duration::from_millis(50);
 
@@ -186,6 +190,24 @@ impl Connection {
     /// Returns once the client has connected again since it had connected `connects` times.
     pub async fn reconnected_since(&self, connects: u64) {
         self.until(|link| link.connects != connects).await;
+    }
+
+    /// Returns once the client is connected.
+    pub async fn up(&self) {
+        self.until(|link| link.connected).await;
+    }
+
+    /// The stream's last sequence, asked once the client is connected, within
+    /// [`LOOKED_WITHIN`]: a request sent just as the connection goes down is lost, and would
+    /// otherwise be waited for up to the client's timeout (`nats.connect_timeout`).
+    pub async fn last_sequence(&self, stream: &stream::Stream) -> Result<u64, NatsError> {
+        self.up().await;
+        match tokio::time::timeout(LOOKED_WITHIN, stream.get_info()).await {
+            Ok(info) => Ok(info.map_err(NatsError::broker)?.state.last_sequence),
+            Err(_) => Err(NatsError::Broker(format!(
+                "the stream's end: no answer within {LOOKED_WITHIN:?}"
+            ))),
+        }
     }
 
     async fn until(&self, condition: impl FnMut(&Link) -> bool) {

@@ -325,7 +325,7 @@ pub async fn run<C: Choreography>(
             link_lost = false;
             // What the broker lost of what the run observed is put back first, before anything
             // else lands where it was.
-            if let Err(failure) = observer.put_back(context, &stream, &give_up).await {
+            if let Err(failure) = observer.put_back(&connection, &stream, &give_up).await {
                 failures.push(failure);
                 break;
             }
@@ -787,15 +787,20 @@ impl<C: Choreography> Observer<C> {
     /// `give_up` fires first.
     async fn put_back(
         &self,
-        context: &async_nats::jetstream::Context,
+        connection: &nats::Connection,
         stream: &async_nats::jetstream::stream::Stream,
         give_up: &CancellationToken,
     ) -> Result<(), Failure> {
         let mut backoff = nats::Backoff::starting_at(Duration::from_millis(50));
         let mut tries = 0;
         loop {
-            let last = match stream.get_info().await {
-                Ok(info) => info.state.last_sequence,
+            let look = tokio::select! {
+                biased;
+                () = give_up.cancelled() => return Ok(()),
+                look = connection.last_sequence(stream) => look,
+            };
+            let last = match look {
+                Ok(last) => last,
                 Err(err) => {
                     tracing::debug!(%err, "looking at the stream's end");
                     if backoff.wait(give_up).await.is_err() {
@@ -804,7 +809,10 @@ impl<C: Choreography> Observer<C> {
                     continue;
                 }
             };
-            let why = match self.put_back_after(last, context, stream, give_up).await {
+            let why = match self
+                .put_back_after(last, &connection.context, stream, give_up)
+                .await
+            {
                 Ok(()) => return Ok(()),
                 // Not stored, and nothing else in its place: begun again from the stream's end.
                 Err(Unkept::Unread(why)) if tries < PUT_BACK_TRIES => {
@@ -892,26 +900,36 @@ impl<C: Choreography> Observer<C> {
         &self,
         stream: &async_nats::jetstream::stream::Stream,
         kept: &Kept,
-        sent: Result<async_nats::jetstream::context::PublishAckFuture, async_nats::jetstream::context::PublishError>,
+        sent: Result<
+            async_nats::jetstream::context::PublishAckFuture,
+            async_nats::jetstream::context::PublishError,
+        >,
         give_up: &CancellationToken,
     ) -> Result<(), Unkept> {
         let stored = match sent {
             Ok(ack) => ack.await.map(|ack| ack.sequence),
             Err(err) => Err(err),
         };
-        match stored {
-            Ok(seq) if seq == kept.seq => Ok(()),
-            // Refused (the one before it was not the last), or not acknowledged: whatever the
-            // stream holds at its sequence must be this message.
-            stored => self
-                .is_kept(stream, kept, give_up)
-                .await
-                .map_err(|unkept| match (unkept, stored) {
-                    (Unkept::Unread(why), Err(err)) => {
-                        Unkept::Unread(format!("{why} (put back: {err})"))
-                    }
-                    (unkept, _) => unkept,
-                }),
+        let refused = match stored {
+            Ok(seq) if seq == kept.seq => return Ok(()),
+            Ok(seq) => format!("stored at {seq}"),
+            Err(err) => err.to_string(),
+        };
+        // Refused (the one before it was not the last), or not acknowledged: whatever the
+        // stream holds at its sequence must be this message.
+        match self.is_kept(stream, kept, give_up).await {
+            Err(Unkept::Unread(why)) => {
+                // Where the stream holds its subject, if it does: the broker's own account.
+                let held = match stream.get_last_raw_message_by_subject(&kept.subject).await {
+                    Ok(held) => format!("at sequence {}", held.sequence),
+                    Err(err) => format!("nowhere ({err})"),
+                };
+                Err(Unkept::Unread(format!(
+                    "{why} (put back: {refused}; the stream holds its subject `{}` {held})",
+                    kept.subject
+                )))
+            }
+            kept => kept,
         }
     }
 

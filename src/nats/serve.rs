@@ -54,7 +54,7 @@ pub const REDECIDED: u64 = 1024;
 
 /// How long a service that finds the stream ends before what it read or published waits for
 /// the run to put back what it observed of the lost tail (see `run`), before it starts over.
-const PUT_BACK_WITHIN: std::time::Duration = std::time::Duration::from_secs(3);
+const PUT_BACK_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How long a replay waits for the stream's next message before it begins again: the
 /// consumer of a node that died can fall silent for good (async-nats's ordered consumer
@@ -676,13 +676,7 @@ impl<C: Choreography> Handler<'_, C> {
             .max(self.publisher.last_stored());
         let mut waited_since: Option<tokio::time::Instant> = None;
         loop {
-            let last = self
-                .stream
-                .get_info()
-                .await
-                .map_err(NatsError::broker)?
-                .state
-                .last_sequence;
+            let last = self.connection.last_sequence(self.stream).await?;
             if last >= known {
                 return Ok(self.holds_what_was_read().await?
                     && self
