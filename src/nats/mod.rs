@@ -876,6 +876,12 @@ impl Publisher {
         }
     }
 
+    /// The stream ends at `last` (it lost its tail, and holds again what the caller put back):
+    /// events stored from now on are numbered from there, and are not out of order.
+    pub fn stream_ends_at(&mut self, last: u64) {
+        self.last_stored = self.last_stored.min(last);
+    }
+
     /// The stream sequence of the last event stored, as its acknowledgement said: the
     /// stream that holds less than that lost its tail.
     pub fn last_stored(&self) -> u64 {

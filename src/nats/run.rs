@@ -325,9 +325,15 @@ pub async fn run<C: Choreography>(
             link_lost = false;
             // What the broker lost of what the run observed is put back first, before anything
             // else lands where it was.
-            if let Err(failure) = observer.put_back(&connection, &stream, &give_up).await {
-                failures.push(failure);
-                break;
+            match observer.put_back(&connection, &stream, &give_up).await {
+                // What the publisher had stored past it was lost: the sequences the broker
+                // hands out again are not out of order.
+                Ok(Some(last)) => publisher.stream_ends_at(last),
+                Ok(None) => {}
+                Err(failure) => {
+                    failures.push(failure);
+                    break;
+                }
             }
             // The first events of the orders in flight, in case the broker lost any.
             if publisher.reassert(&give_up).await.is_err() {
@@ -405,8 +411,12 @@ pub async fn run<C: Choreography>(
             }
             // The time limit or a second Ctrl-C: the wait below ends at once with it.
             Err(nats::Unconfirmed::GaveUp) => admitting = false,
+            // Looked at once the client is connected again (the broker went away, most
+            // often: a look sent before the client finds out is lost, and waited for).
             Err(nats::Unconfirmed::LinkLost) => {
                 link_lost = true;
+                let reconnected = connection.reconnected_since(connects);
+                let _ = tokio::time::timeout(nats::LOOKED_WITHIN, reconnected).await;
                 continue;
             }
         }
@@ -783,20 +793,20 @@ impl<C: Choreography> Observer<C> {
     /// services that had read it go on from where they were (see `serve`). `Err` if the
     /// stream no longer holds what the run observed and it cannot be put back (lost beyond
     /// what the run keeps, or something else stored there first): the run's view would no
-    /// longer be the stream's, so it fails rather than go on with it. `Ok` also if
-    /// `give_up` fires first.
+    /// longer be the stream's, so it fails rather than go on with it. `Ok` with the stream's
+    /// last sequence once it holds what the run observed; `Ok(None)` if `give_up` fires first.
     async fn put_back(
         &self,
         connection: &nats::Connection,
         stream: &async_nats::jetstream::stream::Stream,
         give_up: &CancellationToken,
-    ) -> Result<(), Failure> {
+    ) -> Result<Option<u64>, Failure> {
         let mut backoff = nats::Backoff::starting_at(Duration::from_millis(50));
         let mut tries = 0;
         loop {
             let look = tokio::select! {
                 biased;
-                () = give_up.cancelled() => return Ok(()),
+                () = give_up.cancelled() => return Ok(None),
                 look = connection.last_sequence(stream) => look,
             };
             let last = match look {
@@ -804,7 +814,7 @@ impl<C: Choreography> Observer<C> {
                 Err(err) => {
                     tracing::debug!(%err, "looking at the stream's end");
                     if backoff.wait(give_up).await.is_err() {
-                        return Ok(());
+                        return Ok(None);
                     }
                     continue;
                 }
@@ -813,13 +823,13 @@ impl<C: Choreography> Observer<C> {
                 .put_back_after(last, &connection.context, stream, give_up)
                 .await
             {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(Some(last.max(self.read_upto))),
                 // Not stored, and nothing else in its place: begun again from the stream's end.
                 Err(Unkept::Unread(why)) if tries < PUT_BACK_TRIES => {
                     tracing::warn!(%why, "putting back the stream's tail: trying again");
                     tries += 1;
                     if backoff.wait(give_up).await.is_err() {
-                        return Ok(());
+                        return Ok(None);
                     }
                     continue;
                 }

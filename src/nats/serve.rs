@@ -243,8 +243,16 @@ pub async fn serve<C: Choreography>(
                 Ok(_) => {}
                 // Stopped while the broker was away: nothing acknowledged, all delivered again.
                 Err(nats::Unconfirmed::GaveUp) => break,
-                // Nothing acknowledged: the stream is looked at before anything is sent again.
+                // Nothing acknowledged: the stream is looked at before anything is sent again,
+                // once the client is connected again (the broker went away, most often: a look
+                // sent before the client finds out is lost, and waited for).
                 Err(nats::Unconfirmed::LinkLost) => {
+                    let reconnected = connection.reconnected_since(connects);
+                    until_stopped(
+                        &stop,
+                        tokio::time::timeout(nats::LOOKED_WITHIN, reconnected),
+                    )
+                    .await;
                     failed = true;
                     continue;
                 }

@@ -796,8 +796,9 @@ fn services_start_over_when_the_broker_lost_the_streams_tail() {
     let url = broker.url();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut sets = mixed_sets();
-    // Few orders in flight: the run lasts seconds, past the broker's restart.
-    sets.extend(strings(&["run.time_limit=120s", "nats.in_flight=32"]));
+    // Few orders in flight: the run lasts seconds, past the broker's restart (5,000 orders
+    // at 32 in flight took 1 s on an idle machine).
+    sets.extend(strings(&["run.time_limit=120s", "nats.in_flight=16"]));
     let config = config_args(&sets, "tail");
     let mut services: Vec<Logged> = SERVICES
         .iter()
@@ -806,7 +807,7 @@ fn services_start_over_when_the_broker_lost_the_streams_tail() {
     for service in &services {
         service.wait_for_stdout("serves stream `tail`", Duration::from_secs(30));
     }
-    let mut run = JournaledRun::start(5_000, |file| run_args(&url, file, &config));
+    let mut run = JournaledRun::start(10_000, |file| run_args(&url, file, &config));
     std::thread::sleep(Duration::from_millis(300));
     let copy = broker.copy_of_store();
     std::thread::sleep(Duration::from_millis(700));
