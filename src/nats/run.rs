@@ -571,8 +571,9 @@ struct Kept {
 }
 
 /// How many of the last messages read the run keeps, to put back what a broker lost (see
-/// [`Observer::put_back`]): at about 300 bytes each, about 20 MiB; more than a broker
-/// writes in a few seconds at this machine's pace.
+/// [`Observer::put_back`]): about 24 MiB of the shop's events (a run of 20,000 orders
+/// peaked at 39.9 MiB, against 15.4 without), and what a broker writes in 2 s or more at
+/// this machine's pace.
 const KEPT: usize = 65_536;
 
 /// How many times putting back is begun again while a message put back is not stored, and
@@ -992,7 +993,8 @@ impl<C: Choreography> Observer<C> {
             }
             self.kept.push_back(Kept {
                 seq,
-                subject: message.subject.clone(),
+                // Copies: a clone would hold on to the buffer the client read it into.
+                subject: message.subject.as_str().into(),
                 headers: message.headers.clone(),
                 payload: bytes::Bytes::copy_from_slice(&message.payload),
             });
