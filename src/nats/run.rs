@@ -8,6 +8,9 @@
 //! neither floods the broker nor the memory. An event of an order not in flight (another
 //! run's) and a repeat of an event id are passed over. A message that is not an event of the choreography is skipped, counted in
 //! the summary (`foreign_messages`) and reported with its stream sequence, as the services do.
+//! A broker that lost the stream's tail (an OS crash) has what the run observed of it put back,
+//! as it was read and at the same sequences, before anything else is sent (see
+//! `Observer::put_back`): the run's output and counts stay the stream's.
 //! While orders are in flight, a watch on the services' consumers says when none has read
 //! the stream for [`UNREAD`]: a run with nothing serving its stream would otherwise wait out
 //! its time limit without a word.

@@ -27,10 +27,12 @@
 //!
 //! **A broker that dies.** A NATS server killed with `kill -9` loses nothing it had
 //! acknowledged (it writes to the OS first), so after a reconnect the service keeps its state
-//! and its place, and only pulls anew (`Handler::resume`). Where the stream no longer holds
-//! the last event the service read, or the last it published (an OS crash took the broker's
-//! tail, and the broker hands out those sequence numbers again), it starts over instead: a
-//! fresh state replayed from the stream as it now is, and the last [`REDECIDED`] events before
+//! and its place, and only pulls anew (`Handler::resume`); what its publisher had not had
+//! confirmed is sent again only after that look. Where the stream ends before the last event
+//! the service read, or the last it published (an OS crash took the broker's tail, and the
+//! broker hands out those sequence numbers again), it waits a moment for the run to put back
+//! what it observed of the tail (see `run`), and goes on as before. Where the stream still
+//! does not hold them, it starts over instead: a fresh state replayed from the stream as it now is, and the last [`REDECIDED`] events before
 //! the floor decided again with their events published (repeats are dropped by id; what the
 //! broker lost is stored again). The price of starting over is a replay as long as the stream
 //! (see docs/distributed.md).
