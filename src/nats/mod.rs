@@ -168,6 +168,10 @@ impl Link {
 /// a loopback or local network costs next to nothing.
 const RECONNECT_AT_LEAST_EVERY: Duration = Duration::from_millis(100);
 
+/// How long a look at the stream's end waits for its answer (see
+/// [`Connection::last_sequence`]).
+pub const LOOKED_WITHIN: Duration = Duration::from_secs(1);
+
 /// How often [`watch_link`] looks at the client's connection without being told to.
 const LINK_CHECKED_EVERY: Duration = Duration::from_millis(50);
 
@@ -186,6 +190,24 @@ impl Connection {
     /// Returns once the client has connected again since it had connected `connects` times.
     pub async fn reconnected_since(&self, connects: u64) {
         self.until(|link| link.connects != connects).await;
+    }
+
+    /// Returns once the client is connected.
+    pub async fn up(&self) {
+        self.until(|link| link.connected).await;
+    }
+
+    /// The stream's last sequence, asked once the client is connected, within
+    /// [`LOOKED_WITHIN`]: a request sent just as the connection goes down is lost, and would
+    /// otherwise be waited for up to the client's timeout (`nats.connect_timeout`).
+    pub async fn last_sequence(&self, stream: &stream::Stream) -> Result<u64, NatsError> {
+        self.up().await;
+        match tokio::time::timeout(LOOKED_WITHIN, stream.get_info()).await {
+            Ok(info) => Ok(info.map_err(NatsError::broker)?.state.last_sequence),
+            Err(_) => Err(NatsError::Broker(format!(
+                "the stream's end: no answer within {LOOKED_WITHIN:?}"
+            ))),
+        }
     }
 
     async fn until(&self, condition: impl FnMut(&Link) -> bool) {
@@ -746,6 +768,14 @@ pub fn now_us() -> u64 {
 /// that is briefly without a leader in a cluster, say): that is counted and reported (see
 /// [`Publisher::reordered`]), never silent.
 ///
+/// **Not into a stream that lost its tail.** Once its connection is lost with events
+/// unconfirmed, a publisher sends nothing again until its caller has looked at the stream
+/// ([`Publisher::resend_after_look`]): a broker restarted without the stream's last messages
+/// (an OS crash) numbers new ones from the end of what it kept, and an event sent again at
+/// once would land there, ahead of the events that caused it (every reader would skip it as
+/// foreign), and ahead of what the run puts back (see `run`). [`Publisher::confirm`] says so
+/// with [`Unconfirmed::LinkLost`].
+///
 /// It also remembers the last events it had confirmed, to [`Publisher::reassert`] them after
 /// a broker restart: sending them again is harmless, since the stream refuses any it kept.
 pub struct Publisher {
@@ -761,6 +791,9 @@ pub struct Publisher {
     unconfirmed: VecDeque<Out>,
     /// Only the first unconfirmed event is sent until it is stored (after a failure).
     probing: bool,
+    /// The connection was lost with events unconfirmed: nothing is sent again until the
+    /// caller has looked at the stream (see the type's documentation).
+    held: bool,
     recent: VecDeque<Out>,
     /// The stream sequence of the last event stored, to check the order.
     last_stored: u64,
@@ -808,6 +841,7 @@ impl Publisher {
             link: None,
             unconfirmed: VecDeque::new(),
             probing: false,
+            held: false,
             recent: VecDeque::new(),
             last_stored: 0,
             reordered: 0,
@@ -825,8 +859,9 @@ impl Publisher {
     /// (it writes to the OS first), and a stream that loses anything loses its tail: so only
     /// where the stream no longer holds the newest event confirmed are the events confirmed
     /// lately sent again too, ahead of the rest (the broker drops any it kept).
-    pub async fn reassert(&mut self, give_up: &CancellationToken) -> Result<(), GaveUp> {
+    pub async fn reassert(&mut self, give_up: &CancellationToken) -> Result<(), Unconfirmed> {
         self.unsend();
+        self.resend_after_look();
         if self.holds_the_newest(give_up).await? {
             tracing::info!("reconnected: the stream holds every event confirmed");
         } else {
@@ -840,6 +875,28 @@ impl Publisher {
             }
         }
         self.confirm(give_up).await.map(|_| ())
+    }
+
+    /// The caller has looked at the stream after a lost connection, and found it holds what
+    /// it read and what this publisher had confirmed: what was not confirmed is sent again.
+    pub fn resend_after_look(&mut self) {
+        self.held = false;
+        if !self.is_up() {
+            // Replaced when next sent on.
+            self.link = None;
+        }
+    }
+
+    /// The stream ends at `last` (it lost its tail, and holds again what the caller put back):
+    /// events stored from now on are numbered from there, and are not out of order.
+    pub fn stream_ends_at(&mut self, last: u64) {
+        self.last_stored = self.last_stored.min(last);
+    }
+
+    /// The stream sequence of the last event stored, as its acknowledgement said: the
+    /// stream that holds less than that lost its tail.
+    pub fn last_stored(&self) -> u64 {
+        self.last_stored
     }
 
     /// Whether the stream holds the newest event this publisher had confirmed (or it has
@@ -863,7 +920,8 @@ impl Publisher {
         payload: &bytes::Bytes,
         give_up: &CancellationToken,
     ) -> Result<bool, GaveUp> {
-        self.connected(give_up).await?;
+        // A look at the stream: on a connection made anew, whatever was sent on the old one.
+        self.reconnect(give_up).await?;
         let Some(link) = &self.link else {
             return Ok(false);
         };
@@ -879,12 +937,17 @@ impl Publisher {
         Ok(stored.await.is_some_and(|stored| stored.payload == payload))
     }
 
-    /// Forgets the events sent but not confirmed yet: for a service that starts over, and
-    /// decides them again. (The broker may store them or not, and drops the ones decided
-    /// again by their ids if it did.)
+    /// Forgets the events sent but not confirmed yet, and those confirmed lately: for a
+    /// service that starts over, and decides them again from the stream as it now is. (The
+    /// broker may hold them or not; it refuses the ones decided again that it holds.) What
+    /// it remembers of a stream that lost its tail would have it start over again at every
+    /// reconnect, and see the sequences the broker hands out again as out of order.
     pub fn forget_unconfirmed(&mut self) {
         self.unconfirmed.clear();
         self.probing = false;
+        self.resend_after_look();
+        self.recent.clear();
+        self.last_stored = 0;
     }
 
     /// Sends `envelope` without waiting: now if everything before it is sent on a connection
@@ -915,7 +978,7 @@ impl Publisher {
             .unconfirmed
             .back()
             .is_none_or(|last| last.pending.is_some());
-        if all_sent && !self.probing && self.is_up() {
+        if all_sent && !self.probing && !self.held && self.is_up() {
             out.pending = self.post(&out).await;
         }
         self.unconfirmed.push_back(out);
@@ -924,9 +987,14 @@ impl Publisher {
 
     /// Waits until every event sent is stored, in order; what was not acknowledged (refused,
     /// timed out, or sent on a connection lost since) is sent again, with everything after
-    /// it, until `give_up` fires. Returns the ids of the events the stream held already
-    /// before this publisher first sent them (a run's orders that ran before).
-    pub async fn confirm(&mut self, give_up: &CancellationToken) -> Result<Vec<String>, GaveUp> {
+    /// it, until `give_up` fires; but once the connection is lost, nothing is sent again
+    /// until the caller has looked at the stream ([`Unconfirmed::LinkLost`]). Returns the ids
+    /// of the events the stream held already before this publisher first sent them (a run's
+    /// orders that ran before).
+    pub async fn confirm(
+        &mut self,
+        give_up: &CancellationToken,
+    ) -> Result<Vec<String>, Unconfirmed> {
         let mut repeats = Vec::new();
         let mut backoff = Backoff::between(REPUBLISH_WAITS);
         while let Some(front) = self.unconfirmed.front_mut() {
@@ -954,6 +1022,17 @@ impl Publisher {
                 Err(reason) => {
                     out.again = true;
                     self.unconfirmed.push_front(out);
+                    if !self.is_up() {
+                        // Lost with the connection: sent again once the stream is looked at.
+                        self.unsend();
+                        self.held = true;
+                        tracing::warn!(
+                            events = self.unconfirmed.len(),
+                            %reason,
+                            "connection lost with publishes unconfirmed; sending them again once the stream is looked at"
+                        );
+                        return Err(Unconfirmed::LinkLost);
+                    }
                     tracing::warn!(
                         events = self.unconfirmed.len(),
                         %reason,
@@ -1024,7 +1103,23 @@ impl Publisher {
     /// Makes sure the publisher has a connection that is up: a connection that went down is
     /// dropped (with whatever was queued on it) and a new one made, tried again until it is
     /// or `give_up` fires.
-    async fn connected(&mut self, give_up: &CancellationToken) -> Result<(), GaveUp> {
+    ///
+    /// A connection found lost is not replaced here (nothing is sent again until the stream
+    /// is looked at: see the type's documentation): `Err(LinkLost)`.
+    async fn connected(&mut self, give_up: &CancellationToken) -> Result<(), Unconfirmed> {
+        if self.is_up() && !self.held {
+            return Ok(());
+        }
+        if self.held || self.link.is_some() {
+            self.held = true;
+            return Err(Unconfirmed::LinkLost);
+        }
+        self.reconnect(give_up).await.map_err(Unconfirmed::from)
+    }
+
+    /// Makes a new connection if the publisher has none that is up, tried again until it is
+    /// or `give_up` fires: for a look at the stream, or once it was looked at.
+    async fn reconnect(&mut self, give_up: &CancellationToken) -> Result<(), GaveUp> {
         if self.is_up() {
             return Ok(());
         }
@@ -1176,6 +1271,23 @@ fn id_of(out: &Out) -> String {
 /// Waiting for the broker was given up (a time limit, a stop).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GaveUp;
+
+/// Why [`Publisher::confirm`] returned with events unconfirmed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unconfirmed {
+    /// Waiting for the broker was given up (a time limit, a stop).
+    GaveUp,
+    /// The connection was lost: nothing is sent again until the caller has looked at the
+    /// stream and called [`Publisher::resend_after_look`] (or [`Publisher::reassert`], or
+    /// [`Publisher::forget_unconfirmed`]).
+    LinkLost,
+}
+
+impl From<GaveUp> for Unconfirmed {
+    fn from(GaveUp: GaveUp) -> Self {
+        Unconfirmed::GaveUp
+    }
+}
 
 /// The waits between tries at the broker: each twice the one before, up to a ceiling.
 #[derive(Debug)]

@@ -27,10 +27,12 @@
 //!
 //! **A broker that dies.** A NATS server killed with `kill -9` loses nothing it had
 //! acknowledged (it writes to the OS first), so after a reconnect the service keeps its state
-//! and its place, and only pulls anew (`Handler::resume`). Where the stream no longer holds
-//! the last event the service read, or the last it published (an OS crash took the broker's
-//! tail, and the broker hands out those sequence numbers again), it starts over instead: a
-//! fresh state replayed from the stream as it now is, and the last [`REDECIDED`] events before
+//! and its place, and only pulls anew (`Handler::resume`); what its publisher had not had
+//! confirmed is sent again only after that look. Where the stream ends before the last event
+//! the service read, or the last it published (an OS crash took the broker's tail, and the
+//! broker hands out those sequence numbers again), it waits a moment for the run to put back
+//! what it observed of the tail (see `run`), and goes on as before. Where the stream still
+//! does not hold them, it starts over instead: a fresh state replayed from the stream as it now is, and the last [`REDECIDED`] events before
 //! the floor decided again with their events published (repeats are dropped by id; what the
 //! broker lost is stored again). The price of starting over is a replay as long as the stream
 //! (see docs/distributed.md).
@@ -51,6 +53,10 @@ use crate::nats::{self, NatsError, Publisher};
 /// Events before the ack floor decided again, publishing, when the service (re)starts: far
 /// more than a broker can have confirmed in the moment before it died.
 pub const REDECIDED: u64 = 1024;
+
+/// How long a service that finds the stream ends before what it read or published waits for
+/// the run to put back what it observed of the lost tail (see `run`), before it starts over.
+const PUT_BACK_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How long a replay waits for the stream's next message before it begins again: the
 /// consumer of a node that died can fall silent for good (async-nats's ordered consumer
@@ -235,9 +241,23 @@ pub async fn serve<C: Choreography>(
                 failed = broker_failed(err)?;
                 continue;
             }
-            if handler.publisher.confirm(&stop).await.is_err() {
+            match handler.publisher.confirm(&stop).await {
+                Ok(_) => {}
                 // Stopped while the broker was away: nothing acknowledged, all delivered again.
-                break;
+                Err(nats::Unconfirmed::GaveUp) => break,
+                // Nothing acknowledged: the stream is looked at before anything is sent again,
+                // once the client is connected again (the broker went away, most often: a look
+                // sent before the client finds out is lost, and waited for).
+                Err(nats::Unconfirmed::LinkLost) => {
+                    let reconnected = connection.reconnected_since(connects);
+                    until_stopped(
+                        &stop,
+                        tokio::time::timeout(nats::LOOKED_WITHIN, reconnected),
+                    )
+                    .await;
+                    failed = true;
+                    continue;
+                }
             }
             // The last of the batch acknowledges it all where the consumer acknowledges all
             // before an event (see `ack_policy`).
@@ -623,15 +643,10 @@ impl<C: Choreography> Handler<'_, C> {
         let mut backoff = nats::Backoff::starting_at(std::time::Duration::from_millis(100));
         loop {
             let resuming = async {
-                let held = self.holds_what_was_read().await?
-                    && self
-                        .publisher
-                        .holds_the_newest(stop)
-                        .await
-                        .map_err(|_| NatsError::Broker("stopped".into()))?;
-                if !held {
+                if !self.holds_what_it_knew(stop).await? {
                     return Ok(None);
                 }
+                self.publisher.resend_after_look();
                 redeliver_past_the_ack_floor(self.connection, consumer).await;
                 pull_stream(consumer, &config.nats).await.map(Some)
             };
@@ -656,6 +671,43 @@ impl<C: Choreography> Handler<'_, C> {
                 }
                 Err(err) => return Err(err),
             }
+        }
+    }
+
+    /// Whether the stream holds what this service knew of it: the last message it read, at its
+    /// sequence, and the newest event it had confirmed as published. A stream that ends
+    /// before either lost its tail: the run puts back what it observed of it (see `run`), so
+    /// that is waited for, up to [`PUT_BACK_WITHIN`], before the service gives up on it and
+    /// starts over.
+    async fn holds_what_it_knew(&mut self, stop: &CancellationToken) -> Result<bool, NatsError> {
+        let known = self
+            .last_read
+            .map_or(0, |(seq, _)| seq)
+            .max(self.publisher.last_stored());
+        let mut waited_since: Option<tokio::time::Instant> = None;
+        loop {
+            let last = self.connection.last_sequence(self.stream).await?;
+            if last >= known {
+                return Ok(self.holds_what_was_read().await?
+                    && self
+                        .publisher
+                        .holds_the_newest(stop)
+                        .await
+                        .map_err(|_| NatsError::Broker("stopped".into()))?);
+            }
+            let since = *waited_since.get_or_insert_with(|| {
+                tracing::warn!(
+                    stream = self.name,
+                    last,
+                    known,
+                    "the stream ends before what this service read or published: waiting for the run to put back what it observed"
+                );
+                tokio::time::Instant::now()
+            });
+            if since.elapsed() >= PUT_BACK_WITHIN {
+                return Ok(false);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
     }
 
@@ -738,8 +790,16 @@ impl<C: Choreography> Handler<'_, C> {
                 .await?;
             replayed = seq;
         }
-        if self.publisher.confirm(stop).await.is_err() || stop.is_cancelled() {
-            return Ok(None);
+        match self.publisher.confirm(stop).await {
+            _ if stop.is_cancelled() => return Ok(None),
+            Ok(_) => {}
+            Err(nats::Unconfirmed::GaveUp) => return Ok(None),
+            // Begun again (see `start_over`), once the broker answers.
+            Err(nats::Unconfirmed::LinkLost) => {
+                return Err(NatsError::Broker(
+                    "the connection was lost while publishing the replay's decisions".into(),
+                ))
+            }
         }
         self.served.replayed += replayed;
         tracing::info!(replayed, floor, last, "replayed the stream");

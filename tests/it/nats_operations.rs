@@ -814,23 +814,15 @@ fn a_run_publishes_no_order_before_its_spawned_services_serve() {
 }
 
 /// A broker restarted on a store that lost its last messages (a copy taken mid-run, as an OS
-/// crash leaves one): the services find that the stream no longer holds the last event they
-/// read, start over from the stream as it now is, and publish again what the broker lost;
-/// every order finishes once, every invariant held.
-///
-/// Fails today, on 2.15.1 and 2.9.10, two ways (both loud: the run fails, nothing passes as
-/// a success). First, on the reconnect a service's publisher sends its unconfirmed events
-/// again into the shortened stream before the service finds the loss and starts over, so they
-/// land before the events that caused them are decided again, and every service skips them
-/// as foreign: about 20 of 5,000 orders stay unfinished until the stall timeout. Second, the
-/// run's view keeps the events it saw from the lost tail: a service that starts over may
-/// decide one of them differently (a product near sold out), and the run passes the new
-/// decision over as a repeat, so its check finds the product oversold (503 of 500) although
-/// the stream holds one decision per order. A fix of the first alone (a service looks at the
-/// stream before it resends) finished every order in 4 of 6 runs: the run must also notice a
-/// lost tail and observe the stream again as it now is. Run it with `--ignored`.
+/// crash leaves one): the services find that the stream ends before the last event they read
+/// and hold what they would publish again; the run puts back what it observed past the
+/// stream's new end, at the same sequences, and the services go on (or start over, where the
+/// stream does not hold what they read); every order finishes once, every invariant held, in
+/// the run's journal as in the stream. Before, a service's publisher sent its unconfirmed
+/// events again into the shortened stream ahead of their causes (skipped as foreign: about 20
+/// of 5,000 orders unfinished), and the run kept what it had observed of the lost tail (a
+/// decision made again differently counted twice).
 #[test]
-#[ignore = "the start-over path after a broker lost the stream's tail fails loudly (unfinished orders, or the run's view doubled): see its doc"]
 fn services_start_over_when_the_broker_lost_the_streams_tail() {
     let _alone = one_mixed_run_at_a_time();
     let Some(mut broker) = Broker::start() else {
@@ -839,8 +831,9 @@ fn services_start_over_when_the_broker_lost_the_streams_tail() {
     let url = broker.url();
     let dir = tempfile::tempdir().expect("temp dir");
     let mut sets = mixed_sets();
-    // Few orders in flight: the run lasts seconds, past the broker's restart.
-    sets.extend(strings(&["run.time_limit=120s", "nats.in_flight=32"]));
+    // Few orders in flight: the run lasts seconds, past the broker's restart (5,000 orders
+    // at 32 in flight took 1 s on an idle machine).
+    sets.extend(strings(&["run.time_limit=120s", "nats.in_flight=16"]));
     let config = config_args(&sets, "tail");
     let mut services: Vec<Logged> = SERVICES
         .iter()
@@ -849,7 +842,7 @@ fn services_start_over_when_the_broker_lost_the_streams_tail() {
     for service in &services {
         service.wait_for_stdout("serves stream `tail`", Duration::from_secs(30));
     }
-    let mut run = JournaledRun::start(5_000, |file| run_args(&url, file, &config));
+    let mut run = JournaledRun::start(10_000, |file| run_args(&url, file, &config));
     std::thread::sleep(Duration::from_millis(300));
     let copy = broker.copy_of_store();
     std::thread::sleep(Duration::from_millis(700));
@@ -857,16 +850,10 @@ fn services_start_over_when_the_broker_lost_the_streams_tail() {
     broker.kill9();
     broker.restore_store(copy.path());
     broker.restart();
+    // The run's log says what it put back (`put back what the broker lost`), each service's
+    // whether it waited for that or started over; what counts is the journal: every order
+    // finished once, every invariant held.
     run.check(Duration::from_secs(150));
-    let started_over = services
-        .iter()
-        .filter(|service| service.stderr().contains("starting over"))
-        .count();
-    assert!(
-        started_over > 0,
-        "no service started over: {}",
-        services.iter().map(Logged::stderr).collect::<String>()
-    );
     for service in &mut services {
         service.stop();
     }
