@@ -595,8 +595,8 @@ impl Drop for Journal<'_> {
 fn serve<C: Choreography>(args: ServeArgs) -> Result<(), Error> {
     let config = Config::<C>::load(&args.layers.config, &args.layers.set)?;
     // A serve runs forever: string ids' texts are remembered for a bounded window, besides
-    // those its record of the instances holds (see `nats::instances`), which the table keeps
-    // apart from that window: twice the record's.
+    // those its record of the instances holds (see `nats::instances`). Twice the record's
+    // window, so the texts it holds never fill the table's.
     crate::input::ids::remember(config.services.dedup_window.saturating_mul(2));
     let service = crate::nats::serve::service_named::<C>(&args.service)
         .map_err(|err| Error::Usage(err.to_string()))?;

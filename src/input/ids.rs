@@ -329,13 +329,11 @@ fn table() -> MutexGuard<'static, Table> {
     TABLE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// The texts of string ids: two generations of the latest, and those held (apart, so that a
-/// generation's turn never walks them: a serve with many instances in flight turns often).
+/// The texts of string ids: two generations of the latest, and those held.
 #[derive(Debug)]
 pub(crate) struct Table {
     young: Generation,
     old: Generation,
-    pinned: Generation,
     /// How many holds each held key has.
     held: Option<FxHashMap<u64, u32>>,
     window: usize,
@@ -377,11 +375,6 @@ impl Table {
                 texts: FxHashMap::with_hasher(rustc_hash::FxBuildHasher),
                 bytes: 0,
             },
-            pinned: Generation {
-                keys: FxHashMap::with_hasher(rustc_hash::FxBuildHasher),
-                texts: FxHashMap::with_hasher(rustc_hash::FxBuildHasher),
-                bytes: 0,
-            },
             held: None,
             window: usize::MAX,
             next: 1,
@@ -391,9 +384,6 @@ impl Table {
     /// The key of `text`, the one it had if remembered; it becomes one of the latest.
     pub(crate) fn intern(&mut self, text: &str) -> u64 {
         if let Some(key) = self.young.keys.get(text) {
-            return *key;
-        }
-        if let Some(key) = self.pinned.keys.get(text) {
             return *key;
         }
         let key = match self.old.keys.get(text).copied() {
@@ -415,9 +405,6 @@ impl Table {
         if let Some(text) = self.young.texts.get(&key) {
             return Some(Arc::clone(text));
         }
-        if let Some(text) = self.pinned.texts.get(&key) {
-            return Some(Arc::clone(text));
-        }
         let text = self.old.remove(key)?;
         self.young.insert(key, Arc::clone(&text));
         self.turn();
@@ -430,19 +417,9 @@ impl Table {
             (Some(count), true) => *count += 1,
             (None, true) => {
                 held.insert(key, 1);
-                // Out of the generations, which forget, into those kept.
-                if let Some(text) = self.young.remove(key).or_else(|| self.old.remove(key)) {
-                    self.pinned.insert(key, text);
-                }
             }
             (Some(1), false) => {
                 held.remove(&key);
-                // Into the old generation, forgotten at the next turn: back into the young
-                // one, each release would take a place of the window that texts read ahead
-                // of their holds need (a run reads up to `read_ahead::MOST_AHEAD` ahead).
-                if let Some(text) = self.pinned.remove(key) {
-                    self.old.insert(key, text);
-                }
             }
             (Some(count), false) => *count -= 1,
             (None, false) => {}
@@ -450,16 +427,21 @@ impl Table {
     }
 
     /// Once the young generation holds `window` texts it becomes the old one, and the old
-    /// one's texts are forgotten (those held are kept apart).
+    /// one's texts are forgotten, but for those held, which go on in the young one.
     fn turn(&mut self) {
         if self.young.texts.len() < self.window {
             return;
         }
-        self.old = std::mem::take(&mut self.young);
+        let mut forgotten = std::mem::replace(&mut self.old, std::mem::take(&mut self.young));
+        for key in self.held.iter().flat_map(|held| held.keys()) {
+            if let Some(text) = forgotten.remove(*key) {
+                self.young.insert(*key, text);
+            }
+        }
     }
 
     pub(crate) fn bytes(&self) -> usize {
-        self.young.bytes + self.old.bytes + self.pinned.bytes
+        self.young.bytes + self.old.bytes
     }
 }
 
@@ -518,29 +500,6 @@ mod tests {
             t.intern(&n.to_string());
         }
         assert_eq!(t.resolve(key), None);
-    }
-
-    /// A run's pattern: texts interned as they are read, up to `ahead` before their order is
-    /// admitted (held), each released as its order ends. Releases must not spend the window:
-    /// a text read ahead is remembered until it is held, with `ahead` below the window.
-    #[test]
-    fn texts_read_ahead_outlive_the_releases_of_orders_ending() {
-        let (window, ahead) = (100, 70);
-        let mut t = table(window);
-        let mut read = std::collections::VecDeque::new();
-        for n in 0..ahead {
-            read.push_back(t.intern(&format!("order-{n}")));
-        }
-        let mut admitted = None;
-        for n in ahead..10_000 {
-            let key = read.pop_front().expect("read ahead");
-            t.hold(key, true);
-            assert!(t.resolve(key).is_some(), "order {} forgotten", n - ahead);
-            if let Some(ended) = admitted.replace(key) {
-                t.hold(ended, false);
-            }
-            read.push_back(t.intern(&format!("order-{n}")));
-        }
     }
 
     /// A string id is checked: empty, too long, or with a control character, it is refused.

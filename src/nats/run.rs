@@ -351,8 +351,15 @@ pub async fn run<C: Choreography>(
                 }
             }
             // The first events of the orders in flight, in case the broker lost any.
-            if publisher.reassert(&give_up).await.is_err() {
-                admitting = false;
+            match publisher.reassert(&give_up).await {
+                Ok(()) => {}
+                // Lost again on the way: looked at again on the next turn, nothing dropped
+                // (stopping admission here would end the run short of its orders, as a success).
+                Err(nats::Unconfirmed::LinkLost) => {
+                    link_lost = true;
+                    continue;
+                }
+                Err(nats::Unconfirmed::GaveUp) => admitting = false,
             }
             // The broker may have forgotten the run's consumer, or the end of the stream:
             // read it again from the run's start (repeats are passed over).
@@ -878,6 +885,12 @@ impl<C: Choreography> Observer<C> {
                 None => Ok(()),
             };
         };
+        // What the stream holds at its new end must be what the run observed there: something
+        // stored there since the loss (a service that saw nothing of it, sending again at
+        // once) would be replaced unseen by what is put back after it.
+        if let Some(at_the_end) = self.kept.iter().rev().find(|kept| kept.seq == last) {
+            self.is_kept(stream, at_the_end, give_up).await?;
+        }
         if first.seq > from || self.kept.front().is_some_and(|oldest| oldest.seq > from) {
             return Err(Unkept::Other(format!(
                 "the run keeps its last {KEPT} messages only, from sequence {}",
